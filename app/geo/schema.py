@@ -1,0 +1,183 @@
+"""The gridmap data model: layer names, fields, code schemes and the facility vocabulary."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: Metric CRS for Jiayuguan: CGCS2000 / 3-degree Gauss-Kruger CM 99E.
+METRIC_CRS = "EPSG:4542"
+#: Storage CRS: RFC 7946 GeoJSON is WGS84 lon/lat.
+STORAGE_CRS = "EPSG:4326"
+#: Decimal places kept for lon/lat in stored GeoJSON (about 0.1 m).
+COORD_PRECISION = 6
+
+#: Layers in a geodata folder, in load order. Each is ``<name>.geojson``.
+LAYERS: tuple[str, ...] = ("divisions", "committees", "grids", "facilities", "addresses", "roads")
+
+#: Geometry type each layer must hold.
+GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
+    "divisions": ("Polygon", "MultiPolygon"),
+    "committees": ("Polygon", "MultiPolygon"),
+    "grids": ("Polygon", "MultiPolygon"),
+    "facilities": ("Point",),
+    "addresses": ("Point",),
+    "roads": ("LineString", "MultiLineString"),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One attribute of a layer."""
+
+    name: str
+    dtype: str  # "str" | "int" | "float"
+    required: bool = True
+    personal: bool = False
+    doc: str = ""
+
+
+FIELDS: dict[str, tuple[Field, ...]] = {
+    "divisions": (
+        Field("code", "str", doc="9-digit town/sub-district code, e.g. 620201001"),
+        Field("name", "str", doc="Chinese name, e.g. 雄关街道"),
+        Field("kind", "str", doc="subdistrict (街道) or town (镇)"),
+    ),
+    "committees": (
+        Field("code", "str", doc="12-digit code: division code + 001-199 (community) or 200-399 (village)"),
+        Field("name", "str", doc="Chinese name, e.g. 建设社区"),
+        Field("kind", "str", doc="community (社区居委会) or village (村委会)"),
+        Field("division_code", "str", doc="9-digit code of the division it lies in"),
+    ),
+    "grids": (
+        Field("code", "str", doc="15-digit code: committee code + 3-digit sequence, west->east then north->south"),
+        Field("name", "str", doc="Chinese name, e.g. 建设社区第3网格"),
+        Field("committee_code", "str", doc="12-digit committee code"),
+        Field("division_code", "str", doc="9-digit division code"),
+        Field("households", "int", doc="number of households (户)"),
+        Field("population", "int", doc="resident population (人); equals the sum of its addresses' residents"),
+        Field("area_m2", "float", doc="area in square metres, computed in EPSG:4542"),
+        Field("leader_name", "str", personal=True, doc="grid leader (网格长), synthetic"),
+        Field("leader_phone", "str", personal=True, doc="grid leader's phone, synthetic"),
+        Field("worker_name", "str", personal=True, doc="full-time grid worker (专职网格员), synthetic"),
+        Field("worker_phone", "str", personal=True, doc="full-time grid worker's phone, synthetic"),
+        Field("instructor_name", "str", personal=True, doc="grid instructor (网格指导员), synthetic"),
+        Field("instructor_phone", "str", personal=True, doc="grid instructor's phone, synthetic"),
+        Field("parttime_count", "int", doc="number of part-time grid workers (兼职网格员, the M+X)"),
+    ),
+    "facilities": (
+        Field("id", "str", doc="stable identifier, e.g. F00001"),
+        Field("name", "str", doc="Chinese name"),
+        Field("category", "str", doc="one of CATEGORIES"),
+        Field("subtype", "str", required=False, doc="finer type within the category, see SUBTYPES"),
+        Field("cjt214_code", "str", required=False, doc="CJ/T 214 component code where one exists"),
+        Field("capacity", "int", required=False, doc="parking spaces (parking only)"),
+        Field("grid_code", "str", doc="15-digit code of the grid it lies in"),
+    ),
+    "addresses": (
+        Field("id", "str", doc="stable identifier, e.g. A000001"),
+        Field("address", "str", doc="full normalised address, e.g. 嘉峪关市雄关街道新华路12号"),
+        Field("kind", "str", doc="road (road + house number) or compound (compound + building number)"),
+        Field("street", "str", doc="road name (kind=road) or residential compound name (kind=compound)"),
+        Field("number", "int", doc="house number (kind=road) or building number (kind=compound)"),
+        Field("residents", "int", doc="residents registered at this address"),
+        Field("households", "int", doc="households registered at this address"),
+        Field("grid_code", "str", doc="15-digit code of the grid it lies in"),
+    ),
+    "roads": (
+        Field("id", "str", doc="stable identifier, e.g. R0001"),
+        Field("name", "str", doc="Chinese road name, e.g. 新华路"),
+        Field("kind", "str", doc="arterial, secondary, local or rural"),
+    ),
+}
+
+#: Fields that hold personal data; they never reach a public page, API response or export.
+PERSONAL_FIELDS: frozenset[str] = frozenset(
+    f.name for fields in FIELDS.values() for f in fields if f.personal
+)
+
+
+@dataclass(frozen=True)
+class Category:
+    """A facility category with its labels and CJ/T 214 component code."""
+
+    key: str
+    zh: str
+    en: str
+    cjt214_code: str | None
+    icon: str  # Font Awesome 6 icon name (without the fa- prefix)
+    color: str
+    has_capacity: bool = False
+
+
+CATEGORIES: dict[str, Category] = {
+    c.key: c
+    for c in (
+        Category("bus_stop", "公交站", "Bus stop", "0203", "bus", "#1f77b4"),
+        Category("park", "公园绿地", "Park", "0405", "tree", "#2ca02c"),
+        Category("parking", "停车场", "Parking", "0201", "square-parking", "#7f7f7f", has_capacity=True),
+        Category("library", "图书馆分馆", "Library branch", None, "book", "#9467bd"),
+        Category("study_room", "社区自习室", "Community study room", None, "book-open-reader", "#8c564b"),
+        Category("senior_university", "老年大学分校", "Senior university branch", None, "graduation-cap", "#e377c2"),
+        Category("tcm_clinic", "中医馆", "TCM clinic", None, "staff-snake", "#d62728"),
+        Category("fitness", "健身点", "Fitness site", None, "dumbbell", "#ff7f0e"),
+    )
+}
+
+#: Finer types inside a category.
+SUBTYPES: dict[str, dict[str, tuple[str, str]]] = {
+    "bus_stop": {"standard_platform": ("标准化站台", "Standard platform"), "stop": ("站点", "Stop")},
+    "park": {
+        "city_park": ("城市公园", "City park"),
+        "pocket_park": ("口袋公园", "Pocket park"),
+        "community_garden": ("社区花园", "Community garden"),
+    },
+    "parking": {"marked": ("标线车位", "Marked spaces"), "tidal": ("潮汐车位", "Tidal spaces")},
+}
+
+CODE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "divisions": re.compile(r"^\d{9}$"),
+    "committees": re.compile(r"^\d{12}$"),
+    "grids": re.compile(r"^\d{15}$"),
+}
+
+
+def committee_kind_from_code(code: str) -> str | None:
+    """Return ``community`` or ``village`` for a 12-digit committee code, or None if out of scheme.
+
+    Parameters
+    ----------
+    code : str
+        12-digit committee code.
+
+    Returns
+    -------
+    str or None
+        ``"community"`` for 001-199, ``"village"`` for 200-399, otherwise None.
+    """
+    if not CODE_PATTERNS["committees"].match(code):
+        return None
+    seq = int(code[9:])
+    if 1 <= seq <= 199:
+        return "community"
+    if 200 <= seq <= 399:
+        return "village"
+    return None
+
+
+def public_columns(layer: str, columns: list[str]) -> list[str]:
+    """Drop personal columns from a list of column names.
+
+    Parameters
+    ----------
+    layer : str
+        Layer name (unused for now; kept so rules can differ per layer).
+    columns : list of str
+        Column names.
+
+    Returns
+    -------
+    list of str
+        The columns without personal ones, in the same order.
+    """
+    return [c for c in columns if c not in PERSONAL_FIELDS]

@@ -1,0 +1,85 @@
+"""Every gridmap setting, declared once with its default, environment variable and help text."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: The demo city shipped with the repository.
+DEMO_DATA_DIR = Path(__file__).resolve().parent.parent / "geodata"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration setting."""
+
+    name: str
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        """The environment variable that overrides it."""
+        return f"GRIDMAP_{self.name}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATA_DIR", str(DEMO_DATA_DIR), "Folder of GeoJSON layers to serve (default: the demo city in geodata/)."),
+    Setting("HOST", "127.0.0.1", "Address `gridmap serve` listens on."),
+    Setting("PORT", 5000, "Port `gridmap serve` listens on."),
+    Setting("THREADS", 8, "Worker threads of the production WSGI server (waitress)."),
+    Setting("SECRET_KEY", None, "Key that signs session cookies. Set it in production; if unset a random key is made per start.", secret=True),
+    Setting("LANGUAGE", "zh", "Default UI language: zh (简体中文) or en."),
+    Setting("BASEMAP", "none", "Basemap: none (offline), osm, tianditu or amap."),
+    Setting("TIANDITU_KEY", None, "Tianditu (天地图) tk key, needed when BASEMAP=tianditu.", secret=True),
+    Setting("MAX_UPLOAD_MB", 20, "Largest upload accepted, in MiB; larger requests get HTTP 413."),
+)
+
+SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, raw: str) -> Any:
+    if isinstance(setting.default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(setting.default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ValueError(f"{setting.env} must be a whole number, got {raw!r}") from exc
+    return raw
+
+
+def defaults() -> dict[str, Any]:
+    """Return every setting's default, keyed by name."""
+    return {s.name: s.default for s in SETTINGS}
+
+
+def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return the settings given in the environment, coerced to their types.
+
+    Parameters
+    ----------
+    environ : dict, optional
+        The environment to read; ``os.environ`` by default.
+
+    Returns
+    -------
+    dict
+        Only the settings that the environment sets.
+    """
+    env = os.environ if environ is None else environ
+    return {s.name: _coerce(s, env[s.env]) for s in SETTINGS if env.get(s.env) not in (None, "")}
+
+
+def markdown_table() -> str:
+    """Return the settings as a Markdown table, for the README and ``gridmap settings``."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for s in SETTINGS:
+        default = "(unset)" if s.default is None else f"`{s.default}`"
+        if s.name == "DATA_DIR":
+            default = "`geodata/` of the repository"
+        rows.append(f"| `{s.env}` | {default} | {s.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,49 @@
+"""The application factory: settings order, blueprints, health and layers."""
+
+from __future__ import annotations
+
+from app import create_app
+
+
+def test_defaults_then_env_then_test_config(monkeypatch, data_dir):
+    monkeypatch.setenv("GRIDMAP_PORT", "8123")
+    monkeypatch.setenv("GRIDMAP_BASEMAP", "osm")
+    app = create_app({"DATA_DIR": str(data_dir), "BASEMAP": "none"})
+    assert app.config["PORT"] == 8123  # env over default, coerced to int
+    assert app.config["BASEMAP"] == "none"  # test config over env
+    assert app.config["LANGUAGE"] == "zh"  # default
+
+
+def test_secret_key_generated_when_unset(data_dir):
+    a = create_app({"DATA_DIR": str(data_dir)})
+    b = create_app({"DATA_DIR": str(data_dir)})
+    assert a.config["SECRET_KEY"] and a.config["SECRET_KEY"] != b.config["SECRET_KEY"]
+
+
+def test_healthz(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["status"] == "ok" and len(body["data_version"]) == 12
+
+
+def test_layers_lists_counts_and_version(client):
+    body = client.get("/api/v1/layers").get_json()
+    names = {layer["name"]: layer["count"] for layer in body["layers"]}
+    assert {"grids", "committees", "divisions", "facilities", "addresses", "roads"} <= set(names)
+    assert all(n > 0 for n in names.values())
+    assert body["data_version"]
+
+
+def test_data_version_changes_when_a_layer_changes(client, data_dir):
+    before = client.get("/healthz").get_json()["data_version"]
+    p = data_dir / "roads.geojson"
+    p.write_bytes(p.read_bytes().replace(b'"name"', b'"name"', 1) + b"\n")
+    after = client.get("/healthz").get_json()["data_version"]
+    assert before != after
+
+
+def test_unknown_api_route_is_json_404(client):
+    r = client.get("/api/v1/nothing-here")
+    assert r.status_code == 404
+    assert r.get_json()["status"] == 404
