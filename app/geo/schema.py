@@ -76,7 +76,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     ),
     "addresses": (
         Field("id", "str", doc="stable identifier, e.g. A000001"),
-        Field("address", "str", doc="full normalised address, e.g. 嘉峪关市雄关街道新华路12号"),
+        Field("address", "str", doc="full normalised address, {street}{number}号 or {street}{number}号楼, e.g. 新华路12号"),
         Field("kind", "str", doc="road (road + house number) or compound (compound + building number)"),
         Field("street", "str", doc="road name (kind=road) or residential compound name (kind=compound)"),
         Field("number", "int", doc="house number (kind=road) or building number (kind=compound)"),

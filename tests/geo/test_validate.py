@@ -1,0 +1,204 @@
+"""The geodata validator: clean data passes, and each kind of breakage is caught and located."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+from shapely import affinity
+from shapely.geometry import mapping, shape
+
+from app.geo import validate
+from app.geo.validate import Issue, Report, Section, validate_folder
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "geodata"
+MINI = REPO / "tests" / "data" / "mini"
+
+
+@pytest.fixture
+def mini(tmp_path: Path) -> Path:
+    dest = tmp_path / "mini"
+    shutil.copytree(MINI, dest)
+    return dest
+
+
+def _load(folder: Path, layer: str) -> dict:
+    return json.loads((folder / f"{layer}.geojson").read_text(encoding="utf-8"))
+
+
+def _save(folder: Path, layer: str, fc: dict) -> None:
+    (folder / f"{layer}.geojson").write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+
+
+def _errors(folder: Path, section: str) -> list[Issue]:
+    report = validate_folder(folder, expected_grids=None)
+    assert not report.ok
+    return [i for s in report.sections if s.key == section for i in s.issues if i.severity == "error"]
+
+
+def _edit_grid(folder: Path, k: int, fn) -> str:
+    fc = _load(folder, "grids")
+    feat = fc["features"][k]
+    feat["geometry"] = mapping(fn(shape(feat["geometry"])))
+    _save(folder, "grids", fc)
+    return feat["properties"]["code"]
+
+
+@pytest.mark.skipif(not (DEMO / "grids.geojson").exists(), reason="demo data not generated")
+def test_demo_data_is_clean():
+    report = validate_folder(DEMO)
+    assert report.ok, report.format_text()
+    assert not report.warnings
+    text = report.format_text()
+    assert "✗" not in text and text.splitlines()[-1] == "OK: 0 errors, 0 warnings"
+
+
+def test_mini_is_clean_and_report_shapes():
+    report = validate_folder(MINI, expected_grids=None)
+    assert report.ok and not report.issues, report.format_text()
+    d = report.to_dict()
+    assert d["ok"] and d["errors"] == 0 and {s["key"] for s in d["sections"]} >= {
+        "files", "geometry", "attributes", "codes", "numbering", "nesting", "overlaps", "gaps", "sums", "points"}
+    assert json.dumps(d, ensure_ascii=False)
+
+
+def test_expected_grid_count():
+    issues = [i for i in validate_folder(MINI).errors if i.layer == "grids"]
+    assert any("expected 613" in i.message for i in issues)
+
+
+def test_overlap(mini):
+    code = _edit_grid(mini, 0, lambda g: affinity.scale(g, 1.15, 1.15))
+    issues = _errors(mini, "overlaps")
+    assert any(i.feature == code or code in i.message for i in issues)
+    assert all("m²" in i.message and i.where for i in issues)
+
+
+def test_gap(mini):
+    code = _edit_grid(mini, 0, lambda g: affinity.scale(g, 0.8, 0.8))
+    issues = _errors(mini, "gaps")
+    assert any(i.feature == code[:12] and "gap of" in i.message for i in issues)
+
+
+def test_duplicate_code(mini):
+    fc = _load(mini, "grids")
+    fc["features"][1]["properties"]["code"] = fc["features"][0]["properties"]["code"]
+    _save(mini, "grids", fc)
+    assert any("used by 2" in i.message for i in _errors(mini, "codes"))
+
+
+def test_bad_code_structure(mini):
+    fc = _load(mini, "grids")
+    fc["features"][0]["properties"]["code"] = fc["features"][0]["properties"]["code"][:-1] + "X"
+    fc["features"][1]["properties"]["code"] = fc["features"][1]["properties"]["code"][:14]
+    _save(mini, "grids", fc)
+    messages = [i.message for i in _errors(mini, "codes")]
+    assert sum("is not 15 digits" in m for m in messages) == 2
+
+
+def test_committee_code_range_must_match_kind(mini):
+    fc = _load(mini, "committees")
+    fc["features"][0]["properties"]["kind"] = "village"
+    _save(mini, "committees", fc)
+    assert any("community range" in i.message for i in _errors(mini, "codes"))
+
+
+def test_grid_outside_its_committee(mini):
+    code = _edit_grid(mini, 0, lambda g: affinity.translate(g, xoff=0.02))
+    issues = _errors(mini, "nesting")
+    assert any(i.feature == code and "outside its committee" in i.message for i in issues)
+
+
+def test_bowtie_geometry(mini):
+    fc = _load(mini, "grids")
+    x, y = fc["features"][0]["geometry"]["coordinates"][0][0]
+    d = 0.001
+    fc["features"][0]["geometry"] = {"type": "Polygon", "coordinates": [
+        [[x, y], [x + d, y + d], [x + d, y], [x, y + d], [x, y]]]}
+    _save(mini, "grids", fc)
+    issues = _errors(mini, "geometry")
+    assert any("Self-intersection" in i.message and i.where for i in issues)
+
+
+def test_wrong_attribute_type(mini):
+    fc = _load(mini, "grids")
+    fc["features"][0]["properties"]["population"] = "many"
+    _save(mini, "grids", fc)
+    issues = _errors(mini, "attributes")
+    assert any("'population' should be int" in i.message for i in issues)
+
+
+def test_missing_required_value(mini):
+    fc = _load(mini, "addresses")
+    fc["features"][0]["properties"]["grid_code"] = None
+    _save(mini, "addresses", fc)
+    assert any("'grid_code' is empty" in i.message for i in _errors(mini, "attributes"))
+
+
+def test_address_sum_mismatch(mini):
+    fc = _load(mini, "addresses")
+    props = fc["features"][0]["properties"]
+    props["residents"] += 1
+    _save(mini, "addresses", fc)
+    issues = _errors(mini, "sums")
+    assert [i.feature for i in issues] == [props["grid_code"]]
+
+
+def test_point_in_wrong_grid(mini):
+    fc = _load(mini, "facilities")
+    grids = _load(mini, "grids")["features"]
+    props = fc["features"][0]["properties"]
+    props["grid_code"] = next(g["properties"]["code"] for g in grids if g["properties"]["code"] != props["grid_code"])
+    _save(mini, "facilities", fc)
+    issues = _errors(mini, "points")
+    assert any(i.feature == props["id"] and "lies in" in i.message for i in issues)
+
+
+def test_facility_vocabulary(mini):
+    fc = _load(mini, "facilities")
+    fc["features"][0]["properties"]["cjt214_code"] = "0405"
+    fc["features"][1]["properties"]["category"] = "zoo"
+    _save(mini, "facilities", fc)
+    messages = [i.message for i in _errors(mini, "facilities")]
+    assert any("expected '0203'" in m for m in messages) and any("'zoo'" in m for m in messages)
+
+
+def test_missing_file(mini):
+    (mini / "roads.geojson").unlink()
+    report = validate_folder(mini, expected_grids=None)
+    assert not report.ok
+    assert any(i.layer == "roads" and "missing" in i.message for i in report.errors)
+    assert "skipped" in report.format_text()
+
+
+def test_unreadable_file(mini):
+    (mini / "facilities.geojson").write_text("{not json", encoding="utf-8")
+    report = validate_folder(mini, expected_grids=None)
+    assert any(i.layer == "facilities" and "cannot read" in i.message for i in report.errors)
+
+
+def test_reusable_checks_on_geodataframes():
+    grids = gpd.read_file(MINI / "grids.geojson")
+    committees = gpd.read_file(MINI / "committees.geojson")
+    assert validate.check_grids(grids, committees) == []
+    # swap the first two grids' numbers inside one committee: a numbering warning, nothing else
+    swapped = grids.copy()
+    swapped.loc[0, "code"], swapped.loc[1, "code"] = grids.loc[1, "code"], grids.loc[0, "code"]
+    issues = validate.check_numbering(swapped, committees)
+    assert [i.severity for i in issues] == ["warning"]
+    bowtie = grids.copy()
+    bowtie.loc[0, "geometry"] = shapely.Polygon([(98, 39), (98.01, 39.01), (98.01, 39), (98, 39.01)])
+    assert any("invalid geometry" in i.message for i in validate.check_grids(bowtie, committees))
+
+
+def test_format_text_marks_sections():
+    report = Report("x", [Section("a", "Alpha", "1 thing"),
+                          Section("b", "Beta", "2 things", [Issue("error", "grids", "1", "bad", "98.1,39.7")])])
+    text = report.format_text()
+    assert "✓ Alpha: 1 thing" in text and "✗ Beta: 2 things — 1 error" in text
+    assert "[error] grids 1: bad @ 98.1,39.7" in text and text.endswith("FAILED: 1 error, 0 warnings")
