@@ -40,8 +40,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.extensions["gridmap.data"] = DataManager(FolderStore(app.config["DATA_DIR"]))
 
-    from app.web import errors, health
+    from app.web import errors, health, locate, openapi
 
     errors.register(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(locate.bp)
     return app

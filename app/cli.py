@@ -72,15 +72,124 @@ def demo_data(out: Path, seed: int | None) -> None:
 
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path), default=Path("geodata"), required=False)
-def validate(folder: Path) -> None:
+@click.option("--expected-grids", type=click.IntRange(min=0), default=613, show_default=True,
+              help="How many grids the city must have (Jiayuguan: 613); 0 skips the count.")
+def validate(folder: Path, expected_grids: int) -> None:
     """Check a geodata FOLDER (default: geodata) and print a report; exit 1 unless it is clean."""
     from app.geo import validate as validation
 
     if not folder.is_dir():
         raise click.ClickException(f"{folder} is not a folder")
-    report = validation.validate_folder(folder)
+    report = validation.validate_folder(folder, expected_grids=expected_grids or None)
     click.echo(report.format_text())
     sys.exit(0 if report.ok else 1)
+
+
+def _dataset(data_dir: Path | None):
+    """Open the configured data (or ``data_dir``) the way the service does."""
+    from app import create_app
+
+    app = create_app({"DATA_DIR": str(data_dir)} if data_dir else None)
+    return app.extensions["gridmap.data"].current()
+
+
+_DATA_DIR_OPTION = click.option(
+    "--data-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+    help="Geodata folder [env GRIDMAP_DATA_DIR, default geodata/].")
+
+
+@main.command()
+@click.option("--lon", "x", help="Longitude (or easting / x in a projected --crs).")
+@click.option("--lat", "y", help="Latitude (or northing / y in a projected --crs).")
+@click.option("--crs", default="EPSG:4326", show_default=True,
+              help="CRS of --lon/--lat: an EPSG code (4326, 4490, 4542 ...), gcj02 (AMap, Tencent) or bd09 (Baidu).")
+@click.option("--address", help="A Chinese address, e.g. 嘉峪关市新华路12号.")
+@click.option("--limit", type=click.IntRange(1, 20), default=5, show_default=True,
+              help="Address candidates to list.")
+@_DATA_DIR_OPTION
+def locate(x: str | None, y: str | None, crs: str, address: str | None, limit: int,
+           data_dir: Path | None) -> None:
+    """Print, as JSON, the grid a coordinate or an address falls in (grid.code is null outside).
+
+    \b
+    Examples:
+      gridmap locate --lon 98.29 --lat 39.77
+      gridmap locate --lon 98.2951 --lat 39.7760 --crs gcj02
+      gridmap locate --address 甘肃省嘉峪关市新华路十二号2单元301室
+    """
+    import json
+
+    from app.geo.locate import LocateError, locate_address, locate_point
+
+    if address is None and (x is None or y is None):
+        raise click.UsageError("give --lon and --lat, or --address")
+    if address is not None and (x is not None or y is not None):
+        raise click.UsageError("give either --lon/--lat or --address, not both")
+    ds = _dataset(data_dir)
+    try:
+        if address is not None:
+            answer = locate_address(ds, address, limit=limit, personal=True)
+        else:
+            answer = locate_point(ds, x, y, crs, personal=True)
+    except LocateError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+
+
+@main.command("locate-batch")
+@click.argument("infile", metavar="IN", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--out", "outfile", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Result file: .csv (UTF-8 with BOM, opens in Excel), .xlsx or .geojson.")
+@click.option("--crs", default="EPSG:4326", show_default=True,
+              help="CRS of the coordinate columns: EPSG code, gcj02 or bd09.")
+@click.option("--grids", "grids_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Locate in this grid GeoJSON/GeoPackage instead of the served data.")
+@click.option("--lon-col", default=None, help="Longitude column (default: found by name: lon, lng, 经度 ...).")
+@click.option("--lat-col", default=None, help="Latitude column (default: found by name: lat, 纬度 ...).")
+@click.option("--address-col", default=None, help="Address column (default: found by name: address, 地址 ...).")
+@_DATA_DIR_OPTION
+def locate_batch(infile: Path, outfile: Path, crs: str, grids_file: Path | None, lon_col: str | None,
+                 lat_col: str | None, address_col: str | None, data_dir: Path | None) -> None:
+    """Assign every row of a CSV/XLSX file IN to a grid and write the result to --out.
+
+    IN has lon/lat columns or an address column; CSV may be UTF-8, UTF-8 with BOM or
+    GB18030 (Excel on Chinese Windows). Every row is kept, with its grid, status
+    (ok, outside, not_found, invalid), match score and a message for bad rows.
+    """
+    import time
+
+    from app.geo import tabular
+    from app.geo.locate import LocateError, locate_frame, summarize
+
+    started = time.perf_counter()
+    try:
+        df = tabular.read_table(infile)
+    except tabular.TableError as exc:
+        raise click.ClickException(f"{infile}: {exc}") from None
+    click.echo(f"read {len(df)} rows from {infile}", err=True)
+    ds = _dataset(data_dir)
+    if grids_file is not None:
+        from app.geo.locate import with_grids
+
+        try:
+            ds = with_grids(ds, grids_file)
+        except (ValueError, OSError) as exc:
+            raise click.ClickException(f"{grids_file}: {exc}") from None
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"  located {done}/{total} rows", err=True)
+
+    try:
+        result = locate_frame(ds, df, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col,
+                              progress=progress)
+        tabular.write_table(result, outfile, lon="lon_wgs84", lat="lat_wgs84")
+    except (LocateError, tabular.TableError) as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = summarize(result)
+    for _, row in result[result["status"] == "invalid"].head(20).iterrows():
+        click.echo(f"  row {int(row.name) + 2}: invalid: {row['message']}", err=True)
+    click.echo(f"wrote {outfile}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+               + f" in {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,11 +7,15 @@ import json
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import geopandas as gpd
 
 from app.geo.schema import LAYERS
+
+if TYPE_CHECKING:
+    from app.geo.address import AddressMatcher
+    from app.geo.gridindex import GridIndex
 
 
 class Store(Protocol):
@@ -134,6 +138,8 @@ class Dataset:
         self.version = store.version()
         self._lock = threading.RLock()
         self._layers: dict[str, gpd.GeoDataFrame] = {}
+        #: Derived structures other modules build once per version (keyed by "module.name").
+        self.cache: dict[str, object] = {}
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """Return a layer, reading it on first use."""
@@ -150,6 +156,28 @@ class Dataset:
     def grids(self) -> gpd.GeoDataFrame:
         """The grid layer."""
         return self.layer("grids")
+
+    @cached_property
+    def grid_index(self) -> GridIndex:
+        """The point-in-grid index over :attr:`grids`."""
+        from app.geo.gridindex import GridIndex
+
+        return GridIndex(self.grids)
+
+    @cached_property
+    def address_matcher(self) -> AddressMatcher:
+        """The gazetteer matcher over the address layer."""
+        from app.geo.address import AddressMatcher
+
+        return AddressMatcher(self.layer("addresses"))
+
+    @cached_property
+    def _grid_rows(self) -> dict[str, int]:
+        return {code: i for i, code in enumerate(self.grids["code"])}
+
+    def grid_row(self, code: str | None) -> int | None:
+        """Return the row of a grid code in :attr:`grids`, or None if there is no such grid."""
+        return self._grid_rows.get(code) if code else None
 
 
 class DataManager:

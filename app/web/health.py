@@ -8,6 +8,13 @@ from app.web import dataset
 
 bp = Blueprint("health", __name__)
 
+OPENAPI_PATHS = {
+    "/healthz": {"get": {"summary": "Liveness and data version", "operationId": "healthz",
+                         "responses": {"200": {"description": "ok"}}}},
+    "/api/v1/layers": {"get": {"summary": "Layers with feature counts and the data version", "operationId": "layers",
+                               "responses": {"200": {"description": "layers"}}}},
+}
+
 
 @bp.get("/healthz")
 def healthz():

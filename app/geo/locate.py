@@ -1,0 +1,449 @@
+"""Which grid a coordinate or an address falls in: single lookups and whole tables."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+
+from app.geo import crs as crsmod
+from app.geo.schema import PERSONAL_FIELDS
+from app.geo.store import Dataset
+
+#: Row statuses in batch results.
+STATUSES = ("ok", "outside", "not_found", "invalid")
+
+
+class LocateError(ValueError):
+    """A lookup request that cannot be answered, with a message that names the problem."""
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """Names of committees and divisions by code, built once per data version."""
+
+    committees: dict[str, str]
+    divisions: dict[str, str]
+
+
+def _lookup(ds: Dataset) -> _Lookup:
+    cached = ds.cache.get("locate.lookup")
+    if cached is None:
+        com = ds.layer("committees")
+        div = ds.layer("divisions")
+        cached = _Lookup(dict(zip(com["code"], com["name"], strict=True)), dict(zip(div["code"], div["name"], strict=True)))
+        ds.cache["locate.lookup"] = cached
+    return cached
+
+
+@lru_cache(maxsize=64)
+def _is_geographic(spec: crsmod.CrsSpec) -> bool:
+    """Whether coordinates in ``spec`` are degrees of lon/lat (so ±180/±90 applies)."""
+    return spec.kind != "epsg" or pyproj.CRS.from_epsg(spec.epsg).is_geographic
+
+
+def _parse_number(value: Any, name: str) -> float:
+    if isinstance(value, bool):
+        raise LocateError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            raise LocateError(f"{name} is missing")
+        try:
+            number = float(text)
+        except ValueError:
+            raise LocateError(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(number):
+        raise LocateError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def to_lonlat(x: Any, y: Any, crs: str | int | None = None) -> tuple[float, float]:
+    """Turn one coordinate pair in any supported CRS into WGS84 lon/lat, checking it.
+
+    Parameters
+    ----------
+    x, y : number or str
+        Easting/longitude and northing/latitude in ``crs``.
+    crs : str or int, optional
+        Anything :func:`app.geo.crs.parse_crs` accepts (EPSG code, ``gcj02``, ``bd09`` ...);
+        WGS84 by default.
+
+    Returns
+    -------
+    tuple of float
+        ``(lon, lat)`` in WGS84.
+
+    Raises
+    ------
+    LocateError
+        For non-numeric or out-of-range coordinates or an unknown CRS.
+    """
+    spec = parse_crs(crs)
+    xv, yv = _parse_number(x, "lon" if _is_geographic(spec) else "x"), _parse_number(y, "lat" if _is_geographic(spec) else "y")
+    if _is_geographic(spec) and not (-180 <= xv <= 180 and -90 <= yv <= 90):
+        raise LocateError(f"coordinates out of range: lon must be within ±180 and lat within ±90, got {xv}, {yv}")
+    lon, lat = crsmod.to_wgs84(np.array([xv]), np.array([yv]), spec)
+    lon_f, lat_f = float(lon[0]), float(lat[0])
+    if not (math.isfinite(lon_f) and math.isfinite(lat_f) and -180 <= lon_f <= 180 and -90 <= lat_f <= 90):
+        raise LocateError(f"coordinates {xv}, {yv} are outside the valid area of {spec.label}")
+    return lon_f, lat_f
+
+
+def parse_crs(crs: str | int | None) -> crsmod.CrsSpec:
+    """Parse a CRS name or code, turning errors into :class:`LocateError`.
+
+    Parameters
+    ----------
+    crs : str, int or None
+        The CRS; None or empty means WGS84.
+
+    Returns
+    -------
+    CrsSpec
+        The parsed CRS.
+    """
+    if crs is None or (isinstance(crs, str) and not crs.strip()):
+        crs = "EPSG:4326"
+    try:
+        return crsmod.parse_crs(crs)
+    except crsmod.CRSError as exc:
+        raise LocateError(str(exc)) from None
+
+
+def grid_info(ds: Dataset, index: int | None, personal: bool = False) -> dict[str, Any]:
+    """Describe one grid for a lookup answer: code, name, committee, division and staff.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    index : int or None
+        Row of the grid in ``ds.grids``; None gives an object whose ``code`` is null.
+    personal : bool
+        Include staff names and phones (signed-in staff only).
+
+    Returns
+    -------
+    dict
+        JSON-ready description.
+    """
+    if index is None or index < 0:
+        return {"code": None, "name": None, "committee": None, "division": None}
+    row = ds.grids.iloc[int(index)]
+    names = _lookup(ds)
+    com, div = row.get("committee_code"), row.get("division_code")
+    info: dict[str, Any] = {
+        "code": row["code"],
+        "name": row.get("name"),
+        "committee": {"code": com, "name": names.committees.get(com)} if com else None,
+        "division": {"code": div, "name": names.divisions.get(div)} if div else None,
+    }
+    for field in ("population", "households", "parttime_count"):
+        if field in row.index and pd.notna(row[field]):
+            info[field] = int(row[field])
+    if personal and "leader_name" in row.index:
+        info["staff"] = {
+            role: {"name": row[f"{role}_name"], "phone": row[f"{role}_phone"]}
+            for role in ("leader", "worker", "instructor")
+        }
+    return info
+
+
+def locate_point(ds: Dataset, x: Any, y: Any, crs: str | int | None = None, personal: bool = False) -> dict[str, Any]:
+    """Find the grid a coordinate falls in.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    x, y : number or str
+        Coordinate in ``crs`` (lon/lat order for geographic CRSs).
+    crs : str or int, optional
+        Input CRS, WGS84 by default; GCJ-02 and BD-09 are converted back to WGS84.
+    personal : bool
+        Include staff contacts.
+
+    Returns
+    -------
+    dict
+        ``status`` (ok or outside), ``grid`` (``grid.code`` is null outside), ``on_border``,
+        ``nearest`` (outside only: nearest grid and distance in metres), ``wgs84`` and ``data_version``.
+    """
+    spec = parse_crs(crs)
+    lon, lat = to_lonlat(x, y, spec)
+    hit = ds.grid_index.locate_one(lon, lat)
+    inside = hit.index >= 0
+    answer: dict[str, Any] = {
+        "status": "ok" if inside else "outside",
+        "query": {"x": x, "y": y, "crs": spec.label},
+        "wgs84": {"lon": round(lon, 7), "lat": round(lat, 7)},
+        "grid": grid_info(ds, hit.index if inside else None, personal),
+        "on_border": bool(hit.on_border),
+        "nearest": None,
+        "data_version": ds.version,
+    }
+    if not inside and hit.nearest_index >= 0:
+        near = grid_info(ds, hit.nearest_index, False)
+        answer["nearest"] = {"code": near["code"], "name": near["name"], "distance_m": round(float(hit.distance_m), 1)}
+    return answer
+
+
+def locate_address(ds: Dataset, text: Any, limit: int = 5, personal: bool = False) -> dict[str, Any]:
+    """Find the grid of a Chinese address through the gazetteer.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    text : str
+        Free-form address, e.g. ``甘肃省嘉峪关市新华路十二号2单元301室``.
+    limit : int
+        How many ranked candidates to return.
+    personal : bool
+        Include staff contacts.
+
+    Returns
+    -------
+    dict
+        ``status`` (ok or not_found), ``normalized`` text, ranked ``candidates`` with scores,
+        and ``grid`` of the best match (``grid.code`` null when not found).
+    """
+    if text is None or not str(text).strip():
+        raise LocateError("address is empty")
+    if len(str(text)) > 200:
+        raise LocateError("address is longer than 200 characters")
+    result = ds.address_matcher.match(str(text), limit=limit)
+    if result.status == "invalid":
+        raise LocateError(f"address {str(text)!r} has no usable text after normalisation")
+    best = result.candidates[0] if result.status == "ok" and result.candidates else None
+    index = ds.grid_row(best.grid_code) if best is not None else None
+    return {
+        "status": result.status,
+        "query": {"address": str(text)},
+        "normalized": result.normalized,
+        "candidates": [
+            {"address": c.address, "score": round(float(c.score), 1), "grid_code": c.grid_code,
+             "lon": c.lon, "lat": c.lat}
+            for c in result.candidates
+        ],
+        "grid": grid_info(ds, index, personal),
+        "data_version": ds.version,
+    }
+
+
+def locate_frame(
+    ds: Dataset,
+    df: pd.DataFrame,
+    crs: str | int | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    address_col: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Assign every row of a table to a grid, keeping every row.
+
+    Rows with coordinates are located exactly; rows with only an address go through the
+    gazetteer. Bad rows get status ``invalid`` and a message; they never fail the table.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    df : DataFrame
+        Input rows; all columns are kept as they are.
+    crs : str or int, optional
+        CRS of the coordinate columns (WGS84 by default).
+    lon_col, lat_col, address_col : str, optional
+        Column names; found automatically when not given.
+    progress : callable, optional
+        Called as ``progress(done, total)``.
+
+    Returns
+    -------
+    DataFrame
+        The input columns plus ``grid_code``, ``grid_name``, ``committee_code``, ``committee_name``,
+        ``division_code``, ``division_name``, ``status``, ``score``, ``on_border``,
+        ``nearest_grid_code``, ``distance_m``, ``message``, and ``lon_wgs84``/``lat_wgs84``: the
+        point in WGS84 (the input converted, or the matched address's location).
+    """
+    from app.geo import tabular
+
+    spec = parse_crs(crs)
+    cols = tabular.detect_columns(df, lon=lon_col, lat=lat_col, address=address_col)
+    n = len(df)
+    status = np.full(n, "invalid", dtype=object)
+    message = np.full(n, "", dtype=object)
+    score = np.full(n, np.nan)
+    grid_idx = np.full(n, -1, dtype=np.int64)
+    on_border = np.zeros(n, dtype=bool)
+    nearest = np.full(n, -1, dtype=np.int64)
+    dist = np.full(n, np.nan)
+    wgs_lon = np.full(n, np.nan)
+    wgs_lat = np.full(n, np.nan)
+
+    todo_addr = np.zeros(n, dtype=bool)
+    if cols.lon and cols.lat:
+        x = pd.to_numeric(df[cols.lon].astype(str).str.strip(), errors="coerce").to_numpy(float)
+        y = pd.to_numeric(df[cols.lat].astype(str).str.strip(), errors="coerce").to_numpy(float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if _is_geographic(spec):
+            ok &= (np.abs(x) <= 180) & (np.abs(y) <= 90)
+        missing = ~np.isfinite(x) | ~np.isfinite(y)
+        message[missing] = "missing or non-numeric coordinates"
+        message[~missing & ~ok] = "coordinates out of range"
+        if cols.address:
+            has_addr = df[cols.address].astype(str).str.strip().replace({"nan": "", "None": ""}) != ""
+            todo_addr = missing & has_addr.to_numpy()
+        if ok.any():
+            lon, lat = crsmod.to_wgs84(x[ok], y[ok], spec)
+            good = np.isfinite(lon) & np.isfinite(lat)
+            res = ds.grid_index.locate(lon, lat)
+            rows = np.flatnonzero(ok)
+            wgs_lon[rows], wgs_lat[rows] = lon, lat
+            grid_idx[rows] = np.where(good, res.index, -1)
+            on_border[rows] = res.on_border & good
+            nearest[rows] = np.where(res.index < 0, res.nearest_index, -1)
+            dist[rows] = np.where(res.index < 0, res.distance_m, np.nan)
+            status[rows] = np.where(~good, "invalid", np.where(res.index >= 0, "ok", "outside"))
+            message[rows[~good]] = f"coordinates outside the valid area of {spec.label}"
+    elif cols.address:
+        todo_addr[:] = True
+    else:
+        raise LocateError("no lon/lat columns and no address column found; "
+                          "name them lon/lat (经度/纬度) or address (地址)")
+    if progress:
+        progress(int((~todo_addr).sum()), n)
+
+    if todo_addr.any():
+        rows = np.flatnonzero(todo_addr)
+        texts = df[cols.address].iloc[rows].astype(str).tolist()
+        results = ds.address_matcher.match_many(texts)
+        for i, (row, res) in enumerate(zip(rows, results, strict=True)):
+            if res.status == "invalid":
+                status[row], message[row] = "invalid", "empty address"
+            elif res.status == "ok":
+                best = res.candidates[0]
+                status[row], score[row] = "ok", best.score
+                wgs_lon[row], wgs_lat[row] = best.lon, best.lat
+                grid_idx[row] = ds.grid_row(best.grid_code)
+            else:
+                status[row] = "not_found"
+                if res.candidates:
+                    score[row] = res.candidates[0].score
+                    message[row] = "closest: " + "；".join(c.address for c in res.candidates[:3])
+                else:
+                    message[row] = "no similar address"
+            if progress and (i + 1) % 10000 == 0:
+                progress(n - len(rows) + i + 1, n)
+    if progress:
+        progress(n, n)
+    out = _attach(ds, df, grid_idx, status, score, on_border, nearest, dist, message)
+    out["lon_wgs84"] = np.round(wgs_lon, 7)
+    out["lat_wgs84"] = np.round(wgs_lat, 7)
+    return out
+
+
+def _attach(ds: Dataset, df: pd.DataFrame, grid_idx: np.ndarray, status: np.ndarray, score: np.ndarray,
+            on_border: np.ndarray, nearest: np.ndarray, dist: np.ndarray, message: np.ndarray) -> pd.DataFrame:
+    grids = ds.grids
+    names = _lookup(ds)
+    inside = grid_idx >= 0
+    safe = np.where(inside, grid_idx, 0)
+
+    def pick(col: str) -> np.ndarray:
+        if col not in grids.columns:
+            return np.full(len(df), None, dtype=object)
+        values = grids[col].to_numpy(object)[safe]
+        return np.where(inside, values, None)
+
+    out = df.copy()
+    out["grid_code"] = pick("code")
+    out["grid_name"] = pick("name")
+    out["committee_code"] = pick("committee_code")
+    out["committee_name"] = [names.committees.get(c) if c else None for c in out["committee_code"]]
+    out["division_code"] = pick("division_code")
+    out["division_name"] = [names.divisions.get(c) if c else None for c in out["division_code"]]
+    out["status"] = status
+    out["score"] = np.round(score, 1)
+    out["on_border"] = on_border
+    has_near = nearest >= 0
+    out["nearest_grid_code"] = np.where(has_near, grids["code"].to_numpy(object)[np.where(has_near, nearest, 0)], None)
+    out["distance_m"] = np.round(dist, 1)
+    out["message"] = message
+    assert not (set(out.columns) & PERSONAL_FIELDS - set(df.columns))
+    return out
+
+
+class _GridOverlayStore:
+    """A store that answers ``grids`` from one file and every other layer from a base store."""
+
+    def __init__(self, base: Any, grids_file: Path) -> None:
+        self.base = base
+        self.grids_file = Path(grids_file)
+        gdf = gpd.read_file(self.grids_file, engine="pyogrio")
+        if gdf.crs is None:
+            raise ValueError("the grid file has no CRS; save it with one (e.g. EPSG:4326)")
+        if "code" not in gdf.columns:
+            raise ValueError(f"the grid file has no 'code' column (columns: {', '.join(map(str, gdf.columns))})")
+        gdf["code"] = gdf["code"].astype(str)
+        if "name" not in gdf.columns:
+            gdf["name"] = gdf["code"]
+        self._grids = gdf.to_crs("EPSG:4326")
+        self._version = f"{base.version()}+{hashlib.sha256(self.grids_file.read_bytes()).hexdigest()[:8]}"
+
+    def version(self) -> str:
+        return self._version
+
+    def read(self, layer: str) -> gpd.GeoDataFrame:
+        return self._grids if layer == "grids" else self.base.read(layer)
+
+    def layer_names(self) -> list[str]:
+        return self.base.layer_names()
+
+
+def with_grids(ds: Dataset, grids_file: Path) -> Dataset:
+    """Return a Dataset like ``ds`` whose grids come from ``grids_file`` (GeoJSON or GeoPackage, any CRS).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The base data version (committee and division names come from it).
+    grids_file : Path
+        Grid polygons with at least a ``code`` column.
+
+    Returns
+    -------
+    Dataset
+        A new Dataset over the overlay.
+    """
+    return Dataset(_GridOverlayStore(ds.store, grids_file))
+
+
+def summarize(result: pd.DataFrame) -> dict[str, int]:
+    """Count rows by status.
+
+    Parameters
+    ----------
+    result : DataFrame
+        Output of :func:`locate_frame`.
+
+    Returns
+    -------
+    dict
+        ``{status: count}`` for every status, plus ``total``.
+    """
+    counts = {s: int((result["status"] == s).sum()) for s in STATUSES}
+    counts["total"] = len(result)
+    return counts
