@@ -26,7 +26,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Flask
         The configured application with every blueprint registered.
     """
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_relative_config=True, static_folder="web/static",
+                template_folder="web/templates")
     app.config.update(settings.defaults())
     app.config.update(settings.from_environ())
     if test_config:
@@ -40,10 +41,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.extensions["gridmap.data"] = DataManager(FolderStore(app.config["DATA_DIR"]))
 
-    from app.web import errors, health, locate, openapi
+    from app.web import errors, health, locate, maps, openapi
 
     errors.register(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(maps.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(locate.bp)
     return app

@@ -192,5 +192,34 @@ def locate_batch(infile: Path, outfile: Path, crs: str, grids_file: Path | None,
                + f" in {time.perf_counter() - started:.1f} s")
 
 
+@main.group()
+def assets() -> None:
+    """Third-party front-end files (Leaflet, plugins, Bootstrap, Font Awesome), served by the app itself."""
+
+
+@assets.command("install")
+@click.option("--force", is_flag=True, help="Reinstall every asset even if already installed.")
+def assets_install(force: bool) -> None:
+    """Install the pinned assets into app/web/static/vendor/ (XStatic from PyPI, the rest via npm pack)."""
+    from app.web import assets as web_assets
+
+    try:
+        done = web_assets.install(force=force, progress=lambda msg: click.echo(f"  {msg}", err=True))
+    except web_assets.OfflineAssetError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"installed {len(done)} asset(s) into {web_assets.VENDOR_DIR}" if done
+               else f"all {len(web_assets.MANIFEST)} assets already installed in {web_assets.VENDOR_DIR}")
+
+
+@assets.command("list")
+def assets_list() -> None:
+    """List the pinned assets: name, version, licence, source and whether each is installed."""
+    from app.web import assets as web_assets
+
+    for a in web_assets.MANIFEST:
+        state = "installed" if web_assets.is_installed(a) else "MISSING"
+        click.echo(f"{a.name:26} {a.version:9} {a.licence:30} {a.source}:{a.package:30} {state}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,329 @@
+/* gridmap home map: decodes the compact layer payload and builds the grid, boundary and facility layers.
+ * Text in the payload is HTML-escaped on the server; it is only ever inserted as HTML, never unescaped. */
+(function () {
+  "use strict";
+
+  var gm = (window.gridmap = window.gridmap || {});
+  gm.timings = gm.timings || {};
+
+  function decodeRing(ring, q, o) {
+    var out = new Array(ring.length / 2), x = 0, y = 0;
+    for (var i = 0, j = 0; i < ring.length; i += 2, j++) {
+      x += ring[i];
+      y += ring[i + 1];
+      out[j] = [o[1] + y * q, o[0] + x * q];
+    }
+    return out;
+  }
+
+  function decodePolygon(parts, q, o) {
+    return parts.map(function (rings) {
+      return rings.map(function (r) { return decodeRing(r, q, o); });
+    });
+  }
+
+  function table(fields, row) {
+    var o = {};
+    for (var i = 0; i < fields.length; i++) o[fields[i]] = row[i];
+    return o;
+  }
+
+  function fmt(n) {
+    return typeof n === "number" ? n.toLocaleString(gm.cfg.lang === "en" ? "en-US" : "zh-CN") : "";
+  }
+
+  function classOf(value, breaks) {
+    var n = breaks.length - 1;
+    for (var i = 1; i < n; i++) if (value < breaks[i]) return i - 1;
+    return Math.max(n - 1, 0);
+  }
+
+  function legendLabel(cls, i) {
+    var lo = cls.breaks[i], hi = cls.breaks[i + 1];
+    if (cls.discrete || lo === hi) return fmt(lo);
+    return fmt(lo) + " – " + fmt(hi);
+  }
+
+  function gridStyle(rec) {
+    var attr = gm.attr, cls = gm.data.classes[attr];
+    return {
+      pane: "grids", color: "#51606f", weight: 0.7, opacity: 0.9,
+      fillColor: cls.colors[classOf(rec[attr], cls.breaks)], fillOpacity: 0.72
+    };
+  }
+
+  function row(label, value) {
+    return "<tr><th>" + label + "</th><td>" + value + "</td></tr>";
+  }
+
+  function gridPopup(i) {
+    var c = gm.cfg, s = c.strings, rec = gm.grids[i];
+    var com = gm.committees[rec.committee], div = gm.divisions[rec.division];
+    var facs = [];
+    Object.keys(c.categories).forEach(function (k) {
+      var n = rec["fac_" + k];
+      if (n) facs.push('<span class="gm-fac-chip" style="--c:' + c.categories[k].color + '"><i class="fa-solid fa-' +
+        c.categories[k].icon + '"></i> ' + c.categories[k].label + " " + n + "</span>");
+    });
+    var staff = s.staffSummary.replace("{n}", fmt(rec.parttime));
+    var personal = gm.data.grids.personal ? gm.data.grids.personal[i] : null;
+    if (personal) {
+      staff += "<br>" + s.leader + ": " + personal.leader_name + " " + personal.leader_phone +
+        "<br>" + s.worker + ": " + personal.worker_name + " " + personal.worker_phone +
+        "<br>" + s.instructor + ": " + personal.instructor_name + " " + personal.instructor_phone;
+    } else {
+      staff += '<br><span class="gm-muted">' + s.staffHidden + "</span>";
+    }
+    return '<div class="gm-popup"><div class="gm-popup-title">' + rec.name +
+      ' <span class="gm-code">' + rec.code + "</span></div><table>" +
+      row(s.committee, com ? '<a href="' + c.committeeUrl + com.code + '">' + com.name + "</a>" : "") +
+      row(s.division, div ? div.name : "") +
+      row(s.population, fmt(rec.population) + " " + s.people) +
+      row(s.households, fmt(rec.households) + " " + s.householdsUnit) +
+      row(s.area, fmt(rec.area_km2) + " km²") +
+      row(s.density, fmt(rec.density) + " " + s.densityUnit) +
+      row(s.staff, staff) +
+      row(s.facilities, facs.length ? facs.join(" ") : s.none) +
+      '</table><a class="gm-popup-link" href="' + c.gridUrl + rec.code + '">' + s.gridDetails +
+      ' <i class="fa-solid fa-arrow-right"></i></a></div>';
+  }
+
+  function facilityIcon(cat) {
+    var c = gm.cfg.categories[cat] || { color: "#555", icon: "location-dot" };
+    return L.divIcon({
+      className: "gm-fac-icon", iconSize: [24, 24], iconAnchor: [12, 12], popupAnchor: [0, -12],
+      html: '<span style="background:' + c.color + '"><i class="fa-solid fa-' + c.icon + '"></i></span>'
+    });
+  }
+
+  function facilityPopup(f) {
+    var c = gm.cfg, s = c.strings, cat = c.categories[f.category] || { label: f.category };
+    var sub = f.subtype && c.subtypes[f.category] ? (c.subtypes[f.category][f.subtype] || f.subtype) : "";
+    var grid = gm.gridByCode[f.grid];
+    return '<div class="gm-popup"><div class="gm-popup-title">' + f.name + "</div><table>" +
+      row(s.category, cat.label + (sub ? " · " + sub : "")) +
+      (f.capacity !== null ? row(s.capacity, fmt(f.capacity)) : "") +
+      row(s.grid, grid ? '<a href="' + c.gridUrl + grid.code + '">' + grid.name + "</a>" : f.grid) +
+      "</table></div>";
+  }
+
+  function clusterIcon(color) {
+    return function (cluster) {
+      var n = cluster.getChildCount(), size = n < 10 ? 30 : n < 100 ? 36 : 42;
+      return L.divIcon({
+        className: "gm-cluster", iconSize: [size, size],
+        html: '<span style="background:' + color + '">' + n + "</span>"
+      });
+    };
+  }
+
+  function addLegend(map) {
+    var c = gm.cfg, legend = L.control({ position: "bottomright" });
+    legend.onAdd = function () {
+      var div = L.DomUtil.create("div", "gm-legend leaflet-bar");
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      gm.legendDiv = div;
+      return div;
+    };
+    legend.addTo(map);
+    drawLegend();
+  }
+
+  function drawLegend() {
+    var c = gm.cfg, s = c.strings, cls = gm.data.classes[gm.attr], div = gm.legendDiv;
+    var opts = Object.keys(c.attributes).map(function (k) {
+      return '<option value="' + k + '"' + (k === gm.attr ? " selected" : "") + ">" + c.attributes[k].label + "</option>";
+    }).join("");
+    var items = cls.colors.map(function (col, i) {
+      return '<div class="gm-legend-row"><span class="gm-legend-swatch" style="background:' + col + '"></span>' +
+        legendLabel(cls, i) + "</div>";
+    }).join("");
+    div.innerHTML = '<div class="gm-legend-title">' + s.legend + "</div>" +
+      '<label class="gm-legend-label">' + s.colourBy +
+      ' <select class="form-select form-select-sm" id="gm-attr">' + opts + "</select></label>" +
+      '<div class="gm-legend-unit">' + c.attributes[gm.attr].label + " (" + c.attributes[gm.attr].unit + ")</div>" +
+      items;
+    div.querySelector("#gm-attr").addEventListener("change", function (e) { gm.setAttribute(e.target.value); });
+  }
+
+  gm.setAttribute = function (attr) {
+    if (!gm.data.classes[attr]) return;
+    gm.attr = attr;
+    gm.gridLayers.forEach(function (layer, i) { layer.setStyle(gridStyle(gm.grids[i])); });
+    drawLegend();
+    var url = new URL(window.location.href);
+    url.searchParams.set("attr", attr);
+    window.history.replaceState(null, "", url.toString());
+    var exp = document.getElementById("gm-export");
+    if (exp) {
+      var eu = new URL(exp.href, window.location.href);
+      eu.searchParams.set("attr", attr);
+      exp.href = eu.pathname + eu.search;
+    }
+  };
+
+  function addSearch(map) {
+    var c = gm.cfg, records = {};
+    gm.grids.forEach(function (rec, i) {
+      var layer = gm.gridLayers[i], loc = layer.getBounds().getCenter();
+      loc.layer = layer;
+      records[rec.code + " " + rec.name] = loc;
+    });
+    gm.committees.forEach(function (rec, i) {
+      var layer = gm.committeeLayers[i], loc = layer.getBounds().getCenter();
+      loc.layer = layer;
+      loc.committee = rec;
+      records[rec.name + " (" + (c.kinds[rec.kind] || rec.kind) + ")"] = loc;
+    });
+    var control = new L.Control.Search({
+      sourceData: function (text, callResponse) { callResponse(records); return { abort: function () {} }; },
+      formatData: function (data) { return data; },
+      initial: false, casesensitive: false, zoom: null, marker: false, autoCollapse: true,
+      textPlaceholder: c.strings.searchPlaceholder, textErr: c.strings.notFound, textCancel: "×",
+      position: "topleft", tooltipLimit: 15,
+      moveToLocation: function (latlng) {
+        var layer = latlng.layer;
+        map.fitBounds(layer.getBounds(), { maxZoom: 16, padding: [20, 20] });
+        if (latlng.committee) return;
+        if (!map.hasLayer(gm.gridGroup)) map.addLayer(gm.gridGroup);
+        layer.openPopup(layer.getBounds().getCenter());
+      }
+    });
+    map.addControl(control);
+  }
+
+  function addMinimap(map) {
+    var c = gm.cfg, layer;
+    if (c.minimapTiles) {
+      layer = L.tileLayer(c.minimapTiles.url, c.minimapTiles.options);
+    } else {
+      layer = L.layerGroup(gm.data.divisions.geom.map(function (g) {
+        return L.polygon(decodePolygon(g, gm.q, gm.o), {
+          color: "#51606f", weight: 1, fillColor: "#cfd8e3", fillOpacity: 0.8, interactive: false
+        });
+      }));
+    }
+    new L.Control.MiniMap(layer, {
+      position: "bottomleft", toggleDisplay: true, width: 150, height: 150, zoomLevelOffset: -4,
+      strings: { hideText: c.strings.minimapHide, showText: c.strings.minimapShow }
+    }).addTo(map);
+  }
+
+  function build(map, data) {
+    var c = gm.cfg, s = c.strings;
+    gm.data = data;
+    gm.q = data.quantum;
+    gm.o = data.origin;
+    gm.timings.dataMs = performance.now();
+    if (!map.options.maxZoom) map.setMaxZoom(19);
+    map.createPane("grids").style.zIndex = 410;
+    map.createPane("boundaries").style.zIndex = 420;
+
+    // grids first: they are what the planner looks for
+    gm.grids = data.grids.rows.map(function (r) { return table(data.grids.fields, r); });
+    gm.gridByCode = {};
+    gm.grids.forEach(function (g) { gm.gridByCode[g.code] = g; });
+    gm.divisions = data.divisions.rows.map(function (r) { return table(data.divisions.fields, r); });
+    gm.committees = data.committees.rows.map(function (r) { return table(data.committees.fields, r); });
+    gm.divisionByCode = {};
+    gm.divisions.forEach(function (d) { gm.divisionByCode[d.code] = d; });
+    gm.committeeByCode = {};
+    gm.committees.forEach(function (d) { gm.committeeByCode[d.code] = d; });
+
+    gm.gridLayers = data.grids.geom.map(function (g, i) {
+      var layer = L.polygon(decodePolygon(g, gm.q, gm.o), gridStyle(gm.grids[i]));
+      layer.bindTooltip(gm.grids[i].code + " " + gm.grids[i].name, { sticky: true, className: "gm-tooltip" });
+      layer.bindPopup(function () { return gridPopup(i); }, { maxWidth: 340, minWidth: 240 });
+      layer.on("mouseover", function () { layer.setStyle({ weight: 2.5, color: "#1d3557" }); });
+      layer.on("mouseout", function () { layer.setStyle({ weight: 0.7, color: "#51606f" }); });
+      layer.gridCode = gm.grids[i].code;
+      return layer;
+    });
+    gm.gridGroup = L.featureGroup(gm.gridLayers).addTo(map);
+    gm.gridLayers.forEach(function (layer) {
+      var el = layer.getElement && layer.getElement();
+      if (el) el.setAttribute("data-code", layer.gridCode);
+    });
+    gm.gridLayer = gm.gridGroup;
+    gm.timings.gridsDrawnMs = performance.now();
+    if (window.performance && performance.mark) performance.mark("gridmap:grids-drawn");
+
+    gm.committeeLayers = data.committees.geom.map(function (g) {
+      return L.polygon(decodePolygon(g, gm.q, gm.o), {
+        pane: "boundaries", color: "#2b4a6f", weight: 1.6, fill: false, interactive: false
+      });
+    });
+    gm.committeeGroup = L.featureGroup(gm.committeeLayers).addTo(map);
+    gm.divisionLayers = data.divisions.geom.map(function (g) {
+      return L.polygon(decodePolygon(g, gm.q, gm.o), {
+        pane: "boundaries", color: "#7a1f3d", weight: 3, dashArray: "8 4", fill: false, interactive: false
+      });
+    });
+    gm.divisionGroup = L.featureGroup(gm.divisionLayers).addTo(map);
+
+    // facilities: one clustered layer per category, with its count in the layer name
+    var overlays = {};
+    overlays[s.layerDivisions] = gm.divisionGroup;
+    overlays[s.layerCommittees] = gm.committeeGroup;
+    overlays[s.layerGrids] = gm.gridGroup;
+    var byCat = {};
+    data.facilities.rows.forEach(function (r) {
+      var f = table(data.facilities.fields, r);
+      (byCat[f.category] = byCat[f.category] || []).push(f);
+    });
+    gm.facilityGroups = {};
+    Object.keys(c.categories).forEach(function (cat) {
+      var list = byCat[cat] || [], meta = c.categories[cat];
+      var group = L.markerClusterGroup({
+        maxClusterRadius: 45, disableClusteringAtZoom: 17, showCoverageOnHover: false,
+        spiderfyOnMaxZoom: true, chunkedLoading: true, iconCreateFunction: clusterIcon(meta.color)
+      });
+      var icon = facilityIcon(cat);
+      group.addLayers(list.map(function (f) {
+        var mk = L.marker([gm.o[1] + f.y * gm.q, gm.o[0] + f.x * gm.q], { icon: icon, title: "" });
+        mk.bindPopup(function () { return facilityPopup(f); });
+        mk.bindTooltip(f.name, { direction: "top", offset: [0, -10] });
+        return mk;
+      }));
+      group.addTo(map);
+      gm.facilityGroups[cat] = group;
+      overlays['<span class="gm-layer-swatch" style="background:' + meta.color + '"><i class="fa-solid fa-' +
+        meta.icon + '"></i></span> ' + meta.label + " (" + list.length + ")"] = group;
+    });
+
+    gm.layerControl = L.control.layers(gm.baseLayers || {}, overlays, { collapsed: c.collapseLayers, position: "topright" })
+      .addTo(map);
+    addLegend(map);
+    addSearch(map);
+    addMinimap(map);
+    var loading = document.getElementById("gm-loading");
+    if (loading) loading.remove();
+    gm.timings.readyMs = performance.now();
+    gm.ready = true;
+    document.body.setAttribute("data-gridmap-ready", "1");
+    document.dispatchEvent(new CustomEvent("gridmap:ready"));
+  }
+
+  gm.home = function (map, cfg, baseLayers) {
+    gm.cfg = cfg;
+    gm.map = map;
+    gm.attr = cfg.attr;
+    gm.baseLayers = baseLayers;
+    var mouse = document.querySelector(".leaflet-control-mouseposition");
+    if (mouse) mouse.classList.add("gm-mouse");
+    var got = window.GRIDMAP_DATA ? Promise.resolve(window.GRIDMAP_DATA)
+      : fetch(cfg.dataUrl, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      });
+    got.then(function (data) { build(map, data); }).catch(function (err) {
+      var loading = document.getElementById("gm-loading");
+      if (loading) {
+        loading.textContent = cfg.strings.loadFailed + ": " + err.message;
+        loading.classList.add("gm-error");
+      }
+      throw err;
+    });
+  };
+})();

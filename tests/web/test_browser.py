@@ -1,0 +1,243 @@
+"""The real server (`gridmap serve`) driven by headless Debian Chromium through Playwright."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "geodata"
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+HOSTILE = '<img src=x onerror="window.__xss=1">'
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+if not (DEMO / "grids.geojson").exists():
+    pytest.skip("demo data geodata/ is missing (gridmap demo-data --out geodata)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def hostile_code(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A copy of the demo city whose first grid is named with markup."""
+    data = tmp_path_factory.mktemp("demo") / "geodata"
+    shutil.copytree(DEMO, data)
+    path = data / "grids.geojson"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["features"][0]["properties"]["name"] = HOSTILE
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return data, str(doc["features"][0]["properties"]["code"])
+
+
+@pytest.fixture(scope="module")
+def server(hostile_code: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`gridmap serve` on a free port over the copy, with the offline basemap."""
+    data, _ = hostile_code
+    port = _free_port()
+    env = {**os.environ, "GRIDMAP_BASEMAP": "none", "GRIDMAP_LANGUAGE": "zh",
+           "GRIDMAP_INSTANCE_DIR": str(tmp_path_factory.mktemp("instance"))}
+    exe = Path(sys.executable).with_name("gridmap")
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--data-dir", str(data)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                    pytest.fail(f"gridmap serve did not start: {out[-2000:]}")
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class _Page:
+    """A page that records console errors and every request it makes."""
+
+    def __init__(self, browser: object, base: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        self.page = self.context.new_page()
+        self.base = base
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+    def off_host(self) -> list[str]:
+        host = urlsplit(self.base).netloc
+        return [u for u in self.requests if not u.startswith(("data:", "blob:")) and urlsplit(u).netloc != host]
+
+    def open_map(self, path: str = "/") -> None:
+        self.page.goto(self.base + path)
+        self.page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=15000)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def page(browser: object, server: str) -> Iterator[_Page]:
+    p = _Page(browser, server)
+    yield p
+    p.close()
+
+
+def _shot(p: _Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    p.page.screenshot(path=str(ARTIFACTS / name))
+
+
+def test_home_loads_offline_and_draws_every_grid(page: _Page) -> None:
+    page.open_map("/")
+    n_paths = page.page.evaluate("document.querySelectorAll('.leaflet-grids-pane path').length")
+    n_layers = page.page.evaluate("window.gridmap.gridLayers.length")
+    timings = page.page.evaluate("window.gridmap.timings")
+    nav = page.page.evaluate("performance.getEntriesByType('navigation')[0].toJSON()")
+    page.page.wait_for_timeout(300)
+    _shot(page, "home.png")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "browser-timings.json").write_text(json.dumps(
+        {"first_grids_drawn_ms": timings.get("gridsDrawnMs"), "data_ms": timings.get("dataMs"),
+         "ready_ms": timings.get("readyMs"), "dom_content_loaded_ms": nav.get("domContentLoadedEventEnd"),
+         "requests": len(page.requests)}, indent=2))
+    print(f"first grid polygons drawn at {timings.get('gridsDrawnMs'):.0f} ms; ready at {timings.get('readyMs'):.0f} ms")
+    assert n_layers == 613
+    assert n_paths == 613
+    assert page.errors == []
+    assert page.off_host() == []
+    assert page.page.evaluate("window.__xss") is None
+
+
+def test_clicking_a_grid_opens_its_popup(page: _Page) -> None:
+    page.open_map("/")
+    page.page.evaluate("window.gridmap.map.setZoom(15)")
+    page.page.wait_for_timeout(400)
+    target = page.page.evaluate("""() => {
+        const found = [];
+        for (const el of document.querySelectorAll('.leaflet-grids-pane path[data-code]')) {
+            const r = el.getBoundingClientRect();
+            if (r.width < 30 || r.height < 30) continue;
+            const x = r.left + r.width / 2, y = r.top + r.height / 2;
+            if (x < 80 || y < 120 || x > 1100 || y > 800) continue;
+            if (document.elementFromPoint(x, y) === el) found.push({code: el.getAttribute('data-code'), x, y});
+        }
+        found.sort((a, b) => Math.hypot(a.x - 700, a.y - 560) - Math.hypot(b.x - 700, b.y - 560));
+        return found[0] || null;
+    }""")
+    assert target, "no clickable grid in view"
+    page.page.mouse.click(target["x"], target["y"])
+    popup = page.page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+    text = popup.inner_text()
+    page.page.wait_for_timeout(700)  # let the popup fade in and the map pan
+    _shot(page, "home-popup.png")
+    assert target["code"] in text
+    assert "人口" in text and "网格长" in text
+    assert page.errors == []
+
+
+def test_language_switch(page: _Page) -> None:
+    page.open_map("/")
+    page.page.click("a[data-lang=en]")
+    page.page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=15000)
+    nav = page.page.inner_text("nav")
+    assert "Map" in nav and "Locate" in nav and "Coverage" in nav
+    assert "Legend" in page.page.inner_text(".gm-legend")
+    page.open_map("/")  # the cookie keeps English
+    assert "Coverage" in page.page.inner_text("nav")
+    _shot(page, "home-en.png")
+    page.page.click("a[data-lang=zh]")
+    page.page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=15000)
+    assert "覆盖分析" in page.page.inner_text("nav")
+    assert page.errors == []
+
+
+def test_hostile_grid_name_does_not_execute(page: _Page, hostile_code: tuple[Path, str]) -> None:
+    _, code = hostile_code
+    page.open_map("/")
+    page.page.evaluate("""(code) => {
+        const layer = window.gridmap.gridLayers.find(l => l.gridCode === code);
+        window.gridmap.map.fitBounds(layer.getBounds());
+        layer.openTooltip(layer.getBounds().getCenter());
+        layer.openPopup(layer.getBounds().getCenter());
+    }""", code)
+    popup = page.page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+    page.page.wait_for_timeout(300)
+    assert "<img src=x" in popup.inner_text()  # shown as text
+    assert page.page.evaluate("window.__xss") is None
+    assert page.page.evaluate("document.querySelectorAll('.leaflet-popup-content img').length") == 0
+    page.page.goto(f"{page.base}/grids/{code}")
+    page.page.wait_for_timeout(500)
+    assert page.page.evaluate("window.__xss") is None
+    assert "<img src=x" in page.page.inner_text("h1")
+
+
+def test_grid_and_committee_pages_render(page: _Page, hostile_code: tuple[Path, str]) -> None:
+    data, _ = hostile_code
+    grids = json.loads((data / "grids.geojson").read_text(encoding="utf-8"))["features"]
+    props = grids[300]["properties"]
+    page.page.goto(f"{page.base}/grids/{props['code']}")
+    page.page.wait_for_selector(".gm-detail-map .leaflet-interactive", state="attached", timeout=10000)
+    _shot(page, "grid.png")
+    page.page.goto(f"{page.base}/committees/{props['committee_code']}")
+    page.page.wait_for_selector(".gm-detail-map .leaflet-interactive", state="attached", timeout=10000)
+    _shot(page, "committee.png")
+    page.page.goto(f"{page.base}/grids/999999999999999")
+    assert "404" in page.page.inner_text("main")
+    _shot(page, "not-found.png")
+    assert [e for e in page.errors if "404" not in e] == []
+    assert page.off_host() == []
+
+
+def test_export_works_from_a_file_with_no_network(page: _Page, tmp_path: Path) -> None:
+    with urllib.request.urlopen(page.base + "/export/map.html") as resp:
+        html = resp.read()
+    out = tmp_path / "map.html"
+    out.write_bytes(html)
+    page.context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                       else route.abort())
+    page.page.goto(out.as_uri())
+    page.page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=15000)
+    assert page.page.evaluate("document.querySelectorAll('.leaflet-grids-pane path').length") == 613
+    _shot(page, "export.png")
+    assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == []
+    assert page.errors == []

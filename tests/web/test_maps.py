@@ -1,0 +1,244 @@
+"""Map pages, layer payload, export, assets and escaping, through the Flask test client on the mini city."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from app.geo import mapdata
+from app.geo.schema import PERSONAL_FIELDS
+from app.geo.store import Dataset, FolderStore
+from app.web import assets
+
+HOSTILE = '<img src=x onerror="window.__xss=1">'
+
+needs_assets = pytest.mark.skipif(bool(assets.missing()), reason="vendor assets not installed (gridmap assets install)")
+
+
+def _grids(data_dir: Path) -> gpd.GeoDataFrame:
+    return gpd.read_file(data_dir / "grids.geojson")
+
+
+def _data_url(html: str) -> str:
+    return re.search(r'rel="preload" href="([^"]+)"', html).group(1)
+
+
+def _personal_values(data_dir: Path) -> list[str]:
+    g = _grids(data_dir)
+    return [str(v) for f in PERSONAL_FIELDS if f in g for v in g[f].dropna().tolist() if len(str(v)) >= 2]
+
+
+# --- core (framework-free) -----------------------------------------------------------------------
+
+
+def test_encode_roundtrip_is_within_a_metre_and_keeps_shared_vertices(data_dir: Path) -> None:
+    geoms = _grids(data_dir).geometry.values
+    simple = mapdata.simplify_coverage(geoms)
+    origin = (98.0, 39.5)
+    enc = mapdata.encode_polygons(simple, origin)
+    assert len(enc) == len(geoms)
+    for g, parts in zip(simple, enc, strict=True):
+        ring = mapdata.decode_polygon(parts, origin)[0][0]
+        exterior = np.asarray(g.exterior.coords)[:-1] if g.geom_type == "Polygon" else None
+        if exterior is not None:
+            assert len(ring) <= len(exterior)
+            # every decoded vertex is within ~1 m (1e-5 deg) of an original vertex
+            d = np.abs(np.asarray(ring)[:, None, :] - exterior[None, :, :]).max(axis=2).min(axis=1)
+            assert d.max() <= mapdata.QUANTUM
+    # shared borders stay shared: neighbouring simplified grids still touch without overlapping
+    assert shapely.coverage_is_valid(simple)
+
+
+def test_classify_gives_ascending_breaks() -> None:
+    breaks = mapdata.classify(np.arange(1000))
+    assert breaks[0] == 0 and breaks[-1] == 999
+    assert breaks == sorted(breaks)
+    assert 3 <= len(breaks) - 1 <= mapdata.N_CLASSES
+    assert mapdata.classify([0, 0, 1, 2]) == [0.0, 1.0, 2.0, 2.0]
+
+
+def test_payload_has_every_grid_and_no_personal_data(data_dir: Path) -> None:
+    ds = Dataset(FolderStore(data_dir))
+    body, etag = mapdata.payload_bytes(ds)
+    payload = json.loads(body)
+    assert len(payload["grids"]["rows"]) == len(_grids(data_dir))
+    assert len(payload["grids"]["geom"]) == len(payload["grids"]["rows"])
+    assert set(payload["classes"]) == set(mapdata.ATTRIBUTES)
+    text = body.decode("utf-8")
+    for value in _personal_values(data_dir):
+        assert value not in text
+    assert "personal" not in payload["grids"]
+    assert mapdata.payload_bytes(ds)[1] == etag  # cached per data version
+
+
+def test_gcj02_payload_is_shifted_about_100_m(data_dir: Path) -> None:
+    ds = Dataset(FolderStore(data_dir))
+    wgs = mapdata.home_payload(ds, "wgs84")
+    gcj = mapdata.home_payload(ds, "gcj02")
+    (x0, y0), (x1, y1) = wgs["facilities"]["rows"][0][-2:], gcj["facilities"]["rows"][0][-2:]
+    lon0, lat0 = wgs["origin"][0] + x0 * 1e-5, wgs["origin"][1] + y0 * 1e-5
+    lon1, lat1 = gcj["origin"][0] + x1 * 1e-5, gcj["origin"][1] + y1 * 1e-5
+    metres = np.hypot((lon1 - lon0) * 85_000, (lat1 - lat0) * 111_000)
+    assert 60 < metres < 160
+
+
+def test_grid_detail_neighbours_and_nearby_facilities(data_dir: Path) -> None:
+    ds = Dataset(FolderStore(data_dir))
+    code = str(_grids(data_dir)["code"].iloc[0])
+    d = mapdata.grid_detail(ds, code)
+    assert d is not None and d["record"]["code"] == code
+    assert code not in [n["code"] for n in d["neighbours"]]
+    assert d["neighbours"], "the first mini grid has neighbours"
+    assert all(f["distance_m"] <= mapdata.NEARBY_M + 1e-6 for f in d["facilities"])
+    assert not PERSONAL_FIELDS & set(d["record"])
+    assert mapdata.grid_detail(ds, "999999999999999") is None
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+@needs_assets
+def test_home_page_is_offline_and_chinese_by_default(client) -> None:
+    r = client.get("/")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "地图" in html and "定位" in html and "覆盖分析" in html
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert urls and not [u for u in urls if re.match(r"^(https?:)?//", u)], "no off-host URLs"
+    for u in urls:
+        if u.startswith("/static/"):
+            assert client.get(u).status_code == 200, u
+    assert "cdn." not in html and "cdnjs" not in html and "code.jquery" not in html
+
+
+def test_language_switch_sets_cookie(client) -> None:
+    r = client.get("/?lang=en")
+    assert "Map" in r.get_data(as_text=True) and "Coverage" in r.get_data(as_text=True)
+    assert "gridmap_lang=en" in r.headers.get("Set-Cookie", "")
+    r2 = client.get("/grids/000000000000000")  # the cookie now keeps English
+    assert "Not found" in r2.get_data(as_text=True)
+
+
+def test_payload_is_cached_gzip_and_conditional(client) -> None:
+    url = _data_url(client.get("/").get_data(as_text=True))
+    plain = client.get(url)
+    assert plain.status_code == 200 and plain.headers["Content-Type"].startswith("application/json")
+    assert "immutable" in plain.headers["Cache-Control"]
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain.data
+    assert len(zipped.data) < len(plain.data) / 2
+    again = client.get(url, headers={"If-None-Match": plain.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_unknown_codes_get_a_friendly_404(client) -> None:
+    for path in ("/grids/999999999999999", "/grids/not-a-code", "/committees/999999999999"):
+        r = client.get(path)
+        assert r.status_code == 404
+        body = r.get_data(as_text=True)
+        assert "未找到" in body and "Traceback" not in body
+
+
+def test_bad_attribute_is_a_clear_400(client) -> None:
+    r = client.get("/?attr=nonsense")
+    assert r.status_code == 400 and "nonsense" in r.get_data(as_text=True)
+
+
+def test_grid_and_committee_pages(client, data_dir: Path) -> None:
+    g = _grids(data_dir).iloc[0]
+    r = client.get(f"/grids/{g['code']}")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert g["code"] in html and "500" in html
+    r = client.get(f"/committees/{g['committee_code']}")
+    assert r.status_code == 200 and g["code"] in r.get_data(as_text=True)
+
+
+def test_no_personal_fields_on_public_pages(client, data_dir: Path) -> None:
+    g = _grids(data_dir).iloc[0]
+    home = client.get("/").get_data(as_text=True)
+    pages = [home, client.get(_data_url(home)).get_data(as_text=True),
+             client.get(f"/grids/{g['code']}").get_data(as_text=True),
+             client.get(f"/committees/{g['committee_code']}").get_data(as_text=True)]
+    for value in _personal_values(data_dir):
+        for page in pages:
+            assert value not in page
+
+
+def _inject_hostile_name(data_dir: Path) -> str:
+    path = data_dir / "grids.geojson"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["features"][0]["properties"]["name"] = HOSTILE
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    fac = data_dir / "facilities.geojson"
+    fdoc = json.loads(fac.read_text(encoding="utf-8"))
+    fdoc["features"][0]["properties"]["name"] = "<script>window.__xss=2</script>"
+    fac.write_text(json.dumps(fdoc, ensure_ascii=False), encoding="utf-8")
+    return doc["features"][0]["properties"]["code"]
+
+
+def test_hostile_names_are_escaped_everywhere(client, data_dir: Path) -> None:
+    code = _inject_hostile_name(data_dir)
+    home = client.get("/").get_data(as_text=True)
+    payload = client.get(_data_url(home)).get_data(as_text=True)
+    assert "<img" not in payload and "<script" not in payload and "&lt;img src=x" in payload
+    page = client.get(f"/grids/{code}").get_data(as_text=True)
+    assert "<img src=x" not in page and "<script>window.__xss" not in page
+    assert "&lt;img src=x" in page
+
+
+@needs_assets
+def test_export_is_standalone(client) -> None:
+    r = client.get("/export/map.html?attr=density")
+    assert r.status_code == 200
+    assert "attachment" in r.headers["Content-Disposition"]
+    html = r.get_data(as_text=True)
+    assert "window.GRIDMAP_DATA" in html
+    assert not re.findall(r'<script[^>]+src=', html), "every script is inlined"
+    assert not re.findall(r'<link[^>]+stylesheet', html), "every stylesheet is inlined"
+    markup = re.sub(r"<script>.*?</script>", "", html, flags=re.S)  # links inside inlined JS are text
+    assert not re.findall(r'(?:src|href)="(?:https?:)?//', markup)
+    assert '"attr":"density"' in html
+
+
+def test_localise_rewrites_cdn_links_and_rejects_unknown_ones() -> None:
+    import folium
+    from folium import plugins
+
+    m = folium.Map(tiles=None)
+    plugins.Fullscreen().add_to(m)
+    plugins.MarkerCluster().add_to(m)
+    html = (assets.localise(m), m.get_root().render())[1]
+    assert "cdn.jsdelivr" not in html and "cdnjs" not in html and "/static/vendor/leaflet/leaflet.js" in html
+    assert folium.Map.default_js[0][1].startswith("https://"), "folium's own classes are left alone"
+
+    class Foreign(folium.MacroElement):
+        default_js = [("x", "https://example.com/x.js")]
+
+    m2 = folium.Map(tiles=None)
+    Foreign().add_to(m2)
+    with pytest.raises(assets.OfflineAssetError, match="example.com"):
+        assets.localise(m2)
+
+
+def test_manifest_pins_every_asset() -> None:
+    for a in assets.MANIFEST:
+        assert a.version and a.licence and a.source in ("pypi", "npm") and a.files
+    for path in filter(None, assets.FOLIUM_CDN.values()):
+        assert path.split("/", 1)[0] in assets.ASSETS, path
+
+
+def test_assets_cli_list(runner) -> None:
+    from app.cli import main
+
+    result = runner.invoke(main, ["assets", "list"])
+    assert result.exit_code == 0
+    assert "leaflet" in result.output and "BSD-2-Clause" in result.output
