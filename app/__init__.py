@@ -41,11 +41,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.extensions["gridmap.data"] = DataManager(FolderStore(app.config["DATA_DIR"]))
 
-    from app.web import errors, health, locate, maps, openapi
+    from app.web import coverage, errors, health, locate, maps, openapi
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(maps.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(locate.bp)
+    app.register_blueprint(coverage.bp)
     return app

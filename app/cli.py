@@ -221,5 +221,55 @@ def assets_list() -> None:
         click.echo(f"{a.name:26} {a.version:9} {a.licence:30} {a.source}:{a.package:30} {state}")
 
 
+@main.command()
+@click.option("--category", "categories", multiple=True,
+              help="Facility category (repeat for several; their facilities are pooled), e.g. bus_stop.")
+@click.option("--preset", default=None, help="Planning preset: bus_stop, park, circle_5min, circle_10min, circle_15min.")
+@click.option("--radius", type=float, default=None, help="Distance in metres (default: the preset's largest).")
+@click.option("--mode", type=click.Choice(["straight", "walk"]), default="straight", show_default=True,
+              help="Straight line in EPSG:4542, or walking along the road network.")
+@click.option("--by", "level", type=click.Choice(["grid", "committee", "division", "city"]), default="grid",
+              show_default=True, help="Level of the table in csv, geojson and zip outputs.")
+@click.option("--target", default=None, help="Target residents share in percent ('none' for no target; "
+              "default: the preset's).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output file; the extension sets the format: .csv .xlsx .geojson .gpkg .zip (shapefile) .pdf")
+@_DATA_DIR_OPTION
+def coverage(categories: tuple[str, ...], preset: str | None, radius: float | None, mode: str, level: str,
+             target: str | None, out: Path, data_dir: Path | None) -> None:
+    """Analyse how many residents and how much area lie within reach of facilities, and write a file."""
+    from app.geo import coverage as cov
+    from app.geo import export
+    from app.geo.report import ReportError
+
+    cats = list(categories)
+    if preset is not None:
+        if preset not in cov.PRESETS:
+            raise click.ClickException(f"unknown preset {preset!r}; expected one of {', '.join(cov.PRESETS)}")
+        cats = cats or list(cov.PRESETS[preset].categories)
+        radius = radius if radius is not None else cov.PRESETS[preset].radii[-1]
+    if not cats:
+        raise click.ClickException("give --category (one or more) or --preset")
+    if radius is None:
+        raise click.ClickException("give --radius in metres (or --preset)")
+    kwargs: dict[str, object] = {}
+    if target is not None:
+        kwargs["target_pct"] = None if target.strip().lower() in ("", "none") else target
+
+    def say(msg: str) -> None:
+        click.echo(f"  {msg}", err=True)
+
+    try:
+        export.format_of(out)
+        result = cov.analyse(_dataset(data_dir), cats, radius, mode=mode, level=level, progress=say, **kwargs)
+        export.write(result, out, level, progress=say)
+    except (cov.CoverageError, ReportError) as exc:
+        raise click.ClickException(str(exc)) from None
+    s = result.summary()
+    under = len(result.underserved())
+    click.echo(f"{result.params.label('zh')}: residents {s['residents_pct']}% / area {s['area_pct']}% within reach; "
+               f"{under} grids below target; wrote {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

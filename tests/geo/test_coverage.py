@@ -1,0 +1,302 @@
+"""Tests for app.geo.coverage: metrics against an independent brute-force computation."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from app.geo import coverage
+from app.geo.schema import METRIC_CRS, PERSONAL_FIELDS
+
+X0, Y0 = 439003.7, 4404001.3
+CELL = 200.0
+
+
+def toy_city(seed: int = 7, nx_cells: int = 4, ny_cells: int = 3, n_addr: int = 160) -> dict[str, gpd.GeoDataFrame]:
+    """A small city in EPSG:4542: 4x3 grids of 200 m, a 100 m street lattice, random addresses."""
+    rng = np.random.default_rng(seed)
+    grids, codes = [], []
+    for j in range(ny_cells):
+        for i in range(nx_cells):
+            grids.append(shapely.box(X0 + i * CELL, Y0 - (j + 1) * CELL, X0 + (i + 1) * CELL, Y0 - j * CELL))
+            com = "620201001001" if i < nx_cells // 2 else "620201001002"
+            codes.append((com, len(codes) + 1))
+    g = gpd.GeoDataFrame({
+        "code": [f"{c}{k:03d}" for c, k in codes],
+        "name": [f"网格{k}" for _, k in codes],
+        "committee_code": [c for c, _ in codes],
+        "division_code": ["620201001"] * len(codes),
+        "households": 0, "population": 0, "area_m2": CELL * CELL,
+        "leader_name": "张三", "leader_phone": "13900000000",
+    }, geometry=grids, crs=METRIC_CRS)
+    # irregular last grid: an L shape, so areas are not all squares
+    g.loc[len(g) - 1, "geometry"] = shapely.box(X0 + (nx_cells - 1) * CELL, Y0 - ny_cells * CELL,
+                                                X0 + nx_cells * CELL, Y0 - (ny_cells - 1) * CELL).difference(
+        shapely.box(X0 + (nx_cells - 0.5) * CELL, Y0 - ny_cells * CELL, X0 + nx_cells * CELL, Y0 - (ny_cells - 0.5) * CELL))
+    xmax, ymin = X0 + nx_cells * CELL, Y0 - ny_cells * CELL
+    pts = np.column_stack([rng.uniform(X0 + 1, xmax - 1, n_addr), rng.uniform(ymin + 1, Y0 - 1, n_addr)])
+    inside = shapely.contains_xy(shapely.union_all(g.geometry.values), pts[:, 0], pts[:, 1])
+    pts = pts[inside]
+    a = gpd.GeoDataFrame({
+        "id": [f"A{i:06d}" for i in range(len(pts))],
+        "address": [f"新华路{i + 1}号" for i in range(len(pts))],
+        "kind": "road", "street": "新华路", "number": np.arange(1, len(pts) + 1),
+        "residents": rng.integers(0, 60, len(pts)),
+        "households": rng.integers(1, 20, len(pts)),
+        "grid_code": "",
+    }, geometry=shapely.points(pts), crs=METRIC_CRS)
+    gi = shapely.STRtree(g.geometry.values).query(a.geometry.values, predicate="within")
+    a.loc[gi[0], "grid_code"] = g["code"].to_numpy()[gi[1]]
+    fac_xy = np.array([[X0 + 90, Y0 - 113], [X0 + 530, Y0 - 260], [X0 + 330, Y0 - 520],  # bus stops
+                       [X0 + 700, Y0 - 80], [X0 + 150, Y0 - 465],  # parks
+                       [X0 + 420, Y0 - 300], [X0 + 60, Y0 - 570]])  # parking
+    cats = ["bus_stop"] * 3 + ["park"] * 2 + ["parking"] * 2
+    f = gpd.GeoDataFrame({
+        "id": [f"F{i:05d}" for i in range(len(cats))], "name": [f"设施{i}" for i in range(len(cats))],
+        "category": cats, "capacity": [None] * 5 + [40, 25], "grid_code": "",
+    }, geometry=shapely.points(fac_xy), crs=METRIC_CRS)
+    fi = shapely.STRtree(g.geometry.values).query(f.geometry.values, predicate="within")
+    f.loc[fi[0][::-1], "grid_code"] = g["code"].to_numpy()[fi[1][::-1]]
+    # street lattice every 100 m, as segments meeting at shared end points
+    segs = []
+    for k in range(nx_cells * 2 + 1):
+        x = X0 + k * 100
+        segs += [shapely.LineString([(x, Y0 - m * 100), (x, Y0 - (m + 1) * 100)]) for m in range(ny_cells * 2)]
+    for m in range(ny_cells * 2 + 1):
+        y = Y0 - m * 100
+        segs += [shapely.LineString([(X0 + k * 100, y), (X0 + (k + 1) * 100, y)]) for k in range(nx_cells * 2)]
+    r = gpd.GeoDataFrame({"id": [f"R{i:04d}" for i in range(len(segs))], "name": "新华路", "kind": "local"},
+                         geometry=segs, crs=METRIC_CRS)
+    com = gpd.GeoDataFrame({"code": ["620201001001", "620201001002"], "name": ["建设社区", "朝晖社区"],
+                            "kind": "community", "division_code": "620201001"},
+                           geometry=[shapely.union_all(g.geometry[g.committee_code == c].values)
+                                     for c in ["620201001001", "620201001002"]], crs=METRIC_CRS)
+    div = gpd.GeoDataFrame({"code": ["620201001"], "name": ["雄关街道"], "kind": "subdistrict"},
+                           geometry=[shapely.union_all(g.geometry.values)], crs=METRIC_CRS)
+    layers = {"grids": g, "addresses": a, "facilities": f, "roads": r, "committees": com, "divisions": div}
+    return {k: v.to_crs("EPSG:4326") for k, v in layers.items()}
+
+
+def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return gdf.to_crs(METRIC_CRS)
+
+
+def brute_straight(layers: dict, cats: list[str], radius: float) -> pd.DataFrame:
+    """Residents share from a full distance matrix; area share from a global union of fine disks."""
+    g, a, f = _metric(layers["grids"]), _metric(layers["addresses"]), _metric(layers["facilities"])
+    f = f[f.category.isin(cats)]
+    axy = shapely.get_coordinates(a.geometry.values)
+    fxy = shapely.get_coordinates(f.geometry.values)
+    d = np.sqrt(((axy[:, None, :] - fxy[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    union = shapely.union_all(f.geometry.buffer(radius, quad_segs=512).values)
+    rows = []
+    for _, grid in g.iterrows():
+        m = (a.grid_code == grid.code).to_numpy()
+        res = a.residents.to_numpy()[m]
+        rows.append({"code": grid.code,
+                     "residents_pct": 100 * res[d[m] <= radius].sum() / res.sum() if res.sum() else np.nan,
+                     "area_pct": 100 * grid.geometry.intersection(union).area / grid.geometry.area})
+    return pd.DataFrame(rows)
+
+
+def brute_walk(layers: dict, cats: list[str], radius: float, sample_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walking distances with networkx: every point becomes a node on its nearest road (brute-force search)."""
+    r = _metric(layers["roads"])
+    lines = list(r.geometry.values)
+    f = _metric(layers["facilities"])
+    f = f[f.category.isin(cats)]
+    a = _metric(layers["addresses"])
+    points = np.concatenate([shapely.get_coordinates(f.geometry.values), shapely.get_coordinates(a.geometry.values),
+                             sample_xy])
+    on_line: dict[int, list[tuple[float, str]]] = {i: [] for i in range(len(lines))}
+    G = nx.Graph()
+    for k, (x, y) in enumerate(points):
+        p = shapely.Point(x, y)
+        dists = [ln.distance(p) for ln in lines]
+        i = int(np.argmin(dists))
+        t = lines[i].project(p)
+        on_line[i].append((t, f"s{k}"))
+        G.add_edge(f"p{k}", f"s{k}", weight=dists[i])
+    for i, ln in enumerate(lines):
+        c = list(ln.coords)
+        chain = [(0.0, tuple(np.round(c[0], 3)))] + sorted(on_line[i]) + [(ln.length, tuple(np.round(c[-1], 3)))]
+        for (t1, n1), (t2, n2) in zip(chain[:-1], chain[1:], strict=True):
+            if n1 != n2:
+                w = t2 - t1
+                if not G.has_edge(n1, n2) or G[n1][n2]["weight"] > w:
+                    G.add_edge(n1, n2, weight=w)
+    best = np.full(len(points), np.inf)
+    for k in range(len(f)):
+        lengths = nx.single_source_dijkstra_path_length(G, f"p{k}")
+        best = np.minimum(best, [lengths.get(f"p{j}", np.inf) for j in range(len(points))])
+    return best[len(f):len(f) + len(a)], best[len(f) + len(a):]
+
+
+@pytest.fixture(scope="module")
+def layers() -> dict[str, gpd.GeoDataFrame]:
+    return toy_city()
+
+
+@pytest.mark.parametrize("cats,radius", [(["bus_stop"], 300), (["bus_stop"], 150), (["park", "parking"], 250),
+                                         (["park"], 1000)])
+def test_straight_matches_brute_force(layers, cats, radius):
+    res = coverage.analyse(layers, cats, radius, target_pct=None)
+    ref = brute_straight(layers, cats, radius)
+    m = res.grids.merge(ref, on="code", suffixes=("", "_ref"))
+    assert len(m) == len(ref)
+    assert np.nanmax(np.abs(m.residents_pct - m.residents_pct_ref)) < 0.1
+    assert np.nanmax(np.abs(m.area_pct - m.area_pct_ref)) < 0.1
+    g = _metric(layers["grids"])
+    city_area = 100 * (g.area.to_numpy() * ref.area_pct.to_numpy() / 100).sum() / g.area.sum()
+    assert abs(res.summary()["area_pct"] - city_area) < 0.1
+
+
+@pytest.mark.parametrize("cats,radius", [(["bus_stop"], 300), (["park", "parking"], 200)])
+def test_walk_matches_brute_force(layers, cats, radius):
+    res = coverage.analyse(layers, cats, radius, mode="walk", target_pct=None)
+    city = coverage._city(coverage.as_dataset(layers))
+    xy, rows, _ = city.samples()
+    d_addr, d_samp = brute_walk(layers, cats, radius, xy)
+    a = _metric(layers["addresses"])
+    ok = d_addr <= radius
+    for code, row in res.grids.set_index("code").iterrows():
+        m = (a.grid_code == code).to_numpy()
+        res_total = a.residents.to_numpy()[m].sum()
+        expect = 100 * a.residents.to_numpy()[m & ok].sum() / res_total
+        assert abs(row.residents_pct - expect) < 0.1
+        i = city.grids.index[city.grids.code == code][0]
+        assert abs(row.area_pct - 100 * (d_samp[rows == i] <= radius).mean()) < 0.1
+    # distances themselves agree
+    w = a.residents.to_numpy().astype(float)
+    assert abs(res.summary()["dist_mean_m"] - (d_addr * w).sum() / w.sum()) < 0.1
+    assert abs(res.summary()["dist_max_m"] - d_addr[w > 0].max()) < 0.1
+
+
+def test_walk_is_never_shorter_than_straight(layers):
+    s = coverage.analyse(layers, ["bus_stop"], 300)
+    w = coverage.analyse(layers, ["bus_stop"], 300, mode="walk")
+    assert (w.grids.dist_mean_m >= s.grids.dist_mean_m - 0.1).all()
+    assert w.summary()["residents_pct"] <= s.summary()["residents_pct"]
+
+
+def test_weighted_stats_against_repeat():
+    rng = np.random.default_rng(1)
+    group = rng.integers(-1, 4, 300)
+    value = rng.uniform(0, 1000, 300)
+    weight = rng.integers(0, 5, 300)
+    out = coverage.weighted_stats(group, value, weight.astype(float), 5)
+    for k in range(4):
+        m = (group == k) & (weight > 0)
+        rep = np.repeat(value[m], weight[m])
+        rep.sort()
+        assert out["mean"][k] == pytest.approx(rep.mean())
+        assert out["max"][k] == pytest.approx(rep.max())
+        assert out["median"][k] == pytest.approx(rep[int(np.ceil(0.5 * len(rep))) - 1])
+        assert out["p90"][k] == pytest.approx(rep[int(np.ceil(0.9 * len(rep))) - 1])
+    assert np.isnan(out["mean"][4])
+
+
+def test_levels_add_up(layers):
+    res = coverage.analyse(layers, ["bus_stop"], 300)
+    for level in ("committee", "division", "city"):
+        t = res.table(level)
+        assert t.residents.sum() == res.grids.residents.sum()
+        assert t.residents_covered.sum() == res.grids.residents_covered.sum()
+        assert t.area_m2.sum() == pytest.approx(res.grids.area_m2.sum(), rel=1e-9)
+    com = res.table("committee")
+    assert list(com.name) == ["建设社区", "朝晖社区"]
+    assert res.table("division").name[0] == "雄关街道"
+    assert res.summary()["facilities"] == 3
+
+
+def test_capacity_and_supply_ratio(layers):
+    res = coverage.analyse(layers, ["parking"], 300)
+    city = res.summary()
+    assert city["capacity"] == 65
+    assert city["spaces_per_100_households"] == pytest.approx(100 * 65 / city["households"], abs=0.01)
+    assert "capacity" not in coverage.analyse(layers, ["bus_stop"], 300).grids
+
+
+def test_targets_and_underserved(layers):
+    res = coverage.analyse(layers, ["bus_stop"], 500)
+    assert res.params.target_pct == 90.0 and not res.params.strict
+    under = res.underserved()
+    g = res.grids
+    assert set(under.code) == set(g.code[(g.residents_pct < 90) & (g.residents > 0)])
+    assert list(under.residents_uncovered) == sorted(under.residents_uncovered, reverse=True)
+    park = coverage.analyse(layers, ["park"], 500)
+    assert park.params.target_pct == 80.0 and park.params.strict
+    none = coverage.analyse(layers, ["park"], 400)
+    assert none.params.target_pct is None and none.underserved().empty
+    mine = coverage.analyse(layers, ["park"], 400, target_pct=99.5)
+    assert (mine.underserved().residents_pct < 99.5).all()
+
+
+def test_repeated_query_is_cached(layers):
+    ds = coverage.as_dataset(layers)
+    first = coverage.analyse(ds, ["bus_stop"], 300)
+    second = coverage.analyse(ds, ["bus_stop"], 300, level="committee")
+    assert second.tables is first.tables
+    assert second.table() is first.table("committee")
+
+
+def test_no_personal_fields(layers):
+    res = coverage.analyse(layers, ["bus_stop"], 300)
+    for level in coverage.LEVELS:
+        assert not PERSONAL_FIELDS & set(res.table(level).columns)
+        assert not PERSONAL_FIELDS & set(res.records(level)[0])
+
+
+def test_no_facilities_means_no_coverage(layers):
+    res = coverage.analyse(layers, ["tcm_clinic"], 500)
+    assert res.summary()["residents_pct"] == 0
+    assert res.summary()["area_pct"] == 0
+    assert res.summary()["dist_mean_m"] is None
+    assert res.service_area().is_empty
+
+
+def test_union_of_categories(layers):
+    both = coverage.analyse(layers, ["park", "bus_stop"], 300).summary()
+    for cat in ("park", "bus_stop"):
+        assert both["area_pct"] >= coverage.analyse(layers, [cat], 300).summary()["area_pct"]
+    assert both["facilities"] == 5
+
+
+def test_service_area(layers):
+    s = coverage.analyse(layers, ["bus_stop"], 300)
+    area = s.service_area(METRIC_CRS)
+    assert area.geom_type in ("Polygon", "MultiPolygon")
+    assert area.area == pytest.approx(3 * np.pi * 300**2, rel=0.2)
+    w = coverage.analyse(layers, ["bus_stop"], 300, mode="walk")
+    assert w.service_area().geom_type in ("LineString", "MultiLineString")
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"categories": ["nope"], "radius_m": 300}, "unknown category"),
+    ({"categories": [], "radius_m": 300}, "at least one"),
+    ({"categories": ["park"], "radius_m": -5}, "radius"),
+    ({"categories": ["park"], "radius_m": "abc"}, "number"),
+    ({"categories": ["park"], "radius_m": 300, "mode": "fly"}, "unknown mode"),
+    ({"categories": ["park"], "radius_m": 300, "level": "street"}, "unknown level"),
+    ({"categories": ["park"], "radius_m": 300, "target_pct": 120}, "target"),
+])
+def test_bad_parameters(layers, kwargs, message):
+    with pytest.raises(coverage.CoverageError, match=message):
+        coverage.analyse(layers, **kwargs)
+
+
+def test_walk_needs_roads(layers):
+    no_roads = {k: v for k, v in layers.items() if k != "roads"}
+    with pytest.raises(coverage.CoverageError, match="roads"):
+        coverage.analyse(no_roads, ["park"], 300, mode="walk")
+
+
+def test_presets_are_editable_data():
+    p = coverage.PRESETS["bus_stop"]
+    assert p.radii == (300.0, 500.0) and p.targets[500.0] == 90.0
+    assert coverage.PRESETS["circle_15min"].radii == (1000.0,)
+    assert coverage.PRESETS["park"].to_dict()["targets"] == {"500": 80.0}
