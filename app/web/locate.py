@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import shapely
 from flask import Blueprint, current_app, jsonify, render_template, request, send_file
+from shapely.geometry import mapping
 
-from app.geo import tabular
+from app.geo import mapdata, tabular
+from app.geo.crs import wgs84_to_gcj02
 from app.geo.locate import LocateError, locate_address, locate_frame, locate_point, summarize
-from app.web import dataset
+from app.web import assets, dataset, i18n
 from app.web.errors import ApiError
 from app.web.openapi import CRS_PARAM, error_responses
 
@@ -90,9 +93,12 @@ def api_point():
     if x is None or y is None:
         raise ApiError("give lon and lat (or x and y)")
     try:
-        return jsonify(locate_point(dataset(), x, y, p.get("crs"), personal=_personal()))
+        answer = locate_point(dataset(), x, y, p.get("crs"), personal=_personal())
     except LocateError as exc:
         raise ApiError(str(exc)) from None
+    if p.get("display") == "gcj02":  # the page draws on GCJ-02 tiles (AMap)
+        answer["display"] = _gcj02(answer["wgs84"])
+    return jsonify(answer)
 
 
 @bp.route("/api/v1/locate/address", methods=["GET", "POST"])
@@ -107,9 +113,19 @@ def api_address():
     if not 1 <= limit <= 20:
         raise ApiError("limit must be between 1 and 20")
     try:
-        return jsonify(locate_address(dataset(), text, limit=limit, personal=_personal()))
+        answer = locate_address(dataset(), text, limit=limit, personal=_personal())
     except LocateError as exc:
         raise ApiError(str(exc)) from None
+    if p.get("display") == "gcj02":
+        for cand in answer["candidates"]:
+            cand["display"] = _gcj02(cand)
+    return jsonify(answer)
+
+
+def _gcj02(point: dict) -> dict:
+    """A WGS84 ``{"lon", "lat"}`` as GCJ-02, for drawing on AMap tiles."""
+    lon, lat = wgs84_to_gcj02(point["lon"], point["lat"])
+    return {"lon": round(float(lon), 7), "lat": round(float(lat), 7)}
 
 
 @bp.post("/api/v1/locate/batch")
@@ -145,7 +161,80 @@ def api_batch():
                      download_name=f"{stem}_grids.{fmt}")
 
 
+i18n.register({
+    "locate.title": ("网格定位", "Find a grid"),
+    "locate.intro": ("输入地址或坐标，或在地图上点击，查询所在网格及网格员。",
+                     "Type an address or coordinates, or click the map, to find the grid and its workers."),
+    "locate.query": ("地址或坐标", "Address or coordinates"),
+    "locate.placeholder": ("如：新华路12号 或 98.2745, 39.7862", "e.g. 新华路12号 or 98.2745, 39.7862"),
+    "locate.crs": ("坐标系", "Coordinate system"),
+    "locate.crs.4326": ("WGS84 / GPS (EPSG:4326)", "WGS84 / GPS (EPSG:4326)"),
+    "locate.crs.4490": ("CGCS2000 (EPSG:4490)", "CGCS2000 (EPSG:4490)"),
+    "locate.crs.gcj02": ("GCJ-02（高德、腾讯地图）", "GCJ-02 (AMap, Tencent)"),
+    "locate.crs.bd09": ("BD-09（百度地图）", "BD-09 (Baidu)"),
+    "locate.crs.4542": ("CGCS2000 高斯-克吕格 CM 99E (EPSG:4542, 米)", "CGCS2000 GK CM 99E (EPSG:4542, metres)"),
+    "locate.submit": ("查询", "Find"),
+    "locate.click_hint": ("提示：点击地图任意位置即可查询该点所在网格。", "Tip: click anywhere on the map to look up that point."),
+    "locate.result": ("查询结果", "Result"),
+    "locate.grid": ("所在网格", "Grid"),
+    "locate.address": ("地址", "Address"),
+    "locate.on_border": ("该点位于网格边界上，按编码最小的网格计。", "The point lies on a grid border; the lowest code is given."),
+    "locate.outside": ("该点不在任何网格内。", "The point is outside every grid."),
+    "locate.nearest": ("最近网格", "Nearest grid"),
+    "locate.not_found": ("未找到该地址。", "Address not found."),
+    "locate.suggestions": ("相近地址", "Closest addresses"),
+    "locate.candidates": ("候选地址", "Candidates"),
+    "locate.score": ("匹配度", "Score"),
+    "locate.normalized": ("规范化地址", "Normalised address"),
+    "locate.wgs84": ("WGS84 坐标", "WGS84 coordinates"),
+    "locate.error": ("查询失败", "Lookup failed"),
+    "locate.details": ("网格详情", "Grid page"),
+    "locate.batch": ("批量定位", "Batch lookup"),
+    "locate.batch_intro": ("上传 CSV 或 Excel 文件（含经纬度列或地址列，支持 GB18030 编码），为每一行分配网格。",
+                           "Upload a CSV or Excel file (lon/lat or address columns; GB18030 is fine) to assign every row to a grid."),
+    "locate.batch_format": ("结果格式", "Result format"),
+    "locate.batch_submit": ("上传并定位", "Upload and locate"),
+})
+
+
+def _outlines(datum: str) -> dict:
+    """Grid outlines (code and name only) for the locate map, simplified and cached per data version."""
+    ds = dataset()
+    key = f"locate.outlines.{datum}"
+    hit = ds.cache.get(key)
+    if hit is None:
+        grids = ds.grids
+        geoms = mapdata.shift_geometries(mapdata.simplify_coverage(grids.geometry.values), datum)
+        geoms = shapely.set_precision(geoms, 1e-5)  # about 1 m
+        feats = [
+            {"type": "Feature", "properties": {"code": code, "name": name}, "geometry": mapping(geom)}
+            for code, name, geom in zip(grids["code"], grids["name"], geoms, strict=True)
+        ]
+        hit = ds.cache[key] = {"type": "FeatureCollection", "features": feats}
+    return hit
+
+
+@bp.get("/locate/outlines.json")
+def outlines():
+    """Simplified grid outlines for the locate map, in the basemap's datum."""
+    from app.web.maps import basemap
+
+    resp = jsonify(_outlines(basemap().datum))
+    resp.cache_control.max_age = 300
+    return resp
+
+
 @bp.get("/locate")
 def page():
-    """The locate page: search box for an address or coordinates, and click-on-map."""
-    return render_template("locate.html")
+    """The locate page: search box for an address or coordinates, click-on-map, and batch upload."""
+    from app.web.maps import basemap
+
+    bm = basemap()
+    return render_template(
+        "locate.html",
+        leaflet_js=assets.vendor_url("leaflet/leaflet.js"),
+        leaflet_css=assets.vendor_url("leaflet/leaflet.css"),
+        basemap=bm,
+        crs_choices=["4326", "4490", "gcj02", "bd09", "4542"],
+        batch_formats=list(BATCH_FORMATS),
+    )

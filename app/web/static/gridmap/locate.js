@@ -1,0 +1,184 @@
+/* gridmap locate page: search an address or coordinates, or click the map, and show the grid. */
+(function () {
+  "use strict";
+  var el = document.getElementById("gm-locate-map");
+  var cfg = JSON.parse(el.getAttribute("data-config"));
+  var T = cfg.text;
+  var map = L.map(el, { zoomControl: true, maxZoom: 19 });
+  var layerByCode = {};
+  var outlines = null;
+  var marker = null;
+  var highlighted = null;
+
+  (cfg.tiles || []).concat(cfg.overlays || []).forEach(function (tile) {
+    L.tileLayer(tile.url, { attribution: tile.attr, subdomains: tile.subdomains || "abc",
+                            maxZoom: tile.max_zoom || 18 }).addTo(map);
+  });
+  L.control.scale({ imperial: false }).addTo(map);
+  map.setView([39.77, 98.29], 12);
+
+  /* Points come back in WGS84; with a GCJ-02 basemap (AMap) the server adds "display" coordinates. */
+  function display(obj) {
+    var p = obj.display || obj;
+    return L.latLng(p.lat, p.lon);
+  }
+
+  function node(tag, attrs, children) {
+    var n = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") n.textContent = attrs[k]; else n.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { if (c) n.appendChild(c); });
+    return n;
+  }
+
+  fetch(cfg.outlines).then(function (r) { return r.json(); }).then(function (data) {
+    outlines = L.geoJSON(data, {
+      style: { color: "#1f3a5f", weight: 1, fillColor: "#8fb3d9", fillOpacity: 0.08 },
+      onEachFeature: function (f, layer) {
+        layerByCode[f.properties.code] = layer;
+        var tip = node("span", {}, [node("b", { text: f.properties.code }), node("br"),
+                                    node("span", { text: f.properties.name })]);
+        layer.bindTooltip(tip, { sticky: true });
+      }
+    }).addTo(map);
+    map.fitBounds(outlines.getBounds());
+  }).catch(function () { /* the page still works without outlines */ });
+
+  var resultBox = document.getElementById("gm-result");
+  var resultBody = document.getElementById("gm-result-body");
+
+  function showError(message) {
+    resultBox.classList.remove("d-none");
+    resultBody.replaceChildren(node("div", { "class": "alert alert-danger py-1 px-2 mb-0", role: "alert" },
+      [node("b", { text: T.error + "：" }), node("span", { text: message })]));
+  }
+
+  function highlight(code) {
+    if (highlighted) { highlighted.setStyle({ color: "#1f3a5f", weight: 1, fillOpacity: 0.08 }); }
+    highlighted = code ? layerByCode[code] : null;
+    if (highlighted) {
+      highlighted.setStyle({ color: "#b5302a", weight: 3, fillOpacity: 0.25 });
+      highlighted.bringToFront();
+    }
+  }
+
+  function place(latlng, zoom) {
+    if (marker) marker.remove();
+    marker = L.circleMarker(latlng, { radius: 7, color: "#fff", weight: 2, fillColor: "#b5302a", fillOpacity: 1 })
+      .addTo(map);
+    map.setView(latlng, Math.max(map.getZoom(), zoom || 15));
+  }
+
+  function gridBlock(grid) {
+    if (!grid || !grid.code) return null;
+    var rows = [
+      [T.grid, node("span", {}, [node("span", { text: grid.name || "" }), node("br"),
+        node("span", { "class": "gm-grid-code", text: grid.code })])],
+      [T.committee, node("span", { text: grid.committee ? grid.committee.name + " (" + grid.committee.code + ")" : "" })],
+      [T.division, node("span", { text: grid.division ? grid.division.name : "" })]
+    ];
+    if (grid.population !== undefined) rows.push([T.population, node("span", { text: grid.population + " " + T.people })]);
+    if (grid.households !== undefined) rows.push([T.households, node("span", { text: grid.households + " " + T.hh })]);
+    var staff;
+    if (grid.staff) {
+      staff = node("span", {}, ["leader", "worker", "instructor"].map(function (role) {
+        var s = grid.staff[role] || {};
+        return node("div", { text: T[role] + "：" + (s.name || "") + " " + (s.phone || "") });
+      }));
+    } else {
+      staff = node("span", { "class": "gm-muted", text: T.staffHidden });
+    }
+    rows.push([T.staff, staff]);
+    var dl = node("dl");
+    rows.forEach(function (r) { dl.appendChild(node("dt", { text: r[0] })); dl.appendChild(node("dd", {}, [r[1]])); });
+    var link = node("a", { href: cfg.gridPage.replace("CODE", encodeURIComponent(grid.code)),
+                           "class": "btn btn-sm btn-outline-secondary mt-2", text: T.details });
+    return node("div", {}, [dl, link]);
+  }
+
+  function showPoint(ans, latlng) {
+    resultBox.classList.remove("d-none");
+    var parts = [];
+    if (ans.status === "outside") {
+      parts.push(node("div", { "class": "gm-note", text: T.outside }));
+      if (ans.nearest) {
+        parts.push(node("div", { text: T.nearest + "：" + ans.nearest.name + " (" + ans.nearest.code + ")，" +
+                                        Math.round(ans.nearest.distance_m) + " " + T.metres }));
+      }
+    }
+    if (ans.on_border) parts.push(node("div", { "class": "gm-note", text: T.onBorder }));
+    parts.push(gridBlock(ans.grid));
+    parts.push(node("div", { "class": "gm-muted small mt-2",
+      text: T.wgs84 + "：" + ans.wgs84.lon.toFixed(6) + ", " + ans.wgs84.lat.toFixed(6) }));
+    resultBody.replaceChildren.apply(resultBody, parts.filter(Boolean));
+    highlight(ans.grid.code || (ans.nearest && ans.nearest.code));
+    place(latlng || display(ans.display ? ans : ans.wgs84));
+  }
+
+  function showAddress(ans) {
+    resultBox.classList.remove("d-none");
+    var parts = [node("div", { "class": "gm-muted small mb-1", text: T.normalized + "：" + ans.normalized })];
+    if (ans.status !== "ok") parts.push(node("div", { "class": "gm-note", text: T.notFound }));
+    parts.push(gridBlock(ans.grid));
+    if (ans.candidates.length) {
+      var tbody = node("tbody");
+      ans.candidates.forEach(function (c, i) {
+        var tr = node("tr", { "data-idx": String(i) }, [node("td", { text: c.address }),
+          node("td", { "class": "gm-grid-code", text: c.grid_code }), node("td", { text: String(c.score) })]);
+        tr.addEventListener("click", function () { highlight(c.grid_code); place(display(c), 16); });
+        tbody.appendChild(tr);
+      });
+      parts.push(node("h3", { "class": "h6 mt-3 mb-1", text: ans.status === "ok" ? T.candidates : T.suggestions }));
+      parts.push(node("table", { "class": "table table-sm mb-0" }, [
+        node("thead", {}, [node("tr", {}, [node("th", { text: T.address }),
+          node("th", { text: T.grid }), node("th", { text: T.score })])]), tbody]));
+    }
+    resultBody.replaceChildren.apply(resultBody, parts.filter(Boolean));
+    var best = ans.status === "ok" ? ans.candidates[0] : null;
+    highlight(best ? best.grid_code : null);
+    if (best) place(display(best), 16);
+  }
+
+  function request(url, params) {
+    var qs = Object.keys(params).map(function (k) {
+      return encodeURIComponent(k) + "=" + encodeURIComponent(params[k]);
+    }).join("&");
+    if (cfg.datum !== "wgs84") qs += "&display=" + encodeURIComponent(cfg.datum);
+    return fetch(url + "?" + qs, { headers: { Accept: "application/json" } }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body.error || ("HTTP " + r.status));
+        return body;
+      });
+    });
+  }
+
+  function lookupPoint(x, y, crs, latlng) {
+    return request(cfg.point, { lon: x, lat: y, crs: crs }).then(function (ans) { showPoint(ans, latlng); })
+      .catch(function (e) { showError(e.message); });
+  }
+
+  var NUM = "[-+]?\\d+(?:\\.\\d+)?";
+  var PAIR = new RegExp("^\\s*(" + NUM + ")\\s*[,，;；\\s]\\s*(" + NUM + ")\\s*$");
+
+  document.getElementById("gm-locate-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var q = document.getElementById("gm-q").value;
+    var crs = document.getElementById("gm-crs").value;
+    var m = PAIR.exec(q);
+    if (m) {
+      var a = parseFloat(m[1]), b = parseFloat(m[2]);
+      var geographic = crs !== "4542";
+      /* people paste "lat, lon" from some apps: take the value beyond ±90 as the longitude */
+      if (geographic && Math.abs(a) <= 90 && Math.abs(b) > 90) { var tmp = a; a = b; b = tmp; }
+      lookupPoint(a, b, crs, null);
+    } else {
+      request(cfg.address, { q: q }).then(showAddress).catch(function (e) { showError(e.message); });
+    }
+  });
+
+  map.on("click", function (e) {
+    var crs = cfg.datum === "gcj02" ? "gcj02" : "4326";
+    lookupPoint(e.latlng.lng.toFixed(7), e.latlng.lat.toFixed(7), crs, e.latlng);
+  });
+})();
