@@ -389,7 +389,7 @@ def _detail_parts(detail: dict[str, Any], lang: str, main_label: str, members: l
                        tooltip=folium.Tooltip(f'{escape(nb["code"])} {escape(nb.get("name", ""))}'),
                        popup=folium.Popup(html, max_width=280)).add_to(nb_group)
     nb_group.add_to(m)
-    main = folium.FeatureGroup(name=main_label)
+    main = folium.FeatureGroup(name=str(escape(main_label)))  # the layer control inserts names as HTML
     folium.GeoJson(mapping(_shift(detail["geometry"], bm.datum)),
                    style_function=lambda _f: {"color": "#1d3557", "weight": 3, "fillColor": "#f99d59",
                                               "fillOpacity": 0.35}, interactive=False).add_to(main)

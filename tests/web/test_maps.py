@@ -68,8 +68,9 @@ def test_payload_has_every_grid_and_no_personal_data(data_dir: Path) -> None:
     ds = Dataset(FolderStore(data_dir))
     body, etag = mapdata.payload_bytes(ds)
     payload = json.loads(body)
-    assert len(payload["grids"]["rows"]) == len(_grids(data_dir))
-    assert len(payload["grids"]["geom"]) == len(payload["grids"]["rows"])
+    assert all(len(col) == len(_grids(data_dir)) for col in payload["grids"]["columns"])
+    topo = mapdata.decode_topology(payload["grids"]["topology"])
+    assert len(mapdata.assemble_rings(topo, np.arange(len(_grids(data_dir))))) == len(_grids(data_dir))
     assert set(payload["classes"]) == set(mapdata.ATTRIBUTES)
     text = body.decode("utf-8")
     for value in _personal_values(data_dir):
@@ -82,7 +83,8 @@ def test_gcj02_payload_is_shifted_about_100_m(data_dir: Path) -> None:
     ds = Dataset(FolderStore(data_dir))
     wgs = mapdata.home_payload(ds, "wgs84")
     gcj = mapdata.home_payload(ds, "gcj02")
-    (x0, y0), (x1, y1) = wgs["facilities"]["rows"][0][-2:], gcj["facilities"]["rows"][0][-2:]
+    (x0, y0), (x1, y1) = ([cols[-2][0], cols[-1][0]] for cols in (wgs["facilities"]["columns"],
+                                                               gcj["facilities"]["columns"]))
     lon0, lat0 = wgs["origin"][0] + x0 * 1e-5, wgs["origin"][1] + y0 * 1e-5
     lon1, lat1 = gcj["origin"][0] + x1 * 1e-5, gcj["origin"][1] + y1 * 1e-5
     metres = np.hypot((lon1 - lon0) * 85_000, (lat1 - lat0) * 111_000)
@@ -242,3 +244,18 @@ def test_assets_cli_list(runner) -> None:
     result = runner.invoke(main, ["assets", "list"])
     assert result.exit_code == 0
     assert "leaflet" in result.output and "BSD-2-Clause" in result.output
+
+
+def test_hostile_names_never_reach_a_page_as_markup(app, client, data_dir):
+    """Leaflet inserts layer names, tooltips and popups as HTML: markup must arrive escaped, even inside JSON."""
+    import json as _json
+
+    path = data_dir / "grids.geojson"
+    doc = _json.loads(path.read_text(encoding="utf-8"))
+    doc["features"][0]["properties"]["name"] = '<img src=x onerror="window.__xss=1">'
+    path.write_text(_json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    props = doc["features"][0]["properties"]
+    for url in ("/", f"/grids/{props['code']}", f"/committees/{props['committee_code']}", "/locate", "/coverage"):
+        html = client.get(url).get_data(as_text=True)
+        assert "<img src=x" not in html, url
+        assert "\\u003cimg src=x" not in html, url
