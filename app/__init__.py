@@ -37,16 +37,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     app.json.ensure_ascii = False  # Chinese stays readable in JSON responses
 
-    from app.geo.store import DataManager, FolderStore
+    from app.geo.versions import open_data
 
-    app.extensions["gridmap.data"] = DataManager(FolderStore(app.config["DATA_DIR"]))
+    app.extensions["gridmap.data"] = open_data(app.config["DATA_DIR"], app.config.get("STORE_DIR"),
+                                               settings.DEMO_DATA_DIR,
+                                               app.config.get("INSTANCE_DIR") or app.instance_path)
 
-    from app.web import coverage, errors, health, locate, maps, openapi
+    from app.web import admin, auth, coverage, errors, health, locate, maps, openapi, security
 
     errors.register(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(maps.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(locate.bp)
-    app.register_blueprint(coverage.bp)
+    auth.init_app(app)
+    # One blueprint per concern. maps comes before security: security hashes the inline scripts
+    # of a page and must see the body before maps' after-request gzip compresses it.
+    for blueprint in (health.bp, maps.bp, openapi.bp, locate.bp, coverage.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    security.init_app(app)  # last: its rate limits wrap every batch endpoint registered above
     return app

@@ -271,5 +271,172 @@ def coverage(categories: tuple[str, ...], preset: str | None, radius: float | No
                f"{under} grids below target; wrote {out}")
 
 
+def _data_app():
+    """The app as `gridmap serve` would build it (settings, store, instance folder)."""
+    from app import create_app
+    from app.geo.versions import StoreError
+
+    try:
+        return create_app()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _cli_actor() -> str:
+    """Who runs a CLI command, for the audit log."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _audit(app, action: str, target: str = "", detail: dict | None = None) -> None:
+    from app.geo import audit
+    from app.web.auth import db_file
+
+    audit.record(db_file(app), _cli_actor(), action, target=target, detail=detail)
+
+
+@main.command("import")
+@click.argument("layer", type=click.Choice(["divisions", "committees", "grids", "facilities", "addresses", "roads"]))
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--crs", default=None,
+              help="CRS of FILE when it names none (or a wrong one): EPSG code (4326, 4490, 4542 ...), gcj02 or bd09.")
+@click.option("--dry-run", is_flag=True, help="Check and report only; store nothing.")
+@click.option("--repair", is_flag=True, help="Repair invalid geometry (self-intersections, unclosed rings) instead of refusing it.")
+def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair: bool) -> None:
+    """Check FILE and store it as LAYER in a new data version (exit 1 and change nothing if refused).
+
+    FILE is GeoJSON, GeoPackage, a zipped Shapefile (.prj read; GBK/GB18030 .dbf detected),
+    or CSV/XLSX with lon/lat (经度/纬度) or WKT columns. The report names every problem with
+    the feature and the place.
+    """
+    from app.geo import importer
+    from app.geo.versions import StoreError, format_summary
+
+    app = _data_app()
+    store = app.extensions["gridmap.data"].store
+    try:
+        outcome = importer.run_import(store, layer, file, author=_cli_actor(), crs=crs, repair=repair,
+                                      dry_run=dry_run, limits=importer.Limits.from_config(app.config))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    report = outcome.report
+    click.echo(report.format_text())
+    if not report.ok:
+        _audit(app, "import_refused", layer, {"file": str(file), "errors": len(report.errors),
+                                              "problems": sorted(report.problems())})
+        click.echo(f"import refused: {len(report.errors)} errors; nothing was changed", err=True)
+        sys.exit(1)
+    if outcome.version is None:
+        click.echo("dry run: the file passes the checks; nothing was stored")
+        return
+    v = outcome.version
+    _audit(app, "import", layer, {"file": str(file), "version": v.id, "summary": v.summary})
+    click.echo(f"stored as version {v.id}: {format_summary(v.summary)}")
+
+
+@main.command("versions")
+def list_versions() -> None:
+    """List the stored data versions, newest first (* marks the one served)."""
+    from app.geo.versions import VersionedStore, format_summary
+
+    store = _data_app().extensions["gridmap.data"].store
+    if not isinstance(store, VersionedStore):
+        raise click.ClickException(f"{store.folder} is a plain GeoJSON folder without versions")
+    current = store.version()
+    for v in reversed(store.list_versions()):
+        mark = "*" if v.id == current else " "
+        click.echo(f"{mark} {v.id}  {v.created}  {v.author:14}  {v.message}\n      {format_summary(v.summary)}")
+
+
+@main.command("rollback")
+@click.argument("version")
+def rollback(version: str) -> None:
+    """Serve an earlier stored VERSION again (its id, its number or a unique prefix)."""
+    from app.geo.versions import StoreError, VersionedStore, format_summary
+
+    app = _data_app()
+    store = app.extensions["gridmap.data"].store
+    if not isinstance(store, VersionedStore):
+        raise click.ClickException(f"{store.folder} is a plain GeoJSON folder without versions")
+    try:
+        info, summary = store.rollback(version)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    _audit(app, "rollback", info.id, {"summary": summary})
+    click.echo(f"now serving version {info.id}: {format_summary(summary)}")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Sign-in accounts: staff see grid workers' contacts; admins import, roll back and manage users."""
+
+
+def _users_db():
+    from app.web.auth import db_file
+
+    return db_file(_data_app())
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["staff", "admin"]), default="staff", show_default=True)
+@click.password_option(help="Password (prompted, hidden, if not given; at least 8 characters).")
+def users_add(name: str, role: str, password: str) -> None:
+    """Create account NAME."""
+    from app.geo import audit, users
+
+    db = _users_db()
+    try:
+        users.add_user(db, name, password, role)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(db, _cli_actor(), "user_add", target=name, detail={"role": role})
+    click.echo(f"added {role} {name}")
+
+
+@users_group.command("remove")
+@click.argument("name")
+def users_remove(name: str) -> None:
+    """Delete account NAME."""
+    from app.geo import audit, users
+
+    db = _users_db()
+    try:
+        users.remove_user(db, name)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(db, _cli_actor(), "user_remove", target=name)
+    click.echo(f"removed {name}")
+
+
+@users_group.command("passwd")
+@click.argument("name")
+@click.password_option(help="New password (prompted, hidden, if not given).")
+def users_passwd(name: str, password: str) -> None:
+    """Set the password of account NAME (signs out its sessions)."""
+    from app.geo import audit, users
+
+    db = _users_db()
+    try:
+        users.set_password(db, name, password)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(db, _cli_actor(), "user_passwd", target=name)
+    click.echo(f"password of {name} changed")
+
+
+@users_group.command("list")
+def users_list() -> None:
+    """List the accounts."""
+    from app.geo import users
+
+    for u in users.list_users(_users_db()):
+        click.echo(f"{u.name:20} {u.role:6} created {u.created}  updated {u.updated}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -36,6 +36,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BASEMAP", "none", "Basemap: none (offline), osm, tianditu or amap."),
     Setting("TIANDITU_KEY", None, "Tianditu (天地图) tk key, needed when BASEMAP=tianditu.", secret=True),
     Setting("MAX_UPLOAD_MB", 20, "Largest upload accepted, in MiB; larger requests get HTTP 413."),
+    Setting("INSTANCE_DIR", "", "Folder for the accounts/audit database and the versioned data store (default: instance/ of the project)."),
+    Setting("STORE_DIR", "", "Versioned data store (imports, versions, rollback). Default: INSTANCE_DIR/store, seeded from the demo in geodata/ on first start. A DATA_DIR of plain GeoJSON is served read-only."),
+    Setting("IMPORT_MAX_MB", 50, "Largest file `gridmap import` accepts, in MiB."),
+    Setting("IMPORT_MAX_UNPACKED_MB", 200, "Largest total size of a zip archive's members once unpacked, in MiB."),
+    Setting("IMPORT_MAX_FEATURES", 200000, "Most features one imported layer may hold."),
+    Setting("RATE_LIMIT_LOGIN", "10 per minute;100 per day", "Sign-in attempts allowed per client address."),
+    Setting("RATE_LIMIT_BATCH", "30 per minute", "Batch requests (endpoints with 'batch' in their path) allowed per client address."),
+    Setting("COOKIE_SECURE", True, "Send the session cookie over HTTPS only (browsers accept it on http://localhost too). Set 0 to serve plain HTTP on a LAN."),
+    Setting("SESSION_HOURS", 8, "Hours a sign-in lasts."),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

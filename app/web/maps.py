@@ -39,11 +39,9 @@ _LOCK = threading.RLock()
 
 
 def show_personal() -> bool:
-    """Return whether the current user may see personal fields (staff names and phones).
-
-    Always False until sign-in exists; public pages never show them.
-    """
-    return False
+    """Return whether the current user may see personal fields (staff names and phones): signed-in staff only."""
+    check = current_app.extensions.get("gridmap.can_see_personal")
+    return bool(check and check())
 
 
 @bp.record_once

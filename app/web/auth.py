@@ -1,0 +1,195 @@
+"""Sign-in and roles: login/logout, current_role(), can_see_personal() and the role_required decorator."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import Forbidden
+
+from app.geo import audit, users
+from app.web import i18n
+from app.web.errors import ApiError
+
+bp = Blueprint("auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+i18n.register({
+    "auth.signin": ("登录", "Sign in"),
+    "auth.signout": ("退出登录", "Sign out"),
+    "auth.name": ("用户名", "User name"),
+    "auth.password": ("密码", "Password"),
+    "auth.failed": ("用户名或密码错误", "Wrong user name or password"),
+    "auth.signed_in_as": ("已登录：{name}（{role}）", "Signed in as {name} ({role})"),
+    "auth.hint": ("工作人员登录后可查看网格员联系方式；管理员可导入数据、回退版本和管理用户。",
+                  "Staff who sign in see grid workers' contacts; admins import data, roll back and manage users."),
+    "role.public": ("公众", "Public"),
+    "role.staff": ("工作人员", "Staff"),
+    "role.admin": ("管理员", "Admin"),
+})
+
+OPENAPI_PATHS = {
+    "/api/v1/me": {"get": {
+        "summary": "Who is signed in: role (public, staff or admin) and user name", "operationId": "me",
+        "responses": {"200": {"description": "the caller's role", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["role"],
+            "properties": {"role": {"type": "string", "enum": list(users.ROLES)},
+                           "user": {"type": ["string", "null"]}}}}}}}}},
+}
+
+
+def db_file(app: Flask | None = None) -> Path:
+    """Return the accounts and audit database of the app (in its instance folder)."""
+    app = app or current_app
+    folder = app.config.get("INSTANCE_DIR") or app.instance_path
+    return users.db_path(folder)
+
+
+def client_ip() -> str:
+    """Return the client address of the current request."""
+    return request.remote_addr or ""
+
+
+def current_user() -> users.User | None:
+    """Return the signed-in account, or None for the public.
+
+    The session holds the user name and a stamp of the role and password hash; a session
+    whose account was removed, or whose password or role changed since, counts as signed out.
+    """
+    if "gm_user" in g:
+        return g.gm_user
+    user = None
+    name = session.get("uid")
+    if isinstance(name, str) and name:
+        found = users.get_user(db_file(), name)
+        if found is not None and found.stamp == session.get("st"):
+            user = found
+        else:
+            session.pop("uid", None)
+            session.pop("st", None)
+    g.gm_user = user
+    return user
+
+
+def current_role() -> str:
+    """Return the role of the current request: ``public``, ``staff`` or ``admin``."""
+    user = current_user()
+    return user.role if user else "public"
+
+
+def has_role(role: str) -> bool:
+    """Return True when the current request has ``role`` or a higher one."""
+    return users.role_rank(current_role()) >= users.role_rank(role)
+
+
+def can_see_personal() -> bool:
+    """Return True when the current request may see personal fields (staff names and phones)."""
+    return has_role("staff")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def role_required(role: str) -> Callable[[F], F]:
+    """Restrict a view to ``role`` and above.
+
+    The public get 401 (JSON) or a redirect to the sign-in page; signed-in users without the
+    role get 403.
+
+    Parameters
+    ----------
+    role : str
+        ``staff`` or ``admin``.
+    """
+    if role not in users.ROLES:
+        raise ValueError(f"unknown role {role!r}")
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if has_role(role):
+                return view(*args, **kwargs)
+            if current_user() is None:
+                if _wants_json():
+                    raise ApiError(f"sign in as {role} first", 401)
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if _wants_json():
+                raise ApiError(f"this needs the {role} role", 403)
+            raise Forbidden(f"this page needs the {role} role")
+
+        wrapped.required_role = role  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the sign-in form; check a name and password and start a session."""
+    error = None
+    status = 200
+    if request.method == "POST":
+        name = (request.form.get("name") or "").strip()[:64]
+        password = request.form.get("password") or ""
+        user = users.verify(db_file(), name, password)
+        if user is None:
+            audit.record(db_file(), name or "(empty)", "sign_in_failed", ip=client_ip())
+            error, status = i18n.t("auth.failed"), 401
+        else:
+            session.clear()  # a fresh session (and CSRF token) on every sign-in
+            session.permanent = True
+            session["uid"], session["st"] = user.name, user.stamp
+            g.pop("gm_user", None)
+            audit.record(db_file(), user.name, "sign_in", detail={"role": user.role}, ip=client_ip())
+            return redirect(_safe_next(request.form.get("next")))
+    return render_template("auth/login.html", error=error, next=_safe_next(request.values.get("next"))), status
+
+
+@bp.post("/logout")
+def logout():
+    """End the session."""
+    user = current_user()
+    if user is not None:
+        audit.record(db_file(), user.name, "sign_out", ip=client_ip())
+    session.clear()
+    g.pop("gm_user", None)
+    return redirect("/")
+
+
+@bp.get("/api/v1/me")
+def me():
+    """Answer the caller's role and user name."""
+    user = current_user()
+    return jsonify({"role": current_role(), "user": user.name if user else None})
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint, the template helpers and the hook other views use for personal data."""
+    app.register_blueprint(bp)
+    app.extensions["gridmap.can_see_personal"] = can_see_personal
+    app.extensions["gridmap.current_role"] = current_role
+
+    @app.context_processor
+    def _auth_helpers() -> dict[str, Any]:
+        return {"current_role": current_role, "current_user": current_user, "can_see_personal": can_see_personal}

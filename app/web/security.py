@@ -1,0 +1,231 @@
+"""Hardening: security headers with a strict CSP, CSRF tokens on every form, rate limits, safe cookies."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, request, session
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from app.web.errors import ApiError
+
+#: Tile hosts each basemap setting loads images from.
+TILE_HOSTS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "osm": ("https://tile.openstreetmap.org", "https://*.tile.openstreetmap.org"),
+    "tianditu": ("http://*.tianditu.gov.cn", "https://*.tianditu.gov.cn"),
+    "amap": ("http://*.is.autonavi.com", "https://*.is.autonavi.com"),
+}
+#: Form field and header that carry the CSRF token.
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRFToken"
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.S | re.I)
+_INLINE_STYLE = re.compile(rb"<style[^>]*>(.*?)</style\s*>", re.S | re.I)
+
+
+# --------------------------------------------------------------------------- CSRF
+
+
+def csrf_token() -> str:
+    """Return this session's CSRF token, making one on first use."""
+    token = session.get("csrf")
+    if not isinstance(token, str) or len(token) < 32:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_field() -> Markup:
+    """Return the hidden form input that carries the CSRF token (use it in every form)."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token())
+
+
+def _csrf_applies() -> bool:
+    """Every form post needs the token; JSON APIs only when they change data (admin)."""
+    if request.method not in _UNSAFE:
+        return False
+    if current_app.config.get("CSRF_ENABLED", True) is False:
+        return False
+    path = request.path
+    return not path.startswith("/api/") or path.startswith("/api/v1/admin")
+
+
+def _check_csrf() -> None:
+    if not _csrf_applies():
+        return
+    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD, "")
+    expected = session.get("csrf")
+    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), str(expected).encode()):
+        raise ApiError("the form has expired or did not come from this site (missing or wrong CSRF token); "
+                       "reload the page and try again", 400)
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def tile_hosts(config: Any) -> tuple[str, ...]:
+    """Return the hosts map tiles may be loaded from under the configured basemap.
+
+    Parameters
+    ----------
+    config : Mapping
+        The app config (``BASEMAP`` and, if set, ``TILE_URL``).
+
+    Returns
+    -------
+    tuple of str
+        CSP source expressions, e.g. ``("https://tile.openstreetmap.org", ...)``.
+    """
+    hosts = list(TILE_HOSTS.get(str(config.get("BASEMAP", "none")).lower(), ()))
+    url = config.get("TILE_URL")
+    if url:
+        parts = urlsplit(str(url).replace("{s}", "a"))
+        if parts.scheme in ("http", "https") and parts.hostname:
+            hosts.append(f"{parts.scheme}://{parts.hostname}")
+    return tuple(dict.fromkeys(hosts))
+
+
+def _hashes(body: bytes, pattern: re.Pattern[bytes]) -> list[str]:
+    out = []
+    for m in pattern.finditer(body):
+        digest = base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode()
+        out.append(f"'sha256-{digest}'")
+    return list(dict.fromkeys(out))
+
+
+def csp_nonce() -> str:
+    """Return this response's CSP nonce (``<script nonce="{{ csp_nonce() }}">`` may run inline)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def content_security_policy(config: Any, script_hashes: list[str] | tuple[str, ...] = (),
+                            nonce: str | None = None) -> str:
+    """Build the CSP: only the app's own assets, plus the configured tile host for images.
+
+    Inline ``<script>`` blocks of a page are allowed by their SHA-256 hashes (computed per
+    response), so no ``'unsafe-inline'`` is needed for scripts.
+
+    Parameters
+    ----------
+    config : Mapping
+        The app config.
+    script_hashes : sequence of str
+        ``'sha256-…'`` sources of the page's inline scripts.
+    nonce : str, optional
+        A nonce used by the page.
+
+    Returns
+    -------
+    str
+        The header value.
+    """
+    tiles = " ".join(tile_hosts(config))
+    script = " ".join(["'self'", *script_hashes, *([f"'nonce-{nonce}'"] if nonce else [])])
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src {script}",
+        "style-src 'self' 'unsafe-inline'",
+        f"img-src 'self' data: blob:{' ' + tiles if tiles else ''}",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ])
+
+
+def _headers(response: Response) -> Response:
+    cfg = current_app.config
+    hashes: list[str] = []
+    if response.mimetype == "text/html" and not response.direct_passthrough and not response.is_streamed:
+        hashes = _hashes(response.get_data(), _INLINE_SCRIPT)
+    nonce = g.get("csp_nonce")
+    h = response.headers
+    h.setdefault("Content-Security-Policy", content_security_policy(cfg, hashes, nonce))
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "SAMEORIGIN")
+    h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    h.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=(), payment=()")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if session.get("uid") or request.path.startswith("/admin"):
+        h["Cache-Control"] = "private, no-store"
+        h.add("Vary", "Cookie")
+    return response
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+def _limiter(app: Flask) -> Limiter:
+    limiter = app.extensions.get("gridmap.limiter")
+    if limiter is None:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+        app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+        limiter = Limiter(get_remote_address, app=app, default_limits=[], storage_uri="memory://")
+        app.extensions["gridmap.limiter"] = limiter
+    return limiter
+
+
+def limit_endpoints(app: Flask) -> list[str]:
+    """Rate-limit sign-in and every batch endpoint (a path containing ``batch``) per client address.
+
+    Call after every blueprint is registered, so endpoints added later by other modules are
+    covered without touching them.
+
+    Returns
+    -------
+    list of str
+        The endpoints now limited.
+    """
+    limiter = _limiter(app)
+    done = []
+    login_limit = str(app.config.get("RATE_LIMIT_LOGIN") or "10 per minute")
+    batch_limit = str(app.config.get("RATE_LIMIT_BATCH") or "30 per minute")
+    for rule in app.url_map.iter_rules():
+        ep = rule.endpoint
+        if ep in done or ep not in app.view_functions:
+            continue
+        if ep == "auth.login":
+            limit, methods = login_limit, ["POST"]
+        elif "batch" in rule.rule:
+            limit, methods = batch_limit, None
+        else:
+            continue
+        view = app.view_functions[ep]
+        app.view_functions[ep] = limiter.limit(limit, methods=methods, scope=ep)(view)
+        done.append(ep)
+    return done
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+def init_app(app: Flask) -> None:
+    """Install cookies, CSRF, headers and rate limits on ``app`` (call last in the factory)."""
+    cfg = app.config
+    cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["SESSION_COOKIE_SECURE"] = bool(cfg.get("COOKIE_SECURE", True))
+    cfg["SESSION_COOKIE_NAME"] = "gridmap_session"
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=int(cfg.get("SESSION_HOURS", 8)))
+    cfg.setdefault("PROPAGATE_EXCEPTIONS", None)
+    cfg["RATELIMIT_ENABLED"] = bool(cfg.get("RATELIMIT_ENABLED", True))
+    app.before_request(_check_csrf)
+    app.after_request(_headers)
+    app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, csp_nonce=csp_nonce)
+    limit_endpoints(app)

@@ -1,0 +1,242 @@
+"""The versioned store: commits, summaries, pointer caching, pinning, locking, rollback and SIGKILL safety."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely import affinity
+
+from app.geo import importer
+from app.geo.store import DataManager, FolderStore, folder_version
+from app.geo.versions import (
+    StoreBusy,
+    StoreError,
+    VersionedDataManager,
+    VersionedStore,
+    dump_geojson,
+    format_summary,
+    grid_changes,
+    open_data,
+)
+
+MINI = Path(__file__).resolve().parent.parent / "data" / "mini"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> VersionedStore:
+    s = VersionedStore(tmp_path / "store", lock_timeout=0.5)
+    s.seed_from(MINI)
+    return s
+
+
+def test_seed_makes_version_one_with_all_layers(store):
+    assert store.version().startswith("0001-") and len(store.version()) == 12
+    info = store.info()
+    assert info.source == "seed" and info.content_hash == folder_version(MINI)
+    assert info.counts["grids"] == 10
+    assert store.verify() == []
+    assert set(store.layer_names()) == {"divisions", "committees", "grids", "facilities", "addresses", "roads"}
+    assert (store.snapshot().folder / "metadata.json").exists()
+    assert store.seed_from(MINI) is None  # same content: nothing to do
+
+
+def test_commit_summarises_grid_changes_and_rollback_restores(store):
+    grids = store.read("grids")
+    first = grids["code"].iloc[0]
+    grids.loc[0, "geometry"] = affinity.scale(grids.geometry.iloc[0], 0.9, 0.9)
+    grids = grids.drop(index=1)
+    extra = grids.iloc[[0]].copy()
+    extra["code"] = "620201001001099"
+    grids = gpd.GeoDataFrame(list(grids.itertuples(index=False)) + list(extra.itertuples(index=False)),
+                             columns=grids.columns, crs=grids.crs)
+    v2 = store.commit({"grids": grids}, author="test", message="redraw")
+    assert store.version() == v2.id and v2.seq == 2 and v2.parent.startswith("0001-")
+    g = v2.summary["grids"]
+    assert g["added"] == ["620201001001099"]
+    assert len(g["removed"]) == 1 and first in g["reshaped"]
+    assert "1 added" in format_summary(v2.summary)
+    # other layers are carried over byte for byte
+    old = store.snapshot("0001-" + store.list_versions()[0].id[5:])
+    assert (old.folder / "roads.geojson").read_bytes() == (store.snapshot().folder / "roads.geojson").read_bytes()
+    info, summary = store.rollback("1")
+    assert store.version() == info.id and info.seq == 1
+    assert summary["grids"]["removed"] == ["620201001001099"]
+    assert [v.seq for v in store.list_versions()] == [1, 2]
+
+
+def test_rollback_refuses_unknown_current_and_damaged_versions(store):
+    with pytest.raises(StoreError, match="no version"):
+        store.rollback("42")
+    with pytest.raises(StoreError, match="already current"):
+        store.rollback(store.version())
+    v2 = store.commit({"roads": store.read("roads")}, author="t", message="same roads")
+    (store.versions_dir / store.list_versions()[0].id / "grids.geojson").write_bytes(b"{}")
+    with pytest.raises(StoreError, match="recorded hash"):
+        store.rollback("1")
+    assert store.version() == v2.id
+
+
+def test_resolve_by_number_prefix_and_hash(store):
+    vid = store.version()
+    assert store.resolve("1") == vid
+    assert store.resolve(vid[:6]) == vid
+    assert store.resolve(vid[5:]) == vid
+    with pytest.raises(StoreError):
+        store.resolve("")
+
+
+def test_version_is_cached_by_stat_and_follows_the_pointer(store, monkeypatch):
+    vid = store.version()
+    reads = []
+    real = Path.read_text
+
+    def counting(self, *a, **k):
+        reads.append(self)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    for _ in range(50):
+        assert store.version() == vid
+    assert reads == []
+    monkeypatch.undo()
+    v2 = store.commit({"roads": store.read("roads")}, author="t", message="m")
+    assert VersionedStore(store.root).version() == v2.id
+    assert store.version() == v2.id
+
+
+def test_bad_pointer_is_an_error(store):
+    store.pointer.write_text("../../etc/passwd\n")
+    with pytest.raises(StoreError, match="not a version id"):
+        store.version()
+
+
+def test_pinned_dataset_never_mixes_versions(store):
+    dm = VersionedDataManager(store)
+    ds = dm.current()
+    before = len(ds.layer("grids"))
+    grids = store.read("grids").iloc[:5]
+    store.commit({"grids": grids, "committees": store.read("committees").iloc[:1]}, author="t", message="m")
+    # the old Dataset still reads the old version, even for a layer it had not loaded yet
+    assert len(ds.layer("committees")) == 3 and len(ds.layer("grids")) == before
+    fresh = dm.current()
+    assert fresh is not ds and len(fresh.layer("grids")) == 5 and len(fresh.layer("committees")) == 1
+
+
+def test_lock_stops_a_second_writer(store):
+    other = VersionedStore(store.root, lock_timeout=0.2)
+    with store.lock(), pytest.raises(StoreBusy):
+        other.commit({"roads": store.read("roads")}, author="t", message="m")
+    assert store.version().startswith("0001-")
+
+
+def test_expect_guards_against_concurrent_change(store):
+    base = store.version()
+    store.commit({"roads": store.read("roads")}, author="a", message="first")
+    with pytest.raises(StoreError, match="changed"):
+        store.commit({"roads": store.read("roads")}, author="b", message="second", expect=base)
+
+
+def test_staging_left_by_a_crash_is_cleaned(store):
+    junk = store.root / "staging" / "deadbeef"
+    junk.mkdir(parents=True)
+    (junk / "grids.geojson").write_text("half")
+    store.commit({"roads": store.read("roads")}, author="t", message="m")
+    assert not junk.exists()
+
+
+def test_dump_geojson_rounds_and_is_deterministic():
+    gdf = gpd.read_file(MINI / "grids.geojson")
+    gdf.loc[0, "geometry"] = affinity.translate(gdf.geometry.iloc[0], 1e-9, 0)
+    a, b = dump_geojson(gdf), dump_geojson(gdf)
+    assert a == b
+    doc = json.loads(a)
+    assert len(doc["features"]) == 10 and doc["features"][0]["properties"]["code"] == "620201001001001"
+    x = doc["features"][0]["geometry"]["coordinates"][0][0][0]
+    assert round(x, 6) == x
+
+
+def test_grid_changes_by_code():
+    gdf = gpd.read_file(MINI / "grids.geojson")
+    same = grid_changes(gdf, gdf.copy())
+    assert same == {"added": [], "removed": [], "reshaped": []}
+
+
+def test_open_data_chooses_the_store(tmp_path):
+    plain = open_data(MINI, None, tmp_path / "demo", tmp_path / "inst")
+    assert type(plain) is DataManager and isinstance(plain.store, FolderStore)
+    seeded = open_data(MINI, tmp_path / "s", tmp_path / "demo", tmp_path / "inst")
+    assert isinstance(seeded, VersionedDataManager) and seeded.current().version.startswith("0001-")
+    again = open_data(tmp_path / "s", None, tmp_path / "demo", tmp_path / "inst")
+    assert isinstance(again, VersionedDataManager)
+    demo = open_data(MINI, None, MINI, tmp_path / "inst")
+    assert isinstance(demo, VersionedDataManager) and (tmp_path / "inst" / "store" / "CURRENT").exists()
+    with pytest.raises(StoreError, match="no layers"):
+        open_data(tmp_path / "nothing", tmp_path / "empty-store", tmp_path / "demo", tmp_path / "inst")
+
+
+# --------------------------------------------------------------------------- SIGKILL
+
+
+def _import_forever(root: str, files: list[str]) -> None:
+    """Child process: import the two grid files alternately until killed."""
+    store = VersionedStore(root, lock_timeout=5)
+    k = 0
+    while True:
+        importer.run_import(store, "grids", files[k % 2], author="child")
+        k += 1
+
+
+def _make_variants(tmp_path: Path) -> list[str]:
+    gdf = gpd.read_file(MINI / "grids.geojson")
+    a = tmp_path / "a.geojson"
+    a.write_bytes(dump_geojson(gdf))
+    b_gdf = gdf.copy()
+    b_gdf["name"] = b_gdf["name"] + "·新"
+    b = tmp_path / "b.geojson"
+    b.write_bytes(dump_geojson(b_gdf))
+    return [str(a), str(b)]
+
+
+def test_sigkill_at_random_points_leaves_a_complete_version(tmp_path, capsys):
+    store = VersionedStore(tmp_path / "store", lock_timeout=5)
+    store.seed_from(MINI)
+    files = _make_variants(tmp_path)
+    names = {gpd.read_file(f)["name"].iloc[0] for f in files} | {gpd.read_file(MINI / "grids.geojson")["name"].iloc[0]}
+    ctx = multiprocessing.get_context("fork")
+    rng = random.Random(6)
+    kills = mid_write = 0
+    versions_seen: set[str] = set()
+    deadline = time.monotonic() + 20
+    while kills < 60 and time.monotonic() < deadline:
+        proc = ctx.Process(target=_import_forever, args=(str(store.root), files))
+        proc.start()
+        time.sleep(rng.uniform(0.0, 0.4))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+        assert proc.exitcode == -signal.SIGKILL
+        kills += 1
+        staging = store.root / "staging"
+        if (staging.is_dir() and any(staging.iterdir())) or list(store.root.glob(".CURRENT.tmp-*")):
+            mid_write += 1
+        fresh = VersionedStore(store.root)
+        vid = fresh.version()
+        assert fresh.verify(vid) == [], f"kill {kills}: version {vid} is incomplete"
+        grids = fresh.read("grids")
+        assert len(grids) == 10 and grids["name"].iloc[0] in names
+        assert fresh.info(vid).counts["addresses"] == 69
+        for v in fresh.list_versions():  # every version that made it into versions/ is complete too
+            assert fresh.verify(v.id) == []
+        versions_seen.add(vid)
+    with capsys.disabled():
+        print(f"\n[sigkill] {kills} kills, {mid_write} while a version was half written, "
+              f"{len(versions_seen)} distinct current versions, {len(store.list_versions())} versions stored")
+    assert kills >= 20
+    assert len(versions_seen) > 1  # imports did complete between kills

@@ -1,0 +1,165 @@
+"""Admin pages over HTTP: import (accepted, dry run, refused corpus), versions, rollback, users, audit."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import shutil
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+
+from app import create_app
+from app.geo import audit, users
+from app.geo.versions import dump_geojson
+
+TESTS = Path(__file__).resolve().parent.parent
+MINI = TESTS / "data" / "mini"
+LANZHOU = TESTS.parent.parent / "shared" / "reference" / "data" / "lanzhou_districts.geojson"
+_spec = importlib.util.spec_from_file_location("make_corpus", TESTS / "data" / "hostile" / "make_corpus.py")
+corpus = sys.modules.setdefault("make_corpus", importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(corpus)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cheap_hashes():
+    users.set_hash_cost(1, 1024)
+    yield
+    users.set_hash_cost()
+
+
+@pytest.fixture
+def app(tmp_path):
+    data = tmp_path / "geodata"
+    shutil.copytree(MINI, data)
+    app = create_app({"TESTING": True, "DATA_DIR": str(data), "STORE_DIR": str(tmp_path / "store"),
+                      "INSTANCE_DIR": str(tmp_path / "inst"), "SECRET_KEY": "t", "COOKIE_SECURE": False,
+                      "RATELIMIT_ENABLED": False, "MAX_UPLOAD_MB": 1, "IMPORT_MAX_MB": 1,
+                      "IMPORT_MAX_UNPACKED_MB": 4, "IMPORT_MAX_FEATURES": 2000})
+    users.add_user(users.db_path(tmp_path / "inst"), "admin", "admin-pass-1", "admin")
+    return app
+
+
+@pytest.fixture
+def admin(app):
+    c = app.test_client()
+    with c.session_transaction() as s:
+        s["csrf"] = "c" * 43
+    r = c.post("/login", data={"name": "admin", "password": "admin-pass-1", "csrf_token": "c" * 43})
+    assert r.status_code == 302
+    with c.session_transaction() as s:
+        s["csrf"] = "c" * 43
+    return c
+
+
+def _upload(client, layer: str, data: bytes, name: str, **form):
+    return client.post("/admin/import", data={"csrf_token": "c" * 43, "layer": layer,
+                                              "file": (io.BytesIO(data), name), **form},
+                       headers={"Accept": "application/json"})
+
+
+def _digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_admin_page_lists_versions(admin):
+    html = admin.get("/admin").get_data(as_text=True)
+    assert "0001-" in html and 'enctype="multipart/form-data"' in html
+    body = admin.get("/api/v1/versions").get_json()
+    assert body["writable"] and body["versions"][0]["current"]
+
+
+def test_import_switches_the_running_service_and_rollback_restores(app, admin, tmp_path):
+    before = admin.get("/healthz").get_json()["data_version"]
+    g = gpd.read_file(MINI / "grids.geojson")
+    g = g[g["committee_code"] != "620201102200"]  # drop the village grids
+    r = _upload(admin, "grids", dump_geojson(g), "grids.geojson")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["version"].startswith("0002-") and len(body["summary"]["grids"]["removed"]) == 2
+    assert admin.get("/healthz").get_json()["data_version"] == body["version"]
+    layers = {x["name"]: x["count"] for x in admin.get("/api/v1/layers").get_json()["layers"]}
+    assert layers["grids"] == 8
+    r = admin.post("/admin/rollback", data={"csrf_token": "c" * 43, "version": "1"})
+    assert r.status_code == 303
+    assert admin.get("/healthz").get_json()["data_version"] == before
+    actions = [e.action for e in audit.entries(users.db_path(tmp_path / "inst"))]
+    assert actions[:3] == ["rollback", "import", "sign_in"]
+
+
+def test_dry_run_stores_nothing(app, admin, tmp_path):
+    before = _digest(tmp_path / "store")
+    r = _upload(admin, "grids", (MINI / "grids.geojson").read_bytes(), "g.geojson", dry_run="1")
+    assert r.status_code == 200 and r.get_json()["version"] is None
+    assert _digest(tmp_path / "store") == before
+
+
+def test_html_report_escapes_hostile_names(app, admin):
+    g = gpd.read_file(MINI / "grids.geojson")
+    g.loc[0, "name"] = '<script>alert("x")</script>'
+    g.loc[1, "code"] = g.loc[0, "code"]
+    r = admin.post("/admin/import", data={"csrf_token": "c" * 43, "layer": "grids",
+                                          "file": (io.BytesIO(dump_geojson(g)), "<b>x</b>.geojson")})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "duplicate_code" in html
+    assert "<script>alert" not in html and "&lt;script&gt;" in html and "<b>x</b>" not in html
+
+
+@pytest.mark.parametrize("case", corpus.CASES, ids=[c.name for c in corpus.CASES])
+def test_hostile_upload_is_refused_and_nothing_changes(case, app, admin, tmp_path):
+    data = corpus._MAKERS[case.name]()
+    before = _digest(tmp_path / "store")
+    form = {"crs": case.crs} if case.crs else {}
+    r = _upload(admin, case.layer, data, case.name, **form)
+    assert r.status_code in (400, 413), (case.name, r.status_code)
+    body = r.get_json()
+    assert body["error"]
+    if r.status_code == 400:
+        assert case.problem in {f["problem"] for f in body["report"]["findings"] if f["severity"] == "error"}
+    assert _digest(tmp_path / "store") == before
+
+
+def test_user_management(app, admin, tmp_path):
+    r = admin.post("/admin/users", data={"csrf_token": "c" * 43, "name": "li", "password": "li-pass-123",
+                                         "role": "staff"})
+    assert r.status_code == 303
+    assert "li" in admin.get("/admin/users").get_data(as_text=True)
+    r = admin.post("/admin/users", data={"csrf_token": "c" * 43, "name": "li", "password": "short", "role": "staff"})
+    assert r.status_code == 303 and "at least 8" in admin.get("/admin/users").get_data(as_text=True)
+    assert admin.post("/admin/users/li/password", data={"csrf_token": "c" * 43, "password": "li-pass-456"}
+                      ).status_code == 303
+    assert admin.post("/admin/users/admin/remove", data={"csrf_token": "c" * 43},
+                      headers={"Accept": "application/json"}).status_code == 400
+    assert admin.post("/admin/users/li/remove", data={"csrf_token": "c" * 43}).status_code == 303
+    db = users.db_path(tmp_path / "inst")
+    assert [u.name for u in users.list_users(db)] == ["admin"]
+    assert {"user_add", "user_passwd", "user_remove"} <= {e.action for e in audit.entries(db)}
+    assert "user_add" in admin.get("/admin/audit").get_data(as_text=True)
+
+
+@pytest.mark.skipif(not LANZHOU.exists(), reason="reference data folder absent")
+def test_replace_demo_with_real_grids_in_another_crs_locate_and_roll_back(app, admin, tmp_path):
+    src = gpd.read_file(LANZHOU)
+    com = src.assign(code=[f"620102001{i:03d}" for i in range(1, len(src) + 1)], division_code="620102001")
+    r = _upload(admin, "committees", dump_geojson(com), "committees.geojson")
+    assert r.status_code == 200, r.get_json()["report"]
+    grids = com[["code", "name", "geometry"]].assign(committee_code=com["code"], code=com["code"] + "001")
+    path = tmp_path / "grids.gpkg"
+    grids.to_crs("EPSG:4542").to_file(path, engine="pyogrio")
+    r = _upload(admin, "grids", path.read_bytes(), "grids.gpkg")
+    assert r.status_code == 200, r.get_json()["report"]
+    chengguan = src[src["name"] == "城关区"].geometry.iloc[0].representative_point()
+    hit = admin.get("/api/v1/locate/point", query_string={"lon": chengguan.x, "lat": chengguan.y}).get_json()
+    assert hit["status"] == "ok" and hit["grid"]["code"].startswith("620102001")
+    assert admin.get("/").status_code == 200
+    admin.post("/admin/rollback", data={"csrf_token": "c" * 43, "version": "1"})
+    back = admin.get("/api/v1/locate/point", query_string={"lon": chengguan.x, "lat": chengguan.y}).get_json()
+    assert back["status"] == "outside"

@@ -1,0 +1,293 @@
+"""Sign-in, roles on every endpoint, personal data kept from the public, CSRF, rate limits and headers."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.geo import audit, users
+from app.geo.schema import PERSONAL_FIELDS
+
+MINI = Path(__file__).resolve().parent.parent / "data" / "mini"
+PASSWORDS = {"admin": "admin-pass-1", "staff": "staff-pass-1"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cheap_hashes():
+    users.set_hash_cost(1, 1024)
+    yield
+    users.set_hash_cost()
+
+
+def make_app(tmp_path: Path, **extra):
+    data = tmp_path / "geodata"
+    if not data.exists():
+        shutil.copytree(MINI, data)
+    cfg = {"TESTING": True, "DATA_DIR": str(data), "STORE_DIR": str(tmp_path / "store"),
+           "INSTANCE_DIR": str(tmp_path / "inst"), "SECRET_KEY": "test", "COOKIE_SECURE": False, **extra}
+    app = create_app(cfg)
+    db = users.db_path(tmp_path / "inst")
+    for role, pw in PASSWORDS.items():
+        if users.get_user(db, role) is None:
+            users.add_user(db, role, pw, role)
+    return app
+
+
+def csrf(client) -> str:
+    with client.session_transaction() as s:
+        s.setdefault("csrf", "t" * 43)
+        return s["csrf"]
+
+
+def login(client, role: str):
+    if role == "public":
+        return None
+    return client.post("/login", data={"name": role, "password": PASSWORDS[role], "csrf_token": csrf(client)})
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path, RATELIMIT_ENABLED=False)
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+def test_login_logout_and_audit(app, tmp_path):
+    c = app.test_client()
+    r = c.get("/login")
+    assert r.status_code == 200 and 'name="csrf_token"' in r.get_data(as_text=True)
+    r = login(c, "staff")
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    assert c.get("/api/v1/me").get_json() == {"role": "staff", "user": "staff"}
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    c.post("/logout", data={"csrf_token": csrf(c)})
+    assert c.get("/api/v1/me").get_json()["role"] == "public"
+    bad = c.post("/login", data={"name": "staff", "password": "nope-nope", "csrf_token": csrf(c)})
+    assert bad.status_code == 401 and "staff" not in bad.get_data(as_text=True).split("<main")[1][:0] + "x"
+    actions = [e.action for e in audit.entries(users.db_path(tmp_path / "inst"))]
+    assert actions[:3] == ["sign_in_failed", "sign_out", "sign_in"]
+
+
+def test_secure_cookie_by_default(tmp_path):
+    from app import settings
+
+    assert settings.defaults()["COOKIE_SECURE"] is True
+    app = make_app(tmp_path, COOKIE_SECURE=True)
+    c = app.test_client()
+    r = login(c, "admin")
+    assert "Secure" in r.headers["Set-Cookie"]
+
+
+def test_next_must_stay_on_site(app):
+    c = app.test_client()
+    r = c.post("/login", data={"name": "admin", "password": PASSWORDS["admin"], "csrf_token": csrf(c),
+                               "next": "//evil.example/x"})
+    assert r.headers["Location"] == "/"
+
+
+def test_password_change_ends_sessions(app, tmp_path):
+    c = app.test_client()
+    login(c, "staff")
+    assert c.get("/api/v1/me").get_json()["role"] == "staff"
+    users.set_password(users.db_path(tmp_path / "inst"), "staff", "another-pass")
+    assert c.get("/api/v1/me").get_json()["role"] == "public"
+
+
+def test_forged_session_role_is_ignored(app):
+    c = app.test_client()
+    with c.session_transaction() as s:
+        s["uid"], s["st"], s["role"] = "admin", "forged", "admin"
+    assert c.get("/api/v1/me").get_json()["role"] == "public"
+    assert c.get("/api/v1/versions").status_code == 401
+
+
+# --------------------------------------------------------------------------- CSRF
+
+
+def test_every_form_post_needs_the_csrf_token(app):
+    c = app.test_client()
+    r = c.post("/login", data={"name": "admin", "password": PASSWORDS["admin"]})
+    assert r.status_code == 400 and "CSRF" in r.get_json()["error"]
+    login(c, "admin")
+    for path in ("/admin/import", "/admin/rollback", "/admin/users", "/logout"):
+        r = c.post(path, data={"csrf_token": "wrong"})
+        assert r.status_code == 400, path
+    assert c.get("/api/v1/me").get_json()["role"] == "admin"  # logout without token did nothing
+
+
+def test_rendered_forms_carry_the_token(app):
+    c = app.test_client()
+    login(c, "admin")
+    for path in ("/admin", "/admin/users"):
+        html = c.get(path).get_data(as_text=True)
+        forms = re.findall(r"<form[^>]*method=\"post\".*?</form>", html, re.S)
+        assert forms and all('name="csrf_token"' in f for f in forms), path
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+def test_login_is_rate_limited(tmp_path):
+    app = make_app(tmp_path, RATE_LIMIT_LOGIN="3 per minute")
+    c = app.test_client()
+    codes = [c.post("/login", data={"name": "x", "password": "yyyyyyyy", "csrf_token": csrf(c)}).status_code
+             for _ in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+    assert c.get("/login").status_code == 200  # showing the form is not limited
+
+
+def test_batch_endpoints_are_rate_limited(tmp_path):
+    app = make_app(tmp_path, RATE_LIMIT_BATCH="2 per minute")
+    batch = [r.rule for r in app.url_map.iter_rules() if "batch" in r.rule]
+    assert batch
+    c = app.test_client()
+    codes = [c.post(batch[0]).status_code for _ in range(3)]
+    assert codes[:2] != [429, 429] and codes[2] == 429
+    assert c.post(batch[0]).get_json()["status"] == 429
+
+
+# --------------------------------------------------------------------------- roles on every endpoint
+
+SAMPLE_ARGS = {"code": "620201001001001", "name": "nobody", "fmt": "csv", "datum": "wgs84",
+               "filename": "gridmap/app.css"}
+
+
+def _urls(app) -> list[tuple[str, str, str, str]]:
+    """(method, url, endpoint, required role) for every rule of the app."""
+    out = []
+    with app.app_context():
+        version = app.extensions["gridmap.data"].current().version
+    for rule in app.url_map.iter_rules():
+        args = {a: SAMPLE_ARGS.get(a, version if a == "version" else "x") for a in rule.arguments}
+        url = rule.rule
+        for a, v in args.items():
+            url = re.sub(rf"<(?:[^:<>]+:)?{a}>", v, url)
+        view = app.view_functions[rule.endpoint]
+        role = getattr(view, "required_role", "public")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if rule.endpoint == "auth.logout":
+                continue
+            out.append((method, url, rule.endpoint, role))
+    return out
+
+
+def _personal_values() -> set[str]:
+    doc = json.loads((MINI / "grids.geojson").read_text(encoding="utf-8"))
+    return {str(f["properties"][k]) for f in doc["features"] for k in PERSONAL_FIELDS
+            if f["properties"].get(k)}
+
+
+@pytest.mark.parametrize("role", ["public", "staff", "admin"])
+def test_every_endpoint_enforces_its_role(app, role):
+    c = app.test_client()
+    login(c, role)
+    rank = users.role_rank(role)
+    checked = 0
+    for method, url, endpoint, needed in _urls(app):
+        kwargs = {"data": {"csrf_token": csrf(c)}} if method == "POST" else {}
+        r = c.open(url, method=method, **kwargs)
+        assert r.status_code < 500, (method, url, r.status_code)
+        if rank < users.role_rank(needed):
+            expect = (401, 302) if role == "public" else (403,)
+            assert r.status_code in expect, (method, url, role, r.status_code)
+            if r.status_code == 302:
+                assert "/login" in r.headers["Location"]
+        elif endpoint != "auth.login":  # there 401 means a wrong password
+            assert r.status_code not in (401, 403), (method, url, role, r.status_code)
+        checked += 1
+    assert checked >= 25
+
+
+def test_no_personal_field_reaches_the_public(app):
+    c = app.test_client()
+    values = _personal_values()
+    assert values
+    seen = 0
+    for method, url, endpoint, _needed in _urls(app):
+        if method != "GET" or endpoint == "static":
+            continue
+        r = c.get(url)
+        body = r.get_data(as_text=True)
+        for field in PERSONAL_FIELDS:
+            assert f'"{field}"' not in body, (url, field)
+        leaked = [v for v in values if v in body]
+        assert not leaked, (url, leaked[:3])
+        seen += 1
+    for q in ({"lon": 98.287, "lat": 39.772}, {"q": "新华路12号"}):
+        path = "/api/v1/locate/point" if "lon" in q else "/api/v1/locate/address"
+        body = c.get(path, query_string=q).get_data(as_text=True)
+        assert not [v for v in values if v in body] and "leader_phone" not in body
+    assert seen >= 10
+
+
+def test_staff_see_contacts_where_the_public_do_not(app):
+    pub = app.test_client()
+    staff = app.test_client()
+    login(staff, "staff")
+    q = {"lon": 98.287, "lat": 39.772}
+    a = pub.get("/api/v1/locate/point", query_string=q).get_data(as_text=True)
+    b = staff.get("/api/v1/locate/point", query_string=q).get_data(as_text=True)
+    values = _personal_values()
+    assert not [v for v in values if v in a]
+    assert [v for v in values if v in b], "staff should see the grid's contacts"
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+def test_security_headers_and_csp(tmp_path):
+    app = make_app(tmp_path, BASEMAP="osm")
+    c = app.test_client()
+    r = c.get("/login")
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "object-src 'none'" in csp and "frame-ancestors 'self'" in csp
+    assert "https://tile.openstreetmap.org" in csp and "autonavi" not in csp and "*" not in csp.replace("*.tile", "")
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["X-Frame-Options"] == "SAMEORIGIN"
+    home = c.get("/")
+    html = home.get_data(as_text=True)
+    if "<script>" in html:  # inline scripts are allowed by hash, nothing else
+        assert "'sha256-" in home.headers["Content-Security-Policy"]
+
+
+def test_signed_in_pages_are_not_cached(app):
+    c = app.test_client()
+    login(c, "staff")
+    assert "no-store" in c.get("/api/v1/me").headers["Cache-Control"]
+
+
+def test_no_stack_trace_reaches_a_client(tmp_path):
+    app = make_app(tmp_path, TESTING=False, RATELIMIT_ENABLED=False)
+
+    @app.get("/api/v1/boom")
+    def boom():
+        raise RuntimeError("secret internals /etc/passwd")
+
+    @app.get("/boom")
+    def boom_page():
+        raise RuntimeError("secret internals /etc/passwd")
+
+    c = app.test_client()
+    for path in ("/api/v1/boom", "/boom"):
+        r = c.get(path)
+        body = r.get_data(as_text=True)
+        assert r.status_code == 500
+        assert "Traceback" not in body and "secret internals" not in body and "RuntimeError" not in body
+
+
+def test_oversized_upload_is_413(tmp_path):
+    app = make_app(tmp_path, MAX_UPLOAD_MB=1, RATELIMIT_ENABLED=False)
+    c = app.test_client()
+    login(c, "admin")
+    r = c.post("/admin/import", data={"csrf_token": csrf(c), "layer": "grids",
+                                      "file": (__import__("io").BytesIO(b"x" * (1024 * 1024 + 10)), "g.geojson")},
+               headers={"Accept": "application/json"})
+    assert r.status_code == 413
