@@ -10,43 +10,72 @@ from flask import Blueprint, Response, jsonify, render_template, request, send_f
 from app.geo import coverage, export
 from app.geo.report import ReportError
 from app.geo.schema import CATEGORIES
-from app.web import dataset
+from app.web import dataset, i18n
 from app.web.errors import ApiError
+from app.web.openapi import error_responses
 
 bp = Blueprint("coverage", __name__)
 
 #: Most underserved grids one JSON answer lists (``limit`` can lower it).
 MAX_UNDERSERVED = 1000
 
-try:  # UI strings, when the i18n module is present
-    from app.web import i18n as _i18n
+i18n.register({
+    "coverage.title": ("覆盖分析", "Coverage analysis"),
+    "coverage.preset": ("预设标准", "Preset"),
+    "coverage.custom": ("自定义", "Custom"),
+    "coverage.categories": ("设施类别", "Facility categories"),
+    "coverage.radius": ("服务半径（米）", "Radius (m)"),
+    "coverage.mode": ("距离模式", "Distance mode"),
+    "coverage.mode.straight": ("直线距离", "Straight line"),
+    "coverage.mode.walk": ("步行路网距离", "Walking along roads"),
+    "coverage.target": ("目标居民覆盖率（%）", "Target residents share (%)"),
+    "coverage.run": ("分析", "Analyse"),
+    "coverage.summary": ("全市概况", "City summary"),
+    "coverage.residents": ("居民覆盖率", "Residents within reach"),
+    "coverage.area": ("面积覆盖率", "Area within reach"),
+    "coverage.distance": ("平均/P90距离", "Mean / p90 distance"),
+    "coverage.facilities": ("设施数", "Facilities"),
+    "coverage.underserved": ("未达标网格", "Grids below target"),
+    "coverage.uncovered": ("未覆盖居民", "Residents not covered"),
+    "coverage.none": ("无", "None"),
+    "coverage.download": ("下载", "Download"),
+    "coverage.service_area": ("服务范围", "Service area"),
+    "coverage.working": ("计算中…", "Working…"),
+    "coverage.grid": ("网格", "Grid"),
+})
 
-    _i18n.register({
-        "coverage.title": ("覆盖分析", "Coverage analysis"),
-        "coverage.preset": ("预设标准", "Preset"),
-        "coverage.custom": ("自定义", "Custom"),
-        "coverage.categories": ("设施类别", "Facility categories"),
-        "coverage.radius": ("服务半径（米）", "Radius (m)"),
-        "coverage.mode": ("距离模式", "Distance mode"),
-        "coverage.mode.straight": ("直线距离", "Straight line"),
-        "coverage.mode.walk": ("步行路网距离", "Walking along roads"),
-        "coverage.target": ("目标居民覆盖率（%）", "Target residents share (%)"),
-        "coverage.run": ("分析", "Analyse"),
-        "coverage.summary": ("全市概况", "City summary"),
-        "coverage.residents": ("居民覆盖率", "Residents within reach"),
-        "coverage.area": ("面积覆盖率", "Area within reach"),
-        "coverage.distance": ("平均/P90距离", "Mean / p90 distance"),
-        "coverage.facilities": ("设施数", "Facilities"),
-        "coverage.underserved": ("未达标网格", "Grids below target"),
-        "coverage.uncovered": ("未覆盖居民", "Residents not covered"),
-        "coverage.none": ("无", "None"),
-        "coverage.download": ("下载", "Download"),
-        "coverage.service_area": ("服务范围", "Service area"),
-        "coverage.working": ("计算中…", "Working…"),
-        "coverage.grid": ("网格", "Grid"),
-    })
-except ImportError:  # pragma: no cover
-    pass
+_PARAMS = [
+    {"name": "category", "in": "query", "required": True, "style": "form", "explode": True,
+     "description": "Facility categories (repeat or comma-separate), e.g. bus_stop",
+     "schema": {"type": "array", "items": {"type": "string", "enum": list(CATEGORIES)}, "minItems": 1}},
+    {"name": "radius", "in": "query", "required": True, "description": "Distance in metres",
+     "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": coverage.MAX_RADIUS_M}},
+    {"name": "mode", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": list(coverage.MODES), "default": "straight"}},
+    {"name": "level", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": list(coverage.LEVELS), "default": "grid"}},
+    {"name": "target", "in": "query", "required": False,
+     "description": "Target share of residents in percent, or none", "schema": {"type": "string"}},
+]
+
+OPENAPI_PATHS = {
+    "/api/v1/coverage/presets": {"get": {
+        "summary": "Planning presets, categories, levels, modes and export formats", "operationId": "coveragePresets",
+        "responses": {"200": {"description": "presets"}}}},
+    "/api/v1/coverage": {"get": {
+        "summary": "Coverage of facilities by grid, committee, division or city", "operationId": "coverage",
+        "parameters": [*_PARAMS, {"name": "limit", "in": "query", "required": False,
+                                  "schema": {"type": "integer", "minimum": 0, "maximum": MAX_UNDERSERVED}}],
+        "responses": {"200": {"description": "tables, summary and underserved grids"}, **error_responses(400)}}},
+    "/api/v1/coverage/map": {"get": {
+        "summary": "Coverage as GeoJSON for a map", "operationId": "coverageMap", "parameters": _PARAMS,
+        "responses": {"200": {"description": "GeoJSON layers"}, **error_responses(400)}}},
+    "/api/v1/coverage/export.{fmt}": {"get": {
+        "summary": "Coverage as a file", "operationId": "coverageExport",
+        "parameters": [{"name": "fmt", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": list(export.MEDIA_TYPES)}}, *_PARAMS],
+        "responses": {"200": {"description": "the file"}, **error_responses(400, 404)}}},
+}
 
 
 def _params() -> dict[str, Any]:
