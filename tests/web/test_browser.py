@@ -241,3 +241,74 @@ def test_export_works_from_a_file_with_no_network(page: _Page, tmp_path: Path) -
     _shot(page, "export.png")
     assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == []
     assert page.errors == []
+
+
+# --- locate and coverage pages -----------------------------------------------------------------------
+
+
+def _until(p: _Page, script: str, timeout: float = 15.0) -> None:
+    """Poll a JS expression until it is truthy (wait_for_function needs eval, which the CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while not p.page.evaluate(script):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for: {script}")
+        p.page.wait_for_timeout(100)
+
+
+def _open_locate(p: _Page) -> None:
+    p.page.goto(p.base + "/locate")
+    _until(p, "document.querySelectorAll('.leaflet-overlay-pane path').length >= 613")
+
+
+def test_locate_page_finds_an_address_and_a_clicked_point(page: _Page, hostile_code: tuple[Path, str]) -> None:
+    data, _ = hostile_code
+    addresses = json.loads((data / "addresses.geojson").read_text(encoding="utf-8"))["features"]
+    target = addresses[700]["properties"]
+    _open_locate(page)
+    # the way residents say it: province and city prefix, 栋 for 号楼, a unit and room
+    page.page.fill("#gm-q", "甘肃省嘉峪关市" + target["address"].replace("号楼", "栋") + "2单元301室")
+    page.page.click("#gm-locate-submit")
+    page.page.wait_for_selector("#gm-result:not(.d-none) dl", timeout=10000)
+    assert target["grid_code"] in page.page.inner_text("#gm-result")
+    _shot(page, "locate-address.png")
+    # click the middle of the map: the answer names a grid (or the nearest one) and marks the point
+    box = page.page.locator("#gm-locate-map").bounding_box()
+    page.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    _until(page, "document.querySelector('#gm-result').innerText.includes('WGS84')")
+    assert page.page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length") >= 614
+    page.page.fill("#gm-q", "abc, 39.7")  # not a coordinate pair: searched as an address, not found
+    page.page.click("#gm-locate-submit")
+    page.page.wait_for_timeout(500)
+    page.page.fill("#gm-q", "98.3, 95")  # out of range: the error is shown, nothing breaks
+    page.page.click("#gm-locate-submit")
+    page.page.wait_for_selector("#gm-result .alert-danger", timeout=10000)
+    assert "out of range" in page.page.inner_text("#gm-result")
+    assert [e for e in page.errors if "400" not in e] == []
+    assert page.off_host() == []
+
+
+def test_locate_page_shows_hostile_names_as_text(page: _Page, hostile_code: tuple[Path, str]) -> None:
+    data, code = hostile_code
+    addresses = json.loads((data / "addresses.geojson").read_text(encoding="utf-8"))["features"]
+    target = next(a["properties"] for a in addresses if a["properties"]["grid_code"] == code)
+    _open_locate(page)
+    page.page.fill("#gm-q", target["address"])
+    page.page.click("#gm-locate-submit")
+    page.page.wait_for_selector("#gm-result:not(.d-none) dl", timeout=10000)
+    assert "<img src=x" in page.page.inner_text("#gm-result")
+    assert page.page.evaluate("window.__xss") is None
+    assert page.page.evaluate("document.querySelectorAll('#gm-result img').length") == 0
+
+
+def test_coverage_page_runs_an_analysis(page: _Page) -> None:
+    page.page.goto(page.base + "/coverage")
+    page.page.click("#gm-cov-run")
+    page.page.wait_for_selector("#gm-cov-summary:not(.d-none)", timeout=30000)
+    page.page.wait_for_timeout(500)
+    assert "%" in page.page.inner_text("#kpi-res")
+    _shot(page, "coverage.png")
+    assert page.page.evaluate("document.querySelectorAll('#gm-cov-under tr').length") > 0
+    assert page.page.evaluate("!!document.querySelector('#gm-cov-map canvas, #gm-cov-map svg')")
+    assert page.page.evaluate("document.querySelectorAll('#gm-cov-downloads a').length") >= 6
+    assert page.errors == []
+    assert page.off_host() == []
