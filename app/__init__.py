@@ -26,12 +26,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Flask
         The configured application with every blueprint registered.
     """
-    app = Flask(__name__, instance_relative_config=True, static_folder="web/static",
-                template_folder="web/templates")
-    app.config.update(settings.defaults())
-    app.config.update(settings.from_environ())
-    if test_config:
-        app.config.update(test_config)
+    config = settings.resolve(test_config)
+    app = Flask(__name__, static_folder="web/static", template_folder="web/templates",
+                instance_path=str(settings.instance_dir(config)))
+    app.config.update(config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
@@ -40,8 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.geo.versions import open_data
 
     app.extensions["gridmap.data"] = open_data(app.config["DATA_DIR"], app.config.get("STORE_DIR"),
-                                               settings.DEMO_DATA_DIR,
-                                               app.config.get("INSTANCE_DIR") or app.instance_path)
+                                               settings.DEMO_DATA_DIR, app.instance_path)
 
     from app.web import admin, auth, coverage, errors, health, locate, maps, openapi, security
 

@@ -86,11 +86,16 @@ def validate(folder: Path, expected_grids: int) -> None:
 
 
 def _dataset(data_dir: Path | None):
-    """Open the configured data (or ``data_dir``) the way the service does."""
-    from app import create_app
+    """Open the configured data (or ``data_dir``) the way the service does, without building the web app."""
+    from app.geo.versions import StoreError, open_data
 
-    app = create_app({"DATA_DIR": str(data_dir)} if data_dir else None)
-    return app.extensions["gridmap.data"].current()
+    config = settings.resolve({"DATA_DIR": str(data_dir)} if data_dir else None)
+    try:
+        manager = open_data(config["DATA_DIR"], config.get("STORE_DIR"), settings.DEMO_DATA_DIR,
+                            settings.instance_dir(config))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    return manager.current()
 
 
 _DATA_DIR_OPTION = click.option(

@@ -9,6 +9,8 @@ from typing import Any
 
 #: The demo city shipped with the repository.
 DEMO_DATA_DIR = Path(__file__).resolve().parent.parent / "geodata"
+#: Where accounts, the audit log and the versioned store live unless INSTANCE_DIR says otherwise.
+DEFAULT_INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,29 @@ def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """
     env = os.environ if environ is None else environ
     return {s.name: _coerce(s, env[s.env]) for s in SETTINGS if env.get(s.env) not in (None, "")}
+
+
+def resolve(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return the effective settings: defaults, then the environment, then ``overrides``.
+
+    Parameters
+    ----------
+    overrides : dict, optional
+        Settings that win over everything (e.g. a CLI option or a test's config).
+    environ : dict, optional
+        The environment to read; ``os.environ`` by default.
+
+    Returns
+    -------
+    dict
+        Every setting by name.
+    """
+    return {**defaults(), **from_environ(environ), **(overrides or {})}
+
+
+def instance_dir(config: dict[str, Any]) -> Path:
+    """Return the instance folder a configuration names (INSTANCE_DIR, or instance/ of the project)."""
+    return Path(config.get("INSTANCE_DIR") or DEFAULT_INSTANCE_DIR).resolve()
 
 
 def markdown_table() -> str:

@@ -55,8 +55,7 @@ OPENAPI_PATHS = {
 def db_file(app: Flask | None = None) -> Path:
     """Return the accounts and audit database of the app (in its instance folder)."""
     app = app or current_app
-    folder = app.config.get("INSTANCE_DIR") or app.instance_path
-    return users.db_path(folder)
+    return users.db_path(app.instance_path)
 
 
 def client_ip() -> str:
