@@ -165,101 +165,286 @@ def _q(values: np.ndarray, origin: float) -> np.ndarray:
     return np.rint((values - origin) / QUANTUM).astype(np.int64)
 
 
-def encode_polygons(geoms: np.ndarray, origin: tuple[float, float]) -> list[list[list[list[int]]]]:
-    """Encode (multi)polygons as quantised, delta-coded integer rings, all at once.
+# --- shared-border topology ----------------------------------------------------------------------
 
-    Each ring becomes ``[x0, y0, dx1, dy1, ...]`` in units of :data:`QUANTUM` degrees from
-    ``origin``, without the closing vertex and without repeated vertices. Because quantisation
-    is a pure function of a vertex, vertices shared by neighbours stay shared.
+
+@dataclass(frozen=True)
+class Topology:
+    """Polygons as shared arcs, each stored once (TopoJSON-like, in quantised integer coordinates).
+
+    Each arc runs between two junctions and has the feature on its left (``left``, always set) and
+    the one on its right (``right``, -1 for none). Rings are oriented with their inside on the left
+    (exteriors counter-clockwise), so a feature's rings are its left arcs forward plus its right
+    arcs reversed, chained end to start (see :func:`assemble_rings`).
+    """
+
+    arcs: tuple[np.ndarray, ...]
+    left: np.ndarray
+    right: np.ndarray
+
+
+def _quantised_rings(geoms: np.ndarray, origin: tuple[float, float]) -> tuple[np.ndarray, ...]:
+    """Oriented, quantised ring vertices without closing vertex or repeats, and their ring/feature ids."""
+    polys, poly_geom = shapely.get_parts(shapely.orient_polygons(geoms), return_index=True)
+    rings, ring_poly = shapely.get_rings(polys, return_index=True)
+    coords, cr = shapely.get_coordinates(rings, return_index=True)
+    qx, qy = _q(coords[:, 0], origin[0]), _q(coords[:, 1], origin[1])
+    if len(cr) == 0:
+        return qx, qy, cr, cr
+    first = np.r_[True, cr[1:] != cr[:-1]]
+    keep = ~(np.r_[False, (np.diff(qx) == 0) & (np.diff(qy) == 0)] & ~first)
+    qx, qy, cr = qx[keep], qy[keep], cr[keep]
+    keep = np.r_[cr[1:] == cr[:-1], False]  # each ring's last vertex now equals its first
+    qx, qy, cr = qx[keep], qy[keep], cr[keep]
+    # rings of fewer than 3 vertices vanish, and so does a polygon whose exterior vanishes
+    size = np.bincount(cr, minlength=len(rings))
+    exterior = np.r_[True, ring_poly[1:] != ring_poly[:-1]] if len(rings) else np.zeros(0, dtype=bool)
+    dead = np.zeros(len(polys), dtype=bool)
+    dead[ring_poly[exterior & (size < 3)]] = True
+    keep = ((size >= 3) & ~dead[ring_poly])[cr]
+    return qx[keep], qy[keep], cr[keep], poly_geom[ring_poly[cr[keep]]]
+
+
+def build_topology(geoms: np.ndarray, origin: tuple[float, float]) -> Topology:
+    """Split polygon rings into arcs at junctions and store every shared border once.
+
+    Coordinates are quantised to :data:`QUANTUM` first, so neighbours whose vertices coincide
+    after quantisation share their arcs. Rings are cut where three or more edges meet or where
+    the set of features using an edge changes. Any input is encoded exactly (after quantisation):
+    gaps, overlaps and unshared vertices only cost bytes, since such borders are not shared.
 
     Parameters
     ----------
     geoms : array of Polygon or MultiPolygon
-        Lon/lat geometries.
+        Lon/lat geometries (feature i is ``geoms[i]``).
     origin : (float, float)
         Lon/lat of the quantisation origin.
 
     Returns
     -------
-    list
-        Per geometry: one entry per polygon, each a list of rings (exterior first).
+    Topology
+        The arcs (absolute quantised coordinates) and the feature on each side.
     """
     geoms = np.asarray(geoms, dtype=object)
-    polys, poly_geom = shapely.get_parts(geoms, return_index=True)
-    rings, ring_poly = shapely.get_rings(polys, return_index=True)
-    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
-    qx, qy = _q(coords[:, 0], origin[0]), _q(coords[:, 1], origin[1])
-    # drop each ring's closing vertex and consecutive repeats (quantisation can merge vertices)
-    last = np.r_[coord_ring[1:] != coord_ring[:-1], True]
-    first = np.r_[True, coord_ring[1:] != coord_ring[:-1]]
-    repeat = np.r_[False, (np.diff(qx) == 0) & (np.diff(qy) == 0)] & ~first
-    keep = ~last & ~repeat
-    qx, qy, cr = qx[keep], qy[keep], coord_ring[keep]
-    start = np.r_[True, cr[1:] != cr[:-1]]
-    dx = np.where(start, qx, np.r_[0, np.diff(qx)])
-    dy = np.where(start, qy, np.r_[0, np.diff(qy)])
-    flat = np.empty(2 * len(dx), dtype=np.int64)
-    flat[0::2], flat[1::2] = dx, dy
-    bounds = np.flatnonzero(start).tolist() + [len(dx)]
-    ring_ids = cr[start]
-    counts = np.diff(bounds)
-    out: list[list[list[list[int]]]] = [[] for _ in range(len(geoms))]
-    poly_slot: dict[int, list[list[int]]] = {}
-    for rid, b0, n in zip(ring_ids.tolist(), bounds[:-1], counts.tolist(), strict=True):
-        if n < 3:
+    qx, qy, cr, feature = _quantised_rings(geoms, origin)
+    n, ng = len(qx), len(geoms)
+    if n == 0:
+        return Topology((), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    starts = np.flatnonzero(np.r_[True, cr[1:] != cr[:-1]])
+    lens = np.diff(np.r_[starts, n])
+    first, last = np.repeat(starts, lens), np.repeat(starts + lens - 1, lens)
+    at = np.arange(n)
+    nxt, prv = np.where(at == last, first, at + 1), np.where(at == first, last, at - 1)
+    x0, y0 = int(qx.min()), int(qy.min())
+    span = int(qy.max()) - y0 + 1
+    uv, vid = np.unique((qx - x0) * span + (qy - y0), return_inverse=True)
+    nv = len(uv)
+    # edges: undirected vertex pairs; an edge's signature is who uses it (lowest, highest feature, count)
+    ue, eid = np.unique(np.minimum(vid, vid[nxt]) * nv + np.maximum(vid, vid[nxt]), return_inverse=True)
+    lo = np.full(len(ue), ng, dtype=np.int64)
+    hi = np.full(len(ue), -1, dtype=np.int64)
+    np.minimum.at(lo, eid, feature)
+    np.maximum.at(hi, eid, feature)
+    sig = ((lo * (ng + 1) + hi) * 4 + np.minimum(np.bincount(eid, minlength=len(ue)), 3))[eid]
+    degree = np.bincount(np.r_[ue // nv, ue % nv], minlength=nv)
+    cut = np.flatnonzero((degree[vid] >= 3) | (sig != sig[prv]))
+    cut_ring = cr[cut]
+    ring_ids = cr[starts]
+    c0 = np.searchsorted(cut_ring, ring_ids).tolist()
+    c1 = np.searchsorted(cut_ring, ring_ids, side="right").tolist()
+    cut_l, vl = cut.tolist(), vid.tolist()
+
+    arcs: list[list[int]] = []
+    left: list[int] = []
+    right: list[int] = []
+    index: dict[tuple[int, ...], int] = {}
+    for s, m, k0, k1, g in zip(starts.tolist(), lens.tolist(), c0, c1, feature[starts].tolist(), strict=True):
+        ring = vl[s:s + m]
+        if k0 == k1:  # no junction: one closed arc, starting at its lowest vertex so neighbours agree
+            j = ring.index(min(ring))
+            pieces = [ring[j:] + ring[:j + 1]]
+        else:
+            cuts = [c - s for c in cut_l[k0:k1]]
+            twice = ring + ring
+            pieces = [twice[a:b + 1] for a, b in zip(cuts, [*cuts[1:], cuts[0] + m], strict=True)]
+        for seq in pieces:
+            key = tuple(seq)
+            back = index.get(key[::-1])
+            if back is not None and right[back] < 0 and left[back] != g:
+                right[back] = g  # the neighbour's side of a border already stored
+                continue
+            index[key] = len(arcs)
+            arcs.append(seq)
+            left.append(g)
+            right.append(-1)
+    xy = np.column_stack([uv // span + x0, uv % span + y0])
+    flat = xy[np.fromiter((v for a in arcs for v in a), dtype=np.int64)]
+    bounds = np.cumsum([len(a) for a in arcs])[:-1]
+    return Topology(tuple(np.split(flat, bounds)), np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64))
+
+
+def encode_topology(topo: Topology) -> dict[str, list[int]]:
+    """Encode a topology for the payload (see :func:`decode_topology` and map.js).
+
+    ``x``/``y``: the arcs' vertices as one delta-coded stream (the first vertex absolute, in
+    quanta from the origin); ``n``: vertices per arc, negative when the arc starts where the
+    previous one ended (its first vertex is then not repeated in the stream); ``left``: the left
+    feature, delta-coded; ``right``: right feature minus left feature, 0 for none.
+
+    Parameters
+    ----------
+    topo : Topology
+        Output of :func:`build_topology`.
+
+    Returns
+    -------
+    dict
+        ``{"x", "y", "n", "left", "right"}`` lists of ints.
+    """
+    if not topo.arcs:
+        return {"x": [], "y": [], "n": [], "left": [], "right": []}
+    ends = np.array([a[-1] for a in topo.arcs])
+    heads = np.array([a[0] for a in topo.arcs])
+    follows = np.r_[False, (heads[1:] == ends[:-1]).all(axis=1)]
+    lens = np.array([len(a) for a in topo.arcs])
+    stream = np.concatenate([a[1:] if f else a for a, f in zip(topo.arcs, follows.tolist(), strict=True)])
+    delta = np.diff(stream, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+    return {
+        "x": delta[:, 0].tolist(), "y": delta[:, 1].tolist(),
+        "n": np.where(follows, -(lens - 1), lens).tolist(),
+        "left": np.diff(topo.left, prepend=0).tolist(),
+        "right": np.where(topo.right >= 0, topo.right - topo.left, 0).tolist(),
+    }
+
+
+def decode_topology(obj: dict[str, list[int]]) -> Topology:
+    """Invert :func:`encode_topology` (for tests and checks).
+
+    Parameters
+    ----------
+    obj : dict
+        The encoded topology.
+
+    Returns
+    -------
+    Topology
+        The same arcs and sides.
+    """
+    stream = np.cumsum(np.column_stack([obj["x"], obj["y"]]).astype(np.int64).reshape(-1, 2), axis=0)
+    arcs, at, prev = [], 0, None
+    for n in obj["n"]:
+        if n < 0:
+            arc = np.vstack([prev[-1:], stream[at:at - n]])
+            at -= n
+        else:
+            arc = stream[at:at + n]
+            at += n
+        arcs.append(arc)
+        prev = arc
+    left = np.cumsum(np.asarray(obj["left"], dtype=np.int64))
+    r = np.asarray(obj["right"], dtype=np.int64)
+    return Topology(tuple(arcs), left, np.where(r != 0, left + r, -1))
+
+
+def assemble_rings(topo: Topology, groups: np.ndarray | None = None, n_groups: int | None = None
+                   ) -> list[list[np.ndarray]]:
+    """Return the rings of each feature, or of each group of features (their union's boundary).
+
+    An arc bounds a group when the features on its two sides are in different groups. The
+    group's arcs, oriented with the group on the left, are chained end to start into closed rings
+    (the same walk as map.js). The rings of one group fill its area under the even-odd rule.
+
+    Parameters
+    ----------
+    topo : Topology
+        The topology.
+    groups : array of int, optional
+        Group of each feature (-1 for none); default: every feature is its own group.
+    n_groups : int, optional
+        Number of groups; default ``max(groups) + 1``.
+
+    Returns
+    -------
+    list
+        Per group, a list of rings as (k, 2) arrays of quantised coordinates, not closed.
+    """
+    if groups is None:
+        n_feat = int(max(topo.left.max(initial=-1), topo.right.max(initial=-1))) + 1
+        groups = np.arange(n_feat)
+    groups = np.asarray(groups, dtype=np.int64)
+    if n_groups is None:
+        n_groups = int(groups.max(initial=-1)) + 1
+    gl = groups[topo.left] if len(topo.left) else topo.left
+    gr = np.where(topo.right >= 0, groups[np.maximum(topo.right, 0)], -1) if len(topo.right) else topo.right
+    pieces: list[list[int]] = [[] for _ in range(n_groups)]
+    for a, (lg, rg) in enumerate(zip(gl.tolist(), gr.tolist(), strict=True)):
+        if lg == rg:
             continue
-        pid = int(ring_poly[rid])
-        slot = poly_slot.get(pid)
-        if slot is None:
-            slot = poly_slot[pid] = []
-            out[int(poly_geom[pid])].append(slot)
-        slot.append(flat[2 * b0: 2 * (b0 + n)].tolist())
-    return out
+        if lg >= 0:
+            pieces[lg].append(a)
+        if rg >= 0:
+            pieces[rg].append(~a)
+    flat = np.concatenate(topo.arcs) if topo.arcs else np.zeros((0, 2), dtype=np.int64)
+    last = np.cumsum([len(a) for a in topo.arcs], dtype=np.int64) - 1
+    first = np.r_[0, last[:-1] + 1] if len(last) else last
+    heads = list(map(tuple, flat[first].tolist()))
+    tails = list(map(tuple, flat[last].tolist()))
+    return [_chain(topo.arcs, heads, tails, refs) for refs in pieces]
 
 
-def encode_polygon(geom: BaseGeometry, origin: tuple[float, float]) -> list[list[list[int]]]:
-    """Encode one (multi)polygon; see :func:`encode_polygons`.
+def _chain(arcs: tuple[np.ndarray, ...], heads: list[tuple[int, int]], tails: list[tuple[int, int]],
+           refs: list[int]) -> list[np.ndarray]:
+    def start(ref: int) -> tuple[int, int]:
+        return heads[ref] if ref >= 0 else tails[~ref]
+
+    by_start: dict[tuple[int, int], list[int]] = {}
+    for k, ref in enumerate(refs):
+        by_start.setdefault(start(ref), []).append(k)
+    used = [False] * len(refs)
+    rings = []
+    for k0 in range(len(refs)):
+        if used[k0]:
+            continue
+        head, parts, k = start(refs[k0]), [], k0
+        while True:
+            used[k] = True
+            ref = refs[k]
+            arc = arcs[ref] if ref >= 0 else arcs[~ref][::-1]
+            parts.append(arc if not parts else arc[1:])
+            end = tails[ref] if ref >= 0 else heads[~ref]
+            if end == head:
+                break
+            k = next((c for c in by_start.get(end, ()) if not used[c]), -1)
+            if k < 0:
+                break
+        ring = np.vstack(parts)
+        if len(ring) > 1 and (ring[0] == ring[-1]).all():
+            ring = ring[:-1]
+        rings.append(ring)
+    return rings
+
+
+def rings_geometry(rings: list[np.ndarray], origin: tuple[float, float]) -> BaseGeometry:
+    """Return the area that ``rings`` fill under the even-odd rule, in lon/lat (for checks and tests).
 
     Parameters
     ----------
-    geom : Polygon or MultiPolygon
-        Lon/lat geometry.
+    rings : list of (k, 2) int arrays
+        Quantised rings, as returned by :func:`assemble_rings`.
     origin : (float, float)
-        Lon/lat of the quantisation origin.
+        The quantisation origin.
 
     Returns
     -------
-    list
-        One entry per polygon, each a list of rings (exterior first).
+    Polygon or MultiPolygon
+        The filled area (empty when there are no rings).
     """
-    return encode_polygons(np.asarray([geom], dtype=object), origin)[0]
-
-
-def decode_polygon(parts: list[list[list[int]]], origin: tuple[float, float]) -> list[list[list[tuple[float, float]]]]:
-    """Invert :func:`encode_polygon` (for tests and exports): lon/lat rings, not closed.
-
-    Parameters
-    ----------
-    parts : list
-        Output of :func:`encode_polygon`.
-    origin : (float, float)
-        The same origin.
-
-    Returns
-    -------
-    list
-        Polygons as lists of rings of (lon, lat) tuples.
-    """
-    result = []
-    for rings in parts:
-        polys = []
-        for ring in rings:
-            arr = np.asarray(ring, dtype=np.int64)
-            xs = np.cumsum(arr[0::2]) * QUANTUM + origin[0]
-            ys = np.cumsum(arr[1::2]) * QUANTUM + origin[1]
-            polys.append(list(zip(xs.tolist(), ys.tolist(), strict=True)))
-        result.append(polys)
-    return result
+    area = shapely.Polygon()
+    for ring in rings:
+        if len(ring) >= 3:
+            poly = shapely.make_valid(shapely.Polygon(ring * QUANTUM + np.asarray(origin)))
+            area = shapely.symmetric_difference(area, poly)
+    return area
 
 
 # --- attributes and classes ----------------------------------------------------------------------
@@ -420,12 +605,57 @@ def _origin(bounds: np.ndarray) -> tuple[float, float]:
     return (math.floor(bounds[0] * 100) / 100, math.floor(bounds[1] * 100) / 100)
 
 
+def _outlines_match(topo: Topology, groups: np.ndarray, own: np.ndarray, origin: tuple[float, float]) -> bool:
+    """True when the outline of each group derived from ``topo`` is the group's own border.
+
+    Every vertex of a derived outline must be a vertex of the group's own border (to within one
+    quantum), and the two areas must agree to within the border's length times one metre.
+    A layer made by dissolving the grids passes; borders digitised apart from the grids fail, and
+    the layer then keeps its own geometry.
+    """
+    if len(own) == 0:
+        return True
+    rings = assemble_rings(topo, groups, len(own))
+    if any(not rs for rs in rings):
+        return False
+    derived = np.vstack([r for rs in rings for r in rs])
+    derived_group = np.repeat(np.arange(len(rings)), [sum(len(r) for r in rs) for rs in rings])
+    coords, which = shapely.get_coordinates(shapely.boundary(own), return_index=True)
+    mine = np.column_stack([_q(coords[:, 0], origin[0]), _q(coords[:, 1], origin[1])])
+    lo = np.minimum(derived.min(axis=0), mine.min(axis=0)) - 1  # a margin of one for the offsets below
+    span = np.maximum(derived.max(axis=0), mine.max(axis=0)) - lo + 2
+
+    def keys(xy: np.ndarray, group: np.ndarray) -> np.ndarray:
+        return (group * span[0] + (xy[:, 0] - lo[0])) * span[1] + (xy[:, 1] - lo[1])
+
+    # within one quantum, since a vertex halfway between two quanta may round either way
+    want, have = keys(derived, derived_group), keys(mine, which)
+    offsets = (np.arange(-1, 2)[:, None] * span[1] + np.arange(-1, 2)[None, :]).ravel()
+    if not np.isin(want[None, :] + offsets[:, None], have).any(axis=0).all():
+        return False
+    kx, ky = _local_scale(own)
+    area = np.array([sum(_shoelace(r) for r in rs) for rs in rings]) * QUANTUM ** 2 * kx * ky
+    border = shapely.length(shapely.transform(shapely.boundary(own), lambda c: c * np.array([kx, ky])))
+    return bool(np.all(np.abs(area - shapely.area(own) * kx * ky) <= border * 1.0))
+
+
+def _shoelace(ring: np.ndarray) -> float:
+    x, y = ring[:, 0].astype(float), ring[:, 1].astype(float)
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
 def home_payload(ds: Dataset, datum: str = "wgs84", show_personal: bool = False) -> dict[str, Any]:
     """Build the compact layer payload behind the home map (cached per data version, datum and access).
 
-    Polygons are coverage-simplified (shared borders stay shared), quantised to about 1 m and
-    delta-coded; text is HTML-escaped on the server. Personal fields are left out unless
-    ``show_personal``.
+    Grid polygons are coverage-simplified, quantised to about 1 m and stored as a topology: every
+    border between two grids is one arc, stored once (see :func:`build_topology`). Committees and
+    divisions, which are unions of grids, carry no geometry: the client draws their outlines from
+    the grid arcs whose two sides lie in different committees or divisions. Only a layer that is
+    not a dissolve of its grids (see :func:`_outlines_match`) gets a topology of its own.
+    Facility counts per grid are left for the client to count from the facility rows, and the
+    grid ``code`` and ``name`` columns listed in ``grids.prefixed`` hold only what follows the
+    grid's committee's code or name. Text is HTML-escaped on the server; personal fields are left
+    out unless ``show_personal``.
 
     Parameters
     ----------
@@ -439,8 +669,9 @@ def home_payload(ds: Dataset, datum: str = "wgs84", show_personal: bool = False)
     Returns
     -------
     dict
-        ``version``, ``quantum``, ``origin``, ``bounds``, ``divisions``, ``committees``, ``grids``,
-        ``facilities`` and ``classes``.
+        ``version``, ``datum``, ``quantum``, ``origin``, ``bounds``, ``divisions``, ``committees``,
+        ``grids``, ``facilities`` and ``classes``. Tables are ``{"fields": [...], "columns": [...]}``
+        (one list per field); ``grids.topology`` is an :func:`encode_topology` result.
     """
     if datum not in DATUMS:
         raise ValueError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")
@@ -450,29 +681,51 @@ def home_payload(ds: Dataset, datum: str = "wgs84", show_personal: bool = False)
         bounds = shift_geometries(np.asarray([shapely.box(*grids.total_bounds)]), datum)[0].bounds
         origin = _origin(np.asarray(bounds))
 
-        def polys(layer: str) -> list[list]:
-            simple = _cached(ds, f"simple.{layer}", lambda: simplify_coverage(ds.layer(layer).geometry))
-            return encode_polygons(shift_geometries(simple, datum), origin)
+        def simple(layer: str) -> np.ndarray:
+            geoms = _cached(ds, f"simple.{layer}", lambda: simplify_coverage(ds.layer(layer).geometry))
+            return shift_geometries(geoms, datum)
 
         divs = ds.layer("divisions")
         coms = ds.layer("committees")
         attrs = grid_attributes(ds)
-        fields = ["code", "name", "committee", "division", "population", "households", "area_km2", "density",
-                  "parttime", "facilities", *(f"fac_{c}" for c in CATEGORIES)]
         com_index = {str(c): i for i, c in enumerate(coms["code"].tolist())}
         div_index = {str(c): i for i, c in enumerate(divs["code"].tolist())}
-        text_cols = [[esc(v) for v in grids[c].tolist()] for c in ("code", "name")]
-        # committee and division as row numbers into their tables (-1 when the code is unknown)
-        text_cols.append([com_index.get(str(c), -1) for c in grids["committee_code"].tolist()])
-        text_cols.append([div_index.get(str(c), -1) for c in grids["division_code"].tolist()])
+        grid_com = np.array([com_index.get(str(c), -1) for c in grids["committee_code"].tolist()], dtype=np.int64)
+        grid_div = np.array([div_index.get(str(c), -1) for c in grids["division_code"].tolist()], dtype=np.int64)
+        topo = build_topology(simple("grids"), origin)
+        # when every grid's code and name extend its committee's (620201001001 -> 620201001001003,
+        # 雄关社区 -> 雄关社区第3网格), only the extension is sent
+        text, prefixed = {}, []
+        for f in ("code", "name"):
+            raw = grids[f].tolist()
+            parents = coms[f].tolist()
+            parent = [parents[c] if c >= 0 else None for c in grid_com.tolist()]
+            if all(isinstance(v, str) and isinstance(p, str) and v.startswith(p)
+                   for v, p in zip(raw, parent, strict=True)):
+                text[f] = [esc(v[len(p):]) for v, p in zip(raw, parent, strict=True)]
+                prefixed.append(f)
+            else:
+                text[f] = [esc(v) for v in raw]
         parttime = grids["parttime_count"].fillna(0).astype(int).tolist() if "parttime_count" in grids else [0] * len(grids)
-        num_cols = [attrs["population"].astype(int).tolist(), attrs["households"].astype(int).tolist(),
-                    attrs["area_km2"].round(3).tolist(), attrs["density"].astype(int).tolist(), parttime,
-                    *(attrs[c].astype(int).tolist() for c in ("facilities", *(f"fac_{k}" for k in CATEGORIES)))]
-        rows = [list(r) for r in zip(*text_cols, *num_cols, strict=True)]
-        grid_part: dict[str, Any] = {"fields": fields, "rows": rows, "geom": polys("grids")}
+        grid_part: dict[str, Any] = {
+            "fields": ["code", "name", "committee", "division", "population", "households", "area_km2", "density",
+                       "parttime"],
+            "columns": [text["code"], text["name"], grid_com.tolist(), grid_div.tolist(),
+                        attrs["population"].astype(int).tolist(), attrs["households"].astype(int).tolist(),
+                        attrs["area_km2"].round(3).tolist(), attrs["density"].astype(int).tolist(), parttime],
+            "prefixed": prefixed,
+            "topology": encode_topology(topo),
+        }
         if show_personal:
             grid_part["personal"] = [staff_public(rec, True) for rec in grids.to_dict("records")]
+
+        def boundary_layer(gdf: gpd.GeoDataFrame, layer: str, groups: np.ndarray, fields: list[str],
+                           columns: list[list]) -> dict[str, Any]:
+            part: dict[str, Any] = {"fields": fields, "columns": columns}
+            own = shift_geometries(np.asarray(gdf.geometry.values, dtype=object), datum)
+            if not _outlines_match(topo, groups, own, origin):
+                part["topology"] = encode_topology(build_topology(simple(layer), origin))
+            return part
 
         fac = ds.layer("facilities")
         fx, fy = fac.geometry.x.values, fac.geometry.y.values
@@ -480,31 +733,29 @@ def home_payload(ds: Dataset, datum: str = "wgs84", show_personal: bool = False)
             from app.geo.crs import wgs84_to_gcj02
 
             fx, fy = wgs84_to_gcj02(fx, fy)
-        qx, qy = _q(np.asarray(fx), origin[0]).tolist(), _q(np.asarray(fy), origin[1]).tolist()
+        grid_row = {str(c): i for i, c in enumerate(grids["code"].tolist())}
         cap = fac["capacity"] if "capacity" in fac else pd.Series([None] * len(fac))
         sub = fac["subtype"] if "subtype" in fac else pd.Series([None] * len(fac))
-        fac_rows = [
-            [esc(i), esc(n), esc(c), esc(s), None if pd.isna(k) else int(k), esc(g), x, y]
-            for i, n, c, s, k, g, x, y in zip(fac["id"], fac["name"], fac["category"], sub, cap, fac["grid_code"],
-                                              qx, qy, strict=True)
-        ]
         return {
             "version": ds.version,
             "datum": datum,
             "quantum": QUANTUM,
             "origin": list(origin),
             "bounds": [round(b, 6) for b in bounds],
-            "divisions": {"fields": ["code", "name", "kind"],
-                          "rows": [[esc(c), esc(n), esc(k)] for c, n, k in zip(divs["code"], divs["name"], divs["kind"],
-                                                                            strict=True)],
-                          "geom": polys("divisions")},
-            "committees": {"fields": ["code", "name", "kind", "division"],
-                           "rows": [[esc(c), esc(n), esc(k), div_index.get(str(d), -1)] for c, n, k, d in
-                                    zip(coms["code"], coms["name"], coms["kind"], coms["division_code"], strict=True)],
-                           "geom": polys("committees")},
+            "divisions": boundary_layer(divs, "divisions", grid_div, ["code", "name", "kind"],
+                                        [[esc(v) for v in divs[c].tolist()] for c in ("code", "name", "kind")]),
+            "committees": boundary_layer(
+                coms, "committees", grid_com, ["code", "name", "kind", "division"],
+                [*([esc(v) for v in coms[c].tolist()] for c in ("code", "name", "kind")),
+                 [div_index.get(str(d), -1) for d in coms["division_code"].tolist()]]),
             "grids": grid_part,
+            # grid: row number in the grid table, or the escaped code when no grid has it
             "facilities": {"fields": ["id", "name", "category", "subtype", "capacity", "grid", "x", "y"],
-                           "rows": fac_rows},
+                           "columns": [[esc(v) for v in fac["id"].tolist()], [esc(v) for v in fac["name"].tolist()],
+                                       [esc(v) for v in fac["category"].tolist()], [esc(v) for v in sub.tolist()],
+                                       [None if pd.isna(k) else int(k) for k in cap.tolist()],
+                                       [grid_row.get(str(g), esc(g)) for g in fac["grid_code"].tolist()],
+                                       _q(np.asarray(fx), origin[0]).tolist(), _q(np.asarray(fy), origin[1]).tolist()]},
             "classes": classes(ds),
         }
 

@@ -38,21 +38,9 @@ def _personal_values(data_dir: Path) -> list[str]:
 # --- core (framework-free) -----------------------------------------------------------------------
 
 
-def test_encode_roundtrip_is_within_a_metre_and_keeps_shared_vertices(data_dir: Path) -> None:
-    geoms = _grids(data_dir).geometry.values
-    simple = mapdata.simplify_coverage(geoms)
-    origin = (98.0, 39.5)
-    enc = mapdata.encode_polygons(simple, origin)
-    assert len(enc) == len(geoms)
-    for g, parts in zip(simple, enc, strict=True):
-        ring = mapdata.decode_polygon(parts, origin)[0][0]
-        exterior = np.asarray(g.exterior.coords)[:-1] if g.geom_type == "Polygon" else None
-        if exterior is not None:
-            assert len(ring) <= len(exterior)
-            # every decoded vertex is within ~1 m (1e-5 deg) of an original vertex
-            d = np.abs(np.asarray(ring)[:, None, :] - exterior[None, :, :]).max(axis=2).min(axis=1)
-            assert d.max() <= mapdata.QUANTUM
-    # shared borders stay shared: neighbouring simplified grids still touch without overlapping
+def test_simplified_grids_keep_shared_borders(data_dir: Path) -> None:
+    simple = mapdata.simplify_coverage(_grids(data_dir).geometry.values)
+    # neighbouring simplified grids still touch without overlapping
     assert shapely.coverage_is_valid(simple)
 
 

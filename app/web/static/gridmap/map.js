@@ -6,26 +6,120 @@
   var gm = (window.gridmap = window.gridmap || {});
   gm.timings = gm.timings || {};
 
-  function decodeRing(ring, q, o) {
-    var out = new Array(ring.length / 2), x = 0, y = 0;
-    for (var i = 0, j = 0; i < ring.length; i += 2, j++) {
-      x += ring[i];
-      y += ring[i + 1];
-      out[j] = [o[1] + y * q, o[0] + x * q];
+  // --- topology: arcs stored once, with the feature on each side (see app/geo/mapdata.py) ---------
+
+  function decodeTopology(t, q, o) {
+    var arcs = new Array(t.n.length), x = 0, y = 0, k = 0, prev = null;
+    for (var i = 0; i < t.n.length; i++) {
+      var n = t.n[i], pts = [], arc = { ll: pts };
+      if (n < 0) {
+        pts.push(prev.ll[prev.ll.length - 1]);
+        arc.s = prev.e;
+        n = -n;
+      }
+      for (var j = 0; j < n; j++, k++) {
+        x += t.x[k];
+        y += t.y[k];
+        pts.push([o[1] + y * q, o[0] + x * q]);
+        if (j === 0 && arc.s === undefined) arc.s = x + "," + y;
+      }
+      arc.e = x + "," + y;
+      arcs[i] = prev = arc;
+    }
+    var left = new Array(t.left.length), right = new Array(t.right.length), l = 0;
+    for (i = 0; i < t.left.length; i++) {
+      l += t.left[i];
+      left[i] = l;
+      right[i] = t.right[i] ? l + t.right[i] : -1;
+    }
+    return { arcs: arcs, left: left, right: right };
+  }
+
+  // rings of each group of features (its union's outline): arcs whose sides are in different groups,
+  // oriented with the group on the left and chained end to start; they fill the area even-odd
+  function assemble(topo, n, groupOf) {
+    var pieces = [], a, l, r;
+    for (a = 0; a < n; a++) pieces.push([]);
+    for (a = 0; a < topo.arcs.length; a++) {
+      l = groupOf(topo.left[a]);
+      r = topo.right[a] >= 0 ? groupOf(topo.right[a]) : -1;
+      if (l === r) continue;
+      if (l >= 0) pieces[l].push(a);
+      if (r >= 0) pieces[r].push(~a);
+    }
+    return pieces.map(function (refs) { return chain(topo.arcs, refs); });
+  }
+
+  function chain(arcs, refs) {
+    var byStart = {}, used = new Array(refs.length), rings = [], k0, k, j;
+    refs.forEach(function (ref, i) {
+      var key = ref >= 0 ? arcs[ref].s : arcs[~ref].e;
+      (byStart[key] = byStart[key] || []).push(i);
+    });
+    for (k0 = 0; k0 < refs.length; k0++) {
+      if (used[k0]) continue;
+      var ring = [], head = refs[k0] >= 0 ? arcs[refs[k0]].s : arcs[~refs[k0]].e;
+      k = k0;
+      for (;;) {
+        used[k] = true;
+        var ref = refs[k], arc = arcs[ref >= 0 ? ref : ~ref], pts = arc.ll, skip = ring.length ? 1 : 0, end;
+        if (ref >= 0) {
+          for (j = skip; j < pts.length; j++) ring.push(pts[j]);
+          end = arc.e;
+        } else {
+          for (j = pts.length - 1 - skip; j >= 0; j--) ring.push(pts[j]);
+          end = arc.s;
+        }
+        if (end === head) break;
+        var cands = byStart[end] || [], next = -1;
+        for (j = 0; j < cands.length; j++) if (!used[cands[j]]) { next = cands[j]; break; }
+        if (next < 0) break;
+        k = next;
+      }
+      var tail = ring[ring.length - 1];
+      if (ring.length > 1 && ring[0][0] === tail[0] && ring[0][1] === tail[1]) ring.pop();
+      rings.push(ring);
+    }
+    return rings;
+  }
+
+  function identity(i) { return i; }
+
+  // outlines of a boundary layer: its own topology when the server sent one, else from its grids
+  function boundaryRings(part, column) {
+    var n = part.columns[0].length;
+    if (part.topology) return assemble(decodeTopology(part.topology, gm.q, gm.o), n, identity);
+    return assemble(gm.topology, n, function (i) { return column[i]; });
+  }
+
+  function tableRecords(part) {
+    var cols = part.columns, fields = part.fields, n = cols.length ? cols[0].length : 0, out = new Array(n);
+    for (var i = 0; i < n; i++) {
+      var o = {};
+      for (var f = 0; f < fields.length; f++) o[fields[f]] = cols[f][i];
+      out[i] = o;
     }
     return out;
   }
 
-  function decodePolygon(parts, q, o) {
-    return parts.map(function (rings) {
-      return rings.map(function (r) { return decodeRing(r, q, o); });
-    });
+  function column(part, name) {
+    return part.columns[part.fields.indexOf(name)];
   }
 
-  function table(fields, row) {
-    var o = {};
-    for (var i = 0; i < fields.length; i++) o[fields[i]] = row[i];
-    return o;
+  // facility counts per grid (the fac_* attributes), counted from the facility rows as the server does
+  function countFacilities() {
+    var cats = gm.cfg.categories, keys = Object.keys(cats);
+    gm.grids.forEach(function (g) {
+      g.facilities = 0;
+      keys.forEach(function (k) { g["fac_" + k] = 0; });
+    });
+    gm.facilities.forEach(function (f) {
+      var g = typeof f.grid === "number" ? gm.grids[f.grid] : null;
+      if (g && Object.prototype.hasOwnProperty.call(cats, f.category)) {
+        g["fac_" + f.category] += 1;
+        g.facilities += 1;
+      }
+    });
   }
 
   function fmt(n) {
@@ -99,7 +193,7 @@
   function facilityPopup(f) {
     var c = gm.cfg, s = c.strings, cat = c.categories[f.category] || { label: f.category };
     var sub = f.subtype && c.subtypes[f.category] ? (c.subtypes[f.category][f.subtype] || f.subtype) : "";
-    var grid = gm.gridByCode[f.grid];
+    var grid = typeof f.grid === "number" ? gm.grids[f.grid] : null;
     return '<div class="gm-popup"><div class="gm-popup-title">' + f.name + "</div><table>" +
       row(s.category, cat.label + (sub ? " · " + sub : "")) +
       (f.capacity !== null ? row(s.capacity, fmt(f.capacity)) : "") +
@@ -166,12 +260,16 @@
   function addSearch(map) {
     var c = gm.cfg, records = {};
     gm.grids.forEach(function (rec, i) {
-      var layer = gm.gridLayers[i], loc = layer.getBounds().getCenter();
+      var layer = gm.gridLayers[i];
+      if (!layer.getBounds().isValid()) return;
+      var loc = layer.getBounds().getCenter();
       loc.layer = layer;
       records[rec.code + " " + rec.name] = loc;
     });
     gm.committees.forEach(function (rec, i) {
-      var layer = gm.committeeLayers[i], loc = layer.getBounds().getCenter();
+      var layer = gm.committeeLayers[i];
+      if (!layer.getBounds().isValid()) return;
+      var loc = layer.getBounds().getCenter();
       loc.layer = layer;
       loc.committee = rec;
       records[rec.name + " (" + (c.kinds[rec.kind] || rec.kind) + ")"] = loc;
@@ -198,8 +296,8 @@
     if (c.minimapTiles) {
       layer = L.tileLayer(c.minimapTiles.url, c.minimapTiles.options);
     } else {
-      layer = L.layerGroup(gm.data.divisions.geom.map(function (g) {
-        return L.polygon(decodePolygon(g, gm.q, gm.o), {
+      layer = L.layerGroup(gm.divisionRings.map(function (rings) {
+        return L.polygon(rings, {
           color: "#51606f", weight: 1, fillColor: "#cfd8e3", fillOpacity: 0.8, interactive: false
         });
       }));
@@ -221,18 +319,25 @@
     map.createPane("boundaries").style.zIndex = 420;
 
     // grids first: they are what the planner looks for
-    gm.grids = data.grids.rows.map(function (r) { return table(data.grids.fields, r); });
+    gm.grids = tableRecords(data.grids);
+    gm.divisions = tableRecords(data.divisions);
+    gm.committees = tableRecords(data.committees);
+    // code and name columns sent as what follows the committee's code or name
+    (data.grids.prefixed || []).forEach(function (f) {
+      gm.grids.forEach(function (g) { g[f] = gm.committees[g.committee][f] + g[f]; });
+    });
     gm.gridByCode = {};
     gm.grids.forEach(function (g) { gm.gridByCode[g.code] = g; });
-    gm.divisions = data.divisions.rows.map(function (r) { return table(data.divisions.fields, r); });
-    gm.committees = data.committees.rows.map(function (r) { return table(data.committees.fields, r); });
     gm.divisionByCode = {};
     gm.divisions.forEach(function (d) { gm.divisionByCode[d.code] = d; });
     gm.committeeByCode = {};
     gm.committees.forEach(function (d) { gm.committeeByCode[d.code] = d; });
+    gm.facilities = tableRecords(data.facilities);
+    countFacilities();
 
-    gm.gridLayers = data.grids.geom.map(function (g, i) {
-      var layer = L.polygon(decodePolygon(g, gm.q, gm.o), gridStyle(gm.grids[i]));
+    gm.topology = decodeTopology(data.grids.topology, gm.q, gm.o);
+    gm.gridLayers = assemble(gm.topology, gm.grids.length, identity).map(function (rings, i) {
+      var layer = L.polygon(rings, gridStyle(gm.grids[i]));
       layer.bindTooltip(gm.grids[i].code + " " + gm.grids[i].name, { sticky: true, className: "gm-tooltip" });
       layer.bindPopup(function () { return gridPopup(i); }, { maxWidth: 340, minWidth: 240 });
       layer.on("mouseover", function () { layer.setStyle({ weight: 2.5, color: "#1d3557" }); });
@@ -249,14 +354,15 @@
     gm.timings.gridsDrawnMs = performance.now();
     if (window.performance && performance.mark) performance.mark("gridmap:grids-drawn");
 
-    gm.committeeLayers = data.committees.geom.map(function (g) {
-      return L.polygon(decodePolygon(g, gm.q, gm.o), {
+    gm.committeeLayers = boundaryRings(data.committees, column(data.grids, "committee")).map(function (rings) {
+      return L.polygon(rings, {
         pane: "boundaries", color: "#2b4a6f", weight: 1.6, fill: false, interactive: false
       });
     });
     gm.committeeGroup = L.featureGroup(gm.committeeLayers).addTo(map);
-    gm.divisionLayers = data.divisions.geom.map(function (g) {
-      return L.polygon(decodePolygon(g, gm.q, gm.o), {
+    gm.divisionRings = boundaryRings(data.divisions, column(data.grids, "division"));
+    gm.divisionLayers = gm.divisionRings.map(function (rings) {
+      return L.polygon(rings, {
         pane: "boundaries", color: "#7a1f3d", weight: 3, dashArray: "8 4", fill: false, interactive: false
       });
     });
@@ -268,8 +374,7 @@
     overlays[s.layerCommittees] = gm.committeeGroup;
     overlays[s.layerGrids] = gm.gridGroup;
     var byCat = {};
-    data.facilities.rows.forEach(function (r) {
-      var f = table(data.facilities.fields, r);
+    gm.facilities.forEach(function (f) {
       (byCat[f.category] = byCat[f.category] || []).push(f);
     });
     gm.facilityGroups = {};
