@@ -202,5 +202,9 @@ class DataManager:
             return ds
         with self._lock:
             if self._current is None or self._current.version != version:
-                self._current = Dataset(self.store)
+                self._current = self._open(version)
             return self._current
+
+    def _open(self, version: str) -> Dataset:
+        """Build the Dataset of ``version`` (subclasses pin it to that version's files)."""
+        return Dataset(self.store)

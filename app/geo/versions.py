@@ -668,16 +668,8 @@ class VersionedDataManager(DataManager):
 
     store: VersionedStore
 
-    def current(self) -> Dataset:
-        """Return the Dataset of the current version, building a new one if the pointer moved."""
-        ds = self._current
-        version = self.store.version()
-        if ds is not None and ds.version == version:
-            return ds
-        with self._lock:
-            if self._current is None or self._current.version != version:
-                self._current = Dataset(self.store.snapshot(version))
-            return self._current
+    def _open(self, version: str) -> Dataset:
+        return Dataset(self.store.snapshot(version))
 
 
 def open_data(data_dir: str | Path, store_dir: str | Path | None, default_data_dir: str | Path,
