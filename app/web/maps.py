@@ -467,13 +467,13 @@ def export_map() -> Any:
 
     def build() -> bytes:
         parts = _home_parts(lang, attr, bm, "")
-        body, _etag = mapdata.payload_bytes(ds, bm.datum, show_personal())
+        body, _etag = mapdata.payload_bytes(ds, bm.datum, show_personal=False)  # exports never carry personal data
         data_js = body.decode("utf-8").replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
         html = render_template("maps/export.html", parts=parts, data_js=data_js, version=ds.version,
                                today=date.today().isoformat())
         return assets.inline_html(html).encode("utf-8")
 
-    body = _cached(ds, f"maps.export.{lang}.{attr}.{bm.key}.{int(show_personal())}", build)
+    body = _cached(ds, f"maps.export.{lang}.{attr}.{bm.key}", build)
     resp = Response(body, mimetype="text/html")
     resp.headers["Content-Disposition"] = f'attachment; filename="gridmap-{ds.version}-{attr}.html"'
     resp.set_etag(hashlib.sha256(body).hexdigest()[:20])

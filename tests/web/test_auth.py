@@ -239,6 +239,18 @@ def test_staff_see_contacts_where_the_public_do_not(app):
     assert [v for v in values if v in b], "staff should see the grid's contacts"
 
 
+def test_exports_carry_no_personal_data_even_for_staff(app):
+    staff = app.test_client()
+    login(staff, "staff")
+    values = _personal_values()
+    for url in ("/export/map.html", "/api/v1/coverage/export.csv?category=bus_stop&radius=500",
+                "/api/v1/coverage/export.geojson?category=park&radius=300"):
+        r = staff.get(url)
+        assert r.status_code == 200, url
+        body = r.get_data(as_text=True)
+        assert not [v for v in values if v in body], url
+
+
 # --------------------------------------------------------------------------- hardening
 
 
