@@ -89,6 +89,8 @@ def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDA
         x, y = np.broadcast_arrays(x, y)
     except ValueError as exc:
         raise ValueError(f"x/lon and y/lat have incompatible shapes {x.shape} and {y.shape}") from exc
+    if scalar:  # numpy scalars: ~10x less per-operation overhead than 0-d arrays, for single lookups
+        return x[()], y[()], scalar
     return x, y, scalar
 
 

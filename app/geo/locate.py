@@ -94,8 +94,8 @@ def to_lonlat(x: Any, y: Any, crs: str | int | None = None) -> tuple[float, floa
     xv, yv = _parse_number(x, "lon" if _is_geographic(spec) else "x"), _parse_number(y, "lat" if _is_geographic(spec) else "y")
     if _is_geographic(spec) and not (-180 <= xv <= 180 and -90 <= yv <= 90):
         raise LocateError(f"coordinates out of range: lon must be within ±180 and lat within ±90, got {xv}, {yv}")
-    lon, lat = crsmod.to_wgs84(np.array([xv]), np.array([yv]), spec)
-    lon_f, lat_f = float(lon[0]), float(lat[0])
+    lon, lat = crsmod.to_wgs84(xv, yv, spec)
+    lon_f, lat_f = float(lon), float(lat)
     if not (math.isfinite(lon_f) and math.isfinite(lat_f) and -180 <= lon_f <= 180 and -90 <= lat_f <= 90):
         raise LocateError(f"coordinates {xv}, {yv} are outside the valid area of {spec.label}")
     return lon_f, lat_f
