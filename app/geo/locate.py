@@ -331,6 +331,7 @@ def locate_frame(
         texts = df[cols.address].iloc[rows].astype(str).tolist()
         results = ds.address_matcher.match_many(texts)
         for i, (row, res) in enumerate(zip(rows, results, strict=True)):
+            message[row] = ""  # the address answers for the missing coordinates
             if res.status == "invalid":
                 status[row], message[row] = "invalid", "empty address"
             elif res.status == "ok":
