@@ -232,7 +232,7 @@ def assets_list() -> None:
 @click.option("--preset", default=None, help="Planning preset: bus_stop, park, circle_5min, circle_10min, circle_15min.")
 @click.option("--radius", type=float, default=None, help="Distance in metres (default: the preset's largest).")
 @click.option("--mode", type=click.Choice(["straight", "walk"]), default="straight", show_default=True,
-              help="Straight line in EPSG:4542, or walking along the road network.")
+              help="Straight line in the data's metric CRS (EPSG:4542 for Jiayuguan), or walking along the road network.")
 @click.option("--by", "level", type=click.Choice(["grid", "committee", "division", "city"]), default="grid",
               show_default=True, help="Level of the table in csv, geojson and zip outputs.")
 @click.option("--target", default=None, help="Target residents share in percent ('none' for no target; "

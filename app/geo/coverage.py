@@ -22,10 +22,10 @@ import shapely
 import shapely.geometry
 
 from app.geo.network import Snap, WalkNetwork, build_network
-from app.geo.schema import CATEGORIES, METRIC_CRS, PERSONAL_FIELDS, STORAGE_CRS
+from app.geo.schema import CATEGORIES, PERSONAL_FIELDS, STORAGE_CRS
 from app.geo.store import Dataset, FolderStore
 
-#: Distance modes: straight line in EPSG:4542, or walking along the road network.
+#: Distance modes: straight line in the data's metric CRS, or walking along the road network.
 MODES: tuple[str, ...] = ("straight", "walk")
 #: Aggregation levels, finest first.
 LEVELS: tuple[str, ...] = ("grid", "committee", "division", "city")
@@ -310,7 +310,7 @@ def _cache(ds: Dataset) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# The prepared city: arrays in EPSG:4542, built once per data version
+# The prepared city: arrays in the data's metric CRS (Dataset.metric_crs), built once per data version
 
 
 class _City:
@@ -326,13 +326,15 @@ class _City:
             if required not in names:
                 raise CoverageError(f"the data has no {required} layer, which coverage needs")
         grids = ds.layer("grids")
+        #: The metric CRS every array below is in.
+        self.crs = ds.metric_crs
         self.grids = pd.DataFrame({
             "code": grids["code"].astype(str).to_numpy(),
             "name": grids["name"].astype(str).to_numpy() if "name" in grids else grids["code"].astype(str).to_numpy(),
             "committee_code": _col(grids, "committee_code"),
             "division_code": _col(grids, "division_code"),
         })
-        self.grid_geom = np.asarray(grids.geometry.to_crs(METRIC_CRS).values, dtype=object)
+        self.grid_geom = np.asarray(grids.geometry.to_crs(self.crs).values, dtype=object)
         self.grid_geom = shapely.make_valid(self.grid_geom)
         shapely.prepare(self.grid_geom)
         self.grid_area = shapely.area(self.grid_geom)
@@ -359,13 +361,13 @@ class _City:
         self.div_names = dict(zip(self.divisions["code"], self.divisions["name"], strict=True))
 
         addr = ds.layer("addresses")
-        self.addr_xy = _metric_xy(addr)
+        self.addr_xy = _metric_xy(addr, self.crs)
         self.addr_res = _int_col(addr, "residents")
         self.addr_hh = _int_col(addr, "households")
         self.addr_grid = self._grid_of(addr, self.addr_xy, grid_row)
 
         fac = ds.layer("facilities")
-        self.fac_xy = _metric_xy(fac)
+        self.fac_xy = _metric_xy(fac, self.crs)
         self.fac_cat = fac["category"].astype(str).to_numpy() if "category" in fac else np.full(len(fac), "")
         self.fac_cap = _int_col(fac, "capacity")
         self.fac_grid = self._grid_of(fac, self.fac_xy, grid_row)
@@ -410,7 +412,7 @@ class _City:
             if "roads" not in self.ds.store.layer_names():
                 raise CoverageError("walk mode needs a roads layer, and the data has none")
             roads = self.ds.layer("roads")
-            net = build_network(np.asarray(roads.geometry.to_crs(METRIC_CRS).values, dtype=object))
+            net = build_network(np.asarray(roads.geometry.to_crs(self.crs).values, dtype=object))
             if net.segment_count == 0:
                 raise CoverageError("walk mode needs roads, and the roads layer is empty")
             return net
@@ -432,10 +434,10 @@ def _int_col(gdf: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(gdf[name], errors="coerce").fillna(0).to_numpy(np.int64)
 
 
-def _metric_xy(gdf: gpd.GeoDataFrame) -> np.ndarray:
+def _metric_xy(gdf: gpd.GeoDataFrame, crs: str) -> np.ndarray:
     if len(gdf) == 0:
         return np.empty((0, 2))
-    geom = gdf.geometry.to_crs(METRIC_CRS).values
+    geom = gdf.geometry.to_crs(crs).values
     xy = np.full((len(gdf), 2), np.nan)
     ok = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
     xy[ok] = shapely.get_coordinates(shapely.centroid(geom[ok]))
@@ -841,9 +843,15 @@ class CoverageResult:
         """The whole-city row as a dict (NaN as None)."""
         return records_of(self.tables["city"])[0]
 
+    @property
+    def metric_crs(self) -> str:
+        """The metric CRS distances and areas were computed in (the data's, see :attr:`Dataset.metric_crs`)."""
+        return self._city.crs
+
     def parameters(self) -> dict[str, Any]:
-        """Parameters, data version and time, for a parameters sheet or a JSON answer."""
-        return {**self.params.to_dict(), "data_version": self.data_version, "computed_at": self.computed_at,
+        """Parameters, data version, metric CRS and time, for a parameters sheet or a JSON answer."""
+        return {**self.params.to_dict(), "data_version": self.data_version, "metric_crs": self.metric_crs,
+                "computed_at": self.computed_at,
                 "label_zh": self.params.label("zh"), "label_en": self.params.label("en")}
 
     def records(self, level: str | None = None) -> list[dict[str, Any]]:
@@ -859,14 +867,14 @@ class CoverageResult:
         Parameters
         ----------
         crs : str
-            CRS of the returned geometry (default WGS84).
+            CRS of the returned geometry (default WGS84; :attr:`metric_crs` gives it unprojected).
         """
         if "service_area" not in self._memo:
             self._memo["service_area"] = _service_area_metric(self._city, self.params)
         geom = self._memo["service_area"]
-        if crs == METRIC_CRS or geom.is_empty:
+        if crs == self.metric_crs or geom.is_empty:
             return geom
-        return gpd.GeoSeries([geom], crs=METRIC_CRS).to_crs(crs).iloc[0]
+        return gpd.GeoSeries([geom], crs=self.metric_crs).to_crs(crs).iloc[0]
 
     def map_geojson(self, level: str | None = None, simplify_m: float = 2.0) -> dict[str, Any]:
         """The level's units as a GeoJSON FeatureCollection for a web map (WGS84, cached).
@@ -889,12 +897,12 @@ class CoverageResult:
     def service_area_geojson(self, simplify_m: float = 2.0) -> dict[str, Any] | None:
         """The service area as a GeoJSON geometry in WGS84 (None when empty), cached."""
         if "service_area_geojson" not in self._memo:
-            geom = self.service_area(METRIC_CRS)
+            geom = self.service_area(self.metric_crs)
             if geom.is_empty:
                 out = None
             else:
                 geom = shapely.simplify(geom, simplify_m)
-                wgs = gpd.GeoSeries([geom], crs=METRIC_CRS).to_crs(STORAGE_CRS).iloc[0]
+                wgs = gpd.GeoSeries([geom], crs=self.metric_crs).to_crs(STORAGE_CRS).iloc[0]
                 out = shapely.geometry.mapping(shapely.set_precision(wgs, 1e-6))
             self._memo["service_area_geojson"] = out
         return self._memo["service_area_geojson"]
@@ -980,7 +988,7 @@ def level_geometries(ds: Dataset, level: str) -> np.ndarray:
 
 def _map_geometries(city: _City, level: str, simplify_m: float) -> list[dict[str, Any]]:
     def build() -> list[dict[str, Any]]:
-        geoms = gpd.GeoSeries(level_geometries(city.ds, level), crs=STORAGE_CRS).to_crs(METRIC_CRS)
+        geoms = gpd.GeoSeries(level_geometries(city.ds, level), crs=STORAGE_CRS).to_crs(city.crs)
         simple = geoms.simplify(simplify_m, preserve_topology=True).to_crs(STORAGE_CRS)
         return [shapely.geometry.mapping(shapely.set_precision(g, 1e-6)) for g in simple.values]
 
@@ -1041,7 +1049,7 @@ def analyse(
     radius_m : float
         Distance in metres.
     mode : str
-        ``straight`` (EPSG:4542) or ``walk`` (road network).
+        ``straight`` (Euclidean in the data's metric CRS, :attr:`Dataset.metric_crs`) or ``walk`` (road network).
     level : str
         Default level of :meth:`CoverageResult.table`; all levels are computed.
     target_pct : float or None, optional

@@ -92,6 +92,7 @@ def parameters_rows(result: CoverageResult) -> list[tuple[str, str]]:
         ("设施类别 categories", ", ".join(p["categories"])),
         ("距离 radius (m)", f"{p['radius_m']:g}"),
         ("模式 mode", p["mode"]),
+        ("度量坐标系 metric CRS", p["metric_crs"]),
         ("目标 target (% residents)", "" if p["target_pct"] is None else f"{p['target_rule']} {p['target_pct']:g}"),
         ("数据版本 data version", p["data_version"]),
         ("计算时间 computed at (UTC)", p["computed_at"]),

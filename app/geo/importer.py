@@ -29,8 +29,8 @@ from app.geo.schema import (
     FIELDS,
     GEOMETRY_TYPES,
     LAYERS,
-    METRIC_CRS,
     STORAGE_CRS,
+    metric_crs_for,
 )
 
 #: Layers that can be imported (roads come with the demo only for now, but are accepted too).
@@ -229,11 +229,14 @@ def _wgs_place(geom: BaseGeometry | None) -> str | None:
     return _place(p.x, p.y)
 
 
-_TO_METRIC = pyproj.Transformer.from_crs(STORAGE_CRS, METRIC_CRS, always_xy=True)
+def _metric_crs_of(geoms: np.ndarray) -> str:
+    """The metric CRS for lon/lat geometries: :func:`metric_crs_for` of their extent."""
+    return metric_crs_for(tuple(shapely.total_bounds(np.asarray(geoms, dtype=object))))
 
 
-def _to_metric(geoms: np.ndarray) -> np.ndarray:
-    return shapely.transform(geoms, lambda xy: np.column_stack(_TO_METRIC.transform(xy[:, 0], xy[:, 1])))
+def _to_metric(geoms: np.ndarray, crs: str) -> np.ndarray:
+    to_metric = pyproj.Transformer.from_crs(STORAGE_CRS, crs, always_xy=True)
+    return shapely.transform(geoms, lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1])))
 
 
 def _norm_key(name: str) -> str:
@@ -1138,7 +1141,8 @@ def check_tiling(gdf: gpd.GeoDataFrame, layer: str, labels: list[str], report: I
     """Check areas against each other and their parents, reusing :mod:`app.geo.validate`.
 
     Reports overlaps, gaps (holes between the areas) and areas lying outside the parent they
-    name, all with their size in m² and a place; names unknown parents.
+    name, all with their size in m² and a place; names unknown parents. Areas are measured in
+    the metric CRS of the checked layer's extent (:func:`app.geo.schema.metric_crs_for`).
 
     Parameters
     ----------
@@ -1165,8 +1169,9 @@ def check_tiling(gdf: gpd.GeoDataFrame, layer: str, labels: list[str], report: I
     ok = gdf[[g is not None and shapely.is_valid(g) for g in gdf.geometry.values]]
     if len(ok) == 0:
         return
-    _findings(validate.check_overlaps(ok, layer, tolerance=tolerance), "overlap", by_code, report, severity)
-    _findings(validate.check_city_gaps(ok, layer, tolerance=tolerance), "gap", by_code, report, severity)
+    crs = _metric_crs_of(ok.geometry.values)
+    _findings(validate.check_overlaps(ok, layer, tolerance=tolerance, crs=crs), "overlap", by_code, report, severity)
+    _findings(validate.check_city_gaps(ok, layer, tolerance=tolerance, crs=crs), "gap", by_code, report, severity)
     if parent_layer is None:
         return
     if parents is None or len(parents) == 0:
@@ -1179,7 +1184,7 @@ def check_tiling(gdf: gpd.GeoDataFrame, layer: str, labels: list[str], report: I
             report.add(severity, "unknown_parent", f"{parent_layer[:-1]} {pcode} does not exist in the stored "
                        f"{parent_layer}; import {parent_layer} first", by_code.get(str(code)), _wgs_place(geom))
     parents = parents.assign(code=parents["code"].map(_as_code))
-    _findings(validate.check_nesting(ok, parents, layer, parent_layer, key, tolerance=tolerance),
+    _findings(validate.check_nesting(ok, parents, layer, parent_layer, key, tolerance=tolerance, crs=crs),
               "outside_parent", by_code, report, severity)
 
 
@@ -1303,12 +1308,14 @@ def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: boo
         check_tiling(frame, layer, labels, report, _context_layer(context, parent) if parent else None, parent,
                      severity=severity)
         if layer == "grids":
-            metric = _to_metric(np.array([g if g is not None else shapely.Polygon() for g in geoms], dtype=object))
+            metric_crs = _metric_crs_of(geoms)
+            metric = _to_metric(np.array([g if g is not None else shapely.Polygon() for g in geoms], dtype=object),
+                                metric_crs)
             for r, g, lab in zip(rows, metric, labels, strict=True):
                 area = round(float(g.area), 1)
                 given = r.get("area_m2")
                 if given and area and abs(given - area) > 0.01 * area:
-                    report.warning("area_recomputed", f"area_m2 {given} replaced by {area} computed in {METRIC_CRS}",
+                    report.warning("area_recomputed", f"area_m2 {given} replaced by {area} computed in {metric_crs}",
                                    feature=lab)
                 r["area_m2"] = area
     if layer in ("facilities", "addresses"):

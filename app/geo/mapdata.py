@@ -17,12 +17,12 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from app.geo.schema import CATEGORIES, METRIC_CRS, PERSONAL_FIELDS, SUBTYPES
+from app.geo.schema import CATEGORIES, PERSONAL_FIELDS, SUBTYPES
 from app.geo.store import Dataset
 
 #: Size of one quantisation step, degrees: 1e-5 deg is about 0.85 m east-west and 1.1 m north-south here.
 QUANTUM = 1e-5
-#: Coverage-preserving simplification tolerance, metres (EPSG:4542); shared borders stay shared.
+#: Coverage-preserving simplification tolerance, metres (local frame, see simplify_coverage); shared borders stay shared.
 SIMPLIFY_M = 2.0
 #: Radius of the "nearby facilities" search around a grid or committee, metres.
 NEARBY_M = 500.0
@@ -132,7 +132,7 @@ def simplify_coverage(geoms: np.ndarray | gpd.GeoSeries, tolerance_m: float = SI
     """Simplify a polygon coverage so neighbours keep identical shared borders.
 
     The simplification runs in a local equirectangular frame (metres at the coverage's middle
-    latitude): at city scale that is within a fraction of a percent of EPSG:4542 distances,
+    latitude): at city scale that is within a fraction of a percent of metric-CRS distances,
     and it needs no reprojection.
 
     Parameters
@@ -792,7 +792,7 @@ def payload_bytes(ds: Dataset, datum: str = "wgs84", show_personal: bool = False
 
 
 def _metric(ds: Dataset, layer: str) -> gpd.GeoDataFrame:
-    return _cached(ds, f"metric.{layer}", lambda: ds.layer(layer).to_crs(METRIC_CRS))
+    return _cached(ds, f"metric.{layer}", lambda: ds.layer(layer).to_crs(ds.metric_crs))
 
 
 def neighbours(ds: Dataset, layer: str) -> dict[str, list[str]]:
@@ -808,7 +808,7 @@ def neighbours(ds: Dataset, layer: str) -> dict[str, list[str]]:
     Returns
     -------
     dict
-        Code -> sorted list of neighbouring codes (within 1 m, in EPSG:4542).
+        Code -> sorted list of neighbouring codes (within 1 m, in the data's metric CRS).
     """
 
     def build() -> dict[str, list[str]]:
@@ -834,7 +834,7 @@ def facilities_near(ds: Dataset, area: BaseGeometry, radius_m: float = NEARBY_M)
     ds : Dataset
         The data version.
     area : Polygon or MultiPolygon
-        The area in EPSG:4542.
+        The area in the data's metric CRS (:attr:`Dataset.metric_crs`).
     radius_m : float
         Search distance beyond the area's border, metres.
 
@@ -909,7 +909,7 @@ def grid_detail(ds: Dataset, code: str, show_personal: bool = False) -> dict[str
         "neighbours": nbrs,
         "facilities": facilities_near(ds, metric_geom),
         "geometry": grids.geometry.values[i],
-        "buffer": gpd.GeoSeries([metric_geom.buffer(NEARBY_M)], crs=METRIC_CRS).to_crs("EPSG:4326").values[0],
+        "buffer": gpd.GeoSeries([metric_geom.buffer(NEARBY_M)], crs=ds.metric_crs).to_crs("EPSG:4326").values[0],
     }
 
 
@@ -967,7 +967,7 @@ def committee_detail(ds: Dataset, code: str) -> dict[str, Any] | None:
                        for c in neighbours(ds, "committees").get(str(code), [])],
         "facilities": facilities_near(ds, metric_geom),
         "geometry": coms.geometry.values[i],
-        "buffer": gpd.GeoSeries([metric_geom.buffer(NEARBY_M)], crs=METRIC_CRS).to_crs("EPSG:4326").values[0],
+        "buffer": gpd.GeoSeries([metric_geom.buffer(NEARBY_M)], crs=ds.metric_crs).to_crs("EPSG:4326").values[0],
     }
 
 

@@ -19,7 +19,7 @@ from fpdf import FPDF  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 
 from app.geo.coverage import CoverageResult  # noqa: E402
-from app.geo.schema import CATEGORIES, METRIC_CRS  # noqa: E402
+from app.geo.schema import CATEGORIES  # noqa: E402
 
 #: Debian package that provides the CJK font the report embeds.
 FONT_PACKAGE = "fonts-noto-cjk"
@@ -107,16 +107,17 @@ def render_map(result: CoverageResult, font: Path, dpi: int = 150) -> bytes:
         PNG image.
     """
     fp = FontProperties(fname=str(font))
-    gdf = result.geodataframe("grid").to_crs(METRIC_CRS)
+    crs = result.metric_crs
+    gdf = result.geodataframe("grid").to_crs(crs)
     fig, ax = plt.subplots(figsize=(7.2, 6.0), dpi=dpi)
     cmap = plt.get_cmap("RdYlGn")
     gdf.plot(column="residents_pct", ax=ax, cmap=cmap, vmin=0, vmax=100, edgecolor="#555555", linewidth=0.25,
              missing_kwds={"color": "#dddddd", "edgecolor": "#999999", "linewidth": 0.25})
-    area = result.service_area(METRIC_CRS)
+    area = result.service_area(crs)
     if not area.is_empty:
         import geopandas as gpd
 
-        s = gpd.GeoSeries([area], crs=METRIC_CRS)
+        s = gpd.GeoSeries([area], crs=crs)
         if area.geom_type in ("Polygon", "MultiPolygon"):
             s.plot(ax=ax, facecolor="none", edgecolor="#1f3b99", linewidth=0.6, hatch="////", alpha=0.5)
         else:
@@ -245,7 +246,8 @@ def build_pdf(result: CoverageResult, progress: Callable[[str], None] | None = N
     rows = [
         ("设施类别 categories", names + f" ({', '.join(p.categories)})"),
         ("服务半径 radius", f"{p.radius_m:g} m"),
-        ("距离模式 mode", "直线距离 straight line (EPSG:4542)" if p.mode == "straight" else "步行路网距离 walking along roads"),
+        ("距离模式 mode", (f"直线距离 straight line ({result.metric_crs})" if p.mode == "straight"
+                          else f"步行路网距离 walking along roads ({result.metric_crs})")),
         ("目标 target", "无 none" if p.target_pct is None else f"居民覆盖率 {'>' if p.strict else '≥'} {p.target_pct:g}%"),
         ("数据版本 data version", result.data_version),
         ("计算时间 computed (UTC)", result.computed_at),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
-#: Metric CRS for Jiayuguan: CGCS2000 / 3-degree Gauss-Kruger CM 99E.
+#: Metric CRS for Jiayuguan: CGCS2000 / 3-degree Gauss-Kruger CM 99E (the default; see :func:`metric_crs_for`).
 METRIC_CRS = "EPSG:4542"
+#: Area of use of :data:`METRIC_CRS` as (west, south, east, north) lon/lat, from the EPSG registry.
+METRIC_CRS_AREA: tuple[float, float, float, float] = (97.5, 21.43, 100.5, 42.76)
 #: Storage CRS: RFC 7946 GeoJSON is WGS84 lon/lat.
 STORAGE_CRS = "EPSG:4326"
 #: Decimal places kept for lon/lat in stored GeoJSON (about 0.1 m).
@@ -56,7 +59,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("division_code", "str", doc="9-digit division code"),
         Field("households", "int", doc="number of households (户)"),
         Field("population", "int", doc="resident population (人); equals the sum of its addresses' residents"),
-        Field("area_m2", "float", doc="area in square metres, computed in EPSG:4542"),
+        Field("area_m2", "float", doc="area in square metres, computed in the data's metric CRS (metric_crs_for)"),
         Field("leader_name", "str", personal=True, doc="grid leader (网格长), synthetic"),
         Field("leader_phone", "str", personal=True, doc="grid leader's phone, synthetic"),
         Field("worker_name", "str", personal=True, doc="full-time grid worker (专职网格员), synthetic"),
@@ -140,6 +143,37 @@ CODE_PATTERNS: dict[str, re.Pattern[str]] = {
     "committees": re.compile(r"^\d{12}$"),
     "grids": re.compile(r"^\d{15}$"),
 }
+
+
+def metric_crs_for(bounds: tuple[float, float, float, float]) -> str:
+    """Return the metric CRS to measure data with the given lon/lat extent in.
+
+    :data:`METRIC_CRS` (EPSG:4542) when the whole extent lies within its area of use
+    (:data:`METRIC_CRS_AREA`, China between 97.5°E and 100.5°E), else the WGS84 UTM zone of
+    the extent's centre.
+
+    Parameters
+    ----------
+    bounds : tuple of float
+        ``(west, south, east, north)`` in degrees (WGS84 or CGCS2000 lon/lat), e.g. a
+        GeoDataFrame's ``total_bounds``.
+
+    Returns
+    -------
+    str
+        ``"EPSG:4542"``, ``"EPSG:326NN"`` (UTM zone NN north) or ``"EPSG:327NN"`` (south).
+        Bounds that are not finite (an empty layer) give :data:`METRIC_CRS`.
+    """
+    west, south, east, north = (float(v) for v in bounds)
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        return METRIC_CRS
+    w0, s0, e0, n0 = METRIC_CRS_AREA
+    if w0 <= west and east <= e0 and s0 <= south and north <= n0:
+        return METRIC_CRS
+    lon = ((west + east) / 2 + 180.0) % 360.0 - 180.0
+    lat = (south + north) / 2
+    zone = min(int((lon + 180.0) // 6) + 1, 60)
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
 
 
 def committee_kind_from_code(code: str) -> str | None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import geopandas as gpd
 
-from app.geo.schema import LAYERS
+from app.geo.schema import LAYERS, METRIC_CRS, STORAGE_CRS, metric_crs_for
 
 if TYPE_CHECKING:
     from app.geo.address import AddressMatcher
@@ -156,6 +156,21 @@ class Dataset:
     def grids(self) -> gpd.GeoDataFrame:
         """The grid layer."""
         return self.layer("grids")
+
+    @cached_property
+    def metric_crs(self) -> str:
+        """The CRS metric work on this version uses: :func:`~app.geo.schema.metric_crs_for` of the grids' extent.
+
+        :data:`~app.geo.schema.METRIC_CRS` when the grid layer is missing or empty.
+        """
+        if "grids" not in self.store.layer_names():
+            return METRIC_CRS
+        grids = self.grids
+        if len(grids) == 0:
+            return METRIC_CRS
+        if grids.crs is not None and not grids.crs.is_geographic:
+            grids = grids.to_crs(STORAGE_CRS)
+        return metric_crs_for(tuple(grids.total_bounds))
 
     @cached_property
     def grid_index(self) -> GridIndex:

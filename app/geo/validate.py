@@ -21,11 +21,13 @@ from app.geo.schema import (
     GEOMETRY_TYPES,
     LAYERS,
     METRIC_CRS,
+    STORAGE_CRS,
     SUBTYPES,
     committee_kind_from_code,
+    metric_crs_for,
 )
 
-#: Overlaps and gaps smaller than this (square metres, EPSG:4542) are ignored as numeric slivers.
+#: Overlaps and gaps smaller than this (square metres, in the data's metric CRS) are ignored as numeric slivers.
 AREA_TOLERANCE_M2 = 0.01
 #: Addresses and facilities farther than this from any road (metres) get a warning.
 ROAD_DISTANCE_M = 150.0
@@ -176,10 +178,28 @@ def _isnull(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
 
 
-def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if gdf.crs is None:
-        gdf = gdf.set_crs("EPSG:4326")
-    return gdf.to_crs(METRIC_CRS)
+def _lonlat(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return gdf.set_crs(STORAGE_CRS) if gdf.crs is None else gdf
+
+
+def _metric_crs(*layers: gpd.GeoDataFrame | None) -> str:
+    """The metric CRS for a group of layers: :func:`metric_crs_for` of their combined lon/lat extent."""
+    boxes = []
+    for gdf in layers:
+        if gdf is None or not len(gdf):
+            continue
+        gdf = _lonlat(gdf)
+        b = (gdf.total_bounds if gdf.crs.is_geographic else gdf.to_crs(STORAGE_CRS).total_bounds)
+        if np.isfinite(b).all():
+            boxes.append(b)
+    if not boxes:
+        return METRIC_CRS
+    b = np.array(boxes)
+    return metric_crs_for((b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()))
+
+
+def _metric(gdf: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    return _lonlat(gdf).to_crs(crs)
 
 
 def _str_col(gdf: gpd.GeoDataFrame, name: str) -> pd.Series:
@@ -198,7 +218,7 @@ def sequence_order(grids: Sequence, committee) -> list[int]:
 
     The committee is cut into horizontal bands of height ``h = sqrt(committee area / number of grids)``
     measured down from its northern edge. Grids are ordered by the band their centroid falls in (north
-    first), then by centroid easting (west first). All geometry must be in a metric CRS (EPSG:4542).
+    first), then by centroid easting (west first). All geometry must be in a metric CRS (see :func:`metric_crs_for`).
 
     Parameters
     ----------
@@ -369,13 +389,15 @@ def check_codes(divisions: gpd.GeoDataFrame, committees: gpd.GeoDataFrame, grids
     return issues
 
 
-def check_numbering(grids: gpd.GeoDataFrame, committees: gpd.GeoDataFrame) -> list[Issue]:
+def check_numbering(grids: gpd.GeoDataFrame, committees: gpd.GeoDataFrame, crs: str | None = None) -> list[Issue]:
     """Check that grid sequence numbers follow the west->east, north->south rule of :func:`sequence_order`.
 
     Parameters
     ----------
     grids, committees : GeoDataFrame
         Grids and committees in lon/lat (reprojected here).
+    crs : str, optional
+        Metric CRS to measure in; default: :func:`metric_crs_for` the layers' combined lon/lat extent.
 
     Returns
     -------
@@ -383,7 +405,8 @@ def check_numbering(grids: gpd.GeoDataFrame, committees: gpd.GeoDataFrame) -> li
         Warnings: the numbering is a convention, not a structural error.
     """
     issues: list[Issue] = []
-    gm, cm = _metric(grids), _metric(committees)
+    crs = crs or _metric_crs(grids, committees)
+    gm, cm = _metric(grids, crs), _metric(committees, crs)
     com_geom = dict(zip(_str_col(cm, "code"), cm.geometry.values, strict=True))
     gcodes = _str_col(gm, "code")
     by_com: dict[str, list[int]] = {}
@@ -407,7 +430,7 @@ def check_numbering(grids: gpd.GeoDataFrame, committees: gpd.GeoDataFrame) -> li
 
 
 def check_nesting(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, child_layer: str, parent_layer: str,
-                  parent_field: str, tolerance: float = AREA_TOLERANCE_M2) -> list[Issue]:
+                  parent_field: str, tolerance: float = AREA_TOLERANCE_M2, crs: str | None = None) -> list[Issue]:
     """Check that every child area lies inside the parent it names (area of the difference, m²).
 
     Parameters
@@ -420,13 +443,16 @@ def check_nesting(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, child_l
         Field of ``children`` naming the parent's code, e.g. ``committee_code``.
     tolerance : float
         Differences up to this area (m²) are ignored.
+    crs : str, optional
+        Metric CRS to measure in; default: :func:`metric_crs_for` the layers' combined lon/lat extent.
 
     Returns
     -------
     list of Issue
     """
     issues: list[Issue] = []
-    cm, pm = _metric(children), _metric(parents)
+    crs = crs or _metric_crs(children, parents)
+    cm, pm = _metric(children, crs), _metric(parents, crs)
     pgeom = dict(zip(_str_col(pm, "code"), pm.geometry.values, strict=True))
     codes, pcodes = _str_col(cm, "code"), _str_col(cm, parent_field)
     pairs = [(k, pgeom[p]) for k, p in enumerate(pcodes) if p in pgeom and pgeom[p] is not None]
@@ -448,7 +474,8 @@ def check_nesting(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, child_l
     return issues
 
 
-def check_overlaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_TOLERANCE_M2) -> list[Issue]:
+def check_overlaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_TOLERANCE_M2,
+                   crs: str | None = None) -> list[Issue]:
     """Report every pair of areas in one layer that overlap by more than ``tolerance`` m².
 
     Parameters
@@ -459,13 +486,15 @@ def check_overlaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_TO
         Layer name for the messages.
     tolerance : float
         Overlaps up to this area (m²) are ignored.
+    crs : str, optional
+        Metric CRS to measure in; default: :func:`metric_crs_for` the layers' combined lon/lat extent.
 
     Returns
     -------
     list of Issue
     """
     issues: list[Issue] = []
-    gm = _metric(gdf)
+    gm = _metric(gdf, crs or _metric_crs(gdf))
     geoms = np.asarray(gm.geometry.values, dtype=object)
     good = np.array([g is not None and not shapely.is_empty(g) and shapely.is_valid(g) for g in geoms], bool)
     idx = np.nonzero(good)[0]
@@ -486,7 +515,7 @@ def check_overlaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_TO
 
 
 def check_gaps(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, child_layer: str, parent_layer: str,
-               parent_field: str, tolerance: float = AREA_TOLERANCE_M2) -> list[Issue]:
+               parent_field: str, tolerance: float = AREA_TOLERANCE_M2, crs: str | None = None) -> list[Issue]:
     """Report parts of each parent area that none of its children cover (gaps), with their areas in m².
 
     Parameters
@@ -499,13 +528,16 @@ def check_gaps(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, child_laye
         Field of ``children`` naming the parent's code.
     tolerance : float
         Gaps up to this area (m²) are ignored.
+    crs : str, optional
+        Metric CRS to measure in; default: :func:`metric_crs_for` the layers' combined lon/lat extent.
 
     Returns
     -------
     list of Issue
     """
     issues: list[Issue] = []
-    cm, pm = _metric(children), _metric(parents)
+    crs = crs or _metric_crs(children, parents)
+    cm, pm = _metric(children, crs), _metric(parents, crs)
     groups: dict[str, list] = {}
     for p, g in zip(_str_col(cm, parent_field), cm.geometry.values, strict=True):
         if p is not None and g is not None and shapely.is_valid(g):
@@ -527,7 +559,8 @@ def check_gaps(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, child_laye
     return issues
 
 
-def check_city_gaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_TOLERANCE_M2) -> list[Issue]:
+def check_city_gaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_TOLERANCE_M2,
+                    crs: str | None = None) -> list[Issue]:
     """Report holes in the union of a whole layer (e.g. land between grids that no grid covers).
 
     Parameters
@@ -538,13 +571,15 @@ def check_city_gaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_T
         Layer name for the messages.
     tolerance : float
         Holes up to this area (m²) are ignored.
+    crs : str, optional
+        Metric CRS to measure in; default: :func:`metric_crs_for` the layers' combined lon/lat extent.
 
     Returns
     -------
     list of Issue
     """
     issues: list[Issue] = []
-    gm = _metric(gdf)
+    gm = _metric(gdf, crs or _metric_crs(gdf))
     geoms = [g for g in gm.geometry.values if g is not None and shapely.is_valid(g)]
     if not geoms:
         return issues
@@ -575,12 +610,13 @@ def check_grids(grids: gpd.GeoDataFrame, committees: gpd.GeoDataFrame,
     list of Issue
     """
     empty = gpd.GeoDataFrame({"code": []}, geometry=[], crs="EPSG:4326")
+    crs = _metric_crs(grids, committees)
     issues = check_geometry("grids", grids) + check_attributes("grids", grids)
     issues += [i for i in check_codes(empty, committees, grids) if i.layer == "grids" and "divisions" not in i.message]
-    issues += check_nesting(grids, committees, "grids", "committees", "committee_code", tolerance)
-    issues += check_overlaps(grids, "grids", tolerance)
-    issues += check_gaps(grids, committees, "grids", "committees", "committee_code", tolerance)
-    issues += check_numbering(grids, committees)
+    issues += check_nesting(grids, committees, "grids", "committees", "committee_code", tolerance, crs)
+    issues += check_overlaps(grids, "grids", tolerance, crs)
+    issues += check_gaps(grids, committees, "grids", "committees", "committee_code", tolerance, crs)
+    issues += check_numbering(grids, committees, crs)
     return issues
 
 
@@ -758,7 +794,7 @@ def check_roads(roads: gpd.GeoDataFrame) -> list[Issue]:
 
 
 def check_near_roads(points: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, layer: str,
-                     max_distance: float = ROAD_DISTANCE_M) -> list[Issue]:
+                     max_distance: float = ROAD_DISTANCE_M, crs: str | None = None) -> list[Issue]:
     """Warn about points farther than ``max_distance`` metres from every road (unreachable on foot).
 
     Parameters
@@ -769,17 +805,20 @@ def check_near_roads(points: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, layer: s
         Layer name of ``points``.
     max_distance : float
         Distance in metres.
+    crs : str, optional
+        Metric CRS to measure in; default: :func:`metric_crs_for` the layers' combined lon/lat extent.
 
     Returns
     -------
     list of Issue
     """
     issues: list[Issue] = []
-    lines = np.asarray(_metric(roads).geometry.values, dtype=object)
+    crs = crs or _metric_crs(roads, points)
+    lines = np.asarray(_metric(roads, crs).geometry.values, dtype=object)
     lines = lines[[g is not None and not shapely.is_empty(g) for g in lines]]
     if not len(lines) or not len(points):
         return issues
-    pm = _metric(points)
+    pm = _metric(points, crs)
     pts = np.asarray(pm.geometry.values, dtype=object)
     tree = shapely.STRtree(lines)
     ok = np.array([p is not None and not shapely.is_empty(p) for p in pts], bool)
@@ -862,6 +901,8 @@ def validate_folder(folder: Path, expected_grids: int | None = 613) -> Report:
         report.sections.append(Section(key, title, checked(), run()))
 
     counts = {n: len(g) for n, g in layers.items()}
+    # one metric CRS for every check, from the area layers (a stray point must not move it)
+    crs = _metric_crs(*(layers.get(n) for n in ("divisions", "committees", "grids")))
     present = [n for n in LAYERS if n in layers]
     section("geometry", "Geometry types and validity", (), lambda: f"{sum(counts.values())} features",
             lambda: [i for n in present for i in check_geometry(n, layers[n])])
@@ -873,19 +914,20 @@ def validate_folder(folder: Path, expected_grids: int | None = 613) -> Report:
             lambda: check_codes(d, c, g, expected_grids))
     section("numbering", "Grid numbering (west→east, then north→south)", ("committees", "grids"),
             lambda: f"{counts['grids']} grids in {counts['committees']} committees",
-            lambda: check_numbering(g, c))
+            lambda: check_numbering(g, c, crs))
     section("nesting", "Nesting (grid in committee, committee in division)", ("divisions", "committees", "grids"),
             lambda: f"{counts['grids'] + counts['committees']} areas",
-            lambda: check_nesting(g, c, "grids", "committees", "committee_code")
-            + check_nesting(c, d, "committees", "divisions", "division_code"))
-    section("overlaps", f"Overlaps (> {AREA_TOLERANCE_M2} m², EPSG:4542)", ("divisions", "committees", "grids"),
+            lambda: check_nesting(g, c, "grids", "committees", "committee_code", crs=crs)
+            + check_nesting(c, d, "committees", "divisions", "division_code", crs=crs))
+    section("overlaps", f"Overlaps (> {AREA_TOLERANCE_M2} m², {crs})", ("divisions", "committees", "grids"),
             lambda: "grids, committees and divisions city-wide",
-            lambda: check_overlaps(g, "grids") + check_overlaps(c, "committees") + check_overlaps(d, "divisions"))
-    section("gaps", f"Gaps (> {AREA_TOLERANCE_M2} m², EPSG:4542)", ("divisions", "committees", "grids"),
+            lambda: check_overlaps(g, "grids", crs=crs) + check_overlaps(c, "committees", crs=crs)
+            + check_overlaps(d, "divisions", crs=crs))
+    section("gaps", f"Gaps (> {AREA_TOLERANCE_M2} m², {crs})", ("divisions", "committees", "grids"),
             lambda: "grids in committees, committees in divisions, holes city-wide",
-            lambda: check_gaps(g, c, "grids", "committees", "committee_code")
-            + check_gaps(c, d, "committees", "divisions", "division_code")
-            + check_city_gaps(g, "grids") + check_city_gaps(d, "divisions"))
+            lambda: check_gaps(g, c, "grids", "committees", "committee_code", crs=crs)
+            + check_gaps(c, d, "committees", "divisions", "division_code", crs=crs)
+            + check_city_gaps(g, "grids", crs=crs) + check_city_gaps(d, "divisions", crs=crs))
     section("sums", "Population and households = sums over addresses", ("grids", "addresses"),
             lambda: f"{counts['grids']} grids, {counts['addresses']} addresses",
             lambda: check_address_sums(g, layers["addresses"]))
@@ -902,6 +944,6 @@ def validate_folder(folder: Path, expected_grids: int | None = 613) -> Report:
     section("roads", f"Roads, and points within {ROAD_DISTANCE_M:.0f} m of a road", ("roads", "addresses", "facilities"),
             lambda: f"{counts['roads']} roads",
             lambda: check_roads(layers["roads"])
-            + check_near_roads(layers["addresses"], layers["roads"], "addresses")
-            + check_near_roads(layers["facilities"], layers["roads"], "facilities"))
+            + check_near_roads(layers["addresses"], layers["roads"], "addresses", crs=crs)
+            + check_near_roads(layers["facilities"], layers["roads"], "facilities", crs=crs))
     return report

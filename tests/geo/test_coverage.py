@@ -300,3 +300,31 @@ def test_presets_are_editable_data():
     assert p.radii == (300.0, 500.0) and p.targets[500.0] == 90.0
     assert coverage.PRESETS["circle_15min"].radii == (1000.0,)
     assert coverage.PRESETS["park"].to_dict()["targets"] == {"500": 80.0}
+
+
+def test_metric_crs_follows_the_data(tmp_path):
+    from pathlib import Path
+
+    import pyproj
+
+    from app.geo.export import parameters_rows
+
+    mini = Path(__file__).resolve().parent.parent / "data" / "mini"
+    here = coverage.analyse(mini, ["bus_stop"], 500)
+    assert here.metric_crs == METRIC_CRS and here.parameters()["metric_crs"] == METRIC_CRS
+    # the same city 5° further east (about Lanzhou's longitude) is measured in UTM zone 48
+    shifted = {}
+    for path in mini.glob("*.geojson"):
+        gdf = gpd.read_file(path)
+        gdf.geometry = shapely.transform(gdf.geometry.values, lambda xy: xy + [5.0, 0.0])
+        shifted[path.stem] = gdf
+    east = coverage.analyse(shifted, ["bus_stop"], 500)
+    assert east.metric_crs == "EPSG:32648" and east.parameters()["metric_crs"] == "EPSG:32648"
+    assert ("度量坐标系 metric CRS", "EPSG:32648") in parameters_rows(east)
+    geod = pyproj.Geod(ellps="WGS84")
+    true = np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in shifted["grids"].geometry])
+    assert np.allclose(east.grids["area_m2"].to_numpy(), true, rtol=1e-3)
+    assert not np.allclose(shifted["grids"].to_crs(METRIC_CRS).area.to_numpy(), true, rtol=2e-3)
+    # shifting east changes where things are, not how far apart: residents covered stay the same
+    assert east.summary()["residents_covered"] == here.summary()["residents_covered"]
+    assert east.service_area().bounds[0] == pytest.approx(here.service_area().bounds[0] + 5.0, abs=1e-4)

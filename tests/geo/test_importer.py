@@ -268,3 +268,19 @@ def test_hostile_file_is_refused_with_its_message_and_nothing_changes(case, host
     finding = next(f for f in out.report.errors if f.problem == case.problem)
     assert finding.message
     assert _tree_digest(corpus_store.root) == before
+
+
+def test_area_is_computed_in_the_metric_crs_of_the_upload(tmp_path):
+    import pyproj
+
+    g = _grids()
+    g.geometry = shapely.transform(g.geometry.values, lambda xy: xy + [5.0, 0.0])  # about Lanzhou's longitude
+    g["area_m2"] = 1.0
+    path = tmp_path / "g.geojson"
+    path.write_bytes(dump_geojson(g))
+    plan = importer.prepare(path, "grids")
+    recomputed = [f.message for f in plan.report.warnings if f.problem == "area_recomputed"]
+    assert recomputed and all("EPSG:32648" in m for m in recomputed)
+    geod = pyproj.Geod(ellps="WGS84")
+    true = np.array([abs(geod.geometry_area_perimeter(x)[0]) for x in plan.gdf.geometry])
+    assert np.allclose(plan.gdf["area_m2"].to_numpy(), true, rtol=1e-3)

@@ -32,7 +32,7 @@ def test_pdf_text(pdf):
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext (poppler-utils) not installed")
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    for needle in ("公交站覆盖分析报告", "数据版本", "按社区/村汇总", "未达标网格", "覆盖地图", "500 m"):
+    for needle in ("公交站覆盖分析报告", "数据版本", "按社区/村汇总", "未达标网格", "覆盖地图", "500 m", "EPSG:4542"):
         assert needle in text
     assert coverage.analyse(MINI, ["bus_stop"], 500).data_version in text
 

@@ -202,3 +202,16 @@ def test_format_text_marks_sections():
     text = report.format_text()
     assert "✓ Alpha: 1 thing" in text and "✗ Beta: 2 things — 1 error" in text
     assert "[error] grids 1: bad @ 98.1,39.7" in text and text.endswith("FAILED: 1 error, 0 warnings")
+
+
+def test_metric_crs_follows_the_data(mini):
+    assert "EPSG:4542" in validate_folder(mini, expected_grids=None).format_text()
+    for path in mini.glob("*.geojson"):  # move the city 5° east, to about Lanzhou's longitude
+        gdf = gpd.read_file(path)
+        gdf.geometry = shapely.transform(gdf.geometry.values, lambda xy: xy + [5.0, 0.0])
+        gdf.to_file(path, driver="GeoJSON", engine="pyogrio")
+    report = validate_folder(mini, expected_grids=None)
+    assert report.ok and not report.issues, report.format_text()
+    titles = {s.key: s.title for s in report.sections}
+    assert "EPSG:32648" in titles["overlaps"] and "EPSG:32648" in titles["gaps"]
+    assert "4542" not in report.format_text()
