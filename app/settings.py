@@ -35,6 +35,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("THREADS", 8, "Worker threads of the production WSGI server (waitress)."),
     Setting("SECRET_KEY", None, "Key that signs session cookies. Set it in production; if unset a random key is made per start.", secret=True),
     Setting("LANGUAGE", "zh", "Default UI language: zh (简体中文) or en."),
+    Setting("CITY_NAME", "嘉峪关", "City name shown in the title bar, in Chinese (e.g. 兰州)."),
+    Setting("CITY_NAME_EN", "Jiayuguan", "City name shown in the title bar, in English (e.g. Lanzhou)."),
     Setting("BASEMAP", "none", "Basemap: none (offline), osm, tianditu or amap."),
     Setting("TIANDITU_KEY", None, "Tianditu (天地图) tk key, needed when BASEMAP=tianditu.", secret=True),
     Setting("MAX_UPLOAD_MB", 20, "Largest upload accepted, in MiB; larger requests get HTTP 413."),

@@ -47,3 +47,10 @@ def test_unknown_api_route_is_json_404(client):
     r = client.get("/api/v1/nothing-here")
     assert r.status_code == 404
     assert r.get_json()["status"] == 404
+
+
+def test_city_name_is_a_setting(data_dir):
+    app = create_app({"DATA_DIR": str(data_dir), "CITY_NAME": "兰州", "CITY_NAME_EN": "Lanzhou"})
+    c = app.test_client()
+    assert "兰州网格地图" in c.get("/locate").get_data(as_text=True)
+    assert "Lanzhou Grid Map" in c.get("/locate?lang=en").get_data(as_text=True)

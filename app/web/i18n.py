@@ -15,7 +15,7 @@ COOKIE = "gridmap_lang"
 
 #: UI strings: key -> (Simplified Chinese, English). Other modules add theirs with :func:`register`.
 STRINGS: dict[str, tuple[str, str]] = {
-    "app.name": ("嘉峪关网格地图", "Jiayuguan Grid Map"),
+    "app.name": ("{city}网格地图", "{city} Grid Map"),
     "app.tagline": ("网格化治理一张图", "Community-governance grids on one map"),
     "nav.map": ("地图", "Map"),
     "nav.locate": ("定位", "Locate"),
@@ -149,7 +149,7 @@ def t(key: str, lang: str | None = None, **fmt: Any) -> str:
     lang : str, optional
         ``zh`` or ``en``; the current request's language by default.
     **fmt
-        Values for placeholders.
+        Values for placeholders; ``{city}`` is filled from the CITY_NAME settings.
 
     Returns
     -------
@@ -161,6 +161,8 @@ def t(key: str, lang: str | None = None, **fmt: Any) -> str:
         return key
     lang = lang or current_lang()
     text = pair[1] if lang == "en" else pair[0]
+    if "{city}" in text:  # the configured city (CITY_NAME / CITY_NAME_EN)
+        fmt = {"city": current_app.config["CITY_NAME_EN" if lang == "en" else "CITY_NAME"], **fmt}
     return text.format(**fmt) if fmt else text
 
 
