@@ -9,7 +9,6 @@ import re
 import secrets
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request, session
 from flask_limiter import Limiter
@@ -54,8 +53,6 @@ def _csrf_applies() -> bool:
     """Every form post needs the token; JSON APIs only when they change data (admin)."""
     if request.method not in _UNSAFE:
         return False
-    if current_app.config.get("CSRF_ENABLED", True) is False:
-        return False
     path = request.path
     return not path.startswith("/api/") or path.startswith("/api/v1/admin")
 
@@ -79,20 +76,14 @@ def tile_hosts(config: Any) -> tuple[str, ...]:
     Parameters
     ----------
     config : Mapping
-        The app config (``BASEMAP`` and, if set, ``TILE_URL``).
+        The app config (``BASEMAP``).
 
     Returns
     -------
     tuple of str
         CSP source expressions, e.g. ``("https://tile.openstreetmap.org", ...)``.
     """
-    hosts = list(TILE_HOSTS.get(str(config.get("BASEMAP", "none")).lower(), ()))
-    url = config.get("TILE_URL")
-    if url:
-        parts = urlsplit(str(url).replace("{s}", "a"))
-        if parts.scheme in ("http", "https") and parts.hostname:
-            hosts.append(f"{parts.scheme}://{parts.hostname}")
-    return tuple(dict.fromkeys(hosts))
+    return TILE_HOSTS.get(str(config.get("BASEMAP", "none")).lower(), ())
 
 
 def _hashes(body: bytes, pattern: re.Pattern[bytes]) -> list[str]:
