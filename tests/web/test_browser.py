@@ -217,9 +217,11 @@ def test_grid_and_committee_pages_render(page: _Page, hostile_code: tuple[Path, 
     props = grids[300]["properties"]
     page.page.goto(f"{page.base}/grids/{props['code']}")
     page.page.wait_for_selector(".gm-detail-map .leaflet-interactive", state="attached", timeout=10000)
+    page.page.wait_for_timeout(800)  # let fitBounds' zoom animation finish before the screenshot
     _shot(page, "grid.png")
     page.page.goto(f"{page.base}/committees/{props['committee_code']}")
     page.page.wait_for_selector(".gm-detail-map .leaflet-interactive", state="attached", timeout=10000)
+    page.page.wait_for_timeout(800)
     _shot(page, "committee.png")
     page.page.goto(f"{page.base}/grids/999999999999999")
     assert "404" in page.page.inner_text("main")
