@@ -29,7 +29,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("DATA_DIR", str(DEMO_DATA_DIR), "Folder of GeoJSON layers to serve (default: the demo city in geodata/)."),
+    Setting("DATA_DIR", str(DEMO_DATA_DIR), "Data to serve: the demo city in geodata/ (copied into the versioned store on first start), a versioned store, or a plain folder of GeoJSON layers (served read-only)."),
     Setting("HOST", "127.0.0.1", "Address `gridmap serve` listens on."),
     Setting("PORT", 5000, "Port `gridmap serve` listens on."),
     Setting("THREADS", 8, "Worker threads of the production WSGI server (waitress)."),
@@ -114,7 +114,7 @@ def markdown_table() -> str:
     """Return the settings as a Markdown table, for the README and ``gridmap settings``."""
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for s in SETTINGS:
-        default = "(unset)" if s.default is None else f"`{s.default}`"
+        default = "(unset)" if s.default in (None, "") else f"`{s.default}`"
         if s.name == "DATA_DIR":
             default = "`geodata/` of the repository"
         rows.append(f"| `{s.env}` | {default} | {s.help} |")
