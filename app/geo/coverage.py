@@ -7,7 +7,6 @@ import json
 import math
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -265,7 +264,6 @@ class _MemoryStore:
 
 
 _FOLDER_DATASETS: dict[str, Dataset] = {}
-_SIDE_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
 
 
@@ -299,14 +297,6 @@ def as_dataset(source: Dataset | Mapping[str, gpd.GeoDataFrame] | str | Path) ->
     if isinstance(source, Mapping):
         return Dataset(_MemoryStore(source))
     raise CoverageError(f"cannot analyse a {type(source).__name__}; give a Dataset, a dict of layers or a folder")
-
-
-def _cache(ds: Dataset) -> dict:
-    cache = getattr(ds, "cache", None)
-    if isinstance(cache, dict):
-        return cache
-    with _LOCK:
-        return _SIDE_CACHES.setdefault(ds, {})
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,14 +451,7 @@ def _units(layer: gpd.GeoDataFrame | None, used_codes: pd.Series, with_division:
 
 
 def _city(ds: Dataset) -> _City:
-    cache = _cache(ds)
-    city = cache.get("coverage.city")
-    if city is None:
-        with _LOCK:
-            city = cache.get("coverage.city")
-            if city is None:
-                city = cache["coverage.city"] = _City(ds)
-    return city
+    return ds.cached("coverage.city", lambda: _City(ds))
 
 
 def area_samples(grid_geom: np.ndarray, target: int = WALK_SAMPLE_POINTS,
@@ -1068,7 +1051,7 @@ def analyse(
         raise CoverageError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
     params = make_params(categories, radius_m, mode, target_pct, strict)
     ds = as_dataset(source)
-    cache = _cache(ds)
+    cache = ds.cache
     with _LOCK:
         results: OrderedDict = cache.setdefault("coverage.results", OrderedDict())
         hit = results.get(params)

@@ -36,13 +36,12 @@ class _Lookup:
 
 
 def _lookup(ds: Dataset) -> _Lookup:
-    cached = ds.cache.get("locate.lookup")
-    if cached is None:
+    def build() -> _Lookup:
         com = ds.layer("committees")
         div = ds.layer("divisions")
-        cached = _Lookup(dict(zip(com["code"], com["name"], strict=True)), dict(zip(div["code"], div["name"], strict=True)))
-        ds.cache["locate.lookup"] = cached
-    return cached
+        return _Lookup(dict(zip(com["code"], com["name"], strict=True)), dict(zip(div["code"], div["name"], strict=True)))
+
+    return ds.cached("locate.lookup", build)
 
 
 @lru_cache(maxsize=64)

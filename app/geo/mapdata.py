@@ -6,7 +6,6 @@ import hashlib
 import html
 import json
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +56,6 @@ ATTRIBUTES: dict[str, Attribute] = {
     )
 }
 
-_LOCK = threading.RLock()
 
 
 def esc(value: Any) -> str:
@@ -79,16 +77,7 @@ def esc(value: Any) -> str:
 
 
 def _cached(ds: Dataset, key: str, build: Callable[[], Any]) -> Any:
-    cache = ds.cache
-    full = f"mapdata.{key}"
-    hit = cache.get(full)
-    if hit is None:
-        with _LOCK:
-            hit = cache.get(full)
-            if hit is None:
-                hit = build()
-                cache[full] = hit
-    return hit
+    return ds.cached(f"mapdata.{key}", build)
 
 
 # --- geometry encoding ---------------------------------------------------------------------------

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import geopandas as gpd
 
 from app.geo.schema import LAYERS, METRIC_CRS, STORAGE_CRS, metric_crs_for
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from app.geo.address import AddressMatcher
@@ -147,6 +150,29 @@ class Dataset:
             if name not in self._layers:
                 self._layers[name] = self.store.read(name)
             return self._layers[name]
+
+    def cached(self, key: str, build: Callable[[], T]) -> T:
+        """Return ``cache[key]``, building it once with ``build()`` (thread-safe; builds may nest).
+
+        Parameters
+        ----------
+        key : str
+            A key naming the structure, prefixed by its module (e.g. ``"mapdata.classes"``).
+        build : callable
+            Makes the structure from this version's data.
+
+        Returns
+        -------
+        object
+            The cached structure.
+        """
+        hit = self.cache.get(key)
+        if hit is None:
+            with self._lock:
+                hit = self.cache.get(key)
+                if hit is None:
+                    hit = self.cache[key] = build()
+        return hit  # type: ignore[return-value]
 
     def counts(self) -> dict[str, int]:
         """Return the feature count of every layer present."""

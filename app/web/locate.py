@@ -200,9 +200,8 @@ i18n.register({
 def _outlines(datum: str) -> dict:
     """Grid outlines (code and name only) for the locate map, simplified and cached per data version."""
     ds = dataset()
-    key = f"locate.outlines.{datum}"
-    hit = ds.cache.get(key)
-    if hit is None:
+
+    def build() -> dict:
         grids = ds.grids
         geoms = mapdata.shift_geometries(mapdata.simplify_coverage(grids.geometry.values), datum)
         geoms = shapely.set_precision(geoms, 1e-5)  # about 1 m
@@ -210,8 +209,9 @@ def _outlines(datum: str) -> dict:
             {"type": "Feature", "properties": {"code": code, "name": name}, "geometry": mapping(geom)}
             for code, name, geom in zip(grids["code"], grids["name"], geoms, strict=True)
         ]
-        hit = ds.cache[key] = {"type": "FeatureCollection", "features": feats}
-    return hit
+        return {"type": "FeatureCollection", "features": feats}
+
+    return ds.cached(f"locate.outlines.{datum}", build)
 
 
 @bp.get("/locate/outlines.json")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -35,7 +34,6 @@ _LAYOUT_ASSETS = ("bootstrap/css/bootstrap.min.css", "fontawesome/css/all.min.cs
 _UNUSED_ASSETS = ("jquery/jquery.min.js", "bootstrap/js/bootstrap.bundle.min.js",
                   "leaflet.awesome-markers/leaflet.awesome-markers.js",
                   "leaflet.awesome-markers/leaflet.awesome-markers.css")
-_LOCK = threading.RLock()
 
 
 def show_personal() -> bool:
@@ -269,17 +267,7 @@ def _home_parts(lang: str, attr: str, bm: Basemap, data_url: str) -> dict[str, s
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
         return assets.folium_parts(m, drop=_LAYOUT_ASSETS + _UNUSED_ASSETS)
 
-    return _cached(ds, key, build)
-
-
-def _cached(ds: Any, key: str, build: Any) -> Any:
-    hit = ds.cache.get(key)
-    if hit is None:
-        with _LOCK:
-            hit = ds.cache.get(key)
-            if hit is None:
-                hit = ds.cache[key] = build()
-    return hit
+    return ds.cached(key, build)
 
 
 def _choose_attr() -> str | None:
@@ -430,7 +418,7 @@ def grid_page(code: str) -> Any:
     if detail is None:
         return _error_page(404, t("notfound.grid", code=code))
     rec = detail["record"]
-    parts = _cached(ds, f"maps.grid.{code}.{lang}.{basemap().key}",
+    parts = ds.cached(f"maps.grid.{code}.{lang}.{basemap().key}",
                     lambda: _detail_parts(detail, lang, str(rec.get("name", code)), [], "/grids/", "/grids/"))
     body = render_template("maps/grid.html", d=detail, rec=rec, parts=parts, facilities=_facility_rows(detail, lang),
                            personal=show_personal())
@@ -446,7 +434,7 @@ def committee_page(code: str) -> Any:
     if detail is None:
         return _error_page(404, t("notfound.committee", code=code))
     rec = detail["record"]
-    parts = _cached(ds, f"maps.committee.{code}.{lang}.{basemap().key}",
+    parts = ds.cached(f"maps.committee.{code}.{lang}.{basemap().key}",
                     lambda: _detail_parts(detail, lang, str(rec.get("name", code)), detail["grids"], "/grids/",
                                           "/committees/"))
     body = render_template("maps/committee.html", d=detail, rec=rec, parts=parts,
@@ -473,7 +461,7 @@ def export_map() -> Any:
                                today=date.today().isoformat())
         return assets.inline_html(html).encode("utf-8")
 
-    body = _cached(ds, f"maps.export.{lang}.{attr}.{bm.key}", build)
+    body = ds.cached(f"maps.export.{lang}.{attr}.{bm.key}", build)
     resp = Response(body, mimetype="text/html")
     resp.headers["Content-Disposition"] = f'attachment; filename="gridmap-{ds.version}-{attr}.html"'
     resp.set_etag(hashlib.sha256(body).hexdigest()[:20])
