@@ -275,6 +275,11 @@ def _choose_attr() -> str | None:
     return attr if attr in mapdata.ATTRIBUTES else None
 
 
+def _bad_attr_page() -> tuple[str, int]:
+    return _error_page(400, f"unknown attribute {request.args.get('attr')!r}; expected one of "
+                            + ", ".join(mapdata.ATTRIBUTES))
+
+
 def _error_page(status: int, message: str) -> tuple[str, int]:
     return render_template("maps/not_found.html", message=message, status=status), status
 
@@ -294,8 +299,7 @@ def home() -> Any:
     """The main map: grids as a choropleth, boundaries, facilities by category, with every control."""
     attr = _choose_attr()
     if attr is None:
-        return _error_page(400, f"unknown attribute {request.args.get('attr')!r}; expected one of "
-                                + ", ".join(mapdata.ATTRIBUTES))
+        return _bad_attr_page()
     ds = dataset()
     bm = basemap()
     lang = i18n.current_lang()
@@ -447,8 +451,7 @@ def export_map() -> Any:
     """The current home map as one standalone HTML file: assets and data inlined, works with no server."""
     attr = _choose_attr()
     if attr is None:
-        return _error_page(400, f"unknown attribute {request.args.get('attr')!r}; expected one of "
-                                + ", ".join(mapdata.ATTRIBUTES))
+        return _bad_attr_page()
     ds = dataset()
     bm = basemap()
     lang = i18n.current_lang()
