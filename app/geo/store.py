@@ -1,251 +1,259 @@
-"""Storage behind one small interface: a folder of GeoJSON layers today, PostGIS later."""
+"""The storage seam: the read and write protocols every backend implements, and the backend registry."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
+import importlib
 from collections.abc import Callable
-from functools import cached_property
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import geopandas as gpd
 
-from app.geo.schema import LAYERS, METRIC_CRS, STORAGE_CRS, metric_crs_for
-
-T = TypeVar("T")
+from app.errors import GridmapError
 
 if TYPE_CHECKING:
-    from app.geo.address import AddressMatcher
-    from app.geo.gridindex import GridIndex
+    from app.geo.dataset import DataManager
+    from app.settings import Config
 
 
-class Store(Protocol):
-    """What the rest of gridmap needs from storage."""
+class StoreError(GridmapError):
+    """A store operation that cannot be done, with a message that names the problem."""
+
+    default_status = 409
+    default_key = "store"
+
+
+class StoreBusy(StoreError):
+    """Another process holds the store's write lock."""
+
+    default_key = "store.busy"
+
+
+class ReadOnlyStore(StoreError):
+    """A write was asked of a store that serves its data read-only."""
+
+    default_key = "store.read_only"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What one stored version is: id, when and by whom it was made, and what it changed."""
+
+    id: str
+    created: str
+    author: str
+    message: str
+    parent: str | None
+    source: str
+    counts: dict[str, int]
+    summary: dict[str, Any] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    content_hash: str = ""
+
+    @property
+    def seq(self) -> int:
+        """The sequence number at the front of the id (0 for an unversioned folder)."""
+        head = self.id.split("-", 1)[0]
+        return int(head) if head.isdigit() else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-ready dict."""
+        return {
+            "id": self.id, "created": self.created, "author": self.author, "message": self.message,
+            "parent": self.parent, "source": self.source, "counts": self.counts, "summary": self.summary,
+            "hashes": self.hashes, "content_hash": self.content_hash,
+        }
+
+
+@runtime_checkable
+class ReadStore(Protocol):
+    """What readers need from storage: one version's layers and metadata."""
+
+    #: Where the data lives, for messages (a folder path or a URL without secrets).
+    location: str
 
     def version(self) -> str:
         """Return the identifier of the data version currently stored."""
         ...
 
     def read(self, layer: str) -> gpd.GeoDataFrame:
-        """Return one layer as a GeoDataFrame in EPSG:4326."""
+        """Return one layer of the current version as a GeoDataFrame in EPSG:4326."""
         ...
 
     def layer_names(self) -> list[str]:
-        """Return the names of the layers present."""
+        """Return the names of the layers present in the current version."""
+        ...
+
+    def metadata(self) -> dict[str, Any]:
+        """Return the city's metadata (``metadata.json``) of the current version, or an empty dict."""
+        ...
+
+    def info(self, version_id: str | None = None) -> VersionInfo:
+        """Return the description of a version (the current one by default)."""
+        ...
+
+    def snapshot(self, version_id: str | None = None) -> ReadStore:
+        """Return a view pinned to one version, so reads never move to another one."""
         ...
 
 
-def layer_path(folder: Path, layer: str) -> Path:
-    """Return the path of ``layer`` inside a geodata folder.
+@runtime_checkable
+class WriteStore(Protocol):
+    """What imports, rollback and the admin pages need: versions to make, list, check and restore."""
+
+    #: False for a backend that serves its data read-only; every write then raises ReadOnlyStore.
+    writable: bool
+
+    def exists(self) -> bool:
+        """Return True once the store holds a current version."""
+        ...
+
+    def commit(self, layers: dict[str, gpd.GeoDataFrame | bytes], *, author: str, message: str,
+               source: str = "import", extra_files: dict[str, bytes] | None = None,
+               base: str | None = "current", expect: str | None = None) -> VersionInfo:
+        """Write a new version made of the current one with ``layers`` replaced, and make it current."""
+        ...
+
+    def rollback(self, ref: str) -> tuple[VersionInfo, dict[str, Any]]:
+        """Make a stored version current again; return it and a summary of the change."""
+        ...
+
+    def list_versions(self) -> list[VersionInfo]:
+        """Return every complete version, oldest first."""
+        ...
+
+    def resolve(self, ref: str) -> str:
+        """Turn a user's version reference (id, number or unique prefix) into a full id."""
+        ...
+
+    def verify(self, version_id: str | None = None) -> list[str]:
+        """Check a version's content against what was recorded; return the problems found."""
+        ...
+
+    def seed_from(self, folder: str | Path, author: str = "system") -> VersionInfo | None:
+        """Make a plain geodata folder a new version if it differs from the seeded one."""
+        ...
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Hold the store's exclusive write lock."""
+        ...
+
+
+class Store(ReadStore, WriteStore, Protocol):
+    """A whole backend: the read and the write protocol."""
+
+
+#: Backends by name: ``"module:factory"``, imported on first use (as pygeoapi names its providers).
+#: A factory takes the URL or path and returns a :class:`Store`. A URL's scheme picks the backend;
+#: a plain path or ``file://`` URL is the embedded GeoJSON store.
+BACKENDS: dict[str, str] = {
+    "geojson": "app.geo.geojson_store:open_geojson",
+}
+
+#: URL schemes that name a backend other than their own name.
+SCHEMES: dict[str, str] = {"file": "geojson"}
+
+
+def register_backend(name: str, target: str, *schemes: str) -> None:
+    """Register a store backend.
 
     Parameters
     ----------
-    folder : Path
-        A geodata folder.
-    layer : str
-        Layer name, one of :data:`app.geo.schema.LAYERS`.
+    name : str
+        The backend's name, also its URL scheme (e.g. ``"postgresql"``).
+    target : str
+        ``"package.module:factory"``; the factory takes the URL and returns a :class:`Store`.
+    *schemes : str
+        Further URL schemes that open it (e.g. ``"postgres"``).
+    """
+    BACKENDS[name] = target
+    for scheme in schemes:
+        SCHEMES[scheme] = name
+
+
+def _factory(name: str) -> Callable[[str], Store]:
+    module, _, attr = BACKENDS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def backend_of(url_or_path: str | Path) -> str:
+    """Return the name of the backend that opens ``url_or_path``.
+
+    Raises
+    ------
+    StoreError
+        If the URL's scheme names no registered backend.
+    """
+    text = str(url_or_path)
+    scheme, sep, _ = text.partition("://")
+    if not sep:
+        return "geojson"
+    name = SCHEMES.get(scheme.lower(), scheme.lower())
+    if name not in BACKENDS:
+        raise StoreError(f"no store backend for {scheme}:// URLs; known: {', '.join(sorted(BACKENDS))}",
+                         status=400, key="store.backend")
+    return name
+
+
+def open_store(url_or_path: str | Path) -> Store:
+    """Open a store by URL or path, choosing the backend from :data:`BACKENDS`.
+
+    Parameters
+    ----------
+    url_or_path : str or Path
+        A folder (a versioned GeoJSON store, or a plain folder of ``<layer>.geojson`` served
+        read-only), a ``file://`` URL, or the URL of another registered backend.
 
     Returns
     -------
-    Path
-        ``folder / f"{layer}.geojson"``.
+    Store
+        The backend's store.
     """
-    return Path(folder) / f"{layer}.geojson"
+    text = str(url_or_path)
+    name = backend_of(text)
+    if name == "geojson" and text.startswith("file://"):
+        text = text[len("file://"):]
+    return _factory(name)(text)
 
 
-def folder_version(folder: Path) -> str:
-    """Return a content hash of a geodata folder's layers: the data version.
+def open_data(config: Config) -> DataManager:
+    """Open the store the service runs on, as the settings say, and hand out its current version.
+
+    * ``STORE_DIR`` set: that store, seeded from ``DATA_DIR`` when it holds layers;
+    * ``DATA_DIR`` the committed demo: a versioned store in ``INSTANCE_DIR/store``, seeded from it;
+    * otherwise ``DATA_DIR`` itself (a versioned store, or a plain folder served read-only).
 
     Parameters
     ----------
-    folder : Path
-        A geodata folder.
+    config : app.settings.Config
+        The resolved settings.
 
     Returns
     -------
-    str
-        The first 12 hex digits of a SHA-256 over every layer file's name and bytes.
+    app.geo.dataset.DataManager
+        The manager over the chosen store.
+
+    Raises
+    ------
+    StoreError
+        If the chosen store is empty and nothing can seed it.
     """
-    h = hashlib.sha256()
-    for layer in LAYERS:
-        p = layer_path(folder, layer)
-        if p.exists():
-            h.update(layer.encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()[:12]
+    from app import settings
+    from app.geo.dataset import DataManager
 
+    data = Path(config.DATA_DIR)
+    seed = data if (data / "grids.geojson").exists() else None
+    if config.STORE_DIR:
+        store = open_store(config.STORE_DIR)
+    elif seed is not None and data.resolve() == settings.DEMO_DATA_DIR.resolve():
+        store = open_store(settings.instance_dir(config) / "store")
+    else:
+        return DataManager(open_store(data))
+    if seed is not None:
+        store.seed_from(seed)
+    elif not store.exists():
+        raise StoreError(f"store {store.location} is empty and {data} holds no layers to seed it from")
+    return DataManager(store)
 
-class FolderStore:
-    """A read-only store over one folder of ``<layer>.geojson`` files.
-
-    Parameters
-    ----------
-    folder : str or Path
-        The geodata folder, e.g. the repository's ``geodata/``.
-    """
-
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        self._stamp: tuple | None = None
-        self._version = ""
-
-    def version(self) -> str:
-        """Return the content hash of the folder's layers, re-hashed only when a file's stat changes."""
-        stamp = tuple(
-            (st.st_mtime_ns, st.st_size) if (p := layer_path(self.folder, n)).exists() and (st := p.stat()) else None
-            for n in LAYERS
-        )
-        if stamp != self._stamp:
-            self._version = folder_version(self.folder)
-            self._stamp = stamp
-        return self._version
-
-    def read(self, layer: str) -> gpd.GeoDataFrame:
-        """Read one layer from its GeoJSON file."""
-        if layer not in LAYERS:
-            raise KeyError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
-        path = layer_path(self.folder, layer)
-        if not path.exists():
-            raise FileNotFoundError(f"layer {layer!r} not found: {path}")
-        gdf = gpd.read_file(path, engine="pyogrio")
-        if gdf.crs is None:
-            gdf = gdf.set_crs("EPSG:4326")
-        return gdf
-
-    def layer_names(self) -> list[str]:
-        """Return the layers whose files exist in the folder."""
-        return [name for name in LAYERS if layer_path(self.folder, name).exists()]
-
-    def metadata(self) -> dict:
-        """Return ``metadata.json`` of the folder, or an empty dict."""
-        p = self.folder / "metadata.json"
-        return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
-
-
-class Dataset:
-    """One immutable data version, with layers and derived structures built lazily and cached.
-
-    Everything a request needs hangs off one Dataset, so swapping the Dataset object swaps
-    the whole version at once: no request ever sees half of two versions.
-
-    Parameters
-    ----------
-    store : Store
-        Where the layers come from.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.version = store.version()
-        self._lock = threading.RLock()
-        self._layers: dict[str, gpd.GeoDataFrame] = {}
-        #: Derived structures other modules build once per version (keyed by "module.name").
-        self.cache: dict[str, object] = {}
-
-    def layer(self, name: str) -> gpd.GeoDataFrame:
-        """Return a layer, reading it on first use."""
-        with self._lock:
-            if name not in self._layers:
-                self._layers[name] = self.store.read(name)
-            return self._layers[name]
-
-    def cached(self, key: str, build: Callable[[], T]) -> T:
-        """Return ``cache[key]``, building it once with ``build()`` (thread-safe; builds may nest).
-
-        Parameters
-        ----------
-        key : str
-            A key naming the structure, prefixed by its module (e.g. ``"mapdata.classes"``).
-        build : callable
-            Makes the structure from this version's data.
-
-        Returns
-        -------
-        object
-            The cached structure.
-        """
-        hit = self.cache.get(key)
-        if hit is None:
-            with self._lock:
-                hit = self.cache.get(key)
-                if hit is None:
-                    hit = self.cache[key] = build()
-        return hit  # type: ignore[return-value]
-
-    def counts(self) -> dict[str, int]:
-        """Return the feature count of every layer present."""
-        return {name: len(self.layer(name)) for name in self.store.layer_names()}
-
-    @cached_property
-    def grids(self) -> gpd.GeoDataFrame:
-        """The grid layer."""
-        return self.layer("grids")
-
-    @cached_property
-    def metric_crs(self) -> str:
-        """The CRS metric work on this version uses: :func:`~app.geo.schema.metric_crs_for` of the grids' extent.
-
-        :data:`~app.geo.schema.METRIC_CRS` when the grid layer is missing or empty.
-        """
-        if "grids" not in self.store.layer_names():
-            return METRIC_CRS
-        grids = self.grids
-        if len(grids) == 0:
-            return METRIC_CRS
-        if grids.crs is not None and not grids.crs.is_geographic:
-            grids = grids.to_crs(STORAGE_CRS)
-        return metric_crs_for(tuple(grids.total_bounds))
-
-    @cached_property
-    def grid_index(self) -> GridIndex:
-        """The point-in-grid index over :attr:`grids`."""
-        from app.geo.gridindex import GridIndex
-
-        return GridIndex(self.grids)
-
-    @cached_property
-    def address_matcher(self) -> AddressMatcher:
-        """The gazetteer matcher over the address layer."""
-        from app.geo.address import AddressMatcher
-
-        return AddressMatcher(self.layer("addresses"))
-
-    @cached_property
-    def _grid_rows(self) -> dict[str, int]:
-        return {code: i for i, code in enumerate(self.grids["code"])}
-
-    def grid_row(self, code: str | None) -> int | None:
-        """Return the row of a grid code in :attr:`grids`, or None if there is no such grid."""
-        return self._grid_rows.get(code) if code else None
-
-
-class DataManager:
-    """Hands out the current :class:`Dataset` and swaps it when the stored version changes.
-
-    Parameters
-    ----------
-    store : Store
-        The store to watch.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._current: Dataset | None = None
-        self._lock = threading.Lock()
-
-    def current(self) -> Dataset:
-        """Return the Dataset for the stored version, building a new one if the version moved."""
-        ds = self._current
-        version = self.store.version()
-        if ds is not None and ds.version == version:
-            return ds
-        with self._lock:
-            if self._current is None or self._current.version != version:
-                self._current = self._open(version)
-            return self._current
-
-    def _open(self, version: str) -> Dataset:
-        """Build the Dataset of ``version`` (subclasses pin it to that version's files)."""
-        return Dataset(self.store)

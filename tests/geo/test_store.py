@@ -1,8 +1,7 @@
-"""Tests for app.geo.store: the Dataset's metric CRS follows its data."""
+"""Tests for app.geo.dataset: the Dataset's metric CRS follows its data."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -10,16 +9,17 @@ import pyproj
 import pytest
 import shapely
 
+from app.geo.dataset import Dataset
+from app.geo.geojson_store import FolderStore, layer_path
 from app.geo.schema import METRIC_CRS
-from app.geo.store import Dataset, FolderStore, layer_path
+from tests import helpers
 
-MINI = Path(__file__).resolve().parent.parent / "data" / "mini"
 GEOD = pyproj.Geod(ellps="WGS84")
 
 
-def shifted_city(src: Path, dest: Path, dlon: float) -> Path:
-    """Copy a geodata folder with every geometry moved ``dlon`` degrees east."""
-    shutil.copytree(src, dest)
+def shifted_city(dest: Path, dlon: float) -> Path:
+    """Copy the mini city to ``dest`` with every geometry moved ``dlon`` degrees east."""
+    helpers.copy_mini(dest)
     for path in dest.glob("*.geojson"):
         gdf = gpd.read_file(path, engine="pyogrio")
         gdf.geometry = shapely.transform(gdf.geometry.values, lambda xy: xy + [dlon, 0.0])
@@ -31,12 +31,12 @@ def _geodesic_areas(grids: gpd.GeoDataFrame) -> list[float]:
     return [abs(GEOD.geometry_area_perimeter(g)[0]) for g in grids.to_crs(4326).geometry]
 
 
-def test_jiayuguan_dataset_uses_epsg4542():
-    assert Dataset(FolderStore(MINI)).metric_crs == METRIC_CRS == "EPSG:4542"
+def test_jiayuguan_dataset_uses_epsg4542(ds):
+    assert ds.metric_crs == METRIC_CRS == "EPSG:4542"
 
 
 def test_other_city_gets_utm_and_true_areas(tmp_path):
-    ds = Dataset(FolderStore(shifted_city(MINI, tmp_path / "east", 5.0)))  # 103.3°E, like Lanzhou
+    ds = Dataset(FolderStore(shifted_city(tmp_path / "east", 5.0)))  # 103.3°E, like Lanzhou
     assert ds.metric_crs == "EPSG:32648"
     true = _geodesic_areas(ds.grids)
     utm = ds.grids.to_crs(ds.metric_crs).area.to_numpy()
@@ -47,7 +47,7 @@ def test_other_city_gets_utm_and_true_areas(tmp_path):
 
 
 def test_empty_or_missing_grids_fall_back(tmp_path):
-    folder = shifted_city(MINI, tmp_path / "empty", 5.0)
+    folder = shifted_city(tmp_path / "empty", 5.0)
     grids = gpd.read_file(layer_path(folder, "grids"))
     grids.iloc[:0].to_file(layer_path(folder, "grids"), driver="GeoJSON", engine="pyogrio")
     assert Dataset(FolderStore(folder)).metric_crs == METRIC_CRS
@@ -73,5 +73,5 @@ class _Layers:
 
 @pytest.mark.parametrize("crs", ["EPSG:4542", "EPSG:32648", "EPSG:4490"])
 def test_projected_layers_are_placed_by_their_lonlat_extent(crs):
-    grids = gpd.read_file(layer_path(MINI, "grids")).to_crs(crs)
+    grids = gpd.read_file(layer_path(helpers.MINI, "grids")).to_crs(crs)
     assert Dataset(_Layers(grids=grids)).metric_crs == "EPSG:4542"

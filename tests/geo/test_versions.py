@@ -14,38 +14,32 @@ import geopandas as gpd
 import pytest
 from shapely import affinity
 
+from app import settings
 from app.geo import importer
-from app.geo.store import DataManager, FolderStore, folder_version
-from app.geo.versions import (
-    StoreBusy,
-    StoreError,
-    VersionedDataManager,
-    VersionedStore,
-    dump_geojson,
-    format_summary,
-    grid_changes,
-    open_data,
-)
-
-MINI = Path(__file__).resolve().parent.parent / "data" / "mini"
+from app.geo.changes import format_summary, grid_changes
+from app.geo.dataset import DataManager
+from app.geo.geojson import dump_geojson
+from app.geo.geojson_store import FolderStore, VersionedStore, folder_version
+from app.geo.store import ReadOnlyStore, Store, StoreBusy, StoreError, open_data, open_store
+from tests import helpers
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> VersionedStore:
     s = VersionedStore(tmp_path / "store", lock_timeout=0.5)
-    s.seed_from(MINI)
+    s.seed_from(helpers.MINI)
     return s
 
 
 def test_seed_makes_version_one_with_all_layers(store):
     assert store.version().startswith("0001-") and len(store.version()) == 12
     info = store.info()
-    assert info.source == "seed" and info.content_hash == folder_version(MINI)
+    assert info.source == "seed" and info.content_hash == folder_version(helpers.MINI)
     assert info.counts["grids"] == 10
     assert store.verify() == []
     assert set(store.layer_names()) == {"divisions", "committees", "grids", "facilities", "addresses", "roads"}
     assert (store.snapshot().folder / "metadata.json").exists()
-    assert store.seed_from(MINI) is None  # same content: nothing to do
+    assert store.seed_from(helpers.MINI) is None  # same content: nothing to do
 
 
 def test_commit_summarises_grid_changes_and_rollback_restores(store):
@@ -119,7 +113,7 @@ def test_bad_pointer_is_an_error(store):
 
 
 def test_pinned_dataset_never_mixes_versions(store):
-    dm = VersionedDataManager(store)
+    dm = DataManager(store)
     ds = dm.current()
     before = len(ds.layer("grids"))
     grids = store.read("grids").iloc[:5]
@@ -153,7 +147,7 @@ def test_staging_left_by_a_crash_is_cleaned(store):
 
 
 def test_dump_geojson_rounds_and_is_deterministic():
-    gdf = gpd.read_file(MINI / "grids.geojson")
+    gdf = gpd.read_file(helpers.MINI / "grids.geojson")
     gdf.loc[0, "geometry"] = affinity.translate(gdf.geometry.iloc[0], 1e-9, 0)
     a, b = dump_geojson(gdf), dump_geojson(gdf)
     assert a == b
@@ -164,22 +158,46 @@ def test_dump_geojson_rounds_and_is_deterministic():
 
 
 def test_grid_changes_by_code():
-    gdf = gpd.read_file(MINI / "grids.geojson")
+    gdf = gpd.read_file(helpers.MINI / "grids.geojson")
     same = grid_changes(gdf, gdf.copy())
     assert same == {"added": [], "removed": [], "reshaped": []}
 
 
-def test_open_data_chooses_the_store(tmp_path):
-    plain = open_data(MINI, None, tmp_path / "demo", tmp_path / "inst")
-    assert type(plain) is DataManager and isinstance(plain.store, FolderStore)
-    seeded = open_data(MINI, tmp_path / "s", tmp_path / "demo", tmp_path / "inst")
-    assert isinstance(seeded, VersionedDataManager) and seeded.current().version.startswith("0001-")
-    again = open_data(tmp_path / "s", None, tmp_path / "demo", tmp_path / "inst")
-    assert isinstance(again, VersionedDataManager)
-    demo = open_data(MINI, None, MINI, tmp_path / "inst")
-    assert isinstance(demo, VersionedDataManager) and (tmp_path / "inst" / "store" / "CURRENT").exists()
+def _config(tmp_path: Path, data: Path, store: Path | str = "") -> settings.Config:
+    return settings.resolve({"DATA_DIR": str(data), "STORE_DIR": str(store),
+                             "INSTANCE_DIR": str(tmp_path / "inst")}, environ={})
+
+
+def test_open_data_chooses_the_store(tmp_path, monkeypatch):
+    plain = open_data(_config(tmp_path, helpers.MINI))
+    assert isinstance(plain.store, FolderStore) and not plain.store.writable
+    seeded = open_data(_config(tmp_path, helpers.MINI, tmp_path / "s"))
+    assert seeded.store.writable and seeded.current().version.startswith("0001-")
+    again = open_data(_config(tmp_path, tmp_path / "s"))
+    assert isinstance(again.store, VersionedStore)
+    monkeypatch.setattr(settings, "DEMO_DATA_DIR", helpers.MINI)
+    demo = open_data(_config(tmp_path, helpers.MINI))
+    assert demo.store.writable and (tmp_path / "inst" / "store" / "CURRENT").exists()
     with pytest.raises(StoreError, match="no layers"):
-        open_data(tmp_path / "nothing", tmp_path / "empty-store", tmp_path / "demo", tmp_path / "inst")
+        open_data(_config(tmp_path, tmp_path / "nothing", tmp_path / "empty-store"))
+
+
+def test_open_store_picks_the_backend_by_url_or_path(tmp_path):
+    assert isinstance(open_store(helpers.MINI), FolderStore)
+    assert isinstance(open_store(f"file://{tmp_path / 'new'}"), VersionedStore)
+    for store in (open_store(helpers.MINI), open_store(tmp_path / "new")):
+        assert isinstance(store, Store)  # both protocols, runtime-checked
+    with pytest.raises(StoreError, match="no store backend for ftp://"):
+        open_store("ftp://example.org/x")
+
+
+def test_a_plain_folder_refuses_every_write(tmp_path):
+    store = open_store(helpers.MINI)
+    assert store.list_versions() == [] and store.verify() == [] and store.info().counts["grids"] == 10
+    for write in (lambda: store.commit({}, author="t", message="m"), lambda: store.rollback("1"),
+                  lambda: store.seed_from(helpers.MINI), lambda: store.resolve("1"), store.lock):
+        with pytest.raises(ReadOnlyStore, match="read-only"):
+            write()
 
 
 # --------------------------------------------------------------------------- SIGKILL
@@ -195,7 +213,7 @@ def _import_forever(root: str, files: list[str]) -> None:
 
 
 def _make_variants(tmp_path: Path) -> list[str]:
-    gdf = gpd.read_file(MINI / "grids.geojson")
+    gdf = gpd.read_file(helpers.MINI / "grids.geojson")
     a = tmp_path / "a.geojson"
     a.write_bytes(dump_geojson(gdf))
     b_gdf = gdf.copy()
@@ -207,9 +225,9 @@ def _make_variants(tmp_path: Path) -> list[str]:
 
 def test_sigkill_at_random_points_leaves_a_complete_version(tmp_path, capsys):
     store = VersionedStore(tmp_path / "store", lock_timeout=5)
-    store.seed_from(MINI)
+    store.seed_from(helpers.MINI)
     files = _make_variants(tmp_path)
-    names = {gpd.read_file(f)["name"].iloc[0] for f in files} | {gpd.read_file(MINI / "grids.geojson")["name"].iloc[0]}
+    names = {gpd.read_file(f)["name"].iloc[0] for f in [*files, helpers.MINI / "grids.geojson"]}
     ctx = multiprocessing.get_context("fork")
     rng = random.Random(6)
     kills = mid_write = 0
