@@ -13,6 +13,8 @@ import numpy as np
 import pyproj
 from numpy.typing import ArrayLike, NDArray
 
+from app.errors import GridmapError
+
 __all__ = [
     "CRSError",
     "CrsSpec",
@@ -48,8 +50,10 @@ _INVERSE_MAX_ITER = 30
 PASS_THROUGH_EPSG: frozenset[int] = frozenset({4326, 4490})
 
 
-class CRSError(ValueError):
+class CRSError(GridmapError, ValueError):
     """A coordinate reference system was not recognised or cannot be used."""
+
+    default_key = "crs"
 
 
 @dataclass(frozen=True)
@@ -451,18 +455,20 @@ def to_wgs84(x: ArrayLike, y: ArrayLike, crs: str | int | CrsSpec) -> tuple[NDAr
     CRSError
         If ``crs`` is not recognised.
     """
+    return _convert(x, y, crs, to_wgs=True)
+
+
+def _convert(x: ArrayLike, y: ArrayLike, crs: str | int | CrsSpec, to_wgs: bool) -> tuple[NDArray, NDArray]:
+    """Convert between ``crs`` and WGS84 in either direction (GCJ-02/BD-09 by formula, others by PROJ)."""
     spec = parse_crs(crs)
     xs, ys, _ = _as_arrays(x, y)
-    if spec.kind == "gcj02":
-        lon, lat = gcj02_to_wgs84(xs, ys)
-        return np.asarray(lon), np.asarray(lat)
-    if spec.kind == "bd09":
-        lon, lat = bd09_to_wgs84(xs, ys)
-        return np.asarray(lon), np.asarray(lat)
+    if spec.kind in _CHINA_DATUMS:
+        out_x, out_y = _CHINA_DATUMS[spec.kind][0 if to_wgs else 1](xs, ys)
+        return np.asarray(out_x), np.asarray(out_y)
     if spec.epsg in PASS_THROUGH_EPSG:
         return xs.copy(), ys.copy()
-    lon, lat = _transformer(spec.epsg, True).transform(xs, ys)
-    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    out_x, out_y = _transformer(spec.epsg, to_wgs).transform(xs, ys)
+    return np.asarray(out_x, dtype=np.float64), np.asarray(out_y, dtype=np.float64)
 
 
 def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str | int | CrsSpec) -> tuple[NDArray, NDArray]:
@@ -487,15 +493,8 @@ def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str | int | CrsSpec) -> tupl
     CRSError
         If ``crs`` is not recognised.
     """
-    spec = parse_crs(crs)
-    xs, ys, _ = _as_arrays(lon, lat)
-    if spec.kind == "gcj02":
-        x, y = wgs84_to_gcj02(xs, ys)
-        return np.asarray(x), np.asarray(y)
-    if spec.kind == "bd09":
-        x, y = wgs84_to_bd09(xs, ys)
-        return np.asarray(x), np.asarray(y)
-    if spec.epsg in PASS_THROUGH_EPSG:
-        return xs.copy(), ys.copy()
-    x, y = _transformer(spec.epsg, False).transform(xs, ys)
-    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return _convert(lon, lat, crs, to_wgs=False)
+
+
+#: The Chinese obfuscated datums: kind -> (to WGS84, from WGS84).
+_CHINA_DATUMS = {"gcj02": (gcj02_to_wgs84, wgs84_to_gcj02), "bd09": (bd09_to_wgs84, wgs84_to_bd09)}

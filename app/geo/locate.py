@@ -15,16 +15,20 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from app.errors import GridmapError
 from app.geo import crs as crsmod
-from app.geo.schema import PERSONAL_FIELDS
-from app.geo.store import Dataset
+from app.geo.dataset import Dataset
+from app.geo.memory_store import OverlayStore
+from app.geo.schema import PERSONAL_FIELDS, STORAGE_CRS
 
 #: Row statuses in batch results.
 STATUSES = ("ok", "outside", "not_found", "invalid")
 
 
-class LocateError(ValueError):
+class LocateError(GridmapError, ValueError):
     """A lookup request that cannot be answered, with a message that names the problem."""
+
+    default_key = "locate"
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ def to_lonlat(x: Any, y: Any, crs: str | int | None = None) -> tuple[float, floa
 
 
 def parse_crs(crs: str | int | None) -> crsmod.CrsSpec:
-    """Parse a CRS name or code, turning errors into :class:`LocateError`.
+    """Parse a CRS name or code, raising :class:`LocateError` (the lookups' one error type) for a bad one.
 
     Parameters
     ----------
@@ -118,7 +122,7 @@ def parse_crs(crs: str | int | None) -> crsmod.CrsSpec:
     try:
         return crsmod.parse_crs(crs)
     except crsmod.CRSError as exc:
-        raise LocateError(str(exc)) from None
+        raise LocateError(exc.message) from None
 
 
 def grid_info(ds: Dataset, index: int | None, personal: bool = False) -> dict[str, Any]:
@@ -386,33 +390,6 @@ def _attach(ds: Dataset, df: pd.DataFrame, grid_idx: np.ndarray, status: np.ndar
     return out
 
 
-class _GridOverlayStore:
-    """A store that answers ``grids`` from one file and every other layer from a base store."""
-
-    def __init__(self, base: Any, grids_file: Path) -> None:
-        self.base = base
-        self.grids_file = Path(grids_file)
-        gdf = gpd.read_file(self.grids_file, engine="pyogrio")
-        if gdf.crs is None:
-            raise ValueError("the grid file has no CRS; save it with one (e.g. EPSG:4326)")
-        if "code" not in gdf.columns:
-            raise ValueError(f"the grid file has no 'code' column (columns: {', '.join(map(str, gdf.columns))})")
-        gdf["code"] = gdf["code"].astype(str)
-        if "name" not in gdf.columns:
-            gdf["name"] = gdf["code"]
-        self._grids = gdf.to_crs("EPSG:4326")
-        self._version = f"{base.version()}+{hashlib.sha256(self.grids_file.read_bytes()).hexdigest()[:8]}"
-
-    def version(self) -> str:
-        return self._version
-
-    def read(self, layer: str) -> gpd.GeoDataFrame:
-        return self._grids if layer == "grids" else self.base.read(layer)
-
-    def layer_names(self) -> list[str]:
-        return self.base.layer_names()
-
-
 def with_grids(ds: Dataset, grids_file: Path) -> Dataset:
     """Return a Dataset like ``ds`` whose grids come from ``grids_file`` (GeoJSON or GeoPackage, any CRS).
 
@@ -427,8 +404,28 @@ def with_grids(ds: Dataset, grids_file: Path) -> Dataset:
     -------
     Dataset
         A new Dataset over the overlay.
+
+    Raises
+    ------
+    LocateError
+        If the file cannot be read, or has no CRS or no ``code`` column.
     """
-    return Dataset(_GridOverlayStore(ds.store, grids_file))
+    grids_file = Path(grids_file)
+    try:
+        gdf = gpd.read_file(grids_file, engine="pyogrio")
+        data = grids_file.read_bytes()
+    except (OSError, ValueError) as exc:  # pyogrio's DataSourceError is an OSError
+        raise LocateError(f"{grids_file}: {exc}") from None
+    if gdf.crs is None:
+        raise LocateError(f"{grids_file}: the grid file has no CRS; save it with one (e.g. EPSG:4326)")
+    if "code" not in gdf.columns:
+        raise LocateError(f"{grids_file}: the grid file has no 'code' column "
+                          f"(columns: {', '.join(map(str, gdf.columns))})")
+    gdf["code"] = gdf["code"].astype(str)
+    if "name" not in gdf.columns:
+        gdf["name"] = gdf["code"]
+    tag = hashlib.sha256(data).hexdigest()[:8]
+    return Dataset(OverlayStore(ds.store, {"grids": gdf.to_crs(STORAGE_CRS)}, tag))
 
 
 def summarize(result: pd.DataFrame) -> dict[str, int]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import matplotlib
 
+from app.errors import GridmapError
+
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -35,8 +37,11 @@ _SC_FACE = 2
 MAX_UNDERSERVED_ROWS = 40
 
 
-class ReportError(RuntimeError):
+class ReportError(GridmapError, RuntimeError):
     """The report cannot be made (for example, the CJK font is not installed)."""
+
+    default_status = 503
+    default_key = "report"
 
 
 def find_cjk_font() -> Path:
@@ -69,14 +74,16 @@ def find_cjk_font() -> Path:
     )
 
 
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
 def _pct(v: object) -> str:
-    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{float(v):.1f}%"
+    return "" if _missing(v) else f"{float(v):.1f}%"
 
 
 def _num(v: object, digits: int = 0) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return ""
-    return f"{float(v):,.{digits}f}"
+    return "" if _missing(v) else f"{float(v):,.{digits}f}"
 
 
 def _nice_length(span: float) -> float:
@@ -150,11 +157,7 @@ def render_map(result: CoverageResult, font: Path, dpi: int = 150) -> bytes:
                Line2D([], [], color="#b00020", linewidth=1.2, label="低于目标 below target"),
                Patch(facecolor="#dddddd", edgecolor="#999999", label="无居民 no residents")]
     ax.legend(handles=handles, loc="upper left", prop=fp, fontsize=7, framealpha=0.85)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig, dpi)
 
 
 def render_chart(result: CoverageResult, font: Path, dpi: int = 150) -> bytes:
@@ -173,6 +176,11 @@ def render_chart(result: CoverageResult, font: Path, dpi: int = 150) -> bytes:
         ax.text(result.params.target_pct, len(com) - 0.5, f" 目标 {result.params.target_pct:g}%",
                 fontproperties=fp, fontsize=7, va="bottom")
     ax.tick_params(axis="x", labelsize=7)
+    return _png(fig, dpi)
+
+
+def _png(fig: plt.Figure, dpi: int) -> bytes:
+    """Lay out a figure, close it and return it as PNG bytes."""
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
@@ -187,6 +195,16 @@ class _Pdf(FPDF):
         self.set_text_color(120)
         self.cell(0, 6, f"gridmap 覆盖分析报告 · {self.page_no()}/{{nb}}", align="C")
         self.set_text_color(0)
+
+
+def _heading(pdf: FPDF, text: str) -> None:
+    _line(pdf, text, size=11, height=7)
+
+
+def _line(pdf: FPDF, text: str, size: float, height: float = 6) -> None:
+    """One line of text across the page, then move to the next line."""
+    pdf.set_font("cjk", size=size)
+    pdf.cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
 
 
 def _table(pdf: FPDF, df: pd.DataFrame, columns: list[tuple[str, str, float, Callable[[object], str]]]) -> None:
@@ -266,14 +284,12 @@ def build_pdf(result: CoverageResult, progress: Callable[[str], None] | None = N
         pdf.cell(0, 5.5, v, border="B", new_x="LMARGIN", new_y="NEXT")
     say("drawing the map")
     pdf.ln(3)
-    pdf.set_font("cjk", size=11)
-    pdf.cell(0, 7, "覆盖地图 Coverage map", new_x="LMARGIN", new_y="NEXT")
+    _heading(pdf, "覆盖地图 Coverage map")
     pdf.image(io.BytesIO(render_map(result, font)), w=170)
 
     say("writing the tables")
     pdf.add_page()
-    pdf.set_font("cjk", size=11)
-    pdf.cell(0, 7, "按社区/村汇总 Summary by committee", new_x="LMARGIN", new_y="NEXT")
+    _heading(pdf, "按社区/村汇总 Summary by committee")
     com = result.table("committee").sort_values("residents_pct", na_position="last")
     cols = [("name", "社区/村", 32, str), ("division_name", "街道/镇", 22, str),
             ("residents", "居民", 16, _num), ("residents_pct", "居民覆盖", 17, _pct),
@@ -287,16 +303,12 @@ def build_pdf(result: CoverageResult, progress: Callable[[str], None] | None = N
     _table(pdf, com, cols)
 
     pdf.ln(4)
-    pdf.set_font("cjk", size=11)
     under = result.underserved()
-    title = "未达标网格（按未覆盖居民排序）Grids below target, most residents not covered first"
-    pdf.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
+    _heading(pdf, "未达标网格（按未覆盖居民排序）Grids below target, most residents not covered first")
     if p.target_pct is None:
-        pdf.set_font("cjk", size=9)
-        pdf.cell(0, 6, "未设目标 No target set.", new_x="LMARGIN", new_y="NEXT")
+        _line(pdf, "未设目标 No target set.", size=9)
     elif under.empty:
-        pdf.set_font("cjk", size=9)
-        pdf.cell(0, 6, "所有网格均达标 Every grid meets the target.", new_x="LMARGIN", new_y="NEXT")
+        _line(pdf, "所有网格均达标 Every grid meets the target.", size=9)
     else:
         shown = under.head(MAX_UNDERSERVED_ROWS)
         _table(pdf, shown, [("code", "网格编码", 34, str), ("name", "网格", 36, str),
@@ -304,13 +316,11 @@ def build_pdf(result: CoverageResult, progress: Callable[[str], None] | None = N
                             ("residents_uncovered", "未覆盖", 16, _num), ("residents_pct", "居民覆盖", 17, _pct),
                             ("area_pct", "面积覆盖", 17, _pct), ("dist_p90_m", "P90距离m", 16, _num)])
         if len(under) > len(shown):
-            pdf.set_font("cjk", size=8)
-            pdf.cell(0, 6, f"另有 {len(under) - len(shown)} 个网格未列出（完整名单见 Excel 导出）。"
-                           f" {len(under) - len(shown)} more in the Excel export.", new_x="LMARGIN", new_y="NEXT")
+            more = len(under) - len(shown)
+            _line(pdf, f"另有 {more} 个网格未列出（完整名单见 Excel 导出）。 {more} more in the Excel export.", size=8)
     say("drawing the chart")
     pdf.add_page()
-    pdf.set_font("cjk", size=11)
-    pdf.cell(0, 7, "各社区/村居民覆盖率 Residents within reach by committee", new_x="LMARGIN", new_y="NEXT")
+    _heading(pdf, "各社区/村居民覆盖率 Residents within reach by committee")
     pdf.image(io.BytesIO(render_chart(result, font)), w=170)
     pdf.set_font("cjk", size=7)
     pdf.set_text_color(90)

@@ -15,6 +15,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from app.errors import GridmapError
 from app.geo.schema import COORD_PRECISION
 
 #: Extensions read as delimited text.
@@ -34,8 +35,10 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 _DELIMITERS = (",", "\t", ";", "|")
 
 
-class TableError(ValueError):
+class TableError(GridmapError, ValueError):
     """A table cannot be read or written; the message names the problem."""
+
+    default_key = "table"
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,8 @@ def _read_sheet(data: bytes) -> pd.DataFrame:
     return pd.DataFrame(body, columns=header, dtype=object).astype(str)
 
 
-def read_table(source: str | Path | bytes | IO[bytes], filename: str | None = None) -> pd.DataFrame:
+def read_table(source: str | Path | bytes | IO[bytes], filename: str | None = None,
+               label: str | None = None) -> pd.DataFrame:
     """Read a CSV or Excel table with every column as text.
 
     CSV is decoded as UTF-8 (with or without BOM), else GB18030 (what Excel writes on Chinese
@@ -197,9 +201,10 @@ def read_table(source: str | Path | bytes | IO[bytes], filename: str | None = No
     source : str, Path, bytes or binary file
         A path, or the file's content (e.g. an upload).
     filename : str, optional
-        Name whose extension gives the format; defaults to the path's name. Messages do not
-        repeat the name: callers prefix it.
+        Name whose extension gives the format; defaults to the path's name.
         For bytes without a name, a ZIP signature means XLSX and anything else CSV.
+    label : str, optional
+        What the user calls the file (its path or upload name): error messages start with it.
 
     Returns
     -------
@@ -211,6 +216,15 @@ def read_table(source: str | Path | bytes | IO[bytes], filename: str | None = No
     TableError
         Empty file, unsupported extension, undecodable or binary content, missing header.
     """
+    try:
+        return _read_table(source, filename)
+    except TableError as exc:
+        if label is None:
+            raise
+        raise TableError(f"{label}: {exc.message}") from None
+
+
+def _read_table(source: str | Path | bytes | IO[bytes], filename: str | None) -> pd.DataFrame:
     if isinstance(source, str | Path):
         path = Path(source)
         name = filename or path.name

@@ -14,6 +14,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from app.errors import GridmapError
+
 #: Roles in increasing order of rights. ``public`` is everyone who is not signed in.
 ROLES: tuple[str, ...] = ("public", "staff", "admin")
 #: Roles an account can have.
@@ -64,8 +66,10 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
-class UserError(ValueError):
+class UserError(GridmapError, ValueError):
     """A user-management request that cannot be done, with a message that names the problem."""
+
+    default_key = "users"
 
 
 @dataclass(frozen=True)

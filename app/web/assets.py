@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from app.errors import GridmapError
+
 #: Folder the third-party files are installed into (git-ignored).
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR_DIR = STATIC_DIR / "vendor"
@@ -27,8 +29,11 @@ STATIC_URL = "/static"
 _STAMP = ".gridmap-asset.json"
 
 
-class OfflineAssetError(RuntimeError):
+class OfflineAssetError(GridmapError, RuntimeError):
     """A page would load a file from off the host, or a vendor asset is missing."""
+
+    default_status = 503
+    default_key = "assets"
 
 
 @dataclass(frozen=True)

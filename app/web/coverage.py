@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request, send_file
 
 from app.geo import coverage, export
-from app.geo.report import ReportError
 from app.geo.schema import CATEGORIES
 from app.web import dataset, i18n
 from app.web.errors import ApiError
@@ -104,10 +103,7 @@ def _level(default: str = "grid") -> str:
 
 
 def _analyse(level: str = "grid") -> coverage.CoverageResult:
-    try:
-        return coverage.analyse(dataset(), level=level, **_params())
-    except coverage.CoverageError as exc:
-        raise ApiError(str(exc)) from None
+    return coverage.analyse(dataset(), level=level, **_params())
 
 
 def _limit() -> int:
@@ -174,10 +170,7 @@ def download(fmt: str):
         raise ApiError(f"unknown format {fmt!r}; expected one of {', '.join(export.MEDIA_TYPES)}", status=404)
     level = _level()
     result = _analyse(level)
-    try:
-        data = export.to_bytes(result, fmt, level)
-    except ReportError as exc:
-        raise ApiError(str(exc), status=503) from None
+    data = export.to_bytes(result, fmt, level)
     return send_file(io.BytesIO(data), mimetype=export.MEDIA_TYPES[fmt], as_attachment=True,
                      download_name=export.file_name(result, fmt, level))
 

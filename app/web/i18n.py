@@ -82,6 +82,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "committee.grids": ("所辖网格", "Grids"),
     "committee.neighbours": ("相邻社区/村", "Neighbouring communities"),
     "notfound.title": ("未找到", "Not found"),
+    "error.title": ("请求未能完成", "The request could not be done"),
     "notfound.grid": ("没有编码为 {code} 的网格。", "There is no grid with code {code}."),
     "notfound.committee": ("没有编码为 {code} 的社区/村。", "There is no community or village with code {code}."),
     "notfound.page": ("页面不存在。", "This page does not exist."),
@@ -135,8 +136,7 @@ def _choose() -> str:
     cookie = request.cookies.get(COOKIE, "")
     if cookie in LANGUAGES:
         return cookie
-    default = str(current_app.config.get("LANGUAGE", "zh"))
-    return default if default in LANGUAGES else LANGUAGES[0]
+    return current_app.config["LANGUAGE"]
 
 
 def t(key: str, lang: str | None = None, **fmt: Any) -> str:

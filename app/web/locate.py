@@ -11,7 +11,7 @@ from shapely.geometry import mapping
 
 from app.geo import mapdata, tabular
 from app.geo.crs import wgs84_to_gcj02
-from app.geo.locate import LocateError, locate_address, locate_frame, locate_point, summarize
+from app.geo.locate import locate_address, locate_frame, locate_point, summarize
 from app.web import assets, dataset, i18n
 from app.web.errors import ApiError
 from app.web.openapi import CRS_PARAM, error_responses
@@ -92,10 +92,7 @@ def api_point():
     y = p.get("lat", p.get("y"))
     if x is None or y is None:
         raise ApiError("give lon and lat (or x and y)")
-    try:
-        answer = locate_point(dataset(), x, y, p.get("crs"), personal=_personal())
-    except LocateError as exc:
-        raise ApiError(str(exc)) from None
+    answer = locate_point(dataset(), x, y, p.get("crs"), personal=_personal())
     if p.get("display") == "gcj02":  # the page draws on GCJ-02 tiles (AMap)
         answer["display"] = _gcj02(answer["wgs84"])
     return jsonify(answer)
@@ -112,10 +109,7 @@ def api_address():
         raise ApiError("limit must be a whole number") from None
     if not 1 <= limit <= 20:
         raise ApiError("limit must be between 1 and 20")
-    try:
-        answer = locate_address(dataset(), text, limit=limit, personal=_personal())
-    except LocateError as exc:
-        raise ApiError(str(exc)) from None
+    answer = locate_address(dataset(), text, limit=limit, personal=_personal())
     if p.get("display") == "gcj02":
         for cand in answer["candidates"]:
             cand["display"] = _gcj02(cand)
@@ -138,18 +132,12 @@ def api_batch():
     if fmt not in {"json", *BATCH_FORMATS}:
         raise ApiError(f"unknown format {fmt!r}; use json, csv, xlsx or geojson")
     data = upload.read()
-    try:
-        df = tabular.read_table(data, filename=upload.filename)
-    except tabular.TableError as exc:
-        raise ApiError(f"{upload.filename}: {exc}") from None
+    df = tabular.read_table(data, filename=upload.filename, label=upload.filename)
     if len(df) > MAX_BATCH_ROWS:
         raise ApiError(f"the file has {len(df)} rows; at most {MAX_BATCH_ROWS} are accepted", 413)
     form = {**request.args, **request.form}
-    try:
-        result = locate_frame(dataset(), df, crs=form.get("crs"), lon_col=form.get("lon_col"),
-                              lat_col=form.get("lat_col"), address_col=form.get("address_col"))
-    except (LocateError, tabular.TableError) as exc:
-        raise ApiError(str(exc)) from None
+    result = locate_frame(dataset(), df, crs=form.get("crs"), lon_col=form.get("lon_col"),
+                          lat_col=form.get("lat_col"), address_col=form.get("address_col"))
     if fmt == "json":
         rows = result.astype(object).where(result.notna(), None).to_dict(orient="records")
         return jsonify({"summary": summarize(result), "data_version": dataset().version, "rows": rows})
