@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
@@ -10,35 +11,40 @@ from flask import Flask
 from app import settings
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask application.
 
-    Settings come from the declared defaults, then ``GRIDMAP_*`` environment variables,
-    then ``test_config``.
+    Settings come from the declared defaults, then ``GRIDMAP_*`` environment variables. A test
+    passes ``test_config`` instead: then only the defaults and ``test_config`` count, so the
+    developer's environment never leaks into a test. Keys of ``test_config`` that are not
+    gridmap settings (``TESTING``) go to Flask as they are.
 
     Parameters
     ----------
-    test_config : dict, optional
-        Settings that override everything else, for tests.
+    test_config : mapping, optional
+        Settings for a test, over the defaults.
 
     Returns
     -------
     Flask
         The configured application with every blueprint registered.
     """
-    config = settings.resolve(test_config)
+    config = settings.resolve(test_config, environ={} if test_config is not None else None)
+    if not config.SECRET_KEY:
+        config = settings.replace(config, SECRET_KEY=secrets.token_hex(32))
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates",
                 instance_path=str(settings.instance_dir(config)))
-    app.config.update(config)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
-    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
+    app.config.update(config.as_dict())
+    app.config.update({k: v for k, v in (test_config or {}).items() if k not in settings.SETTINGS_BY_NAME})
+    app.config["MAX_CONTENT_LENGTH"] = config.MAX_UPLOAD_MB * 1024 * 1024
     app.json.ensure_ascii = False  # Chinese stays readable in JSON responses
+    app.extensions["gridmap.config"] = config
 
-    from app.geo.versions import open_data
+    from app.geo.operations import open_workspace
 
-    app.extensions["gridmap.data"] = open_data(app.config["DATA_DIR"], app.config.get("STORE_DIR"),
-                                               settings.DEMO_DATA_DIR, app.instance_path)
+    workspace = open_workspace(config)
+    app.extensions["gridmap.workspace"] = workspace
+    app.extensions["gridmap.data"] = workspace.data
 
     from app.web import admin, auth, coverage, errors, health, locate, maps, openapi, security
 

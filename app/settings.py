@@ -1,11 +1,17 @@
-"""Every gridmap setting, declared once with its default, environment variable and help text."""
+"""Every gridmap setting, declared once with its type, default, environment variable and help text."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from app.errors import GridmapError
 
 #: The demo city shipped with the repository.
 DEMO_DATA_DIR = Path(__file__).resolve().parent.parent / "geodata"
@@ -13,14 +19,55 @@ DEMO_DATA_DIR = Path(__file__).resolve().parent.parent / "geodata"
 DEFAULT_INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
+def _setting(default: Any, help: str, *, secret: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved settings: one typed, frozen value per declared setting.
+
+    Each field is a setting; its environment variable is ``GRIDMAP_<NAME>``. Read them as
+    attributes (``config.PORT``); the defaults live here and nowhere else.
+    """
+
+    DATA_DIR: str = _setting(str(DEMO_DATA_DIR), "Data to serve: the demo city in geodata/ (copied into the versioned store on first start), a versioned store, or a plain folder of GeoJSON layers (served read-only).")
+    HOST: str = _setting("127.0.0.1", "Address `gridmap serve` listens on.")
+    PORT: int = _setting(5000, "Port `gridmap serve` listens on.")
+    THREADS: int = _setting(8, "Worker threads of the production WSGI server (waitress).")
+    SECRET_KEY: str | None = _setting(None, "Key that signs session cookies. Set it in production; if unset a random key is made per start.", secret=True)
+    LANGUAGE: str = _setting("zh", "Default UI language: zh (简体中文) or en.", choices=("zh", "en"))
+    CITY_NAME: str = _setting("嘉峪关", "City name shown in the title bar, in Chinese (e.g. 兰州).")
+    CITY_NAME_EN: str = _setting("Jiayuguan", "City name shown in the title bar, in English (e.g. Lanzhou).")
+    BASEMAP: str = _setting("none", "Basemap: none (offline), osm, tianditu or amap.", choices=("none", "osm", "tianditu", "amap"))
+    TIANDITU_KEY: str | None = _setting(None, "Tianditu (天地图) tk key, needed when BASEMAP=tianditu.", secret=True)
+    MAX_UPLOAD_MB: int = _setting(20, "Largest upload accepted, in MiB; larger requests get HTTP 413.")
+    INSTANCE_DIR: str = _setting("", "Folder for the accounts/audit database and the versioned data store (default: instance/ of the project).")
+    STORE_DIR: str = _setting("", "Versioned data store (imports, versions, rollback): a folder, or the URL of a registered store backend. Default: INSTANCE_DIR/store, seeded from the demo in geodata/ on first start. A DATA_DIR of plain GeoJSON is served read-only.")
+    IMPORT_MAX_MB: int = _setting(50, "Largest file `gridmap import` accepts, in MiB.")
+    IMPORT_MAX_UNPACKED_MB: int = _setting(200, "Largest total size of a zip archive's members once unpacked, in MiB.")
+    IMPORT_MAX_FEATURES: int = _setting(200000, "Most features one imported layer may hold.")
+    RATE_LIMIT_LOGIN: str = _setting("10 per minute;100 per day", "Sign-in attempts allowed per client address.")
+    RATE_LIMIT_BATCH: str = _setting("30 per minute", "Batch requests (endpoints with 'batch' in their path) allowed per client address.")
+    RATELIMIT_ENABLED: bool = _setting(True, "Apply the rate limits above. Set 0 only for a load test on loopback.")
+    COOKIE_SECURE: bool = _setting(True, "Send the session cookie over HTTPS only (browsers accept it on http://localhost too). Set 0 to serve plain HTTP on a LAN.")
+    SESSION_HOURS: int = _setting(8, "Hours a sign-in lasts.")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return every setting by name (for ``flask.Flask.config``)."""
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
 class Setting:
-    """One configuration setting."""
+    """One declared setting, as read off a :class:`Config` field."""
 
     name: str
+    type: type
     default: Any
     help: str
     secret: bool = False
+    choices: tuple[str, ...] = ()
 
     @property
     def env(self) -> str:
@@ -28,54 +75,57 @@ class Setting:
         return f"GRIDMAP_{self.name}"
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("DATA_DIR", str(DEMO_DATA_DIR), "Data to serve: the demo city in geodata/ (copied into the versioned store on first start), a versioned store, or a plain folder of GeoJSON layers (served read-only)."),
-    Setting("HOST", "127.0.0.1", "Address `gridmap serve` listens on."),
-    Setting("PORT", 5000, "Port `gridmap serve` listens on."),
-    Setting("THREADS", 8, "Worker threads of the production WSGI server (waitress)."),
-    Setting("SECRET_KEY", None, "Key that signs session cookies. Set it in production; if unset a random key is made per start.", secret=True),
-    Setting("LANGUAGE", "zh", "Default UI language: zh (简体中文) or en."),
-    Setting("CITY_NAME", "嘉峪关", "City name shown in the title bar, in Chinese (e.g. 兰州)."),
-    Setting("CITY_NAME_EN", "Jiayuguan", "City name shown in the title bar, in English (e.g. Lanzhou)."),
-    Setting("BASEMAP", "none", "Basemap: none (offline), osm, tianditu or amap."),
-    Setting("TIANDITU_KEY", None, "Tianditu (天地图) tk key, needed when BASEMAP=tianditu.", secret=True),
-    Setting("MAX_UPLOAD_MB", 20, "Largest upload accepted, in MiB; larger requests get HTTP 413."),
-    Setting("INSTANCE_DIR", "", "Folder for the accounts/audit database and the versioned data store (default: instance/ of the project)."),
-    Setting("STORE_DIR", "", "Versioned data store (imports, versions, rollback). Default: INSTANCE_DIR/store, seeded from the demo in geodata/ on first start. A DATA_DIR of plain GeoJSON is served read-only."),
-    Setting("IMPORT_MAX_MB", 50, "Largest file `gridmap import` accepts, in MiB."),
-    Setting("IMPORT_MAX_UNPACKED_MB", 200, "Largest total size of a zip archive's members once unpacked, in MiB."),
-    Setting("IMPORT_MAX_FEATURES", 200000, "Most features one imported layer may hold."),
-    Setting("RATE_LIMIT_LOGIN", "10 per minute;100 per day", "Sign-in attempts allowed per client address."),
-    Setting("RATE_LIMIT_BATCH", "30 per minute", "Batch requests (endpoints with 'batch' in their path) allowed per client address."),
-    Setting("COOKIE_SECURE", True, "Send the session cookie over HTTPS only (browsers accept it on http://localhost too). Set 0 to serve plain HTTP on a LAN."),
-    Setting("SESSION_HOURS", 8, "Hours a sign-in lasts."),
-)
+def _base_type(hint: Any) -> type:
+    """Return the concrete type of a field hint (``str | None`` -> ``str``)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return next(a for a in typing.get_args(hint) if a is not type(None))
+    return hint
 
+
+_HINTS = typing.get_type_hints(Config)
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, _base_type(_HINTS[f.name]), f.default, f.metadata["help"], f.metadata["secret"],
+            f.metadata["choices"])
+    for f in dataclasses.fields(Config)
+)
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 
-def _coerce(setting: Setting, raw: str) -> Any:
-    if isinstance(setting.default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(setting.default, int):
+class SettingError(GridmapError, ValueError):
+    """A setting's value cannot be read as its type or is not one of its choices."""
+
+    default_key = "settings"
+
+
+def _coerce(setting: Setting, raw: Any) -> Any:
+    """Return ``raw`` as the setting's type, or raise SettingError naming the variable."""
+    if raw is None or not isinstance(raw, str):
+        value = raw
+    elif setting.type is bool:
+        value = raw.strip().lower() in {"1", "true", "yes", "on"}
+    elif setting.type is int:
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError as exc:
-            raise ValueError(f"{setting.env} must be a whole number, got {raw!r}") from exc
-    return raw
+            raise SettingError(f"{setting.env} must be a whole number, got {raw!r}") from exc
+    else:
+        value = raw.strip().lower() if setting.choices else raw
+    if setting.choices and value not in setting.choices:
+        raise SettingError(f"{setting.env} must be one of {', '.join(setting.choices)}, got {value!r}")
+    return value
 
 
-def defaults() -> dict[str, Any]:
-    """Return every setting's default, keyed by name."""
-    return {s.name: s.default for s in SETTINGS}
+def defaults() -> Config:
+    """Return the declared defaults."""
+    return Config()
 
 
-def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Return the settings given in the environment, coerced to their types.
 
     Parameters
     ----------
-    environ : dict, optional
+    environ : mapping, optional
         The environment to read; ``os.environ`` by default.
 
     Returns
@@ -87,27 +137,41 @@ def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
     return {s.name: _coerce(s, env[s.env]) for s in SETTINGS if env.get(s.env) not in (None, "")}
 
 
-def resolve(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:
+def resolve(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Return the effective settings: defaults, then the environment, then ``overrides``.
 
     Parameters
     ----------
-    overrides : dict, optional
-        Settings that win over everything (e.g. a CLI option or a test's config).
-    environ : dict, optional
-        The environment to read; ``os.environ`` by default.
+    overrides : mapping, optional
+        Settings that win over everything (a CLI option, or a test's config). Keys that are not
+        declared settings are ignored here (the app factory hands them to Flask).
+    environ : mapping, optional
+        The environment to read; ``os.environ`` by default, ``{}`` to read none.
 
     Returns
     -------
-    dict
-        Every setting by name.
+    Config
+        Every setting.
+
+    Raises
+    ------
+    SettingError
+        If a value cannot be read as its setting's type or is not one of its choices.
     """
-    return {**defaults(), **from_environ(environ), **(overrides or {})}
+    given = {k: _coerce(SETTINGS_BY_NAME[k], v) for k, v in (overrides or {}).items() if k in SETTINGS_BY_NAME}
+    return Config(**{**from_environ(environ), **given})
 
 
-def instance_dir(config: dict[str, Any]) -> Path:
+def instance_dir(config: Config) -> Path:
     """Return the instance folder a configuration names (INSTANCE_DIR, or instance/ of the project)."""
-    return Path(config.get("INSTANCE_DIR") or DEFAULT_INSTANCE_DIR).resolve()
+    return Path(config.INSTANCE_DIR or DEFAULT_INSTANCE_DIR).resolve()
+
+
+def describe(name: str) -> str:
+    """Return a CLI help suffix for a setting: ``[env GRIDMAP_NAME, default VALUE]``."""
+    s = SETTINGS_BY_NAME[name]
+    default = "geodata/" if name == "DATA_DIR" else ("unset" if s.default in (None, "") else s.default)
+    return f"[env {s.env}, default {default}]"
 
 
 def markdown_table() -> str:
@@ -119,3 +183,8 @@ def markdown_table() -> str:
             default = "`geodata/` of the repository"
         rows.append(f"| `{s.env}` | {default} | {s.help} |")
     return "\n".join(rows)
+
+
+def replace(config: Config, **changes: Any) -> Config:
+    """Return a copy of ``config`` with some settings changed (coerced like any other value)."""
+    return dataclasses.replace(config, **{k: _coerce(SETTINGS_BY_NAME[k], v) for k, v in changes.items()})

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-from app import create_app
+import dataclasses
+
+import pytest
+
+from app import create_app, settings
 
 
-def test_defaults_then_env_then_test_config(monkeypatch, data_dir):
+def test_defaults_then_env(monkeypatch, data_dir, tmp_path):
     monkeypatch.setenv("GRIDMAP_PORT", "8123")
     monkeypatch.setenv("GRIDMAP_BASEMAP", "osm")
-    app = create_app({"DATA_DIR": str(data_dir), "BASEMAP": "none"})
+    monkeypatch.setenv("GRIDMAP_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("GRIDMAP_INSTANCE_DIR", str(tmp_path / "inst"))
+    app = create_app()
     assert app.config["PORT"] == 8123  # env over default, coerced to int
-    assert app.config["BASEMAP"] == "none"  # test config over env
+    assert app.config["BASEMAP"] == "osm"
     assert app.config["LANGUAGE"] == "zh"  # default
+    config = app.extensions["gridmap.config"]
+    assert config.PORT == 8123 and isinstance(config, settings.Config)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.PORT = 1
+
+
+def test_test_config_is_not_mixed_with_the_environment(monkeypatch, data_dir):
+    monkeypatch.setenv("GRIDMAP_PORT", "8123")
+    monkeypatch.setenv("GRIDMAP_CITY_NAME", "兰州")
+    app = create_app({"DATA_DIR": str(data_dir), "BASEMAP": "none", "TESTING": True})
+    assert app.config["PORT"] == 5000 and app.config["CITY_NAME"] == "嘉峪关"  # defaults, not the env
+    assert app.config["BASEMAP"] == "none" and app.config["TESTING"] is True
+
+
+def test_a_bad_setting_names_its_variable(monkeypatch, data_dir):
+    monkeypatch.setenv("GRIDMAP_PORT", "eighty")
+    with pytest.raises(settings.SettingError, match="GRIDMAP_PORT must be a whole number"):
+        settings.resolve()
+    with pytest.raises(settings.SettingError, match="GRIDMAP_BASEMAP must be one of"):
+        create_app({"DATA_DIR": str(data_dir), "BASEMAP": "google"})
 
 
 def test_secret_key_generated_when_unset(data_dir):

@@ -17,6 +17,10 @@ COORD_PRECISION = 6
 
 #: Layers in a geodata folder, in load order. Each is ``<name>.geojson``.
 LAYERS: tuple[str, ...] = ("divisions", "committees", "grids", "facilities", "addresses", "roads")
+#: Levels of the governance hierarchy that results are summed up to, finest first.
+LEVELS: tuple[str, ...] = ("grid", "committee", "division", "city")
+#: How distance to a facility is measured: a straight line in the metric CRS, or walking along the roads.
+DISTANCE_MODES: tuple[str, ...] = ("straight", "walk")
 
 #: Geometry type each layer must hold.
 GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app.geo.store import Dataset
+from app.geo.dataset import Dataset
 
 
 def dataset() -> Dataset:

@@ -20,8 +20,10 @@ from markupsafe import escape
 from shapely.geometry import mapping
 
 from app.geo import mapdata
+from app.geo.dataset import Dataset
 from app.geo.schema import CATEGORIES, CODE_PATTERNS, SUBTYPES
 from app.web import assets, dataset, i18n
+from app.web.errors import error_page
 from app.web.i18n import t
 
 bp = Blueprint("maps", __name__)
@@ -71,14 +73,14 @@ class Basemap:
 
 def basemap() -> Basemap:
     """Return the basemap chosen by the GRIDMAP_BASEMAP setting (``none`` when unknown or unusable)."""
-    key = str(current_app.config.get("BASEMAP") or "none").lower()
+    key = current_app.config["BASEMAP"]
     if key == "osm":
         return Basemap("osm", tiles=({
             "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "name": t("basemap.osm"), "max_zoom": 19,
             "attr": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
             "subdomains": "abc"},))
     if key == "tianditu":
-        tk = current_app.config.get("TIANDITU_KEY")
+        tk = current_app.config["TIANDITU_KEY"]
         if not tk:
             return Basemap("none", notice=t("basemap.nokey"))
         wmts = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
@@ -270,18 +272,27 @@ def _home_parts(lang: str, attr: str, bm: Basemap, data_url: str) -> dict[str, s
     return ds.cached(key, build)
 
 
-def _choose_attr() -> str | None:
+@dataclass(frozen=True)
+class _HomeRequest:
+    """What the home map and its export are drawn from: the attribute, the data, the basemap and the language."""
+
+    attr: str
+    ds: Dataset
+    bm: Basemap
+    lang: str
+
+
+def _home_request() -> _HomeRequest | None:
+    """Read the home map's request; None when ``attr`` names no known attribute."""
     attr = request.args.get("attr", "population")
-    return attr if attr in mapdata.ATTRIBUTES else None
+    if attr not in mapdata.ATTRIBUTES:
+        return None
+    return _HomeRequest(attr, dataset(), basemap(), i18n.current_lang())
 
 
 def _bad_attr_page() -> tuple[str, int]:
-    return _error_page(400, f"unknown attribute {request.args.get('attr')!r}; expected one of "
+    return error_page(400, f"unknown attribute {request.args.get('attr')!r}; expected one of "
                             + ", ".join(mapdata.ATTRIBUTES))
-
-
-def _error_page(status: int, message: str) -> tuple[str, int]:
-    return render_template("maps/not_found.html", message=message, status=status), status
 
 
 def _html(body: str, status: int = 200) -> Response:
@@ -297,12 +308,10 @@ def _html(body: str, status: int = 200) -> Response:
 @bp.get("/")
 def home() -> Any:
     """The main map: grids as a choropleth, boundaries, facilities by category, with every control."""
-    attr = _choose_attr()
-    if attr is None:
+    req = _home_request()
+    if req is None:
         return _bad_attr_page()
-    ds = dataset()
-    bm = basemap()
-    lang = i18n.current_lang()
+    attr, ds, bm, lang = req.attr, req.ds, req.bm, req.lang
     data_url = url_for("maps.layer_data", version=ds.version, datum=bm.datum)
     parts = _home_parts(lang, attr, bm, data_url)
     body = render_template("maps/home.html", parts=parts, data_url=data_url, notice=bm.notice,
@@ -314,7 +323,7 @@ def home() -> Any:
 def layer_data(version: str, datum: str) -> Any:
     """The compact layer payload of the home map (immutable per data version; ETag + gzip)."""
     if datum not in mapdata.DATUMS:
-        return _error_page(404, f"unknown datum {datum!r}")
+        return error_page(404, f"unknown datum {datum!r}")
     ds = dataset()
     body, etag = mapdata.payload_bytes(ds, datum, show_personal())
     resp = Response(body, mimetype="application/json")
@@ -420,7 +429,7 @@ def grid_page(code: str) -> Any:
     ds = dataset()
     detail = mapdata.grid_detail(ds, code, show_personal=show_personal()) if CODE_PATTERNS["grids"].match(code) else None
     if detail is None:
-        return _error_page(404, t("notfound.grid", code=code))
+        return error_page(404, t("notfound.grid", code=code))
     rec = detail["record"]
     parts = ds.cached(f"maps.grid.{code}.{lang}.{basemap().key}",
                     lambda: _detail_parts(detail, lang, str(rec.get("name", code)), [], "/grids/", "/grids/"))
@@ -436,7 +445,7 @@ def committee_page(code: str) -> Any:
     ds = dataset()
     detail = mapdata.committee_detail(ds, code) if CODE_PATTERNS["committees"].match(code) else None
     if detail is None:
-        return _error_page(404, t("notfound.committee", code=code))
+        return error_page(404, t("notfound.committee", code=code))
     rec = detail["record"]
     parts = ds.cached(f"maps.committee.{code}.{lang}.{basemap().key}",
                     lambda: _detail_parts(detail, lang, str(rec.get("name", code)), detail["grids"], "/grids/",
@@ -449,12 +458,10 @@ def committee_page(code: str) -> Any:
 @bp.get("/export/map.html")
 def export_map() -> Any:
     """The current home map as one standalone HTML file: assets and data inlined, works with no server."""
-    attr = _choose_attr()
-    if attr is None:
+    req = _home_request()
+    if req is None:
         return _bad_attr_page()
-    ds = dataset()
-    bm = basemap()
-    lang = i18n.current_lang()
+    attr, ds, bm, lang = req.attr, req.ds, req.bm, req.lang
 
     def build() -> bytes:
         parts = _home_parts(lang, attr, bm, "")

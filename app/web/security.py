@@ -83,7 +83,7 @@ def tile_hosts(config: Any) -> tuple[str, ...]:
     tuple of str
         CSP source expressions, e.g. ``("https://tile.openstreetmap.org", ...)``.
     """
-    return TILE_HOSTS.get(str(config.get("BASEMAP", "none")).lower(), ())
+    return TILE_HOSTS.get(config["BASEMAP"], ())
 
 
 def _hashes(body: bytes, pattern: re.Pattern[bytes]) -> list[str]:
@@ -185,8 +185,8 @@ def limit_endpoints(app: Flask) -> list[str]:
     """
     limiter = _limiter(app)
     done = []
-    login_limit = str(app.config.get("RATE_LIMIT_LOGIN") or "10 per minute")
-    batch_limit = str(app.config.get("RATE_LIMIT_BATCH") or "30 per minute")
+    login_limit = app.config["RATE_LIMIT_LOGIN"]
+    batch_limit = app.config["RATE_LIMIT_BATCH"]
     for rule in app.url_map.iter_rules():
         ep = rule.endpoint
         if ep in done or ep not in app.view_functions:
@@ -211,11 +211,10 @@ def init_app(app: Flask) -> None:
     cfg = app.config
     cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
-    cfg["SESSION_COOKIE_SECURE"] = bool(cfg.get("COOKIE_SECURE", True))
+    cfg["SESSION_COOKIE_SECURE"] = cfg["COOKIE_SECURE"]
     cfg["SESSION_COOKIE_NAME"] = "gridmap_session"
-    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=int(cfg.get("SESSION_HOURS", 8)))
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=cfg["SESSION_HOURS"])
     cfg.setdefault("PROPAGATE_EXCEPTIONS", None)
-    cfg["RATELIMIT_ENABLED"] = bool(cfg.get("RATELIMIT_ENABLED", True))
     app.before_request(_check_csrf)
     app.after_request(_headers)
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, csp_nonce=csp_nonce)
