@@ -2,52 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import shutil
-import sys
-from pathlib import Path
-
 import geopandas as gpd
 import pytest
 
 from app.cli import main
 from app.geo import audit, users
-from app.geo.versions import dump_geojson
+from app.geo.geojson import dump_geojson
+from tests.helpers import CORPUS_LIMITS, MINI, copy_mini, hostile_corpus, store_settings, tree_digest
 
-TESTS = Path(__file__).resolve().parent
-MINI = TESTS / "data" / "mini"
-_spec = importlib.util.spec_from_file_location("make_corpus", TESTS / "data" / "hostile" / "make_corpus.py")
-corpus = sys.modules.setdefault("make_corpus", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(corpus)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _cheap_hashes():
-    users.set_hash_cost(1, 1024)
-    yield
-    users.set_hash_cost()
+corpus = hostile_corpus()
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    data = tmp_path / "geodata"
-    shutil.copytree(MINI, data)
-    values = {"GRIDMAP_DATA_DIR": str(data), "GRIDMAP_STORE_DIR": str(tmp_path / "store"),
-              "GRIDMAP_INSTANCE_DIR": str(tmp_path / "inst"), "GRIDMAP_IMPORT_MAX_MB": "1",
-              "GRIDMAP_IMPORT_MAX_UNPACKED_MB": "4", "GRIDMAP_IMPORT_MAX_FEATURES": "2000"}
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
+    """GRIDMAP_* variables for a versioned store under tmp_path, with the corpus's import limits."""
+    for name, value in {**store_settings(tmp_path), **CORPUS_LIMITS}.items():
+        monkeypatch.setenv(f"GRIDMAP_{name}", str(value))
     return tmp_path
-
-
-def _digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        h.update(str(p.relative_to(root)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def test_import_versions_rollback(env, runner):
@@ -83,8 +55,7 @@ def test_import_with_crs_and_repair(env, runner):
 
 
 def test_read_only_folder_cannot_import(tmp_path, runner, monkeypatch):
-    data = tmp_path / "plain"
-    shutil.copytree(MINI, data)
+    data = copy_mini(tmp_path / "plain")
     monkeypatch.setenv("GRIDMAP_DATA_DIR", str(data))
     monkeypatch.setenv("GRIDMAP_INSTANCE_DIR", str(tmp_path / "inst"))
     monkeypatch.delenv("GRIDMAP_STORE_DIR", raising=False)
@@ -99,12 +70,12 @@ def test_hostile_file_exits_nonzero_with_its_message(case, env, runner, tmp_path
     path = folder / case.name
     path.write_bytes(corpus._MAKERS[case.name]())
     runner.invoke(main, ["versions"])  # seed the store first
-    before = _digest(env / "store")
+    before = tree_digest(env / "store")
     args = ["import", case.layer, str(path)] + (["--crs", case.crs] if case.crs else [])
     r = runner.invoke(main, args)
     assert r.exit_code == 1, r.output
     assert case.problem in r.output and "nothing was changed" in r.output
-    assert _digest(env / "store") == before
+    assert tree_digest(env / "store") == before
 
 
 def test_users_commands(env, runner):
@@ -117,6 +88,12 @@ def test_users_commands(env, runner):
     db = users.db_path(env / "inst")
     assert users.verify(db, "wang", "wang-pass-3") is not None
     assert runner.invoke(main, ["users", "add", "li", "--password", "short"]).exit_code == 1
+    r = runner.invoke(main, ["users", "remove", "wang"])
+    assert r.exit_code == 1 and "cannot remove the last admin" in r.output
+    assert runner.invoke(main, ["users", "add", "li", "--role", "admin", "--password", "li-pass-1"]).exit_code == 0
+    assert runner.invoke(main, ["users", "role", "li", "staff"]).exit_code == 0
+    assert runner.invoke(main, ["users", "role", "li", "admin"]).exit_code == 0
     assert runner.invoke(main, ["users", "remove", "wang"]).exit_code == 0
     assert runner.invoke(main, ["users", "remove", "wang"]).exit_code == 1
-    assert [e.action for e in audit.entries(db)] == ["user_remove", "user_passwd", "user_add"]
+    assert [e.action for e in audit.entries(db)] == ["user_remove", "user_role", "user_role", "user_add",
+                                                     "user_passwd", "user_add"]

@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from app.geo import audit, importer, users
+from app.errors import GridmapError
+from app.geo import audit, importer, operations, users
+from app.geo.changes import format_summary
 from app.geo.schema import LAYERS
-from app.geo.versions import StoreError, VersionedStore, format_summary
 from app.web import i18n
 from app.web.auth import client_ip, current_user, db_file, role_required
-from app.web.errors import ApiError
+from app.web.errors import ApiError, wants_json
 
 bp = Blueprint("admin", __name__)
 
@@ -62,52 +64,31 @@ OPENAPI_PATHS = {
 }
 
 
-def _store() -> Any:
-    return current_app.extensions["gridmap.data"].store
+def _workspace() -> operations.Workspace:
+    return current_app.extensions["gridmap.workspace"]
 
 
-def _versioned() -> VersionedStore:
-    store = _store()
-    if not isinstance(store, VersionedStore):
-        raise ApiError(i18n.t("admin.readonly"), 409)
-    return store
-
-
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.args.get("format") == "json" \
-        or request.accept_mimetypes.best == "application/json"
-
-
-def _versions() -> list[dict[str, Any]]:
-    store = _store()
-    if not isinstance(store, VersionedStore):
-        return []
-    current = store.version()
-    out = []
-    for v in reversed(store.list_versions()):
-        d = v.to_dict()
-        d.pop("hashes", None)
-        d["current"] = v.id == current
-        d["summary_text"] = format_summary(v.summary)
-        out.append(d)
-    return out
+def _actor() -> operations.Actor:
+    user = current_user()
+    name = user.name if user else "?"
+    return operations.Actor(name=name, ip=client_ip(), account=name)
 
 
 @bp.get("/admin")
 @role_required("admin")
 def index():
     """The admin page: import form, versions with rollback, links to users and the audit log."""
-    store = _store()
-    return render_template("admin/index.html", layers=LAYERS, versions=_versions(),
-                           writable=isinstance(store, VersionedStore),
-                           max_mb=current_app.config.get("MAX_UPLOAD_MB"))
+    ws = _workspace()
+    return render_template("admin/index.html", layers=LAYERS, versions=operations.list_versions(ws.store),
+                           writable=ws.store.writable, max_mb=ws.config.MAX_UPLOAD_MB)
 
 
 @bp.get("/api/v1/versions")
 @role_required("admin")
 def api_versions():
     """List the stored versions as JSON."""
-    return jsonify({"versions": _versions(), "writable": isinstance(_store(), VersionedStore)})
+    store = _workspace().store
+    return jsonify({"versions": operations.list_versions(store), "writable": store.writable})
 
 
 def _upload_suffix(filename: str) -> str:
@@ -120,43 +101,27 @@ def _upload_suffix(filename: str) -> str:
 @role_required("admin")
 def do_import():
     """Check an uploaded file and store it as a new version; answer the report (400 when refused)."""
-    store = _versioned() if not request.form.get("dry_run") else _store()
-    layer = request.form.get("layer", "")
-    if layer not in LAYERS:
-        raise ApiError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    ws = _workspace()
+    dry_run = bool(request.form.get("dry_run"))
+    if not dry_run and not ws.store.writable:
+        raise ApiError(i18n.t("admin.readonly"), 409)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ApiError("choose a file to import (form field 'file')")
-    crs = (request.form.get("crs") or "").strip() or None
-    dry_run = bool(request.form.get("dry_run"))
-    repair = bool(request.form.get("repair"))
-    user = current_user()
-    author = user.name if user else "?"
     fd, tmp = tempfile.mkstemp(prefix="gridmap-upload-", suffix=_upload_suffix(upload.filename))
     try:
         with os.fdopen(fd, "wb") as fh:
             upload.save(fh)
-        limits = importer.Limits.from_config(current_app.config)
-        try:
-            outcome = importer.run_import(store, layer, tmp, author=author, crs=crs, repair=repair,
-                                          dry_run=dry_run, limits=limits, filename=upload.filename)
-        except StoreError as exc:
-            raise ApiError(str(exc), 409) from None
+        outcome = operations.import_layer(ws, _actor(), request.form.get("layer", ""), tmp,
+                                          crs=(request.form.get("crs") or "").strip() or None,
+                                          repair=bool(request.form.get("repair")), dry_run=dry_run,
+                                          filename=upload.filename)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-    report = outcome.report
-    version = outcome.version
-    if version is not None:
-        audit.record(db_file(), author, "import", target=layer, ip=client_ip(),
-                     detail={"file": report.source, "version": version.id, "summary": version.summary,
-                             "warnings": len(report.warnings)})
-    elif not report.ok:
-        audit.record(db_file(), author, "import_refused", target=layer, ip=client_ip(),
-                     detail={"file": report.source, "errors": len(report.errors),
-                             "problems": sorted(report.problems())})
+    report, version = outcome.report, outcome.version
     status = 200 if report.ok else 400
-    if _wants_json():
+    if wants_json(default=False):
         body = {"report": report.to_dict(), "dry_run": dry_run,
                 "version": version.id if version else None,
                 "summary": version.summary if version else None}
@@ -167,26 +132,30 @@ def do_import():
                            summary=format_summary(version.summary) if version else ""), status
 
 
+def _form_action(endpoint: str, action: Callable[[], str]) -> Any:
+    """Run a form's use case: JSON for scripts, else a flash message and a redirect to ``endpoint``."""
+    try:
+        message = action()
+    except GridmapError as exc:
+        if wants_json(default=False):
+            raise
+        flash(exc.message, "error")
+        return redirect(url_for(endpoint), 303)
+    if wants_json(default=False):
+        return jsonify({"message": message})
+    flash(message)
+    return redirect(url_for(endpoint), 303)
+
+
 @bp.post("/admin/rollback")
 @role_required("admin")
 def rollback():
     """Make a stored version current again."""
-    store = _versioned()
-    ref = (request.form.get("version") or "").strip()
-    user = current_user()
-    try:
-        info, summary = store.rollback(ref)
-    except StoreError as exc:
-        if _wants_json():
-            raise ApiError(str(exc), 400) from None
-        flash(str(exc), "error")
-        return redirect(url_for("admin.index"), 303)
-    audit.record(db_file(), user.name if user else "?", "rollback", target=info.id, ip=client_ip(),
-                 detail={"summary": summary})
-    if _wants_json():
-        return jsonify({"version": info.id, "summary": summary})
-    flash(f"{info.id}: {format_summary(summary)}")
-    return redirect(url_for("admin.index"), 303)
+    def act() -> str:
+        info, summary = operations.rollback(_workspace(), _actor(), request.form.get("version") or "")
+        return f"{info.id}: {format_summary(summary)}"
+
+    return _form_action("admin.index", act)
 
 
 @bp.get("/admin/users")
@@ -197,58 +166,49 @@ def user_list():
                            me=current_user())
 
 
-def _user_action(action: str, target: str, fn: Any, *args: Any) -> Any:
-    me = current_user()
-    try:
-        fn(db_file(), *args)
-    except users.UserError as exc:
-        if _wants_json():
-            raise ApiError(str(exc), 400) from None
-        flash(str(exc), "error")
-        return redirect(url_for("admin.user_list"), 303)
-    audit.record(db_file(), me.name if me else "?", action, target=target, ip=client_ip())
-    flash(f"{action}: {target}")
-    return redirect(url_for("admin.user_list"), 303)
-
-
 @bp.post("/admin/users")
 @role_required("admin")
 def user_add():
     """Create an account."""
-    name = (request.form.get("name") or "").strip()
-    return _user_action("user_add", name, users.add_user, name, request.form.get("password") or "",
-                        request.form.get("role") or "staff")
+    def act() -> str:
+        user = operations.add_user(_workspace(), _actor(), request.form.get("name") or "",
+                                   request.form.get("password") or "", request.form.get("role") or "staff")
+        return f"user_add: {user.name}"
+
+    return _form_action("admin.user_list", act)
 
 
 @bp.post("/admin/users/<name>/remove")
 @role_required("admin")
 def user_remove(name: str):
     """Delete an account (not your own, and not the last admin)."""
-    me = current_user()
-    if me is not None and me.name == name:
-        raise ApiError("you cannot remove your own account", 400)
-    target = users.get_user(db_file(), name)
-    if target is not None and target.role == "admin" and \
-            sum(u.role == "admin" for u in users.list_users(db_file())) <= 1:
-        raise ApiError("cannot remove the last admin", 400)
-    return _user_action("user_remove", name, users.remove_user, name)
+    def act() -> str:
+        operations.remove_user(_workspace(), _actor(), name)
+        return f"user_remove: {name}"
+
+    return _form_action("admin.user_list", act)
 
 
 @bp.post("/admin/users/<name>/password")
 @role_required("admin")
 def user_password(name: str):
     """Set an account's password."""
-    return _user_action("user_passwd", name, users.set_password, name, request.form.get("password") or "")
+    def act() -> str:
+        operations.set_password(_workspace(), _actor(), name, request.form.get("password") or "")
+        return f"user_passwd: {name}"
+
+    return _form_action("admin.user_list", act)
 
 
 @bp.post("/admin/users/<name>/role")
 @role_required("admin")
 def user_role(name: str):
-    """Change an account's role."""
-    me = current_user()
-    if me is not None and me.name == name:
-        raise ApiError("you cannot change your own role", 400)
-    return _user_action("user_role", name, users.set_role, name, request.form.get("role") or "")
+    """Change an account's role (not your own, and not the last admin's)."""
+    def act() -> str:
+        operations.set_role(_workspace(), _actor(), name, request.form.get("role") or "")
+        return f"user_role: {name}"
+
+    return _form_action("admin.user_list", act)
 
 
 @bp.get("/admin/audit")

@@ -23,7 +23,7 @@ from werkzeug.exceptions import Forbidden
 
 from app.geo import audit, users
 from app.web import i18n
-from app.web.errors import ApiError
+from app.web.errors import ApiError, wants_json
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,8 +54,7 @@ OPENAPI_PATHS = {
 
 def db_file(app: Flask | None = None) -> Path:
     """Return the accounts and audit database of the app (in its instance folder)."""
-    app = app or current_app
-    return users.db_path(app.instance_path)
+    return (app or current_app).extensions["gridmap.workspace"].db
 
 
 def client_ip() -> str:
@@ -100,10 +99,6 @@ def can_see_personal() -> bool:
     return has_role("staff")
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
-
-
 def role_required(role: str) -> Callable[[F], F]:
     """Restrict a view to ``role`` and above.
 
@@ -124,10 +119,10 @@ def role_required(role: str) -> Callable[[F], F]:
             if has_role(role):
                 return view(*args, **kwargs)
             if current_user() is None:
-                if _wants_json():
+                if wants_json(default=False):
                     raise ApiError(f"sign in as {role} first", 401)
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if _wants_json():
+            if wants_json(default=False):
                 raise ApiError(f"this needs the {role} role", 403)
             raise Forbidden(f"this page needs the {role} role")
 

@@ -1,0 +1,61 @@
+"""The command group every `gridmap` command hangs off, and what the commands share: the workspace and the actor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from app import settings
+from app.errors import GridmapError
+
+if TYPE_CHECKING:
+    from app.geo.dataset import Dataset
+    from app.geo.operations import Actor, Workspace
+
+class _Gridmap(click.Group):
+    """The command group; every refusal of the core (a GridmapError) becomes an exit 1 with its message here."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GridmapError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+@click.group(cls=_Gridmap, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="gridmap")
+def main() -> None:
+    """gridmap: grid mapping for community governance (网格化治理).
+
+    Serve the map and APIs, build and validate geodata, locate addresses and
+    coordinates in grids, and analyse facility coverage.
+    """
+
+
+
+
+def workspace(data_dir: Path | None = None) -> Workspace:
+    """Open the configured store and database (or ``data_dir``) as the service does, without the web app."""
+    from app.geo.operations import open_workspace
+
+    return open_workspace(settings.resolve({"DATA_DIR": str(data_dir)} if data_dir else None))
+
+
+def dataset(data_dir: Path | None) -> Dataset:
+    """The current data version of the configured store (or ``data_dir``)."""
+    return workspace(data_dir).data.current()
+
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+    help=f"Geodata folder {settings.describe('DATA_DIR')}.")
+
+
+
+def actor() -> Actor:
+    """The person running a command, for the audit log."""
+    from app.geo.operations import Actor, cli_actor
+
+    return Actor(cli_actor())

@@ -1,0 +1,140 @@
+"""`gridmap locate`, `locate-batch` and `coverage`: finding grids and measuring how well facilities serve them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from app.cli._base import DATA_DIR_OPTION, dataset, main
+from app.geo.schema import DISTANCE_MODES, LEVELS
+
+
+@main.command()
+@click.option("--lon", "x", help="Longitude (or easting / x in a projected --crs).")
+@click.option("--lat", "y", help="Latitude (or northing / y in a projected --crs).")
+@click.option("--crs", default="EPSG:4326", show_default=True,
+              help="CRS of --lon/--lat: an EPSG code (4326, 4490, 4542 ...), gcj02 (AMap, Tencent) or bd09 (Baidu).")
+@click.option("--address", help="A Chinese address, e.g. 嘉峪关市新华路12号.")
+@click.option("--limit", type=click.IntRange(1, 20), default=5, show_default=True,
+              help="Address candidates to list.")
+@DATA_DIR_OPTION
+def locate(x: str | None, y: str | None, crs: str, address: str | None, limit: int,
+           data_dir: Path | None) -> None:
+    """Print, as JSON, the grid a coordinate or an address falls in (grid.code is null outside).
+
+    \b
+    Examples:
+      gridmap locate --lon 98.29 --lat 39.77
+      gridmap locate --lon 98.2951 --lat 39.7760 --crs gcj02
+      gridmap locate --address 甘肃省嘉峪关市新华路十二号2单元301室
+    """
+    import json
+
+    from app.geo.locate import locate_address, locate_point
+
+    if address is None and (x is None or y is None):
+        raise click.UsageError("give --lon and --lat, or --address")
+    if address is not None and (x is not None or y is not None):
+        raise click.UsageError("give either --lon/--lat or --address, not both")
+    ds = dataset(data_dir)
+    if address is not None:
+        answer = locate_address(ds, address, limit=limit, personal=True)
+    else:
+        answer = locate_point(ds, x, y, crs, personal=True)
+    click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+
+
+@main.command("locate-batch")
+@click.argument("infile", metavar="IN", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--out", "outfile", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Result file: .csv (UTF-8 with BOM, opens in Excel), .xlsx or .geojson.")
+@click.option("--crs", default="EPSG:4326", show_default=True,
+              help="CRS of the coordinate columns: EPSG code, gcj02 or bd09.")
+@click.option("--grids", "grids_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Locate in this grid GeoJSON/GeoPackage instead of the served data.")
+@click.option("--lon-col", default=None, help="Longitude column (default: found by name: lon, lng, 经度 ...).")
+@click.option("--lat-col", default=None, help="Latitude column (default: found by name: lat, 纬度 ...).")
+@click.option("--address-col", default=None, help="Address column (default: found by name: address, 地址 ...).")
+@DATA_DIR_OPTION
+def locate_batch(infile: Path, outfile: Path, crs: str, grids_file: Path | None, lon_col: str | None,
+                 lat_col: str | None, address_col: str | None, data_dir: Path | None) -> None:
+    """Assign every row of a CSV/XLSX file IN to a grid and write the result to --out.
+
+    IN has lon/lat columns or an address column; CSV may be UTF-8, UTF-8 with BOM or
+    GB18030 (Excel on Chinese Windows). Every row is kept, with its grid, status
+    (ok, outside, not_found, invalid), match score and a message for bad rows.
+    """
+    import time
+
+    from app.geo import tabular
+    from app.geo.locate import locate_frame, summarize
+
+    started = time.perf_counter()
+    df = tabular.read_table(infile, label=str(infile))
+    click.echo(f"read {len(df)} rows from {infile}", err=True)
+    ds = dataset(data_dir)
+    if grids_file is not None:
+        from app.geo.locate import with_grids
+
+        ds = with_grids(ds, grids_file)
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"  located {done}/{total} rows", err=True)
+
+    result = locate_frame(ds, df, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col,
+                          progress=progress)
+    tabular.write_table(result, outfile, lon="lon_wgs84", lat="lat_wgs84")
+    counts = summarize(result)
+    for _, row in result[result["status"] == "invalid"].head(20).iterrows():
+        click.echo(f"  row {int(row.name) + 2}: invalid: {row['message']}", err=True)
+    click.echo(f"wrote {outfile}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+               + f" in {time.perf_counter() - started:.1f} s")
+
+
+@main.command()
+@click.option("--category", "categories", multiple=True,
+              help="Facility category (repeat for several; their facilities are pooled), e.g. bus_stop.")
+@click.option("--preset", default=None, help="Planning preset: bus_stop, park, circle_5min, circle_10min, circle_15min.")
+@click.option("--radius", type=float, default=None, help="Distance in metres (default: the preset's largest).")
+@click.option("--mode", type=click.Choice(DISTANCE_MODES), default="straight", show_default=True,
+              help="Straight line in the data's metric CRS (EPSG:4542 for Jiayuguan), or walking along the road network.")
+@click.option("--by", "level", type=click.Choice(LEVELS), default="grid",
+              show_default=True, help="Level of the table in csv, geojson and zip outputs.")
+@click.option("--target", default=None, help="Target residents share in percent ('none' for no target; "
+              "default: the preset's).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output file; the extension sets the format: .csv .xlsx .geojson .gpkg .zip (shapefile) .pdf")
+@DATA_DIR_OPTION
+def coverage(categories: tuple[str, ...], preset: str | None, radius: float | None, mode: str, level: str,
+             target: str | None, out: Path, data_dir: Path | None) -> None:
+    """Analyse how many residents and how much area lie within reach of facilities, and write a file."""
+    from app.geo import coverage as cov
+    from app.geo import export
+
+    cats = list(categories)
+    if preset is not None:
+        if preset not in cov.PRESETS:
+            raise click.ClickException(f"unknown preset {preset!r}; expected one of {', '.join(cov.PRESETS)}")
+        cats = cats or list(cov.PRESETS[preset].categories)
+        radius = radius if radius is not None else cov.PRESETS[preset].radii[-1]
+    if not cats:
+        raise click.ClickException("give --category (one or more) or --preset")
+    if radius is None:
+        raise click.ClickException("give --radius in metres (or --preset)")
+    kwargs: dict[str, object] = {}
+    if target is not None:
+        kwargs["target_pct"] = None if target.strip().lower() in ("", "none") else target
+
+    def say(msg: str) -> None:
+        click.echo(f"  {msg}", err=True)
+
+    export.format_of(out)
+    result = cov.analyse(dataset(data_dir), cats, radius, mode=mode, level=level, progress=say, **kwargs)
+    export.write(result, out, level, progress=say)
+    s = result.summary()
+    under = len(result.underserved())
+    click.echo(f"{result.params.label('zh')}: residents {s['residents_pct']}% / area {s['area_pct']}% within reach; "
+               f"{under} grids below target; wrote {out}")
+
+

@@ -1,0 +1,96 @@
+"""`gridmap demo-data`, `validate`, `import`, `versions` and `rollback`: the city's data and its versions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app.cli._base import actor, main, workspace
+from app.geo.schema import LAYERS
+
+
+@main.command("demo-data")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the GeoJSON layers into (created if missing).")
+@click.option("--seed", type=int, default=None, help="Random seed; the same seed gives byte-identical files.")
+def demo_data(out: Path, seed: int | None) -> None:
+    """Generate the synthetic Jiayuguan demo city (613 grids, facilities, addresses, roads)."""
+    from app.geo import demo
+
+    kwargs = {} if seed is None else {"seed": seed}
+    counts = demo.generate(out, progress=lambda msg: click.echo(f"  {msg}", err=True), **kwargs)
+    click.echo(f"wrote {out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path), default=Path("geodata"), required=False)
+@click.option("--expected-grids", type=click.IntRange(min=0), default=613, show_default=True,
+              help="How many grids the city must have (Jiayuguan: 613); 0 skips the count.")
+def validate(folder: Path, expected_grids: int) -> None:
+    """Check a geodata FOLDER (default: geodata) and print a report; exit 1 unless it is clean."""
+    from app.geo import validate as validation
+
+    if not folder.is_dir():
+        raise click.ClickException(f"{folder} is not a folder")
+    report = validation.validate_folder(folder, expected_grids=expected_grids or None)
+    click.echo(report.format_text())
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command("import")
+@click.argument("layer", type=click.Choice(LAYERS))
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--crs", default=None,
+              help="CRS of FILE when it names none (or a wrong one): EPSG code (4326, 4490, 4542 ...), gcj02 or bd09.")
+@click.option("--dry-run", is_flag=True, help="Check and report only; store nothing.")
+@click.option("--repair", is_flag=True, help="Repair invalid geometry (self-intersections, unclosed rings) instead of refusing it.")
+def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair: bool) -> None:
+    """Check FILE and store it as LAYER in a new data version (exit 1 and change nothing if refused).
+
+    FILE is GeoJSON, GeoPackage, a zipped Shapefile (.prj read; GBK/GB18030 .dbf detected),
+    or CSV/XLSX with lon/lat (经度/纬度) or WKT columns. The report names every problem with
+    the feature and the place.
+    """
+    from app.geo import operations
+    from app.geo.changes import format_summary
+
+    outcome = operations.import_layer(workspace(), actor(), layer, file, crs=crs, repair=repair,
+                                      dry_run=dry_run)
+    report = outcome.report
+    click.echo(report.format_text())
+    if not report.ok:
+        click.echo(f"import refused: {len(report.errors)} errors; nothing was changed", err=True)
+        sys.exit(1)
+    if outcome.version is None:
+        click.echo("dry run: the file passes the checks; nothing was stored")
+        return
+    v = outcome.version
+    click.echo(f"stored as version {v.id}: {format_summary(v.summary)}")
+
+
+@main.command("versions")
+def list_versions() -> None:
+    """List the stored data versions, newest first (* marks the one served)."""
+    from app.geo import operations
+
+    store = workspace().store
+    if not store.writable:
+        raise click.ClickException(f"{store.location} is a plain GeoJSON folder without versions")
+    for v in operations.list_versions(store):
+        mark = "*" if v["current"] else " "
+        click.echo(f"{mark} {v['id']}  {v['created']}  {v['author']:14}  {v['message']}\n      {v['summary_text']}")
+
+
+@main.command("rollback")
+@click.argument("version")
+def rollback(version: str) -> None:
+    """Serve an earlier stored VERSION again (its id, its number or a unique prefix)."""
+    from app.geo import operations
+    from app.geo.changes import format_summary
+
+    info, summary = operations.rollback(workspace(), actor(), version)
+    click.echo(f"now serving version {info.id}: {format_summary(summary)}")
+
+

@@ -1,0 +1,77 @@
+"""`gridmap serve`, `gridmap settings` and `gridmap assets`: running the service and what it serves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from app import settings
+from app.cli._base import main
+
+
+@main.command()
+@click.option("--host", default=None, help=f"Address to listen on {settings.describe('HOST')}.")
+@click.option("--port", type=int, default=None, help=f"Port to listen on {settings.describe('PORT')}.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=f"Geodata folder to serve {settings.describe('DATA_DIR')}.")
+def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Run the web service under the production WSGI server (waitress)."""
+    import os
+
+    from waitress import serve as waitress_serve
+
+    from app import create_app
+
+    if data_dir is not None:
+        os.environ[settings.SETTINGS_BY_NAME["DATA_DIR"].env] = str(data_dir)
+    app = create_app()
+    config: settings.Config = app.extensions["gridmap.config"]
+    host = host or config.HOST
+    port = port or config.PORT
+    ds = app.extensions["gridmap.data"].current()
+    counts = ds.counts()
+    click.echo(f"gridmap: data {config.DATA_DIR} (version {ds.version}): "
+               + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"gridmap: serving on http://{shown}:{port}/  (Ctrl+C to stop)")
+    waitress_serve(app, host=host, port=port, threads=config.THREADS, ident="gridmap", _quiet=True)
+
+
+@main.command("settings")
+def show_settings() -> None:
+    """List every setting with its environment variable, default and help (secrets are never shown)."""
+    given = settings.from_environ()
+    config = settings.resolve()
+    for s in settings.SETTINGS:
+        value = getattr(config, s.name)
+        shown = ("(set)" if s.name in given else "(unset)") if s.secret else value
+        click.echo(f"{s.env}={shown}\n    {s.help}")
+
+
+@main.group()
+def assets() -> None:
+    """Third-party front-end files (Leaflet, plugins, Bootstrap, Font Awesome), served by the app itself."""
+
+
+@assets.command("install")
+@click.option("--force", is_flag=True, help="Reinstall every asset even if already installed.")
+def assets_install(force: bool) -> None:
+    """Install the pinned assets into app/web/static/vendor/ (XStatic from PyPI, the rest via npm pack)."""
+    from app.web import assets as web_assets
+
+    done = web_assets.install(force=force, progress=lambda msg: click.echo(f"  {msg}", err=True))
+    click.echo(f"installed {len(done)} asset(s) into {web_assets.VENDOR_DIR}" if done
+               else f"all {len(web_assets.MANIFEST)} assets already installed in {web_assets.VENDOR_DIR}")
+
+
+@assets.command("list")
+def assets_list() -> None:
+    """List the pinned assets: name, version, licence, source and whether each is installed."""
+    from app.web import assets as web_assets
+
+    for a in web_assets.MANIFEST:
+        state = "installed" if web_assets.is_installed(a) else "MISSING"
+        click.echo(f"{a.name:26} {a.version:9} {a.licence:30} {a.source}:{a.package:30} {state}")
+
+
