@@ -17,8 +17,9 @@ import shapely
 
 from app.geo import crs as crsmod
 from app.geo import importer
-from app.geo.store import FolderStore
-from app.geo.versions import StoreError, VersionedStore, dump_geojson
+from app.geo.geojson import dump_geojson
+from app.geo.geojson_store import FolderStore, VersionedStore
+from app.geo.store import StoreError
 
 TESTS = Path(__file__).resolve().parent.parent
 MINI = TESTS / "data" / "mini"

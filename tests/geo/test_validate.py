@@ -13,7 +13,8 @@ from shapely import affinity
 from shapely.geometry import mapping, shape
 
 from app.geo import validate
-from app.geo.validate import Issue, Report, Section, validate_folder
+from app.geo.findings import Finding, Report, Section
+from app.geo.validate import validate_folder
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "geodata"
@@ -35,10 +36,10 @@ def _save(folder: Path, layer: str, fc: dict) -> None:
     (folder / f"{layer}.geojson").write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
 
 
-def _errors(folder: Path, section: str) -> list[Issue]:
+def _errors(folder: Path, section: str) -> list[Finding]:
     report = validate_folder(folder, expected_grids=None)
     assert not report.ok
-    return [i for s in report.sections if s.key == section for i in s.issues if i.severity == "error"]
+    return [i for s in report.sections if s.key == section for i in s.findings if i.severity == "error"]
 
 
 def _edit_grid(folder: Path, k: int, fn) -> str:
@@ -60,7 +61,7 @@ def test_demo_data_is_clean():
 
 def test_mini_is_clean_and_report_shapes():
     report = validate_folder(MINI, expected_grids=None)
-    assert report.ok and not report.issues, report.format_text()
+    assert report.ok and not report.findings, report.format_text()
     d = report.to_dict()
     assert d["ok"] and d["errors"] == 0 and {s["key"] for s in d["sections"]} >= {
         "files", "geometry", "attributes", "codes", "numbering", "nesting", "overlaps", "gaps", "sums", "points"}
@@ -76,7 +77,7 @@ def test_overlap(mini):
     code = _edit_grid(mini, 0, lambda g: affinity.scale(g, 1.15, 1.15))
     issues = _errors(mini, "overlaps")
     assert any(i.feature == code or code in i.message for i in issues)
-    assert all("m²" in i.message and i.where for i in issues)
+    assert all("m²" in i.message and i.place for i in issues)
 
 
 def test_gap(mini):
@@ -122,7 +123,7 @@ def test_bowtie_geometry(mini):
         [[x, y], [x + d, y + d], [x + d, y], [x, y + d], [x, y]]]}
     _save(mini, "grids", fc)
     issues = _errors(mini, "geometry")
-    assert any("Self-intersection" in i.message and i.where for i in issues)
+    assert any("Self-intersection" in i.message and i.place for i in issues)
 
 
 def test_wrong_attribute_type(mini):
@@ -197,8 +198,8 @@ def test_reusable_checks_on_geodataframes():
 
 
 def test_format_text_marks_sections():
-    report = Report("x", [Section("a", "Alpha", "1 thing"),
-                          Section("b", "Beta", "2 things", [Issue("error", "grids", "1", "bad", "98.1,39.7")])])
+    bad = Finding("error", "", "bad", feature="1", place="98.1,39.7", layer="grids")
+    report = Report("x", [Section("a", "Alpha", "1 thing"), Section("b", "Beta", "2 things", [bad])])
     text = report.format_text()
     assert "✓ Alpha: 1 thing" in text and "✗ Beta: 2 things — 1 error" in text
     assert "[error] grids 1: bad @ 98.1,39.7" in text and text.endswith("FAILED: 1 error, 0 warnings")
@@ -211,7 +212,7 @@ def test_metric_crs_follows_the_data(mini):
         gdf.geometry = shapely.transform(gdf.geometry.values, lambda xy: xy + [5.0, 0.0])
         gdf.to_file(path, driver="GeoJSON", engine="pyogrio")
     report = validate_folder(mini, expected_grids=None)
-    assert report.ok and not report.issues, report.format_text()
+    assert report.ok and not report.findings, report.format_text()
     titles = {s.key: s.title for s in report.sections}
     assert "EPSG:32648" in titles["overlaps"] and "EPSG:32648" in titles["gaps"]
     assert "4542" not in report.format_text()
