@@ -17,8 +17,9 @@ import pandas as pd
 import shapely
 
 from app.geo import coverage
+from app.geo.dataset import Dataset
+from app.geo.geojson_store import FolderStore
 from app.geo.schema import METRIC_CRS
-from app.geo.store import Dataset, FolderStore
 
 CATEGORIES = ("bus_stop", "park", "parking")
 RADII = (300.0, 500.0)
@@ -38,6 +39,10 @@ class _LayerStore:
 
     def layer_names(self) -> list[str]:
         return list(self.layers)
+
+    def metadata(self) -> dict[str, object]:
+        """No metadata: the whole-city row is named 全市."""
+        return {}
 
 
 def scaled_city(layers: dict[str, gpd.GeoDataFrame], copies: int = 10, cols: int = 5) -> dict[str, gpd.GeoDataFrame]:

@@ -12,6 +12,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from app.geo._coverage_params import check_level
 from app.geo.coverage import LEVELS, CoverageError, CoverageResult
 from app.geo.schema import PERSONAL_FIELDS, STORAGE_CRS
 
@@ -28,30 +29,28 @@ MEDIA_TYPES: dict[str, str] = {
     "zip": "application/zip",
     "pdf": "application/pdf",
 }
+#: File extension of each format.
+_EXTENSIONS: dict[str, str] = {fmt: ext for ext, fmt in FORMATS.items()}
 
+#: Every table column: its label in Simplified Chinese and its shapefile field name (at most 10 characters).
+_COLUMNS: dict[str, tuple[str, str]] = {
+    "code": ("编码", "code"), "name": ("名称", "name"),
+    "committee_code": ("社区/村编码", "comm_code"), "committee_name": ("社区/村", "comm_name"),
+    "division_code": ("街道/镇编码", "div_code"), "division_name": ("街道/镇", "div_name"),
+    "grids": ("网格数", "grids"), "residents": ("居民数", "residents"), "households": ("户数", "households"),
+    "residents_covered": ("覆盖居民", "res_cov"), "residents_uncovered": ("未覆盖居民", "res_uncov"),
+    "residents_pct": ("居民覆盖率%", "res_pct"), "area_m2": ("面积m²", "area_m2"),
+    "area_covered_m2": ("覆盖面积m²", "area_cov"), "area_pct": ("面积覆盖率%", "area_pct"),
+    "dist_mean_m": ("平均距离m", "d_mean"), "dist_median_m": ("距离中位数m", "d_median"),
+    "dist_p90_m": ("90%距离m", "d_p90"), "dist_max_m": ("最大距离m", "d_max"),
+    "residents_unreachable": ("不可达居民", "res_unrch"), "facilities": ("设施数", "facilities"),
+    "capacity": ("车位数", "capacity"), "spaces_per_100_households": ("每百户车位", "sp_per_100"),
+    "below_target": ("低于目标", "below_tgt"),
+}
 #: Column labels in Simplified Chinese (Excel headers and the report).
-COLUMN_LABELS: dict[str, str] = {
-    "code": "编码", "name": "名称", "committee_code": "社区/村编码", "committee_name": "社区/村",
-    "division_code": "街道/镇编码", "division_name": "街道/镇", "grids": "网格数",
-    "residents": "居民数", "households": "户数", "residents_covered": "覆盖居民",
-    "residents_uncovered": "未覆盖居民", "residents_pct": "居民覆盖率%", "area_m2": "面积m²",
-    "area_covered_m2": "覆盖面积m²", "area_pct": "面积覆盖率%", "dist_mean_m": "平均距离m",
-    "dist_median_m": "距离中位数m", "dist_p90_m": "90%距离m", "dist_max_m": "最大距离m",
-    "residents_unreachable": "不可达居民", "facilities": "设施数", "capacity": "车位数",
-    "spaces_per_100_households": "每百户车位", "below_target": "低于目标",
-}
-
+COLUMN_LABELS: dict[str, str] = {column: label for column, (label, _) in _COLUMNS.items()}
 #: Shapefile field names (at most 10 characters) for the table columns.
-SHAPEFILE_FIELDS: dict[str, str] = {
-    "code": "code", "name": "name", "committee_code": "comm_code", "committee_name": "comm_name",
-    "division_code": "div_code", "division_name": "div_name", "grids": "grids",
-    "residents": "residents", "households": "households", "residents_covered": "res_cov",
-    "residents_uncovered": "res_uncov", "residents_pct": "res_pct", "area_m2": "area_m2",
-    "area_covered_m2": "area_cov", "area_pct": "area_pct", "dist_mean_m": "d_mean",
-    "dist_median_m": "d_median", "dist_p90_m": "d_p90", "dist_max_m": "d_max",
-    "residents_unreachable": "res_unrch", "facilities": "facilities", "capacity": "capacity",
-    "spaces_per_100_households": "sp_per_100", "below_target": "below_tgt",
-}
+SHAPEFILE_FIELDS: dict[str, str] = {column: short for column, (_, short) in _COLUMNS.items()}
 
 
 def format_of(path: str | Path) -> str:
@@ -80,7 +79,10 @@ def format_of(path: str | Path) -> str:
 
 def public_table(result: CoverageResult, level: str) -> pd.DataFrame:
     """One level's table without any personal field (a guard: coverage tables hold none)."""
-    df = result.table(level)
+    return _without_personal(result.table(level))
+
+
+def _without_personal(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=[c for c in df.columns if c in PERSONAL_FIELDS])
 
 
@@ -132,9 +134,7 @@ def write(result: CoverageResult, path: str | Path, level: str | None = None,
     """
     path = Path(path)
     fmt = format_of(path)
-    level = level or result.level
-    if level not in LEVELS:
-        raise CoverageError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
+    level = check_level(level or result.level)
     if not path.parent.exists():
         raise CoverageError(f"folder {path.parent} does not exist")
     say = progress or (lambda msg: None)
@@ -175,7 +175,7 @@ def to_bytes(result: CoverageResult, fmt: str, level: str | None = None) -> byte
     bytes
         The file's content.
     """
-    ext = {v: k for k, v in FORMATS.items()}.get(fmt)
+    ext = _EXTENSIONS.get(fmt)
     if ext is None:
         raise CoverageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS.values())}")
     with tempfile.TemporaryDirectory(prefix="gridmap-export-") as tmp:
@@ -186,13 +186,12 @@ def to_bytes(result: CoverageResult, fmt: str, level: str | None = None) -> byte
 def file_name(result: CoverageResult, fmt: str, level: str | None = None) -> str:
     """A download file name such as ``coverage_bus_stop_500m_straight_grid.csv``."""
     p = result.params
-    ext = {v: k for k, v in FORMATS.items()}[fmt]
+    ext = _EXTENSIONS[fmt]
     return f"coverage_{'+'.join(p.categories)}_{p.radius_m:g}m_{p.mode}_{level or result.level}{ext}"
 
 
 def _geo(result: CoverageResult, level: str) -> gpd.GeoDataFrame:
-    gdf = result.geodataframe(level)
-    return gdf.drop(columns=[c for c in gdf.columns if c in PERSONAL_FIELDS])
+    return _without_personal(result.geodataframe(level))
 
 
 def _labelled(df: pd.DataFrame) -> pd.DataFrame:
@@ -204,9 +203,8 @@ def _write_xlsx(result: CoverageResult, path: Path) -> None:
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for sheet, level in sheets.items():
             _labelled(public_table(result, level)).to_excel(xw, sheet_name=sheet, index=False)
-        under = result.underserved()
-        _labelled(under.drop(columns=[c for c in under.columns if c in PERSONAL_FIELDS])).to_excel(
-            xw, sheet_name="underserved 未达标网格", index=False)
+        _labelled(_without_personal(result.underserved())).to_excel(xw, sheet_name="underserved 未达标网格",
+                                                                     index=False)
         pd.DataFrame(parameters_rows(result), columns=["参数 parameter", "值 value"]).to_excel(
             xw, sheet_name="parameters 参数", index=False)
         for ws in xw.book.worksheets:

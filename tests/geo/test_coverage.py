@@ -10,7 +10,9 @@ import pytest
 import shapely
 
 from app.geo import coverage
+from app.geo._coverage_sources import prepared_city
 from app.geo.schema import METRIC_CRS, PERSONAL_FIELDS
+from tests import helpers
 
 X0, Y0 = 439003.7, 4404001.3
 CELL = 200.0
@@ -158,7 +160,7 @@ def test_straight_matches_brute_force(layers, cats, radius):
 @pytest.mark.parametrize("cats,radius", [(["bus_stop"], 300), (["park", "parking"], 200)])
 def test_walk_matches_brute_force(layers, cats, radius):
     res = coverage.analyse(layers, cats, radius, mode="walk", target_pct=None)
-    city = coverage._city(coverage.as_dataset(layers))
+    city = prepared_city(coverage.as_dataset(layers))
     xy, rows, _ = city.samples()
     d_addr, d_samp = brute_walk(layers, cats, radius, xy)
     a = _metric(layers["addresses"])
@@ -303,18 +305,15 @@ def test_presets_are_editable_data():
 
 
 def test_metric_crs_follows_the_data(tmp_path):
-    from pathlib import Path
-
     import pyproj
 
     from app.geo.export import parameters_rows
 
-    mini = Path(__file__).resolve().parent.parent / "data" / "mini"
-    here = coverage.analyse(mini, ["bus_stop"], 500)
+    here = coverage.analyse(helpers.MINI, ["bus_stop"], 500)
     assert here.metric_crs == METRIC_CRS and here.parameters()["metric_crs"] == METRIC_CRS
     # the same city 5° further east (about Lanzhou's longitude) is measured in UTM zone 48
     shifted = {}
-    for path in mini.glob("*.geojson"):
+    for path in helpers.MINI.glob("*.geojson"):
         gdf = gpd.read_file(path)
         gdf.geometry = shapely.transform(gdf.geometry.values, lambda xy: xy + [5.0, 0.0])
         shifted[path.stem] = gdf
