@@ -48,6 +48,8 @@ import pyproj
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from app.geo._grid_raster import fill_centres, ragged, touched_pairs
+
 __all__ = ["DEFAULT_BORDER_TOL_M", "GridIndex", "Location", "LocateResult"]
 
 #: Default distance to a boundary, metres, within which a point counts as on the border.
@@ -124,14 +126,6 @@ class Location:
     def inside(self) -> bool:
         """True when the point lies in (or on the border of) a grid."""
         return self.index >= 0
-
-
-def _ragged(counts: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """For run lengths ``counts``, return (owner of each element, position inside its run)."""
-    counts = np.maximum(counts, 0)
-    owner = np.repeat(np.arange(len(counts)), counts)
-    starts = np.cumsum(counts) - counts
-    return owner, np.arange(len(owner)) - starts[owner]
 
 
 def _metres_per_degree(lat: float) -> tuple[float, float]:
@@ -343,11 +337,11 @@ class GridIndex:
             return
 
         # 1. Which grid holds each cell centre: even-odd scanline fill per polygon.
-        lab, cnt = self._fill_centres(ua, va, ub, vb, seg_poly)
+        lab, cnt = fill_centres(ua, va, ub, vb, seg_poly, nx, ny)
 
         # 2. Cells within the border margin of a segment: (cell, polygon) pairs.
         margin_m = 2.0 * self.border_tol_m + 1e-6 * cell_m
-        touched = self._touched_pairs(ua, va, ub, vb, seg_poly, margin_m / cell_m)
+        touched = touched_pairs(ua, va, ub, vb, seg_poly, margin_m / cell_m, nx, ny, self.n)
 
         # 3. Candidates: touching polygons, plus the centre's grid (which may cover a touched cell
         #    wholly), plus every bbox-intersecting grid where grids overlap (count >= 2).
@@ -378,79 +372,6 @@ class GridIndex:
         self._framed = np.pad(values.reshape(ny, nx), 1, constant_values=_EMPTY).ravel()
         self.n_boundary_cells = len(slot_cells)
         self.n_cells = ncell
-
-    def _fill_centres(self, ua, va, ub, vb, seg_poly) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Return, per cell, the grid whose interior holds the cell centre and how many grids do."""
-        nx, ny = self._nx, self._ny
-        vmin, vmax = np.minimum(va, vb) - 0.5, np.maximum(va, vb) - 0.5
-        first = np.ceil(vmin).astype(np.int64)
-        counts = np.ceil(vmax).astype(np.int64) - first  # rows j with vmin <= j < vmax (half-open)
-        seg, pos = _ragged(counts)
-        row = first[seg] + pos
-        vr = row + 0.5
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = (vr - va[seg]) / (vb[seg] - va[seg])
-        uc = ua[seg] + t * (ub[seg] - ua[seg])
-        col = np.clip(np.ceil(uc - 0.5).astype(np.int64), 0, nx)  # first centre right of the crossing
-        poly = seg_poly[seg]
-        order = np.lexsort((uc, row, poly))
-        row, col, poly = row[order], col[order], poly[order]
-        group_start = np.ones(len(row), dtype=bool)
-        group_start[1:] = (row[1:] != row[:-1]) | (poly[1:] != poly[:-1])
-        gid = np.cumsum(group_start) - 1
-        starts = np.flatnonzero(group_start)
-        parity = (np.arange(len(row)) - starts[gid]) % 2
-        sign = np.where(parity == 0, 1.0, -1.0)
-        flat = row * (nx + 1) + col
-        size = ny * (nx + 1)
-        cnt = np.bincount(flat, weights=sign, minlength=size).reshape(ny, nx + 1).cumsum(axis=1)[:, :nx]
-        lab = np.bincount(flat, weights=sign * poly, minlength=size).reshape(ny, nx + 1).cumsum(axis=1)[:, :nx]
-        return np.rint(lab).astype(np.int64).ravel(), np.rint(cnt).astype(np.int64).ravel()
-
-    def _touched_pairs(self, ua, va, ub, vb, seg_poly, d: float) -> NDArray[np.int64]:
-        """Return sorted unique keys ``cell * n + polygon`` for cells within ``d`` cells of a segment.
-
-        Exact supercover: each segment is cut where u or v crosses k +- d; between two cuts the set
-        of cells within ``d`` (in each axis) is constant, so testing every cut and every midpoint
-        finds all of them.
-        """
-        nx, ny, n = self._nx, self._ny, self.n
-        nseg = len(ua)
-        ts = [np.zeros(nseg), np.ones(nseg)]
-        owners = [np.arange(nseg), np.arange(nseg)]
-        for a, b in ((ua, ub), (va, vb)):
-            lo, hi = np.minimum(a, b), np.maximum(a, b)
-            moving = a != b
-            for s in (-d, d):
-                k0 = np.ceil(lo - s).astype(np.int64)
-                counts = np.where(moving, np.floor(hi - s).astype(np.int64) - k0 + 1, 0)
-                seg, pos = _ragged(counts)
-                ts.append(((k0[seg] + pos) + s - a[seg]) / (b[seg] - a[seg]))
-                owners.append(seg)
-        t = np.concatenate(ts)
-        seg = np.concatenate(owners)
-        order = np.lexsort((t, seg))
-        t, seg = t[order], seg[order]
-        same = seg[1:] == seg[:-1]
-        t = np.concatenate([t, (t[:-1][same] + t[1:][same]) / 2.0])
-        seg = np.concatenate([seg, seg[:-1][same]])
-        pu = ua[seg] + t * (ub[seg] - ua[seg])
-        pv = va[seg] + t * (vb[seg] - va[seg])
-        poly = seg_poly[seg]
-        i_lo, i_hi = np.floor(pu - d).astype(np.int64), np.floor(pu + d).astype(np.int64)
-        j_lo, j_hi = np.floor(pv - d).astype(np.int64), np.floor(pv + d).astype(np.int64)
-        di, dj = i_hi != i_lo, j_hi != j_lo
-        both = di & dj
-        ii = np.concatenate([i_lo, i_hi[di], i_lo[dj], i_hi[both]])
-        jj = np.concatenate([j_lo, j_lo[di], j_hi[dj], j_hi[both]])
-        pp = np.concatenate([poly, poly[di], poly[dj], poly[both]])
-        ok = (ii >= 0) & (ii < nx) & (jj >= 0) & (jj < ny)
-        keys = (jj[ok] * nx + ii[ok]) * n + pp[ok]
-        if len(keys) > 1:  # cheap pre-dedup of runs before the sort
-            keep = np.ones(len(keys), dtype=bool)
-            keep[1:] = keys[1:] != keys[:-1]
-            keys = keys[keep]
-        return np.unique(keys)
 
     # --- queries ------------------------------------------------------------------------------------------
 
@@ -501,7 +422,7 @@ class GridIndex:
         if len(bpts):
             slot = -2 - vals[bpts].astype(np.int64)
             start = self._cand_ptr[slot]
-            pair_local, pos = _ragged(self._cand_ptr[slot + 1] - start)
+            pair_local, pos = ragged(self._cand_ptr[slot + 1] - start)
             pair_poly = self._cand[start[pair_local] + pos]
             pair_pt = bpts[pair_local]
             inside = shapely.contains_xy(self._geoms[pair_poly], x[pair_pt], y[pair_pt])
@@ -591,8 +512,6 @@ class GridIndex:
                 f"{self.n_boundary_cells} boundary cells, built in {self.build_seconds:.3f} s)")
 
 
-
-
 class _NearestIndex:
     """Nearest grid boundary segment for points in metres.
 
@@ -613,7 +532,8 @@ class _NearestIndex:
         self.tree = shapely.STRtree(shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1)))
         self.seg_grid = line_geom[coord_line[:-1][same]].astype(np.int64)
 
-    def query(self, mx: NDArray[np.float64], my: NDArray[np.float64]):
+    def query(self, mx: NDArray[np.float64], my: NDArray[np.float64]
+              ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """Return (point, grid, distance) for every grid at the minimum distance of each point."""
         (q, seg), d = self.tree.query_nearest(shapely.points(mx, my), all_matches=True, return_distance=True)
         return q, self.seg_grid[seg], d

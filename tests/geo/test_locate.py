@@ -8,18 +8,9 @@ import pytest
 import shapely
 
 from app.geo import crs as crsmod
+from app.geo.dataset import Dataset
 from app.geo.locate import LocateError, locate_address, locate_frame, locate_point, summarize, to_lonlat
-from app.geo.store import Dataset, FolderStore
-
-
-@pytest.fixture
-def ds(data_dir) -> Dataset:
-    return Dataset(FolderStore(data_dir))
-
-
-def _inside(ds: Dataset, i: int = 0) -> tuple[float, float]:
-    p = ds.grids.geometry.iloc[i].representative_point()
-    return p.x, p.y
+from tests.helpers import inside_point
 
 
 def _shared_border_point(ds: Dataset) -> tuple[float, float, set[str]]:
@@ -34,7 +25,7 @@ def _shared_border_point(ds: Dataset) -> tuple[float, float, set[str]]:
 
 
 def test_point_inside_wgs84(ds):
-    lon, lat = _inside(ds, 2)
+    lon, lat = inside_point(ds.grids, 2)
     answer = locate_point(ds, lon, lat)
     assert answer["status"] == "ok"
     assert answer["grid"]["code"] == ds.grids["code"].iloc[2]
@@ -45,7 +36,7 @@ def test_point_inside_wgs84(ds):
 
 
 def test_point_personal_staff_only_when_asked(ds):
-    lon, lat = _inside(ds, 0)
+    lon, lat = inside_point(ds.grids, 0)
     staff = locate_point(ds, lon, lat, personal=True)["grid"]["staff"]
     assert set(staff) == {"leader", "worker", "instructor"}
     assert staff["worker"]["phone"]
@@ -53,7 +44,7 @@ def test_point_personal_staff_only_when_asked(ds):
 
 @pytest.mark.parametrize("crs", ["EPSG:4490", "4542", 4542, "EPSG:32647", "gcj02", "GCJ-02", "bd09", "baidu"])
 def test_point_in_other_crs_lands_in_same_grid(ds, crs):
-    lon, lat = _inside(ds, 3)
+    lon, lat = inside_point(ds.grids, 3)
     spec = crsmod.parse_crs(crs)
     x, y = crsmod.from_wgs84(np.array([lon]), np.array([lat]), spec)
     answer = locate_point(ds, float(x[0]), float(y[0]), crs)
@@ -63,7 +54,7 @@ def test_point_in_other_crs_lands_in_same_grid(ds, crs):
 
 def test_gcj02_input_not_converted_would_miss(ds):
     """The ~100 m GCJ-02 shift matters: near a border, reading GCJ-02 as WGS84 can pick the wrong grid."""
-    lon, lat = _inside(ds, 0)
+    lon, lat = inside_point(ds.grids, 0)
     glon, glat = crsmod.wgs84_to_gcj02(lon, lat)
     assert abs(glon - lon) > 3e-4 or abs(glat - lat) > 3e-4
 
@@ -130,7 +121,7 @@ def test_empty_address_is_an_error(ds, text):
 
 
 def test_frame_keeps_every_row_with_status(ds):
-    inside = _inside(ds, 1)
+    inside = inside_point(ds.grids, 1)
     addr = ds.layer("addresses").iloc[0]
     df = pd.DataFrame(
         {

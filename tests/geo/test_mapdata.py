@@ -11,7 +11,8 @@ import pytest
 import shapely
 
 from app.geo import mapdata
-from app.geo.store import Dataset, FolderStore
+from app.geo.dataset import Dataset
+from app.geo.geojson_store import FolderStore
 
 ORIGIN = (98.2, 39.7)
 STEP = 0.001  # lattice cell, degrees (about 85 m x 111 m)
@@ -135,8 +136,7 @@ def test_empty_and_degenerate_input() -> None:
 # --- the payload ---------------------------------------------------------------------------------
 
 
-def test_payload_boundaries_come_from_the_grids(data_dir: Path) -> None:
-    ds = Dataset(FolderStore(data_dir))
+def test_payload_boundaries_come_from_the_grids(ds: Dataset) -> None:
     payload = json.loads(mapdata.payload_bytes(ds)[0])
     assert "topology" not in payload["committees"] and "topology" not in payload["divisions"]
     assert "geom" not in payload["grids"] and "fac_park" not in payload["grids"]["fields"]

@@ -13,8 +13,8 @@ import pytest
 import shapely
 
 from app.geo import mapdata
+from app.geo.dataset import Dataset
 from app.geo.schema import PERSONAL_FIELDS
-from app.geo.store import Dataset, FolderStore
 from app.web import assets
 
 HOSTILE = '<img src=x onerror="window.__xss=1">'
@@ -52,8 +52,7 @@ def test_classify_gives_ascending_breaks() -> None:
     assert mapdata.classify([0, 0, 1, 2]) == [0.0, 1.0, 2.0, 2.0]
 
 
-def test_payload_has_every_grid_and_no_personal_data(data_dir: Path) -> None:
-    ds = Dataset(FolderStore(data_dir))
+def test_payload_has_every_grid_and_no_personal_data(ds: Dataset, data_dir: Path) -> None:
     body, etag = mapdata.payload_bytes(ds)
     payload = json.loads(body)
     assert all(len(col) == len(_grids(data_dir)) for col in payload["grids"]["columns"])
@@ -67,8 +66,7 @@ def test_payload_has_every_grid_and_no_personal_data(data_dir: Path) -> None:
     assert mapdata.payload_bytes(ds)[1] == etag  # cached per data version
 
 
-def test_gcj02_payload_is_shifted_about_100_m(data_dir: Path) -> None:
-    ds = Dataset(FolderStore(data_dir))
+def test_gcj02_payload_is_shifted_about_100_m(ds: Dataset) -> None:
     wgs = mapdata.home_payload(ds, "wgs84")
     gcj = mapdata.home_payload(ds, "gcj02")
     (x0, y0), (x1, y1) = ([cols[-2][0], cols[-1][0]] for cols in (wgs["facilities"]["columns"],
@@ -79,8 +77,7 @@ def test_gcj02_payload_is_shifted_about_100_m(data_dir: Path) -> None:
     assert 60 < metres < 160
 
 
-def test_grid_detail_neighbours_and_nearby_facilities(data_dir: Path) -> None:
-    ds = Dataset(FolderStore(data_dir))
+def test_grid_detail_neighbours_and_nearby_facilities(ds: Dataset, data_dir: Path) -> None:
     code = str(_grids(data_dir)["code"].iloc[0])
     d = mapdata.grid_detail(ds, code)
     assert d is not None and d["record"]["code"] == code
@@ -163,16 +160,18 @@ def test_no_personal_fields_on_public_pages(client, data_dir: Path) -> None:
             assert value not in page
 
 
-def _inject_hostile_name(data_dir: Path) -> str:
-    path = data_dir / "grids.geojson"
+def _rename_first(path: Path, name: str) -> dict:
+    """Rename the first feature of a GeoJSON layer file in place; return its properties."""
     doc = json.loads(path.read_text(encoding="utf-8"))
-    doc["features"][0]["properties"]["name"] = HOSTILE
+    doc["features"][0]["properties"]["name"] = name
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    fac = data_dir / "facilities.geojson"
-    fdoc = json.loads(fac.read_text(encoding="utf-8"))
-    fdoc["features"][0]["properties"]["name"] = "<script>window.__xss=2</script>"
-    fac.write_text(json.dumps(fdoc, ensure_ascii=False), encoding="utf-8")
-    return doc["features"][0]["properties"]["code"]
+    return doc["features"][0]["properties"]
+
+
+def _inject_hostile_name(data_dir: Path) -> str:
+    code = _rename_first(data_dir / "grids.geojson", HOSTILE)["code"]
+    _rename_first(data_dir / "facilities.geojson", "<script>window.__xss=2</script>")
+    return code
 
 
 def test_hostile_names_are_escaped_everywhere(client, data_dir: Path) -> None:
@@ -199,33 +198,6 @@ def test_export_is_standalone(client) -> None:
     assert '"attr":"density"' in html
 
 
-def test_localise_rewrites_cdn_links_and_rejects_unknown_ones() -> None:
-    import folium
-    from folium import plugins
-
-    m = folium.Map(tiles=None)
-    plugins.Fullscreen().add_to(m)
-    plugins.MarkerCluster().add_to(m)
-    html = (assets.localise(m), m.get_root().render())[1]
-    assert "cdn.jsdelivr" not in html and "cdnjs" not in html and "/static/vendor/leaflet/leaflet.js" in html
-    assert folium.Map.default_js[0][1].startswith("https://"), "folium's own classes are left alone"
-
-    class Foreign(folium.MacroElement):
-        default_js = [("x", "https://example.com/x.js")]
-
-    m2 = folium.Map(tiles=None)
-    Foreign().add_to(m2)
-    with pytest.raises(assets.OfflineAssetError, match="example.com"):
-        assets.localise(m2)
-
-
-def test_manifest_pins_every_asset() -> None:
-    for a in assets.MANIFEST:
-        assert a.version and a.licence and a.source in ("pypi", "npm") and a.files
-    for path in filter(None, assets.FOLIUM_CDN.values()):
-        assert path.split("/", 1)[0] in assets.ASSETS, path
-
-
 def test_assets_cli_list(runner) -> None:
     from app.cli import main
 
@@ -236,13 +208,7 @@ def test_assets_cli_list(runner) -> None:
 
 def test_hostile_names_never_reach_a_page_as_markup(app, client, data_dir):
     """Leaflet inserts layer names, tooltips and popups as HTML: markup must arrive escaped, even inside JSON."""
-    import json as _json
-
-    path = data_dir / "grids.geojson"
-    doc = _json.loads(path.read_text(encoding="utf-8"))
-    doc["features"][0]["properties"]["name"] = '<img src=x onerror="window.__xss=1">'
-    path.write_text(_json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    props = doc["features"][0]["properties"]
+    props = _rename_first(data_dir / "grids.geojson", HOSTILE)
     for url in ("/", f"/grids/{props['code']}", f"/committees/{props['committee_code']}", "/locate", "/coverage"):
         html = client.get(url).get_data(as_text=True)
         assert "<img src=x" not in html, url

@@ -6,7 +6,7 @@
   var gm = (window.gridmap = window.gridmap || {});
   gm.timings = gm.timings || {};
 
-  // --- topology: arcs stored once, with the feature on each side (see app/geo/mapdata.py) ---------
+  // --- topology: arcs stored once, with the feature on each side (see app/geo/_map_topology.py) ---------
 
   function decodeTopology(t, q, o) {
     var arcs = new Array(t.n.length), x = 0, y = 0, k = 0, prev = null;
