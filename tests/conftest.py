@@ -1,38 +1,38 @@
-"""Shared fixtures: an app, a test client and a CLI runner on a small temporary copy of the mini city."""
+"""Shared fixtures in the flaskr style: ``app``, ``client``, ``runner`` and ``auth``, plus versioned-store apps."""
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
-from app import create_app
-
-DATA = Path(__file__).parent / "data"
-MINI = DATA / "mini"
-REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "geodata"
+from app.geo import users
+from app.geo.dataset import Dataset
+from app.geo.geojson_store import FolderStore
+from tests import helpers
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A private copy of the mini city that a test may change freely."""
-    dest = tmp_path / "geodata"
-    shutil.copytree(MINI, dest)
-    return dest
+    return helpers.copy_mini(tmp_path / "geodata")
 
 
 @pytest.fixture
-def app(data_dir: Path):
-    """The application on the mini city."""
-    return create_app({"TESTING": True, "DATA_DIR": str(data_dir), "SECRET_KEY": "test"})
+def app(data_dir: Path) -> Flask:
+    """The application serving the private mini city (a plain folder, read-only)."""
+    return helpers.folder_app(data_dir)
 
 
 @pytest.fixture
-def client(app):
-    """A Flask test client."""
+def client(app: Flask) -> FlaskClient:
+    """A Flask test client of ``app``."""
     return app.test_client()
 
 
@@ -40,3 +40,62 @@ def client(app):
 def runner() -> CliRunner:
     """A click runner for `gridmap` commands."""
     return CliRunner()
+
+
+@pytest.fixture
+def ds(data_dir: Path) -> Dataset:
+    """The private mini city opened as a dataset (the same files ``app`` serves)."""
+    return Dataset(FolderStore(data_dir))
+
+
+@pytest.fixture(scope="module")
+def cheap_hashes() -> Iterator[None]:
+    """Cheap argon2 parameters for one module, so that making and checking accounts is fast."""
+    users.set_hash_cost(1, 1024)
+    yield
+    users.set_hash_cost()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, cheap_hashes: None) -> Callable[..., Flask]:
+    """Return a factory: ``make_app(**settings)`` builds the app on a writable versioned store in
+    ``tmp_path`` with the ``admin`` and ``staff`` accounts of ``helpers.PASSWORDS``.
+
+    Calls within one test share the store, the accounts and the audit log.
+    """
+
+    def make(**settings: Any) -> Flask:
+        return helpers.make_app(tmp_path, **settings)
+
+    return make
+
+
+@pytest.fixture
+def versioned_app(make_app: Callable[..., Flask]) -> Flask:
+    """The app on a writable versioned store with admin and staff accounts, rate limits off."""
+    return make_app(RATELIMIT_ENABLED=False)
+
+
+class AuthActions:
+    """Sign a test client in and out through the real forms (as in the flaskr tutorial's tests)."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(self, name: str = "admin", password: str | None = None, **form: str) -> TestResponse:
+        """Sign in as ``name`` (password from ``helpers.PASSWORDS`` unless given)."""
+        return helpers.login(self._client, name, password, **form)
+
+    def logout(self) -> TestResponse:
+        """Sign out."""
+        return helpers.logout(self._client)
+
+    def csrf(self) -> str:
+        """Return the session's CSRF token, for a form the test posts."""
+        return helpers.csrf_token(self._client)
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    """Sign-in actions on ``client``: ``auth.login("staff")``, ``auth.logout()``, ``auth.csrf()``."""
+    return AuthActions(client)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from app.cli import main
-
-REPO = Path(__file__).resolve().parent.parent
-MINI = REPO / "tests" / "data" / "mini"
+from tests.helpers import DEMO, MINI, inside_point
 
 
 def test_demo_data_writes_layers(runner, tmp_path, monkeypatch):
@@ -29,9 +25,9 @@ def test_demo_data_requires_out(runner):
     assert result.exit_code != 0 and "--out" in result.output
 
 
-@pytest.mark.skipif(not (REPO / "geodata" / "grids.geojson").exists(), reason="demo data not generated")
+@pytest.mark.skipif(not (DEMO / "grids.geojson").exists(), reason="demo data not generated")
 def test_validate_demo_data_is_clean(runner):
-    result = runner.invoke(main, ["validate", str(REPO / "geodata")])
+    result = runner.invoke(main, ["validate", str(DEMO)])
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("OK: 0 errors, 0 warnings")
 
@@ -50,11 +46,11 @@ def test_validate_missing_folder(runner, tmp_path):
 # --- locate and locate-batch -------------------------------------------------------------------------------
 
 def _inside_point(data_dir):
+    """(lon, lat, code) of a point inside the first grid."""
     import geopandas as gpd
 
     grids = gpd.read_file(data_dir / "grids.geojson")
-    p = grids.geometry.iloc[0].representative_point()
-    return p.x, p.y, grids["code"].iloc[0]
+    return (*inside_point(grids), grids["code"].iloc[0])
 
 
 def test_locate_point_prints_json(runner, data_dir):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from app import settings
+from tests import helpers
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = helpers.REPO / "README.md"
 
 
 def _table() -> str:

@@ -12,6 +12,3 @@ from app.cli import accounts, analysis, data, serving  # noqa: F401  (they regis
 from app.cli._base import main
 
 __all__ = ["main"]
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -312,11 +312,7 @@ def test_metric_crs_follows_the_data(tmp_path):
     here = coverage.analyse(helpers.MINI, ["bus_stop"], 500)
     assert here.metric_crs == METRIC_CRS and here.parameters()["metric_crs"] == METRIC_CRS
     # the same city 5° further east (about Lanzhou's longitude) is measured in UTM zone 48
-    shifted = {}
-    for path in helpers.MINI.glob("*.geojson"):
-        gdf = gpd.read_file(path)
-        gdf.geometry = shapely.transform(gdf.geometry.values, lambda xy: xy + [5.0, 0.0])
-        shifted[path.stem] = gdf
+    shifted = helpers.shifted_mini(5.0)
     east = coverage.analyse(shifted, ["bus_stop"], 500)
     assert east.metric_crs == "EPSG:32648" and east.parameters()["metric_crs"] == "EPSG:32648"
     assert ("度量坐标系 metric CRS", "EPSG:32648") in parameters_rows(east)

@@ -12,10 +12,8 @@ import shapely
 
 from app.geo import demo
 from app.geo.schema import LAYERS, METRIC_CRS
+from tests import helpers
 
-REPO = Path(__file__).resolve().parents[2]
-COMMITTED = REPO / "geodata"
-MINI = REPO / "tests" / "data" / "mini"
 FILES = [f"{n}.geojson" for n in LAYERS] + ["metadata.json"]
 
 
@@ -157,11 +155,11 @@ def test_metadata(demo_dir):
 
 
 def test_same_seed_same_bytes_as_committed(demo_dir, tmp_path):
-    if not (COMMITTED / "grids.geojson").exists():  # pragma: no cover - fresh checkout without data
+    if not (helpers.DEMO / "grids.geojson").exists():  # pragma: no cover - fresh checkout without data
         demo.generate(tmp_path)
         other = tmp_path
     else:
-        other = COMMITTED
+        other = helpers.DEMO
     for name in FILES:
         assert (demo_dir / name).read_bytes() == (other / name).read_bytes(), name
 
@@ -174,12 +172,12 @@ def test_mini_is_deterministic_and_committed(tmp_path):
     assert counts["grids"] == 10 and counts["committees"] == 3 and counts["divisions"] == 2
     for name in FILES:
         assert (a / name).read_bytes() == (b / name).read_bytes()
-        assert (a / name).read_bytes() == (MINI / name).read_bytes(), f"tests/data/mini/{name} is stale"
+        assert (a / name).read_bytes() == (helpers.MINI / name).read_bytes(), f"tests/data/mini/{name} is stale"
     assert (a / "grids.geojson").read_bytes() != (c / "grids.geojson").read_bytes()
 
 
 def test_mini_has_every_category(tmp_path):
     from app.geo.schema import CATEGORIES
 
-    f = gpd.read_file(MINI / "facilities.geojson")
+    f = gpd.read_file(helpers.MINI / "facilities.geojson")
     assert set(f["category"]) == set(CATEGORIES)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -13,13 +12,12 @@ import pytest
 
 from app.geo import coverage, export
 from app.geo.schema import PERSONAL_FIELDS
-
-MINI = Path(__file__).resolve().parent.parent / "data" / "mini"
+from tests import helpers
 
 
 @pytest.fixture(scope="module")
 def result() -> coverage.CoverageResult:
-    return coverage.analyse(MINI, ["parking", "bus_stop"], 500, target_pct=95)
+    return coverage.analyse(helpers.MINI, ["parking", "bus_stop"], 500, target_pct=95)
 
 
 def test_format_of():

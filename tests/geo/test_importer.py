@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
-import sys
 import zipfile
 from pathlib import Path
 
@@ -20,14 +17,11 @@ from app.geo import importer
 from app.geo.geojson import dump_geojson
 from app.geo.geojson_store import FolderStore, VersionedStore
 from app.geo.store import StoreError
+from tests import helpers
 
-TESTS = Path(__file__).resolve().parent.parent
-MINI = TESTS / "data" / "mini"
-LANZHOU = TESTS.parent.parent / "shared" / "reference" / "data" / "lanzhou_districts.geojson"
-
-_spec = importlib.util.spec_from_file_location("make_corpus", TESTS / "data" / "hostile" / "make_corpus.py")
-corpus = sys.modules.setdefault("make_corpus", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(corpus)
+MINI = helpers.MINI
+LANZHOU = helpers.LANZHOU
+corpus = helpers.hostile_corpus()
 
 MINI_STORE = FolderStore(MINI)
 
@@ -49,15 +43,6 @@ def _zip_shapefile(gdf: gpd.GeoDataFrame, folder: Path, encoding: str, cpg: str 
         for p in shp.iterdir():
             zf.write(p, f"data/{p.name}")
     return out
-
-
-def _tree_digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        h.update(str(p.relative_to(root)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- formats
@@ -179,13 +164,13 @@ def test_unclosed_ring_is_closed_when_asked(tmp_path):
 def test_run_import_stores_a_version_and_dry_run_does_not(tmp_path):
     store = VersionedStore(tmp_path / "store")
     store.seed_from(MINI)
-    before = _tree_digest(store.root)
+    before = helpers.tree_digest(store.root)
     g = _grids()
     g["name"] = g["name"] + "（新）"
     path = tmp_path / "g.geojson"
     path.write_bytes(dump_geojson(g))
     dry = importer.run_import(store, "grids", path, author="t", dry_run=True)
-    assert dry.report.ok and dry.version is None and _tree_digest(store.root) == before
+    assert dry.report.ok and dry.version is None and helpers.tree_digest(store.root) == before
     done = importer.run_import(store, "grids", path, author="t")
     assert done.version.seq == 2 and store.read("grids")["name"].iloc[0].endswith("（新）")
     assert done.version.summary["grids"] == {"added": [], "removed": [], "reshaped": []}
@@ -261,14 +246,14 @@ def corpus_store(tmp_path_factory):
 @pytest.mark.parametrize("case", corpus.CASES, ids=[c.name for c in corpus.CASES])
 def test_hostile_file_is_refused_with_its_message_and_nothing_changes(case, hostile, corpus_store):
     path = dict((c.name, p) for c, p in hostile)[case.name]
-    before = _tree_digest(corpus_store.root)
+    before = helpers.tree_digest(corpus_store.root)
     out = importer.run_import(corpus_store, case.layer, path, author="t", crs=case.crs,
                               limits=importer.Limits(**corpus.LIMITS))
     assert not out.report.ok and out.version is None
     assert case.problem in out.report.problems(), out.report.format_text()
     finding = next(f for f in out.report.errors if f.problem == case.problem)
     assert finding.message
-    assert _tree_digest(corpus_store.root) == before
+    assert helpers.tree_digest(corpus_store.root) == before
 
 
 def test_area_is_computed_in_the_metric_crs_of_the_upload(tmp_path):

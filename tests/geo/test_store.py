@@ -7,7 +7,6 @@ from pathlib import Path
 import geopandas as gpd
 import pyproj
 import pytest
-import shapely
 
 from app.geo.dataset import Dataset
 from app.geo.geojson_store import FolderStore, layer_path
@@ -20,10 +19,8 @@ GEOD = pyproj.Geod(ellps="WGS84")
 def shifted_city(dest: Path, dlon: float) -> Path:
     """Copy the mini city to ``dest`` with every geometry moved ``dlon`` degrees east."""
     helpers.copy_mini(dest)
-    for path in dest.glob("*.geojson"):
-        gdf = gpd.read_file(path, engine="pyogrio")
-        gdf.geometry = shapely.transform(gdf.geometry.values, lambda xy: xy + [dlon, 0.0])
-        gdf.to_file(path, driver="GeoJSON", engine="pyogrio")
+    for name, gdf in helpers.shifted_mini(dlon).items():
+        gdf.to_file(dest / f"{name}.geojson", driver="GeoJSON", engine="pyogrio")
     return dest
 
 

@@ -8,12 +8,7 @@ import pytest
 
 from app.geo import audit, users
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _cheap_hashes():
-    users.set_hash_cost(1, 1024)
-    yield
-    users.set_hash_cost()
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

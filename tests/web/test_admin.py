@@ -2,72 +2,35 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import io
-import shutil
-import sys
-from pathlib import Path
 
 import geopandas as gpd
 import pytest
 
-from app import create_app
 from app.geo import audit, users
-from app.geo.versions import dump_geojson
+from app.geo.geojson import dump_geojson
+from tests.helpers import CORPUS_LIMITS, LANZHOU, MINI, csrf_token, hostile_corpus, tree_digest
 
-TESTS = Path(__file__).resolve().parent.parent
-MINI = TESTS / "data" / "mini"
-LANZHOU = TESTS.parent.parent / "shared" / "reference" / "data" / "lanzhou_districts.geojson"
-_spec = importlib.util.spec_from_file_location("make_corpus", TESTS / "data" / "hostile" / "make_corpus.py")
-corpus = sys.modules.setdefault("make_corpus", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(corpus)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _cheap_hashes():
-    users.set_hash_cost(1, 1024)
-    yield
-    users.set_hash_cost()
+corpus = hostile_corpus()
 
 
 @pytest.fixture
-def app(tmp_path):
-    data = tmp_path / "geodata"
-    shutil.copytree(MINI, data)
-    app = create_app({"TESTING": True, "DATA_DIR": str(data), "STORE_DIR": str(tmp_path / "store"),
-                      "INSTANCE_DIR": str(tmp_path / "inst"), "SECRET_KEY": "t", "COOKIE_SECURE": False,
-                      "RATELIMIT_ENABLED": False, "MAX_UPLOAD_MB": 1, "IMPORT_MAX_MB": 1,
-                      "IMPORT_MAX_UNPACKED_MB": 4, "IMPORT_MAX_FEATURES": 2000})
-    users.add_user(users.db_path(tmp_path / "inst"), "admin", "admin-pass-1", "admin")
-    return app
+def app(make_app):
+    """The versioned store with accounts, under the import limits the hostile corpus is built for."""
+    return make_app(RATELIMIT_ENABLED=False, MAX_UPLOAD_MB=1, **CORPUS_LIMITS)
 
 
 @pytest.fixture
-def admin(app):
-    c = app.test_client()
-    with c.session_transaction() as s:
-        s["csrf"] = "c" * 43
-    r = c.post("/login", data={"name": "admin", "password": "admin-pass-1", "csrf_token": "c" * 43})
-    assert r.status_code == 302
-    with c.session_transaction() as s:
-        s["csrf"] = "c" * 43
-    return c
+def admin(client, auth):
+    """A client signed in as admin."""
+    assert auth.login("admin").status_code == 302
+    return client
 
 
 def _upload(client, layer: str, data: bytes, name: str, **form):
-    return client.post("/admin/import", data={"csrf_token": "c" * 43, "layer": layer,
+    return client.post("/admin/import", data={"csrf_token": csrf_token(client), "layer": layer,
                                               "file": (io.BytesIO(data), name), **form},
                        headers={"Accept": "application/json"})
-
-
-def _digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        h.update(str(p.relative_to(root)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def test_admin_page_lists_versions(admin):
@@ -88,7 +51,7 @@ def test_import_switches_the_running_service_and_rollback_restores(app, admin, t
     assert admin.get("/healthz").get_json()["data_version"] == body["version"]
     layers = {x["name"]: x["count"] for x in admin.get("/api/v1/layers").get_json()["layers"]}
     assert layers["grids"] == 8
-    r = admin.post("/admin/rollback", data={"csrf_token": "c" * 43, "version": "1"})
+    r = admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "version": "1"})
     assert r.status_code == 303
     assert admin.get("/healthz").get_json()["data_version"] == before
     actions = [e.action for e in audit.entries(users.db_path(tmp_path / "inst"))]
@@ -96,17 +59,17 @@ def test_import_switches_the_running_service_and_rollback_restores(app, admin, t
 
 
 def test_dry_run_stores_nothing(app, admin, tmp_path):
-    before = _digest(tmp_path / "store")
+    before = tree_digest(tmp_path / "store")
     r = _upload(admin, "grids", (MINI / "grids.geojson").read_bytes(), "g.geojson", dry_run="1")
     assert r.status_code == 200 and r.get_json()["version"] is None
-    assert _digest(tmp_path / "store") == before
+    assert tree_digest(tmp_path / "store") == before
 
 
 def test_html_report_escapes_hostile_names(app, admin):
     g = gpd.read_file(MINI / "grids.geojson")
     g.loc[0, "name"] = '<script>alert("x")</script>'
     g.loc[1, "code"] = g.loc[0, "code"]
-    r = admin.post("/admin/import", data={"csrf_token": "c" * 43, "layer": "grids",
+    r = admin.post("/admin/import", data={"csrf_token": csrf_token(admin), "layer": "grids",
                                           "file": (io.BytesIO(dump_geojson(g)), "<b>x</b>.geojson")})
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and "duplicate_code" in html
@@ -116,7 +79,7 @@ def test_html_report_escapes_hostile_names(app, admin):
 @pytest.mark.parametrize("case", corpus.CASES, ids=[c.name for c in corpus.CASES])
 def test_hostile_upload_is_refused_and_nothing_changes(case, app, admin, tmp_path):
     data = corpus._MAKERS[case.name]()
-    before = _digest(tmp_path / "store")
+    before = tree_digest(tmp_path / "store")
     form = {"crs": case.crs} if case.crs else {}
     r = _upload(admin, case.layer, data, case.name, **form)
     assert r.status_code in (400, 413), (case.name, r.status_code)
@@ -124,23 +87,23 @@ def test_hostile_upload_is_refused_and_nothing_changes(case, app, admin, tmp_pat
     assert body["error"]
     if r.status_code == 400:
         assert case.problem in {f["problem"] for f in body["report"]["findings"] if f["severity"] == "error"}
-    assert _digest(tmp_path / "store") == before
+    assert tree_digest(tmp_path / "store") == before
 
 
 def test_user_management(app, admin, tmp_path):
-    r = admin.post("/admin/users", data={"csrf_token": "c" * 43, "name": "li", "password": "li-pass-123",
+    r = admin.post("/admin/users", data={"csrf_token": csrf_token(admin), "name": "li", "password": "li-pass-123",
                                          "role": "staff"})
     assert r.status_code == 303
     assert "li" in admin.get("/admin/users").get_data(as_text=True)
-    r = admin.post("/admin/users", data={"csrf_token": "c" * 43, "name": "li", "password": "short", "role": "staff"})
+    r = admin.post("/admin/users", data={"csrf_token": csrf_token(admin), "name": "li", "password": "short", "role": "staff"})
     assert r.status_code == 303 and "at least 8" in admin.get("/admin/users").get_data(as_text=True)
-    assert admin.post("/admin/users/li/password", data={"csrf_token": "c" * 43, "password": "li-pass-456"}
+    assert admin.post("/admin/users/li/password", data={"csrf_token": csrf_token(admin), "password": "li-pass-456"}
                       ).status_code == 303
-    assert admin.post("/admin/users/admin/remove", data={"csrf_token": "c" * 43},
+    assert admin.post("/admin/users/admin/remove", data={"csrf_token": csrf_token(admin)},
                       headers={"Accept": "application/json"}).status_code == 400
-    assert admin.post("/admin/users/li/remove", data={"csrf_token": "c" * 43}).status_code == 303
+    assert admin.post("/admin/users/li/remove", data={"csrf_token": csrf_token(admin)}).status_code == 303
     db = users.db_path(tmp_path / "inst")
-    assert [u.name for u in users.list_users(db)] == ["admin"]
+    assert [u.name for u in users.list_users(db)] == ["admin", "staff"]
     assert {"user_add", "user_passwd", "user_remove"} <= {e.action for e in audit.entries(db)}
     assert "user_add" in admin.get("/admin/audit").get_data(as_text=True)
 
@@ -160,6 +123,6 @@ def test_replace_demo_with_real_grids_in_another_crs_locate_and_roll_back(app, a
     hit = admin.get("/api/v1/locate/point", query_string={"lon": chengguan.x, "lat": chengguan.y}).get_json()
     assert hit["status"] == "ok" and hit["grid"]["code"].startswith("620102001")
     assert admin.get("/").status_code == 200
-    admin.post("/admin/rollback", data={"csrf_token": "c" * 43, "version": "1"})
+    admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "version": "1"})
     back = admin.get("/api/v1/locate/point", query_string={"lon": chengguan.x, "lat": chengguan.y}).get_json()
     assert back["status"] == "outside"

@@ -4,100 +4,58 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
-from app import create_app
 from app.geo import audit, users
 from app.geo.schema import PERSONAL_FIELDS
-
-MINI = Path(__file__).resolve().parent.parent / "data" / "mini"
-PASSWORDS = {"admin": "admin-pass-1", "staff": "staff-pass-1"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _cheap_hashes():
-    users.set_hash_cost(1, 1024)
-    yield
-    users.set_hash_cost()
-
-
-def make_app(tmp_path: Path, **extra):
-    data = tmp_path / "geodata"
-    if not data.exists():
-        shutil.copytree(MINI, data)
-    cfg = {"TESTING": True, "DATA_DIR": str(data), "STORE_DIR": str(tmp_path / "store"),
-           "INSTANCE_DIR": str(tmp_path / "inst"), "SECRET_KEY": "test", "COOKIE_SECURE": False, **extra}
-    app = create_app(cfg)
-    db = users.db_path(tmp_path / "inst")
-    for role, pw in PASSWORDS.items():
-        if users.get_user(db, role) is None:
-            users.add_user(db, role, pw, role)
-    return app
-
-
-def csrf(client) -> str:
-    with client.session_transaction() as s:
-        s.setdefault("csrf", "t" * 43)
-        return s["csrf"]
-
-
-def login(client, role: str):
-    if role == "public":
-        return None
-    return client.post("/login", data={"name": role, "password": PASSWORDS[role], "csrf_token": csrf(client)})
+from tests.helpers import MINI, PASSWORDS, csrf_token, json_error, login
 
 
 @pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path, RATELIMIT_ENABLED=False)
+def app(versioned_app):
+    """Every test here runs on the versioned store with an admin and a staff account."""
+    return versioned_app
 
 
 # --------------------------------------------------------------------------- sign-in
 
 
-def test_login_logout_and_audit(app, tmp_path):
-    c = app.test_client()
-    r = c.get("/login")
+def test_login_logout_and_audit(client, auth, tmp_path):
+    r = client.get("/login")
     assert r.status_code == 200 and 'name="csrf_token"' in r.get_data(as_text=True)
-    r = login(c, "staff")
+    r = auth.login("staff")
     assert r.status_code == 302 and r.headers["Location"] == "/"
-    assert c.get("/api/v1/me").get_json() == {"role": "staff", "user": "staff"}
+    assert client.get("/api/v1/me").get_json() == {"role": "staff", "user": "staff"}
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    c.post("/logout", data={"csrf_token": csrf(c)})
-    assert c.get("/api/v1/me").get_json()["role"] == "public"
-    bad = c.post("/login", data={"name": "staff", "password": "nope-nope", "csrf_token": csrf(c)})
+    auth.logout()
+    assert client.get("/api/v1/me").get_json()["role"] == "public"
+    bad = auth.login("staff", "nope-nope")
     assert bad.status_code == 401 and "staff" not in bad.get_data(as_text=True).split("<main")[1][:0] + "x"
     actions = [e.action for e in audit.entries(users.db_path(tmp_path / "inst"))]
     assert actions[:3] == ["sign_in_failed", "sign_out", "sign_in"]
 
 
-def test_secure_cookie_by_default(tmp_path):
+def test_secure_cookie_by_default(make_app):
     from app import settings
 
-    assert settings.defaults()["COOKIE_SECURE"] is True
-    app = make_app(tmp_path, COOKIE_SECURE=True)
+    assert settings.defaults().COOKIE_SECURE is True
+    app = make_app(COOKIE_SECURE=True)
     c = app.test_client()
     r = login(c, "admin")
     assert "Secure" in r.headers["Set-Cookie"]
 
 
-def test_next_must_stay_on_site(app):
-    c = app.test_client()
-    r = c.post("/login", data={"name": "admin", "password": PASSWORDS["admin"], "csrf_token": csrf(c),
-                               "next": "//evil.example/x"})
-    assert r.headers["Location"] == "/"
+def test_next_must_stay_on_site(auth):
+    assert auth.login("admin", next="//evil.example/x").headers["Location"] == "/"
 
 
-def test_password_change_ends_sessions(app, tmp_path):
-    c = app.test_client()
-    login(c, "staff")
-    assert c.get("/api/v1/me").get_json()["role"] == "staff"
+def test_password_change_ends_sessions(client, auth, tmp_path):
+    auth.login("staff")
+    assert client.get("/api/v1/me").get_json()["role"] == "staff"
     users.set_password(users.db_path(tmp_path / "inst"), "staff", "another-pass")
-    assert c.get("/api/v1/me").get_json()["role"] == "public"
+    assert client.get("/api/v1/me").get_json()["role"] == "public"
 
 
 def test_forged_session_role_is_ignored(app):
@@ -111,22 +69,20 @@ def test_forged_session_role_is_ignored(app):
 # --------------------------------------------------------------------------- CSRF
 
 
-def test_every_form_post_needs_the_csrf_token(app):
-    c = app.test_client()
-    r = c.post("/login", data={"name": "admin", "password": PASSWORDS["admin"]})
-    assert r.status_code == 400 and "CSRF" in r.get_json()["error"]
-    login(c, "admin")
+def test_every_form_post_needs_the_csrf_token(client, auth):
+    r = client.post("/login", data={"name": "admin", "password": PASSWORDS["admin"]})
+    assert "CSRF" in json_error(r, 400)
+    auth.login("admin")
     for path in ("/admin/import", "/admin/rollback", "/admin/users", "/logout"):
-        r = c.post(path, data={"csrf_token": "wrong"})
+        r = client.post(path, data={"csrf_token": "wrong"})
         assert r.status_code == 400, path
-    assert c.get("/api/v1/me").get_json()["role"] == "admin"  # logout without token did nothing
+    assert client.get("/api/v1/me").get_json()["role"] == "admin"  # logout without token did nothing
 
 
-def test_rendered_forms_carry_the_token(app):
-    c = app.test_client()
-    login(c, "admin")
+def test_rendered_forms_carry_the_token(client, auth):
+    auth.login("admin")
     for path in ("/admin", "/admin/users"):
-        html = c.get(path).get_data(as_text=True)
+        html = client.get(path).get_data(as_text=True)
         forms = re.findall(r"<form[^>]*method=\"post\".*?</form>", html, re.S)
         assert forms and all('name="csrf_token"' in f for f in forms), path
 
@@ -134,17 +90,17 @@ def test_rendered_forms_carry_the_token(app):
 # --------------------------------------------------------------------------- rate limits
 
 
-def test_login_is_rate_limited(tmp_path):
-    app = make_app(tmp_path, RATE_LIMIT_LOGIN="3 per minute")
+def test_login_is_rate_limited(make_app):
+    app = make_app(RATE_LIMIT_LOGIN="3 per minute")
     c = app.test_client()
-    codes = [c.post("/login", data={"name": "x", "password": "yyyyyyyy", "csrf_token": csrf(c)}).status_code
+    codes = [c.post("/login", data={"name": "x", "password": "yyyyyyyy", "csrf_token": csrf_token(c)}).status_code
              for _ in range(5)]
     assert codes == [401, 401, 401, 429, 429]
     assert c.get("/login").status_code == 200  # showing the form is not limited
 
 
-def test_batch_endpoints_are_rate_limited(tmp_path):
-    app = make_app(tmp_path, RATE_LIMIT_BATCH="2 per minute")
+def test_batch_endpoints_are_rate_limited(make_app):
+    app = make_app(RATE_LIMIT_BATCH="2 per minute")
     batch = [r.rule for r in app.url_map.iter_rules() if "batch" in r.rule]
     assert batch
     c = app.test_client()
@@ -185,14 +141,14 @@ def _personal_values() -> set[str]:
 
 
 @pytest.mark.parametrize("role", ["public", "staff", "admin"])
-def test_every_endpoint_enforces_its_role(app, role):
-    c = app.test_client()
-    login(c, role)
+def test_every_endpoint_enforces_its_role(app, client, auth, role):
+    if role != "public":
+        auth.login(role)
     rank = users.role_rank(role)
     checked = 0
     for method, url, endpoint, needed in _urls(app):
-        kwargs = {"data": {"csrf_token": csrf(c)}} if method == "POST" else {}
-        r = c.open(url, method=method, **kwargs)
+        kwargs = {"data": {"csrf_token": csrf_token(client)}} if method == "POST" else {}
+        r = client.open(url, method=method, **kwargs)
         assert r.status_code < 500, (method, url, r.status_code)
         if rank < users.role_rank(needed):
             expect = (401, 302) if role == "public" else (403,)
@@ -254,8 +210,8 @@ def test_exports_carry_no_personal_data_even_for_staff(app):
 # --------------------------------------------------------------------------- hardening
 
 
-def test_security_headers_and_csp(tmp_path):
-    app = make_app(tmp_path, BASEMAP="osm")
+def test_security_headers_and_csp(make_app):
+    app = make_app(BASEMAP="osm")
     c = app.test_client()
     r = c.get("/login")
     csp = r.headers["Content-Security-Policy"]
@@ -270,14 +226,13 @@ def test_security_headers_and_csp(tmp_path):
         assert "'sha256-" in home.headers["Content-Security-Policy"]
 
 
-def test_signed_in_pages_are_not_cached(app):
-    c = app.test_client()
-    login(c, "staff")
-    assert "no-store" in c.get("/api/v1/me").headers["Cache-Control"]
+def test_signed_in_pages_are_not_cached(client, auth):
+    auth.login("staff")
+    assert "no-store" in client.get("/api/v1/me").headers["Cache-Control"]
 
 
-def test_no_stack_trace_reaches_a_client(tmp_path):
-    app = make_app(tmp_path, TESTING=False, RATELIMIT_ENABLED=False)
+def test_no_stack_trace_reaches_a_client(make_app):
+    app = make_app(TESTING=False, RATELIMIT_ENABLED=False)
 
     @app.get("/api/v1/boom")
     def boom():
@@ -295,11 +250,11 @@ def test_no_stack_trace_reaches_a_client(tmp_path):
         assert "Traceback" not in body and "secret internals" not in body and "RuntimeError" not in body
 
 
-def test_oversized_upload_is_413(tmp_path):
-    app = make_app(tmp_path, MAX_UPLOAD_MB=1, RATELIMIT_ENABLED=False)
+def test_oversized_upload_is_413(make_app):
+    app = make_app(MAX_UPLOAD_MB=1, RATELIMIT_ENABLED=False)
     c = app.test_client()
     login(c, "admin")
-    r = c.post("/admin/import", data={"csrf_token": csrf(c), "layer": "grids",
+    r = c.post("/admin/import", data={"csrf_token": csrf_token(c), "layer": "grids",
                                       "file": (__import__("io").BytesIO(b"x" * (1024 * 1024 + 10)), "g.geojson")},
                headers={"Accept": "application/json"})
     assert r.status_code == 413

@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests import helpers
+
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "geodata"
-ARTIFACTS = REPO / "test-artifacts"
+ARTIFACTS = helpers.REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -28,7 +28,7 @@ HOSTILE = '<img src=x onerror="window.__xss=1">'
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-if not (DEMO / "grids.geojson").exists():
+if not (helpers.DEMO / "grids.geojson").exists():
     pytest.skip("demo data geodata/ is missing (gridmap demo-data --out geodata)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -43,7 +43,7 @@ def _free_port() -> int:
 def hostile_code(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A copy of the demo city whose first grid is named with markup."""
     data = tmp_path_factory.mktemp("demo") / "geodata"
-    shutil.copytree(DEMO, data)
+    shutil.copytree(helpers.DEMO, data)
     path = data / "grids.geojson"
     doc = json.loads(path.read_text(encoding="utf-8"))
     doc["features"][0]["properties"]["name"] = HOSTILE

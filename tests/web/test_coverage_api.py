@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.geo.schema import PERSONAL_FIELDS
+from tests.helpers import json_error
 
 
 def test_presets(client):
@@ -55,9 +56,7 @@ def test_map_layers(client):
     ("category=bus_stop&radius=300&limit=x", "limit"),
 ])
 def test_bad_requests(client, query, message):
-    r = client.get(f"/api/v1/coverage?{query}")
-    assert r.status_code == 400
-    assert message in r.get_json()["error"]
+    assert message in json_error(client.get(f"/api/v1/coverage?{query}"), 400)
 
 
 @pytest.mark.parametrize("fmt,magic", [("csv", b"\xef\xbb\xbf"), ("xlsx", b"PK"), ("geojson", b"{"),
@@ -70,8 +69,7 @@ def test_downloads(client, fmt, magic):
 
 
 def test_unknown_format(client):
-    r = client.get("/api/v1/coverage/export.doc?category=bus_stop&radius=500")
-    assert r.status_code == 404 and "format" in r.get_json()["error"]
+    assert "format" in json_error(client.get("/api/v1/coverage/export.doc?category=bus_stop&radius=500"), 404)
 
 
 def test_page(client):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -11,18 +10,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from app import create_app
 from app.geo import users
+from tests import helpers
 
-MINI = Path(__file__).resolve().parent.parent / "data" / "mini"
+# schemathesis needs the app when the module is collected, before any fixture runs
 TMP = Path(tempfile.mkdtemp(prefix="gridmap-fuzz-"))
-shutil.copytree(MINI, TMP / "geodata")
-APP = create_app({"TESTING": False, "DATA_DIR": str(TMP / "geodata"), "STORE_DIR": str(TMP / "store"),
-                  "INSTANCE_DIR": str(TMP / "inst"), "SECRET_KEY": "fuzz", "COOKIE_SECURE": False,
-                  "RATELIMIT_ENABLED": False, "MAX_UPLOAD_MB": 1})
 users.set_hash_cost(1, 1024)
-users.add_user(users.db_path(TMP / "inst"), "staff", "staff-pass-1", "staff")
-users.set_hash_cost()
+try:
+    APP = helpers.make_app(TMP, TESTING=False, SECRET_KEY="fuzz", RATELIMIT_ENABLED=False, MAX_UPLOAD_MB=1)
+finally:
+    users.set_hash_cost()
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", APP)
 STATS: Counter = Counter()
@@ -31,9 +28,7 @@ EXAMPLES = 40
 
 def _staff_cookie() -> str:
     c = APP.test_client()
-    with c.session_transaction() as s:
-        s["csrf"] = "f" * 43
-    c.post("/login", data={"name": "staff", "password": "staff-pass-1", "csrf_token": "f" * 43})
+    helpers.login(c, "staff")
     return f"gridmap_session={c.get_cookie('gridmap_session').value}"
 
 

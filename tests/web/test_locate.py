@@ -7,21 +7,12 @@ import io
 import openpyxl
 import pytest
 
-from app.geo.store import Dataset, FolderStore
-
-
-@pytest.fixture
-def ds(data_dir) -> Dataset:
-    return Dataset(FolderStore(data_dir))
-
-
-def _inside(ds: Dataset, i: int = 0) -> tuple[float, float]:
-    p = ds.grids.geometry.iloc[i].representative_point()
-    return p.x, p.y
+from app.geo.dataset import Dataset
+from tests.helpers import inside_point, json_error
 
 
 def test_point_ok(client, ds):
-    lon, lat = _inside(ds, 1)
+    lon, lat = inside_point(ds.grids, 1)
     r = client.get(f"/api/v1/locate/point?lon={lon}&lat={lat}")
     assert r.status_code == 200
     body = r.get_json()
@@ -32,7 +23,7 @@ def test_point_ok(client, ds):
 def test_point_post_json_with_crs(client, ds):
     from app.geo.crs import wgs84_to_bd09
 
-    lon, lat = _inside(ds, 2)
+    lon, lat = inside_point(ds.grids, 2)
     x, y = wgs84_to_bd09(lon, lat)
     r = client.post("/api/v1/locate/point", json={"lon": x, "lat": y, "crs": "bd09"})
     assert r.status_code == 200 and r.get_json()["grid"]["code"] == ds.grids["code"].iloc[2]
@@ -49,9 +40,7 @@ def test_point_post_json_with_crs(client, ds):
     ],
 )
 def test_point_errors_are_json_400(client, query, needle):
-    r = client.get(f"/api/v1/locate/point?{query}")
-    assert r.status_code == 400
-    assert needle in r.get_json()["error"]
+    assert needle in json_error(client.get(f"/api/v1/locate/point?{query}"), 400)
 
 
 def test_point_bad_json_body(client):
@@ -69,8 +58,7 @@ def test_address_ok_and_not_found(client, ds):
 
 @pytest.mark.parametrize("q", ["", "   "])
 def test_empty_address_is_400(client, q):
-    r = client.get("/api/v1/locate/address", query_string={"q": q})
-    assert r.status_code == 400 and "empty" in r.get_json()["error"]
+    assert "empty" in json_error(client.get("/api/v1/locate/address", query_string={"q": q}), 400)
 
 
 def test_address_bad_limit(client):
@@ -79,7 +67,7 @@ def test_address_bad_limit(client):
 
 
 def _csv(ds: Dataset, encoding: str) -> bytes:
-    lon, lat = _inside(ds, 0)
+    lon, lat = inside_point(ds.grids, 0)
     addr = ds.layer("addresses").iloc[0]["address"]
     text = f"名称,经度,纬度,地址\n甲,{lon},{lat},\n乙,,,{addr}\n丙,abc,1,\n"
     return text.encode(encoding)
@@ -124,8 +112,7 @@ def test_batch_returns_csv_with_bom(client, ds):
 )
 def test_batch_bad_uploads_are_400(client, payload, needle):
     r = client.post("/api/v1/locate/batch", data=payload, content_type="multipart/form-data")
-    assert r.status_code == 400
-    assert needle in r.get_json()["error"]
+    assert needle in json_error(r, 400)
 
 
 def test_batch_oversized_upload_is_413(app, client):

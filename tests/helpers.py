@@ -1,0 +1,197 @@
+"""Helpers the test modules share: paths, the hostile corpus, tree digests, test apps, sign-in and sample points."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import secrets
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import geopandas as gpd
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from app import create_app
+from app.geo import users
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+DATA = TESTS / "data"
+#: The committed ten-grid city every test runs on (read it; copy it before changing anything).
+MINI = DATA / "mini"
+#: The demo city of the repository (absent until generated).
+DEMO = REPO / "geodata"
+#: Real district outlines next to the repository, when the reference data folder is there.
+LANZHOU = REPO.parent / "shared" / "reference" / "data" / "lanzhou_districts.geojson"
+
+#: The accounts :func:`make_app` creates: name (= role) -> password.
+PASSWORDS: dict[str, str] = {"admin": "admin-pass-1", "staff": "staff-pass-1"}
+#: Import limits the hostile corpus is built against (``make_corpus.LIMITS``, as settings).
+CORPUS_LIMITS: dict[str, int] = {"IMPORT_MAX_MB": 1, "IMPORT_MAX_UNPACKED_MB": 4, "IMPORT_MAX_FEATURES": 2000}
+
+_TOKEN_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
+
+
+def hostile_corpus() -> ModuleType:
+    """Return ``tests/data/hostile/make_corpus.py`` as a module, imported once per session.
+
+    It is not importable by name (``tests/data`` is no package), and every test module must
+    share one copy so that its case objects are the same.
+
+    Returns
+    -------
+    module
+        ``make_corpus`` with ``CASES``, ``LIMITS`` and the ``_MAKERS`` of every hostile file.
+    """
+    module = sys.modules.get("make_corpus")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("make_corpus", DATA / "hostile" / "make_corpus.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["make_corpus"] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules["make_corpus"]
+            raise
+    return module
+
+
+def tree_digest(root: Path) -> str:
+    """Return a SHA-256 over every path and file content under ``root``: equal digests mean nothing changed."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def copy_mini(dest: Path) -> Path:
+    """Copy the mini city to ``dest`` unless it is there already; return ``dest``."""
+    if not dest.exists():
+        shutil.copytree(MINI, dest)
+    return dest
+
+
+def folder_app(data_dir: Path, **settings: Any) -> Flask:
+    """Return the app serving the plain folder ``data_dir`` read-only.
+
+    Parameters
+    ----------
+    data_dir : Path
+        A folder of GeoJSON layers (``MINI`` itself when the test changes no data).
+    **settings
+        Further settings (``LANGUAGE="en"``) or Flask keys (``TESTING=False``).
+    """
+    return create_app({"TESTING": True, "DATA_DIR": str(data_dir), "SECRET_KEY": "test", **settings})
+
+
+def store_settings(root: Path) -> dict[str, str]:
+    """Return DATA_DIR, STORE_DIR and INSTANCE_DIR of a writable versioned store under ``root``.
+
+    DATA_DIR is a copy of the mini city (made here) that seeds ``root/store``; accounts and the
+    audit log go to ``root/inst``.
+    """
+    return {"DATA_DIR": str(copy_mini(root / "geodata")), "STORE_DIR": str(root / "store"),
+            "INSTANCE_DIR": str(root / "inst")}
+
+
+def add_accounts(instance_dir: Path) -> Path:
+    """Create the :data:`PASSWORDS` accounts (one per role) that do not exist yet; return the database."""
+    db = users.db_path(instance_dir)
+    for name, password in PASSWORDS.items():
+        if users.get_user(db, name) is None:
+            users.add_user(db, name, password, name)
+    return db
+
+
+def make_app(root: Path, **settings: Any) -> Flask:
+    """Return the app on a writable versioned store under ``root``, with an admin and a staff account.
+
+    Cookies are sent over plain HTTP (``COOKIE_SECURE`` off) so the test client keeps them.
+    Use with cheap password hashes (the ``cheap_hashes`` fixture), or account creation is slow.
+
+    Parameters
+    ----------
+    root : Path
+        A private folder (``tmp_path``); calling again with the same root reuses its data.
+    **settings
+        Settings over those (``RATELIMIT_ENABLED=False``, ``MAX_UPLOAD_MB=1``).
+    """
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "COOKIE_SECURE": False,
+                      **store_settings(root), **settings})
+    add_accounts(root / "inst")
+    return app
+
+
+def csrf_token(client: FlaskClient) -> str:
+    """Return the CSRF token of the client's session, making one as the app does when there is none."""
+    with client.session_transaction() as s:
+        token = s.get("csrf")
+        if not isinstance(token, str) or len(token) < 32:
+            token = s["csrf"] = secrets.token_urlsafe(32)
+        return token
+
+
+def login(client: FlaskClient, name: str, password: str | None = None, **form: str) -> TestResponse:
+    """Sign in through the real form: GET /login for its CSRF token, then POST it back.
+
+    Parameters
+    ----------
+    client : FlaskClient
+        The client whose session signs in.
+    name : str
+        The user name.
+    password : str, optional
+        Its password; that of :data:`PASSWORDS` by default.
+    **form
+        Further form fields (``next="/admin"``).
+
+    Returns
+    -------
+    TestResponse
+        The answer to the POST (302 on success, 401 for a wrong password).
+    """
+    page = client.get("/login").get_data(as_text=True)
+    found = _TOKEN_INPUT.search(page)
+    assert found, "the sign-in form carries no CSRF token"
+    password = PASSWORDS.get(name, "") if password is None else password
+    return client.post("/login", data={"name": name, "password": password, "csrf_token": found.group(1), **form})
+
+
+def logout(client: FlaskClient) -> TestResponse:
+    """Sign out with the session's CSRF token."""
+    return client.post("/logout", data={"csrf_token": csrf_token(client)})
+
+
+def json_error(response: TestResponse, status: int) -> str:
+    """Assert ``response`` is a JSON error with ``status``; return its message."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:300])
+    body = response.get_json()
+    assert body is not None, response.get_data(as_text=True)[:300]
+    return body["error"]
+
+
+def inside_point(grids: gpd.GeoDataFrame, i: int = 0) -> tuple[float, float]:
+    """Return a point (x, y) certainly inside grid ``i`` of ``grids``."""
+    p = grids.geometry.iloc[i].representative_point()
+    return p.x, p.y
+
+
+def shifted_mini(dlon: float) -> dict[str, gpd.GeoDataFrame]:
+    """Return the mini city's layers with every geometry moved ``dlon`` degrees east (another city, same shapes)."""
+    import shapely
+
+    out = {}
+    for path in sorted(MINI.glob("*.geojson")):
+        gdf = gpd.read_file(path, engine="pyogrio")
+        gdf.geometry = shapely.transform(gdf.geometry.values, lambda xy: xy + [dlon, 0.0])
+        out[path.stem] = gdf
+    return out
