@@ -29,7 +29,7 @@ class Workspace:
     Attributes
     ----------
     config : app.settings.Config
-        The resolved settings.
+        The settings; the store and the instance folder (accounts, audit) come from them.
     data : DataManager
         The store and its current version.
     db : Path
@@ -52,7 +52,7 @@ def open_workspace(config: settings.Config) -> Workspace:
     Parameters
     ----------
     config : app.settings.Config
-        The resolved settings.
+        Its ``DATA_DIR``, ``STORE_DIR`` and ``INSTANCE_DIR`` name the store and the database.
 
     Returns
     -------

@@ -228,7 +228,7 @@ def open_data(config: Config) -> DataManager:
     Parameters
     ----------
     config : app.settings.Config
-        The resolved settings.
+        Its ``DATA_DIR``, ``STORE_DIR`` and ``INSTANCE_DIR`` say what to open.
 
     Returns
     -------

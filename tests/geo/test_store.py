@@ -72,3 +72,26 @@ class _Layers:
 def test_projected_layers_are_placed_by_their_lonlat_extent(crs):
     grids = gpd.read_file(layer_path(helpers.MINI, "grids")).to_crs(crs)
     assert Dataset(_Layers(grids=grids)).metric_crs == "EPSG:4542"
+
+
+def test_memory_and_overlay_stores_are_read_stores():
+    from geopandas.testing import assert_geodataframe_equal
+
+    from app.geo.memory_store import MemoryStore, OverlayStore
+    from app.geo.store import ReadStore
+
+    base = FolderStore(helpers.MINI)
+    layers = {name: base.read(name) for name in ("grids", "addresses")}
+    mem = MemoryStore(layers, metadata={"name": "mini"})
+    assert isinstance(mem, ReadStore) and mem.snapshot() is mem
+    assert mem.version() == MemoryStore(layers).version()  # the hash is of the content
+    assert_geodataframe_equal(mem.read("grids"), layers["grids"])
+    assert mem.metadata() == {"name": "mini"} and mem.info().counts == {"grids": 10, "addresses": 69}
+
+    few = layers["grids"].iloc[:3]
+    over = OverlayStore(base, {"grids": few}, "abc")
+    assert isinstance(over, ReadStore) and over.version() == f"{base.version()}+abc"
+    assert_geodataframe_equal(over.read("grids"), few)
+    assert_geodataframe_equal(over.read("roads"), base.read("roads"))
+    assert over.info().id == over.version() and over.metadata() == base.metadata()
+    assert Dataset(over).grids is not None and len(Dataset(over).grids) == 3

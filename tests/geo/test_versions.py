@@ -12,6 +12,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from geopandas.testing import assert_geodataframe_equal
 from shapely import affinity
 
 from app import settings
@@ -43,7 +44,8 @@ def test_seed_makes_version_one_with_all_layers(store):
 
 
 def test_commit_summarises_grid_changes_and_rollback_restores(store):
-    grids = store.read("grids")
+    original = store.read("grids")
+    grids = original.copy()
     first = grids["code"].iloc[0]
     grids.loc[0, "geometry"] = affinity.scale(grids.geometry.iloc[0], 0.9, 0.9)
     grids = grids.drop(index=1)
@@ -64,6 +66,7 @@ def test_commit_summarises_grid_changes_and_rollback_restores(store):
     assert store.version() == info.id and info.seq == 1
     assert summary["grids"]["removed"] == ["620201001001099"]
     assert [v.seq for v in store.list_versions()] == [1, 2]
+    assert_geodataframe_equal(store.read("grids"), original)
 
 
 def test_rollback_refuses_unknown_current_and_damaged_versions(store):
