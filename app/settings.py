@@ -60,6 +60,7 @@ class Config:
     BATCH_REQUIRE_SIGN_IN: bool = _setting(False, "Refuse batch requests (HTTP 401) unless a staff account is signed in.")
     CONNECTION_LIMIT: int = _setting(4000, "Most client connections `gridmap serve` keeps open at once (idle ones included).")
     CHANNEL_TIMEOUT: int = _setting(30, "Seconds `gridmap serve` waits on a connection that sends nothing (slow or idle clients) before closing it.")
+    REQUEST_TIMEOUT: int = _setting(120, "Seconds a client has to send one whole request (headers and body) to `gridmap serve`; slower ones are cut off.")
     LOCKOUT_ATTEMPTS: int = _setting(5, "Failed sign-ins in a row after which an account is locked for a while.")
     LOCKOUT_SECONDS: int = _setting(60, "First lock-out of an account, in seconds; it doubles with each further failure.")
     PASSWORD_MIN_LENGTH: int = _setting(10, "Shortest password accepted; common and easily guessed passwords are refused too.")

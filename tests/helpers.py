@@ -195,3 +195,131 @@ def shifted_mini(dlon: float) -> dict[str, gpd.GeoDataFrame]:
         gdf.geometry = shapely.transform(gdf.geometry.values, lambda xy: xy + [dlon, 0.0])
         out[path.stem] = gdf
     return out
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real `gridmap serve` process on a free loopback port (use as a context manager).
+
+    Parameters
+    ----------
+    instance : Path
+        The instance folder (accounts, audit, store unless GRIDMAP_STORE_DIR is given).
+    data_dir : Path, optional
+        ``--data-dir`` to serve.
+    **env : str
+        Further ``GRIDMAP_<NAME>`` settings by name, e.g. ``CHANNEL_TIMEOUT="2"``.
+    """
+
+    def __init__(self, instance: Path, data_dir: Path | None = None, **env: str) -> None:
+        import os
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.args = [str(Path(sys.executable).with_name("gridmap")), "serve", "--port", str(self.port)]
+        if data_dir is not None:
+            self.args += ["--data-dir", str(data_dir)]
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")},
+                    "GRIDMAP_BASEMAP": "none", "GRIDMAP_INSTANCE_DIR": str(instance),
+                    **{f"GRIDMAP_{k}": str(v) for k, v in env.items()}}
+        self.proc: Any = None
+        #: Folder the process starts in (a ``python -c`` server imports ``app`` from there first).
+        self.cwd: Path | None = None
+
+    def start(self, timeout: float = 60) -> Server:
+        """Start the process and wait until /healthz answers."""
+        import subprocess
+        import time
+        import urllib.request
+
+        self.proc = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=2):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    out = self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
+                    self.stop()
+                    raise RuntimeError(f"gridmap serve did not start: {out[-2000:]}") from None
+                time.sleep(0.2)
+
+    def rss_kib(self, field: str = "VmRSS") -> int:
+        """Return the server process's resident memory (or ``VmHWM``, its peak) in KiB, from /proc."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise KeyError(field)
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL after 10 s)."""
+        import subprocess
+
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class HoggedConnections:
+    """Open ``idle`` silent connections and ``slow`` slowloris ones (one header byte a second) to a port.
+
+    Use as a context manager; all sockets are closed on exit. Loopback only.
+    """
+
+    def __init__(self, port: int, idle: int, slow: int) -> None:
+        import threading
+
+        self.port, self.n_idle, self.n_slow = port, idle, slow
+        self.idle: list[Any] = []
+        self.slow: list[Any] = []
+        self._stop = threading.Event()
+        self._feeder = threading.Thread(target=self._trickle, daemon=True)
+
+    def _trickle(self) -> None:
+        import contextlib
+
+        while not self._stop.is_set():
+            for s in self.slow:
+                with contextlib.suppress(OSError):
+                    s.sendall(b"X")
+            self._stop.wait(1.0)
+
+    def __enter__(self) -> HoggedConnections:
+        import socket
+
+        def connect() -> socket.socket:
+            return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+        self.idle = [connect() for _ in range(self.n_idle)]
+        self.slow = [connect() for _ in range(self.n_slow)]
+        for s in self.slow:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        self._feeder.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._feeder.join(timeout=5)
+        for s in self.idle + self.slow:
+            s.close()

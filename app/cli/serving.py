@@ -16,12 +16,16 @@ from app.cli._base import main
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help=f"Geodata folder to serve {settings.describe('DATA_DIR')}.")
 def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
-    """Run the web service under the production WSGI server (waitress)."""
+    """Run the web service under the production WSGI server (waitress).
+
+    Idle and slow clients cannot lock others out: up to GRIDMAP_CONNECTION_LIMIT connections,
+    silent ones closed after GRIDMAP_CHANNEL_TIMEOUT s, and each request must arrive within
+    GRIDMAP_REQUEST_TIMEOUT s.
+    """
     import os
 
-    from waitress import serve as waitress_serve
-
     from app import create_app
+    from app.web.server import make_server
 
     if data_dir is not None:
         os.environ[settings.SETTINGS_BY_NAME["DATA_DIR"].env] = str(data_dir)
@@ -34,8 +38,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     click.echo(f"gridmap: data {config.DATA_DIR} (version {ds.version}): "
                + ", ".join(f"{n} {k}" for k, n in counts.items()))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    server = make_server(app, config, host, port)
     click.echo(f"gridmap: serving on http://{shown}:{port}/  (Ctrl+C to stop)")
-    waitress_serve(app, host=host, port=port, threads=config.THREADS, ident="gridmap", _quiet=True)
+    server.run()
 
 
 @main.command("settings")

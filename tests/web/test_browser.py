@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -33,12 +29,6 @@ if not (helpers.DEMO / "grids.geojson").exists():
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def hostile_code(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A copy of the demo city whose first grid is named with markup."""
@@ -55,31 +45,8 @@ def hostile_code(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def server(hostile_code: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gridmap serve` on a free port over the copy, with the offline basemap."""
     data, _ = hostile_code
-    port = _free_port()
-    env = {**os.environ, "GRIDMAP_BASEMAP": "none", "GRIDMAP_LANGUAGE": "zh",
-           "GRIDMAP_INSTANCE_DIR": str(tmp_path_factory.mktemp("instance"))}
-    exe = Path(sys.executable).with_name("gridmap")
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--data-dir", str(data)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                    pytest.fail(f"gridmap serve did not start: {out[-2000:]}")
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with helpers.Server(tmp_path_factory.mktemp("instance"), data, LANGUAGE="zh") as srv:
+        yield srv.base
 
 
 @pytest.fixture(scope="module")

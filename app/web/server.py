@@ -1,0 +1,107 @@
+"""The production server: waitress tuned so idle, slow and half-sent connections cannot lock other clients out."""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+from waitress.server import BaseWSGIServer, create_server
+
+from app.settings import Config
+
+#: File descriptors kept free for the data files, the database, logs and the listening sockets.
+SPARE_FDS = 256
+
+
+def raise_fd_limit(connections: int) -> int:
+    """Raise this process's open-file limit so ``connections`` sockets fit; return the soft limit now in force.
+
+    Parameters
+    ----------
+    connections : int
+        How many client connections the server may keep open at once.
+
+    Returns
+    -------
+    int
+        The soft ``RLIMIT_NOFILE`` after the change (capped by the hard limit).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = connections + SPARE_FDS
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        soft = want
+    return soft
+
+
+def _deadline_maintenance(server: BaseWSGIServer, request_timeout: float) -> Callable[[float], None]:
+    """Wrap ``server.maintenance`` so a request still being received after ``request_timeout`` s is dropped.
+
+    waitress closes a connection only after ``channel_timeout`` seconds with no bytes at all, so a
+    client that sends one header byte every few seconds (slowloris) would hold its connection for
+    ever. Each maintenance pass notes when it first saw a channel's current, unfinished request, and
+    closes the channel once that request has been arriving for longer than ``request_timeout``.
+    """
+    inner = server.maintenance
+    first_seen: dict[int, tuple[int, float]] = {}
+
+    def maintenance(now: float) -> None:
+        inner(now)
+        alive: dict[int, tuple[int, float]] = {}
+        for fd, channel in list(server.active_channels.items()):
+            request = channel.request  # set while a request is being read, None between requests
+            if request is None or channel.requests:
+                continue
+            seen = first_seen.get(fd)
+            since = seen[1] if seen is not None and seen[0] == id(request) else now
+            if now - since > request_timeout:
+                channel.will_close = True
+            else:
+                alive[fd] = (id(request), since)
+        first_seen.clear()
+        first_seen.update(alive)
+
+    return maintenance
+
+
+def make_server(app: Any, config: Config, host: str, port: int) -> Any:
+    """Build the waitress server for ``app`` with gridmap's connection settings.
+
+    * ``CONNECTION_LIMIT`` open connections (idle ones included), watched with ``poll()``
+      rather than ``select()``, which cannot see past descriptor 1023;
+    * ``CHANNEL_TIMEOUT`` seconds of silence close a connection;
+    * ``REQUEST_TIMEOUT`` seconds to send a whole request (headers and body);
+    * request bodies no larger than ``MAX_UPLOAD_MB``.
+
+    Parameters
+    ----------
+    app : WSGI application
+        The Flask app.
+    config : app.settings.Config
+        The settings above, and ``THREADS``.
+    host, port : str, int
+        Where to listen.
+
+    Returns
+    -------
+    waitress server
+        Call ``.run()`` to serve.
+    """
+    raise_fd_limit(config.CONNECTION_LIMIT)
+    cleanup = max(1, min(config.CHANNEL_TIMEOUT, config.REQUEST_TIMEOUT) // 4)
+    server = create_server(
+        app, host=host, port=port, threads=config.THREADS, ident="gridmap",
+        connection_limit=config.CONNECTION_LIMIT, channel_timeout=config.CHANNEL_TIMEOUT,
+        cleanup_interval=cleanup, asyncore_use_poll=True, backlog=2048,
+        max_request_body_size=config.MAX_UPLOAD_MB * 1024 * 1024 + 64 * 1024,
+    )
+    servers = [server] if isinstance(server, BaseWSGIServer) else \
+        [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
+    for s in servers:
+        s.maintenance = _deadline_maintenance(s, config.REQUEST_TIMEOUT)
+        s.next_channel_cleanup = time.time() + cleanup
+    return server
