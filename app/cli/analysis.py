@@ -64,14 +64,20 @@ def locate_batch(infile: Path, outfile: Path, crs: str, grids_file: Path | None,
     IN has lon/lat columns or an address column; CSV may be UTF-8, UTF-8 with BOM or
     GB18030 (Excel on Chinese Windows). Every row is kept, with its grid, status
     (ok, outside, not_found, invalid), match score and a message for bad rows.
+
+    IN and the result are held to the limits of signed-in staff on the web (GRIDMAP_MAX_UPLOAD_MB,
+    GRIDMAP_BATCH_MAX_ROWS, GRIDMAP_BATCH_MAX_COLUMNS, GRIDMAP_BATCH_MAX_CELL_CHARS,
+    GRIDMAP_BATCH_MAX_UNPACKED_MB, GRIDMAP_BATCH_MAX_RESPONSE_MB).
     """
     import time
 
+    from app import settings
     from app.geo import tabular
     from app.geo.locate import locate_frame, summarize
 
     started = time.perf_counter()
-    df = tabular.read_table(infile, label=str(infile))
+    limits = tabular.TableLimits.from_config(settings.resolve(), signed_in=True)
+    df = tabular.read_table(infile, label=str(infile), limits=limits)
     click.echo(f"read {len(df)} rows from {infile}", err=True)
     ds = dataset(data_dir)
     if grids_file is not None:
@@ -84,7 +90,7 @@ def locate_batch(infile: Path, outfile: Path, crs: str, grids_file: Path | None,
 
     result = locate_frame(ds, df, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col,
                           progress=progress)
-    tabular.write_table(result, outfile, lon="lon_wgs84", lat="lat_wgs84")
+    tabular.write_table(result, outfile, lon="lon_wgs84", lat="lat_wgs84", limits=limits)
     counts = summarize(result)
     for _, row in result[result["status"] == "invalid"].head(20).iterrows():
         click.echo(f"  row {int(row.name) + 2}: invalid: {row['message']}", err=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -15,8 +15,28 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from app.errors import GridmapError
+from app.geo._tabular_limits import TableError, TableLimitError, TableLimits, collect
+from app.geo._tabular_read import decode_text, read_csv_text, read_sheet
 from app.geo.schema import COORD_PRECISION
+
+__all__ = [
+    "ADDRESS_NAMES",
+    "LAT_NAMES",
+    "LON_NAMES",
+    "SHEET_EXTENSIONS",
+    "TEXT_EXTENSIONS",
+    "WRITE_EXTENSIONS",
+    "ColumnSpec",
+    "TableError",
+    "TableLimitError",
+    "TableLimits",
+    "detect_columns",
+    "json_document",
+    "read_table",
+    "table_bytes",
+    "table_chunks",
+    "write_table",
+]
 
 #: Extensions read as delimited text.
 TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
@@ -32,13 +52,8 @@ ADDRESS_NAMES = ("address", "addr", "地址", "详细地址", "住址", "fulladd
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
-_DELIMITERS = (",", "\t", ";", "|")
-
-
-class TableError(GridmapError, ValueError):
-    """A table cannot be read or written; the message names the problem."""
-
-    default_key = "table"
+#: Rows serialised at a time, so that a result is refused at its size limit before it is all built.
+_CHUNK_ROWS = 5000
 
 
 @dataclass(frozen=True)
@@ -70,131 +85,18 @@ class ColumnSpec:
         return "address" if self.address is not None else "none"
 
 
-def _decode(data: bytes) -> str:
-    """Decode CSV bytes: UTF-8 (with or without BOM), else GB18030; reject binary data."""
-    if b"\x00" in data[:65536]:
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            raise TableError("UTF-16 text is not supported; save the file as CSV UTF-8")
-        raise TableError("the file is binary, not CSV text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise TableError(
-            f"cannot decode the file as UTF-8 or GB18030 (bad byte at offset {exc.start}); "
-            "save it as CSV UTF-8"
-        ) from None
-    bad = sum(1 for ch in text[:65536] if unicodedata.category(ch) in ("Cc", "Co", "Cn") and ch not in "\r\n\t")
-    if bad:
-        raise TableError("the file does not look like text (control characters found); "
-                         "save it as CSV UTF-8")
-    return text
-
-
-def _sniff_delimiter(text: str) -> str:
-    """The delimiter that is obvious from the header line, comma by default."""
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: header.count(d) for d in _DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] > 0 and counts[best] > counts[","] else ","
-
-
-def _looks_numeric(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_header(columns: list[str]) -> list[str]:
-    """Strip header names and reject a missing header."""
-    cols = [str(c).strip().lstrip("\ufeff") for c in columns]
-    if not cols or all(c == "" for c in cols):
-        raise TableError("the header row is empty; the first row must name the columns")
-    if all(c == "" or _looks_numeric(c) for c in cols):
-        raise TableError(f"no header row (the first row holds only numbers: {', '.join(cols[:5])}); "
-                         "add a row of column names such as lon,lat or address")
-    seen: dict[str, int] = {}
-    out = []
-    for i, c in enumerate(cols):
-        c = c or f"column_{i + 1}"
-        if c in seen:
-            seen[c] += 1
-            c = f"{c}_{seen[c]}"
-        else:
-            seen[c] = 1
-        out.append(c)
-    return out
-
-
-def _cell_str(value: Any) -> str:
-    """A spreadsheet cell as text: integral floats without '.0', empty for missing."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _read_csv_text(text: str) -> pd.DataFrame:
-    if not text.strip():
-        raise TableError("the file is empty")
-    sep = _sniff_delimiter(text)
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if not rows:
-        raise TableError("the file is empty")
-    header = _check_header(rows[0])
-    width = len(header)
-    body = []
-    for lineno, r in enumerate(rows[1:], start=2):
-        if len(r) > width and any(cell.strip() for cell in r[width:]):
-            raise TableError(f"row {lineno} has {len(r)} fields but the header has {width}")
-        body.append([cell.strip() for cell in r[:width]] + [""] * (width - len(r)))
-    return pd.DataFrame(body, columns=header, dtype=object).astype(str)
-
-
-def _read_sheet(data: bytes) -> pd.DataFrame:
-    from python_calamine import CalamineWorkbook
-
-    try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        if not book.sheet_names:
-            raise TableError("the workbook has no sheets")
-        rows = book.get_sheet_by_index(0).to_python(skip_empty_area=True)
-    except TableError:
-        raise
-    except Exception as exc:  # calamine raises its own error types for corrupt files
-        raise TableError(f"not a readable Excel workbook ({type(exc).__name__}: {exc})") from None
-    rows = [[_cell_str(v) for v in r] for r in rows]
-    rows = [r for r in rows if any(r)]
-    if not rows:
-        raise TableError("the first sheet is empty")
-    header = _check_header(rows[0])
-    width = len(header)
-    body = [r[:width] + [""] * (width - len(r)) for r in rows[1:]]
-    return pd.DataFrame(body, columns=header, dtype=object).astype(str)
-
-
 def read_table(source: str | Path | bytes | IO[bytes], filename: str | None = None,
-               label: str | None = None) -> pd.DataFrame:
+               label: str | None = None, limits: TableLimits | None = None) -> pd.DataFrame:
     """Read a CSV or Excel table with every column as text.
 
     CSV is decoded as UTF-8 (with or without BOM), else GB18030 (what Excel writes on Chinese
     Windows); tab, semicolon or pipe separators are used when the header line clearly uses them.
     For XLSX/XLS the first sheet is read. Cells are stripped; missing cells are empty strings.
+
+    With ``limits`` (batch jobs), the file is held to them before and while it is read: its size
+    before it is read, an XLSX file's parts and sheets before they are unpacked, then rows,
+    columns and cells as they come. Legacy ``.xls`` workbooks are refused then, since their
+    size cannot be checked before calamine allocates their sheet.
 
     Parameters
     ----------
@@ -205,6 +107,8 @@ def read_table(source: str | Path | bytes | IO[bytes], filename: str | None = No
         For bytes without a name, a ZIP signature means XLSX and anything else CSV.
     label : str, optional
         What the user calls the file (its path or upload name): error messages start with it.
+    limits : TableLimits, optional
+        The limits of a batch job (:meth:`TableLimits.from_config`); none by default.
 
     Returns
     -------
@@ -213,22 +117,28 @@ def read_table(source: str | Path | bytes | IO[bytes], filename: str | None = No
 
     Raises
     ------
+    TableLimitError
+        The file goes over one of ``limits`` (HTTP 413); the message names the setting.
     TableError
         Empty file, unsupported extension, undecodable or binary content, missing header.
     """
     try:
-        return _read_table(source, filename)
+        return _read_table(source, filename, limits)
     except TableError as exc:
         if label is None:
             raise
-        raise TableError(f"{label}: {exc.message}") from None
+        raise type(exc)(f"{label}: {exc.message}", exc.status, key=exc.key, **exc.detail) from None
 
 
-def _read_table(source: str | Path | bytes | IO[bytes], filename: str | None) -> pd.DataFrame:
+def _read_source(source: str | Path | bytes | IO[bytes], filename: str | None,
+                 limits: TableLimits | None) -> tuple[bytes, str]:
+    """The bytes and the name of a table, read no further than ``limits.max_file_bytes``."""
     if isinstance(source, str | Path):
         path = Path(source)
         name = filename or path.name
         try:
+            if limits is not None:
+                limits.check_file(path.stat().st_size)
             data = path.read_bytes()
         except FileNotFoundError:
             raise TableError("file not found") from None
@@ -238,19 +148,29 @@ def _read_table(source: str | Path | bytes | IO[bytes], filename: str | None) ->
         data = bytes(source)
         name = filename or "upload"
     else:
-        data = source.read()
+        data = source.read() if limits is None else source.read(limits.max_file_bytes + 1)
         name = filename or str(getattr(source, "filename", None) or getattr(source, "name", "upload"))
+    if limits is not None:
+        limits.check_file(len(data))
+    return data, name
+
+
+def _read_table(source: str | Path | bytes | IO[bytes], filename: str | None,
+                limits: TableLimits | None) -> pd.DataFrame:
+    data, name = _read_source(source, filename, limits)
     ext = Path(name).suffix.lower()
     if not data or not data.strip():
         raise TableError("the file is empty")
     if not ext:
         ext = ".xlsx" if data.startswith(_ZIP_MAGIC) else ".csv"
     if ext in SHEET_EXTENSIONS:
-        return _read_sheet(data)
+        if limits is not None and (ext == ".xls" or data.startswith(_OLE_MAGIC)):
+            raise TableError("legacy .xls workbooks are not accepted for batch jobs; save the file as .xlsx or CSV")
+        return read_sheet(data, limits)
     if ext in TEXT_EXTENSIONS:
         if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE_MAGIC):
             raise TableError("this is an Excel workbook, not CSV text; name it .xlsx or export CSV")
-        return _read_csv_text(_decode(data))
+        return read_csv_text(decode_text(data), limits)
     raise TableError(f"unsupported file type {ext!r}; use "
                      + ", ".join(TEXT_EXTENSIONS + SHEET_EXTENSIONS))
 
@@ -321,38 +241,53 @@ def _json_value(value: Any) -> Any:
 
 
 def _display_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _xlsx_bytes(df: pd.DataFrame) -> bytes:
+def _column_width(name: str, values: pd.Series) -> int:
+    """Excel column width fitting a header and its cells, between 8 and 60."""
+    width = _display_width(name)
+    for v in map(_json_value, values.tolist()):
+        if v is not None:
+            width = max(width, _display_width(str(v)[:60]))  # widths stop at 60 anyway
+    return min(max(width + 2, 8), 60)
+
+
+def _xlsx_chunks(df: pd.DataFrame) -> Iterator[bytes]:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Sheet1"
+    wb = Workbook(write_only=True)  # rows go to a temporary file, not to memory
+    ws = wb.create_sheet("Sheet1")
     columns = [str(c) for c in df.columns]
-    ws.append(columns)
-    bold = Font(bold=True)
-    for cell in ws[1]:
-        cell.font = bold
-    widths = [_display_width(c) for c in columns]
-    for row in df.itertuples(index=False, name=None):
-        values = [_json_value(v) for v in row]
-        ws.append(values)
-        for j, v in enumerate(values):
-            if v is not None:
-                widths[j] = max(widths[j], _display_width(str(v)))
-    for j, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = min(max(w + 2, 8), 60)
+    for j, name in enumerate(columns):
+        ws.column_dimensions[get_column_letter(j + 1)].width = _column_width(name, df.iloc[:, j])
     ws.freeze_panes = "A2"
+    header = []
+    for name in columns:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    ws.append(header)
+    for row in df.itertuples(index=False, name=None):
+        ws.append([_json_value(v) for v in row])
     buf = io.BytesIO()
     wb.save(buf)
-    return buf.getvalue()
+    yield buf.getvalue()
 
 
-def _geojson_bytes(df: pd.DataFrame, lon: str | None, lat: str | None) -> bytes:
+def _csv_chunks(df: pd.DataFrame) -> Iterator[bytes]:
+    yield df.iloc[:0].to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+    for start in range(0, len(df), _CHUNK_ROWS):
+        part = df.iloc[start:start + _CHUNK_ROWS]
+        yield part.to_csv(index=False, header=False, lineterminator="\r\n").encode("utf-8")
+
+
+def _geojson_chunks(df: pd.DataFrame, lon: str | None, lat: str | None) -> Iterator[bytes]:
     columns = [str(c) for c in df.columns]
     if lon is not None or lat is not None:
         spec = detect_columns(df, lon, lat)
@@ -363,20 +298,53 @@ def _geojson_bytes(df: pd.DataFrame, lon: str | None, lat: str | None) -> bytes:
         raise TableError(f"cannot write GeoJSON: no lon/lat columns (columns: {', '.join(columns)})")
     xs = pd.to_numeric(df[lon], errors="coerce").to_numpy(float)
     ys = pd.to_numeric(df[lat], errors="coerce").to_numpy(float)
-    features = []
-    for row, x, y in zip(df.itertuples(index=False, name=None), xs, ys, strict=True):
-        ok = math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90
-        geometry = ({"type": "Point", "coordinates": [round(float(x), COORD_PRECISION),
-                                                      round(float(y), COORD_PRECISION)]} if ok else None)
-        features.append({"type": "Feature",
-                         "properties": {c: _json_value(v) for c, v in zip(columns, row, strict=True)},
-                         "geometry": geometry})
-    text = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
-    return text.encode("utf-8")
+    yield b'{"type": "FeatureCollection", "features": ['
+    for start in range(0, len(df), _CHUNK_ROWS):
+        features = []
+        part = df.iloc[start:start + _CHUNK_ROWS].itertuples(index=False, name=None)
+        for row, x, y in zip(part, xs[start:start + _CHUNK_ROWS], ys[start:start + _CHUNK_ROWS], strict=True):
+            ok = math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90
+            geometry = ({"type": "Point", "coordinates": [round(float(x), COORD_PRECISION),
+                                                          round(float(y), COORD_PRECISION)]} if ok else None)
+            features.append({"type": "Feature",
+                             "properties": {c: _json_value(v) for c, v in zip(columns, row, strict=True)},
+                             "geometry": geometry})
+        text = json.dumps(features, ensure_ascii=False)[1:-1]
+        yield ((", " if start else "") + text).encode("utf-8")
+    yield b"]}"
 
 
-def table_bytes(df: pd.DataFrame, fmt: str, lon: str | None = None, lat: str | None = None) -> bytes:
-    """Serialise a table as CSV (UTF-8 with BOM), XLSX or GeoJSON.
+def json_document(head: dict[str, Any], key: str, df: pd.DataFrame,
+                  dumps: Callable[[Any], str]) -> Iterator[bytes]:
+    """A JSON object of ``head`` and the table's rows as a list under ``key``, a chunk of rows at a time.
+
+    Parameters
+    ----------
+    head : dict
+        The other members of the object (written first).
+    key : str
+        The member that holds the rows (objects of column: value; missing values are null).
+    df : DataFrame
+        The table.
+    dumps : callable
+        The JSON encoder (e.g. the web app's ``app.json.dumps``).
+
+    Yields
+    ------
+    bytes
+        UTF-8 pieces whose concatenation is the document.
+    """
+    opening = dumps(head)
+    yield (opening[:-1] + (", " if head else "") + dumps(key) + ": [").encode("utf-8")
+    for start in range(0, len(df), _CHUNK_ROWS):
+        part = df.iloc[start:start + _CHUNK_ROWS]
+        rows = part.astype(object).where(part.notna(), None).to_dict(orient="records")
+        yield ((", " if start else "") + dumps(rows)[1:-1]).encode("utf-8")
+    yield b"]}"
+
+
+def table_chunks(df: pd.DataFrame, fmt: str, lon: str | None = None, lat: str | None = None) -> Iterator[bytes]:
+    """Serialise a table as CSV (UTF-8 with BOM), XLSX or GeoJSON, a chunk of rows at a time.
 
     Parameters
     ----------
@@ -387,10 +355,10 @@ def table_bytes(df: pd.DataFrame, fmt: str, lon: str | None = None, lat: str | N
     lon, lat : str, optional
         Coordinate columns for GeoJSON; found by name when not given.
 
-    Returns
-    -------
+    Yields
+    ------
     bytes
-        The file content.
+        Pieces whose concatenation is the file (XLSX comes as one piece).
 
     Raises
     ------
@@ -399,16 +367,46 @@ def table_bytes(df: pd.DataFrame, fmt: str, lon: str | None = None, lat: str | N
     """
     ext = "." + fmt.lower().lstrip(".")
     if ext == ".csv":
-        return df.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+        return _csv_chunks(df)
     if ext == ".xlsx":
-        return _xlsx_bytes(df)
+        return _xlsx_chunks(df)
     if ext == ".geojson":
-        return _geojson_bytes(df, lon, lat)
+        return _geojson_chunks(df, lon, lat)
     raise TableError(f"cannot write {ext!r} files; use one of {', '.join(WRITE_EXTENSIONS)}")
 
 
+def table_bytes(df: pd.DataFrame, fmt: str, lon: str | None = None, lat: str | None = None,
+                limits: TableLimits | None = None) -> bytes:
+    """Serialise a table as CSV (UTF-8 with BOM), XLSX or GeoJSON.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    fmt : str
+        ``"csv"``, ``"xlsx"`` or ``"geojson"`` (a leading dot is allowed).
+    lon, lat : str, optional
+        Coordinate columns for GeoJSON; found by name when not given.
+    limits : TableLimits, optional
+        Refuse a result larger than ``limits.max_response_bytes`` as soon as it gets there.
+
+    Returns
+    -------
+    bytes
+        The file content.
+
+    Raises
+    ------
+    TableLimitError
+        The result is larger than ``limits`` allow.
+    TableError
+        Unknown format, or GeoJSON without coordinate columns.
+    """
+    return b"".join(collect(table_chunks(df, fmt, lon, lat), limits))
+
+
 def write_table(df: pd.DataFrame, path: str | Path | IO[bytes], fmt: str | None = None,
-                lon: str | None = None, lat: str | None = None) -> Path | None:
+                lon: str | None = None, lat: str | None = None, limits: TableLimits | None = None) -> Path | None:
     """Write a table as CSV, XLSX or GeoJSON, chosen by ``fmt`` or the path's extension.
 
     ``.csv`` is UTF-8 with BOM (Excel opens it with Chinese intact); ``.xlsx`` has a bold,
@@ -425,6 +423,8 @@ def write_table(df: pd.DataFrame, path: str | Path | IO[bytes], fmt: str | None 
         ``"csv"``, ``"xlsx"`` or ``"geojson"``; defaults to the path's extension.
     lon, lat : str, optional
         Coordinate columns for GeoJSON; found by name when not given.
+    limits : TableLimits, optional
+        Refuse (and write nothing) when the result is larger than ``limits.max_response_bytes``.
 
     Returns
     -------
@@ -433,6 +433,8 @@ def write_table(df: pd.DataFrame, path: str | Path | IO[bytes], fmt: str | None 
 
     Raises
     ------
+    TableLimitError
+        The result is larger than ``limits`` allow.
     TableError
         Unknown format or extension, or GeoJSON without coordinate columns.
     """
@@ -442,9 +444,11 @@ def write_table(df: pd.DataFrame, path: str | Path | IO[bytes], fmt: str | None 
         if ext not in WRITE_EXTENSIONS:
             raise TableError(f"cannot write {path.name!r}: unknown format {ext if ext != '.' else '(none)'!r}; "
                              f"use one of {', '.join(WRITE_EXTENSIONS)}")
-        path.write_bytes(table_bytes(df, ext, lon, lat))
+        parts = collect(table_chunks(df, ext, lon, lat), limits)
+        with path.open("wb") as fh:
+            fh.writelines(parts)
         return path
     if not fmt:
         raise TableError("give the format (csv, xlsx or geojson) when writing to a buffer")
-    path.write(table_bytes(df, fmt, lon, lat))
+    path.writelines(collect(table_chunks(df, fmt, lon, lat), limits))
     return None

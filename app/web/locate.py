@@ -12,9 +12,9 @@ from shapely.geometry import mapping
 from app.geo import mapdata, tabular
 from app.geo.crs import wgs84_to_gcj02
 from app.geo.locate import locate_address, locate_frame, locate_point, summarize
-from app.web import assets, dataset, i18n
+from app.web import assets, auth, dataset, i18n
 from app.web.errors import ApiError
-from app.web.openapi import CRS_PARAM, error_responses
+from app.web.openapi import CRS_PARAM, ERROR, error_responses
 
 bp = Blueprint("locate", __name__)
 
@@ -24,8 +24,8 @@ BATCH_FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "geojson": "application/geo+json",
 }
-#: Most rows one batch upload may hold.
-MAX_BATCH_ROWS = 200_000
+#: Room left in a batch request's body for the form around the file (boundaries, other fields).
+_FORM_SLACK = 64 * 1024
 
 OPENAPI_PATHS = {
     "/api/v1/locate/point": {"get": {
@@ -62,7 +62,9 @@ OPENAPI_PATHS = {
                 "format": {"type": "string", "enum": ["json", "csv", "xlsx", "geojson"], "default": "json"},
             }}}}},
         "responses": {"200": {"description": "rows with grid, status and score (JSON or a file)"},
-                      **error_responses(400, 413)},
+                      **error_responses(400, 413),
+                      "401": {"description": "sign-in needed (GRIDMAP_BATCH_REQUIRE_SIGN_IN)",
+                              "content": {"application/json": {"schema": ERROR}}}},
     }},
 }
 
@@ -124,29 +126,44 @@ def _gcj02(point: dict) -> dict:
 
 @bp.post("/api/v1/locate/batch")
 def api_batch():
-    """Locate every row of an uploaded CSV/XLSX file; answer JSON or a file in ``format``."""
+    """Locate every row of an uploaded CSV/XLSX file; answer JSON or a file in ``format``.
+
+    The upload is held to :class:`~app.geo.tabular.TableLimits`: the staff's, or the lower ones
+    of the public; with ``BATCH_REQUIRE_SIGN_IN`` the public get 401.
+    """
+    config = current_app.extensions["gridmap.config"]
+    signed_in = auth.has_role("staff")
+    if config.BATCH_REQUIRE_SIGN_IN and not signed_in:
+        raise ApiError("sign in as staff to use batch jobs (GRIDMAP_BATCH_REQUIRE_SIGN_IN)", 401)
+    limits = tabular.TableLimits.from_config(config, signed_in)
+    # Refuse an oversized body before reading it; a chunked one is cut off while it is read.
+    if request.content_length is not None:
+        limits.check_file(request.content_length, "the upload", allowance=_FORM_SLACK)
+    ceiling = limits.max_file_bytes + _FORM_SLACK
+    request.max_content_length = min(ceiling, request.max_content_length or ceiling)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ApiError("upload a CSV or XLSX file in the form field 'file'")
     fmt = (request.form.get("format") or request.args.get("format") or "json").lower()
     if fmt not in {"json", *BATCH_FORMATS}:
         raise ApiError(f"unknown format {fmt!r}; use json, csv, xlsx or geojson")
-    data = upload.read()
-    df = tabular.read_table(data, filename=upload.filename, label=upload.filename)
-    if len(df) > MAX_BATCH_ROWS:
-        raise ApiError(f"the file has {len(df)} rows; at most {MAX_BATCH_ROWS} are accepted", 413)
+    df = tabular.read_table(upload.stream, filename=upload.filename, label=upload.filename, limits=limits)
     form = {**request.args, **request.form}
-    result = locate_frame(dataset(), df, crs=form.get("crs"), lon_col=form.get("lon_col"),
+    ds = dataset()
+    result = locate_frame(ds, df, crs=form.get("crs"), lon_col=form.get("lon_col"),
                           lat_col=form.get("lat_col"), address_col=form.get("address_col"))
     if fmt == "json":
-        rows = result.astype(object).where(result.notna(), None).to_dict(orient="records")
-        return jsonify({"summary": summarize(result), "data_version": dataset().version, "rows": rows})
-    stem = Path(upload.filename).stem or "located"
-    buf = io.BytesIO()
-    tabular.write_table(result, buf, fmt=fmt, lon="lon_wgs84", lat="lat_wgs84")
-    buf.seek(0)
-    return send_file(buf, mimetype=BATCH_FORMATS[fmt], as_attachment=True,
-                     download_name=f"{stem}_grids.{fmt}")
+        head = {"summary": summarize(result), "data_version": ds.version}
+        chunks = tabular.json_document(head, "rows", result, current_app.json.dumps)
+    else:
+        chunks = tabular.table_chunks(result, fmt, lon="lon_wgs84", lat="lat_wgs84")
+    body = b"".join(tabular.collect(chunks, limits))  # refused (413) once it passes BATCH_MAX_RESPONSE_MB
+    if fmt == "json":
+        return current_app.response_class(body, mimetype="application/json")
+    resp = send_file(io.BytesIO(body), mimetype=BATCH_FORMATS[fmt], as_attachment=True,
+                     download_name=f"{Path(upload.filename).stem or 'located'}_grids.{fmt}")
+    resp.cache_control.no_cache = True
+    return resp
 
 
 i18n.register({
