@@ -1,4 +1,4 @@
-"""The importer's checks: geometry types and validity, columns, values, codes, defaults, tiling and grids."""
+"""The importer's checks: geometry types and validity, columns, text, values, codes, defaults, tiling, grids."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from app.geo._import_base import (
     _to_metric,
     _wgs_place,
 )
+from app.geo._validate_text import HIDDEN, escape, hidden_problem, is_code_field, nfc, strip_hidden
 from app.geo.findings import LIST_LIMIT, Finding, Report
 from app.geo.schema import (
     CATEGORIES,
@@ -61,9 +62,9 @@ def _check_types(layer: str, geoms: np.ndarray, labels: list[str], report: Repor
 
 
 def _check_validity(layer: str, geoms: np.ndarray, labels: list[str], report: Report, repair: bool) -> None:
-    for i, g in enumerate(geoms):
-        if g is None or g.is_valid:
-            continue
+    invalid = np.flatnonzero(~shapely.is_valid(np.asarray(geoms, dtype=object)) & ~shapely.is_missing(geoms))
+    for i in invalid:
+        g = geoms[i]
         reason = shapely.is_valid_reason(g)
         m = re.search(r"\[([-\d.eE+]+) ([-\d.eE+]+)", reason)
         place = _place(float(m.group(1)), float(m.group(2))) if m else _wgs_place(g)
@@ -89,11 +90,7 @@ def _check_validity(layer: str, geoms: np.ndarray, labels: list[str], report: Re
 
 def _match_columns(layer: str, props: list[dict[str, Any]], report: Report) -> list[dict[str, Any]]:
     names = [f.name for f in FIELDS[layer]]
-    seen_cols: list[str] = []
-    for p in props:
-        for k in p:
-            if k not in seen_cols:
-                seen_cols.append(k)
+    seen_cols = list(dict.fromkeys(k for p in props for k in p))  # in order of appearance, without a list scan
     mapping: dict[str, str] = {}
     by_key = {_norm_key(c): c for c in seen_cols}
     for name in names:
@@ -114,6 +111,26 @@ def _match_columns(layer: str, props: list[dict[str, Any]], report: Report) -> l
     return [{mapping[k]: v for k, v in p.items() if k in mapping} for p in props]
 
 
+def _check_text(rows: list[dict[str, Any]], labels: list[str], report: Report) -> None:
+    """Put every text in NFC; refuse hidden characters in codes and ids, and strip them from other text.
+
+    Hidden characters (control characters such as NUL, zero-width and bidi controls, see
+    :data:`app.geo._validate_text.HIDDEN`) make a code that looks right but names no page, and
+    cut a name where a NUL ends it. This runs on the matched fields of every format.
+    """
+    for i, row in enumerate(rows):
+        for name, value in row.items():
+            if not isinstance(value, str):
+                continue
+            if HIDDEN.search(value) is None:
+                row[name] = nfc(value)
+            elif is_code_field(name):
+                report.error("hidden_characters", hidden_problem(name, value) or "", feature=labels[i])
+            else:
+                report.warning("hidden_characters", f"{hidden_problem(name, value)}; removed", feature=labels[i])
+                row[name] = strip_hidden(value)
+
+
 def _coerce_fields(layer: str, rows: list[dict[str, Any]], labels: list[str], report: Report) -> None:
     for f in FIELDS[layer]:
         for i, row in enumerate(rows):
@@ -122,7 +139,7 @@ def _coerce_fields(layer: str, rows: list[dict[str, Any]], labels: list[str], re
                 row[f.name] = None
                 continue
             if f.dtype == "str":
-                row[f.name] = _as_code(v) if f.name.endswith("code") or f.name == "id" else str(v).strip()
+                row[f.name] = _as_code(v) if is_code_field(f.name) else str(v).strip()
             elif f.dtype in ("int", "float"):
                 try:
                     num = float(str(v).strip().replace(",", "")) if not isinstance(v, int | float) else float(v)
@@ -130,7 +147,7 @@ def _coerce_fields(layer: str, rows: list[dict[str, Any]], labels: list[str], re
                         raise ValueError
                     if f.dtype == "int" and not num.is_integer():
                         raise ValueError
-                except (ValueError, TypeError):
+                except (ValueError, TypeError, OverflowError):
                     kind = "a whole number" if f.dtype == "int" else "a number"
                     report.error("bad_value", f"{f.name} is {_safe_text(repr(v), 40)}, not {kind}", feature=labels[i])
                     row[f.name] = None
@@ -153,7 +170,8 @@ def _check_codes(layer: str, rows: list[dict[str, Any]], labels: list[str], repo
             report.error("missing_code", f"the feature has no {key}", feature=labels[i])
             continue
         if code in first:
-            report.error("duplicate_code", f"{key} {code} is also used by {labels[first[code]]}", feature=labels[i])
+            report.error("duplicate_code", f"{key} {escape(code)} is also used by {labels[first[code]]}",
+                         feature=labels[i])
         else:
             first[code] = i
         pattern = CODE_PATTERNS.get(layer)
@@ -169,8 +187,8 @@ def _check_codes(layer: str, rows: list[dict[str, Any]], labels: list[str], repo
             if com is None:
                 report.error("missing_code", "the grid has no committee_code", feature=labels[i])
             elif code and not str(code).startswith(str(com)):
-                report.warning("code_scheme", f"grid code {code} does not start with its committee code {com}",
-                               feature=labels[i])
+                report.warning("code_scheme", f"grid code {escape(code)} does not start with its committee code "
+                               f"{escape(com)}", feature=labels[i])
             if r.get("division_code") is None and com and CODE_PATTERNS["committees"].match(com):
                 r["division_code"] = com[:9]
     if layer == "committees":
@@ -211,16 +229,22 @@ def _guess_kind(layer: str, row: dict[str, Any]) -> str:
     return committee_kind_from_code(code) or ("village" if name.endswith("村") else "community")
 
 
+_OVERLAP = re.compile(r"overlaps (.*) by [\d.]+ m²", re.DOTALL)
+
+
 def _copy_findings(issues: list[Finding], problem: str, labels_by_code: dict[str, str], report: Report,
                    severity: str) -> None:
-    """Copy :mod:`app.geo.validate` findings into the import report, naming features by their labels."""
+    """Copy :mod:`app.geo.validate` findings into the import report, naming features by their labels.
+
+    An overlap names the other area by its code too: it is found in the message and looked up,
+    where scanning every code for each finding made a file with many findings quadratic.
+    """
     for issue in issues:
         feature = labels_by_code.get(issue.feature, issue.feature) if issue.feature else None
         message = issue.message
-        for code, label in labels_by_code.items():
-            if code and code != issue.feature and f" {code}" in message and problem == "overlap":
-                message = message.replace(f" {code}", f" {label}", 1)
-                break
+        other = _OVERLAP.fullmatch(message) if problem == "overlap" else None
+        if other and other[1] and other[1] != issue.feature and other[1] in labels_by_code:
+            message = f"overlaps {labels_by_code[other[1]]}{message[other.end(1):]}"
         place = issue.place.replace(",", ", ") if issue.place else None
         report.add(severity, problem, message, feature, place)
 
@@ -254,12 +278,15 @@ def check_tiling(gdf: gpd.GeoDataFrame, layer: str, labels: list[str], report: R
         Smallest area reported, in m².
     """
     by_code = {str(c): lab for c, lab in zip(gdf["code"], labels, strict=True) if c is not None}
-    ok = gdf[[g is not None and shapely.is_valid(g) for g in gdf.geometry.values]]
+    ok = gdf[shapely.is_valid(np.asarray(gdf.geometry.values, dtype=object))]
     if len(ok) == 0:
         return
     crs = _metric_crs_of(ok.geometry.values)
-    _copy_findings(validate.check_overlaps(ok, layer, tolerance=tolerance, crs=crs), "overlap", by_code, report, severity)
-    _copy_findings(validate.check_city_gaps(ok, layer, tolerance=tolerance, crs=crs), "gap", by_code, report, severity)
+    metric = ok.to_crs(crs)  # once: the checks below take frames already in their CRS as they are
+    _copy_findings(validate.check_overlaps(metric, layer, tolerance=tolerance, crs=crs), "overlap", by_code,
+                   report, severity)
+    _copy_findings(validate.check_city_gaps(metric, layer, tolerance=tolerance, crs=crs), "gap", by_code,
+                   report, severity)
     if parent_layer is None:
         return
     if parents is None or len(parents) == 0:
@@ -269,11 +296,12 @@ def check_tiling(gdf: gpd.GeoDataFrame, layer: str, labels: list[str], report: R
     known = {_as_code(c) for c in parents["code"]}
     for code, pcode, geom in zip(ok["code"], ok[key], ok.geometry.values, strict=True):
         if pcode is not None and pcode not in known:
-            report.add(severity, "unknown_parent", f"{parent_layer[:-1]} {pcode} does not exist in the stored "
-                       f"{parent_layer}; import {parent_layer} first", by_code.get(str(code)), _wgs_place(geom))
+            report.add(severity, "unknown_parent", f"{parent_layer[:-1]} {escape(str(pcode))} does not exist in "
+                       f"the stored {parent_layer}; import {parent_layer} first", by_code.get(str(code)),
+                       _wgs_place(geom))
     parents = parents.assign(code=parents["code"].map(_as_code))
-    _copy_findings(validate.check_nesting(ok, parents, layer, parent_layer, key, tolerance=tolerance, crs=crs),
-              "outside_parent", by_code, report, severity)
+    _copy_findings(validate.check_nesting(metric, parents, layer, parent_layer, key, tolerance=tolerance, crs=crs),
+                   "outside_parent", by_code, report, severity)
 
 
 def _check_areas(layer: str, rows: list[dict[str, Any]], geoms: np.ndarray, labels: list[str], report: Report,
@@ -344,8 +372,8 @@ def _assign_grids(rows: list[dict[str, Any]], geoms: np.ndarray, labels: list[st
         elif r["grid_code"] != where:
             moved += 1
             if moved <= LIST_LIMIT:
-                report.warning("grid_mismatch", f"grid_code {r['grid_code']} but the point lies in grid {where}",
-                               feature=labels[i], place=_wgs_place(geoms[i]))
+                report.warning("grid_mismatch", f"grid_code {escape(r['grid_code'])} but the point lies in grid "
+                               f"{where}", feature=labels[i], place=_wgs_place(geoms[i]))
     if filled:
         report.warning("filled_fields", f"grid_code filled in from the stored grids for {filled} features")
 

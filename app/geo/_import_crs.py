@@ -7,8 +7,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from app.geo import crs as crsmod
-from app.geo._import_base import _safe_text, _Stop, _wgs_place
-from app.geo._import_readers import _Raw
+from app.geo._import_base import _Raw, _safe_text, _Stop, _wgs_place
 from app.geo.findings import Report
 
 _CHINA = crsmod.CHINA_BBOX  # (lon_min, lon_max, lat_min, lat_max)

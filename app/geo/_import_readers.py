@@ -1,25 +1,22 @@
-"""The importer's readers: GeoJSON, GeoPackage and Shapefile (by GDAL), CSV/XLSX, and the format dispatch."""
+"""The importer's readers: GeoPackage and Shapefile (by GDAL), CSV/XLSX, and the format dispatch (GeoJSON apart)."""
 
 from __future__ import annotations
 
 import codecs
 import contextlib
-import json
 import math
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyproj
 import shapely
-from shapely.geometry.base import BaseGeometry
 
 from app.geo import crs as crsmod
 from app.geo import tabular
 from app.geo._import_archive import _extract, check_archive
-from app.geo._import_base import _as_code, _norm_key, _safe_text, _Stop, _wgs_place
+from app.geo._import_base import _label, _norm_key, _Raw, _safe_text, _Stop
+from app.geo._import_geojson import _read_geojson
 from app.geo.findings import Report
 
 if TYPE_CHECKING:
@@ -35,192 +32,6 @@ FORMATS: dict[str, tuple[str, ...]] = {
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _ZIP_MAGIC = b"PK\x03\x04"
-
-
-@dataclass
-class _Raw:
-    """Features read from a file, before checks: properties, geometries and the file's CRS."""
-
-    props: list[dict[str, Any]]
-    geoms: list[BaseGeometry | None]
-    labels: list[str]  # "#3" or "row 4"
-    crs: crsmod.CrsSpec | None = None
-    crs_from_file: bool = False
-    assumed_wgs84_ok: bool = False  # GeoJSON without crs member is WGS84 by definition
-
-
-_POS_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
-
-
-def _check_positions(coords: Any, depth: int) -> str | None:
-    """Return why a GeoJSON coordinates array is malformed, or None."""
-    if depth == 0:
-        if not isinstance(coords, list) or len(coords) < 2:
-            return "a position is not a list of at least 2 numbers"
-        for v in coords[:3]:
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                return f"a coordinate is {_safe_text(repr(v), 40)}, not a number"
-            if not math.isfinite(v):
-                return "a coordinate is NaN or infinite"
-        return None
-    if not isinstance(coords, list):
-        return "coordinates are not nested lists"
-    for c in coords:
-        why = _check_positions(c, depth - 1)
-        if why:
-            return why
-    return None
-
-
-def _ring_problem(ring: list) -> str | None:
-    if len(ring) < 4:
-        return f"a ring has {len(ring)} positions; at least 4 are needed"
-    if ring[0][:2] != ring[-1][:2]:
-        return "a ring is not closed (its last position differs from its first)"
-    return None
-
-
-def _geojson_geometry(obj: Any, repair: bool) -> tuple[BaseGeometry | None, str | None, str | None, bool]:
-    """Build a geometry from a GeoJSON object.
-
-    Returns (geometry, problem key, message, repaired).
-    """
-    if obj is None:
-        return None, "empty_geometry", "the feature has no geometry (null)", False
-    if not isinstance(obj, dict):
-        return None, "bad_geometry", "geometry is not an object", False
-    gtype = obj.get("type")
-    if gtype == "GeometryCollection":
-        return None, "wrong_geometry_type", "GeometryCollection is not accepted", False
-    if gtype not in _POS_DEPTH:
-        return None, "bad_geometry", f"unknown geometry type {_safe_text(repr(gtype), 40)}", False
-    coords = obj.get("coordinates")
-    if coords is None or coords == []:
-        return None, "empty_geometry", f"{gtype} has no coordinates", False
-    why = _check_positions(coords, _POS_DEPTH[gtype])
-    if why:
-        key = "nan_coordinates" if "NaN" in why else "bad_coordinates"
-        return None, key, why, False
-    repaired = False
-    if gtype in ("Polygon", "MultiPolygon"):
-        polys = [coords] if gtype == "Polygon" else coords
-        for poly in polys:
-            if not poly:
-                return None, "empty_geometry", "a polygon has no rings", False
-            for i, ring in enumerate(poly):
-                why = _ring_problem(ring)
-                if why:
-                    if repair and "not closed" in why and len(ring) >= 3:
-                        poly[i] = [*ring, ring[0]]
-                        repaired = True
-                        continue
-                    return None, "unclosed_ring" if "not closed" in why else "invalid_geometry", why, False
-    if gtype in ("LineString",) and len(coords) < 2:
-        return None, "invalid_geometry", "a line needs at least 2 positions", False
-    try:
-        geom = shapely.geometry.shape(obj)
-    except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
-        return None, "bad_geometry", f"cannot build the geometry ({_safe_text(exc)})", False
-    if geom.is_empty:
-        return None, "empty_geometry", f"{gtype} is empty", False
-    return geom, None, None, repaired
-
-
-def _crs_member(doc: dict, report: Report) -> crsmod.CrsSpec | None:
-    member = doc.get("crs")
-    if member is None:
-        return None
-    name = None
-    if isinstance(member, dict):
-        props = member.get("properties")
-        if isinstance(props, dict):
-            name = props.get("name") or props.get("code")
-    if not isinstance(name, str | int):
-        report.error("unknown_crs", "the file's \"crs\" member is malformed")
-        raise _Stop
-    text = str(name)
-    if re.search(r"crs:?84$", text, re.I):
-        text = "EPSG:4326"
-    m = re.search(r"EPSG:{1,2}(?:[\d.]*:)?(\d{4,6})$", text, re.I)
-    if m:
-        text = f"EPSG:{m.group(1)}"
-    try:
-        return crsmod.parse_crs(text)
-    except crsmod.CRSError as exc:
-        report.error("unknown_crs", f"the file names a coordinate system that is not known: {exc}")
-        raise _Stop from None
-
-
-def _read_geojson(data: bytes, report: Report, repair: bool, limits: Limits) -> _Raw:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("gb18030")
-            report.warning("encoding", "the file is not UTF-8; read it as GB18030")
-        except UnicodeDecodeError:
-            report.error("unreadable", "the file is neither UTF-8 nor GB18030 text")
-            raise _Stop from None
-    try:
-        doc = json.loads(text)
-    except RecursionError:
-        report.error("unreadable", "the JSON is nested too deeply to be GeoJSON")
-        raise _Stop from None
-    except ValueError as exc:
-        report.error("unreadable", f"not valid JSON: {_safe_text(exc)}")
-        raise _Stop from None
-    if not isinstance(doc, dict):
-        report.error("unreadable", f"not GeoJSON: the top level is a JSON {type(doc).__name__}, not an object")
-        raise _Stop
-    kind = doc.get("type")
-    if kind == "FeatureCollection":
-        features = doc.get("features")
-        if not isinstance(features, list):
-            report.error("unreadable", "the FeatureCollection has no \"features\" list")
-            raise _Stop
-    elif kind == "Feature":
-        features = [doc]
-    else:
-        report.error("unreadable", f"not a GeoJSON FeatureCollection or Feature (type is {_safe_text(repr(kind), 40)})")
-        raise _Stop
-    if len(features) > limits.max_features:
-        report.error("too_many_features", f"{len(features)} features; at most {limits.max_features} allowed")
-        raise _Stop
-    raw = _Raw([], [], [], crs=_crs_member(doc, report), assumed_wgs84_ok=True)
-    raw.crs_from_file = raw.crs is not None
-    for i, feat in enumerate(features, start=1):
-        label = f"#{i}"
-        if not isinstance(feat, dict) or feat.get("type") != "Feature":
-            report.error("bad_feature", "not a GeoJSON Feature object", feature=label)
-            continue
-        props = feat.get("properties") or {}
-        if not isinstance(props, dict):
-            report.error("bad_feature", "\"properties\" is not an object", feature=label)
-            props = {}
-        geom, problem, msg, repaired = _geojson_geometry(feat.get("geometry"), repair)
-        label = _label(label, props)
-        if problem:
-            report.error(problem, msg or problem, feature=label)
-        if repaired:
-            report.add("repaired", "unclosed_ring", "closed an unclosed ring by repeating its first position",
-                       feature=label, place=_wgs_place(geom) if raw.crs is None else None)
-        raw.props.append(props)
-        raw.geoms.append(geom)
-        raw.labels.append(label)
-    return raw
-
-
-def _label(base: str, props: dict[str, Any]) -> str:
-    bits = []
-    for key in ("code", "id", "name", "address"):
-        v = props.get(key)
-        if v not in (None, "") and not (isinstance(v, float) and math.isnan(v)):
-            bits.append(_safe_text(_as_code(v) if key in ("code", "id") else v, 60))
-        if len(bits) == 2:
-            break
-    return f"{base} ({', '.join(bits)})" if bits else base
 
 
 def _dbf_encoding(files: dict[str, Path], stem: str, report: Report) -> str:

@@ -17,7 +17,7 @@ from app.geo._validate_base import (
     _issue,
     _metric_crs,
     _str_col,
-    _where_metric,
+    _wheres_metric,
 )
 from app.geo._validate_layers import check_attributes, check_geometry
 from app.geo.findings import Finding
@@ -71,10 +71,9 @@ def check_codes(divisions: gpd.GeoDataFrame, committees: gpd.GeoDataFrame, grids
         for c in codes:
             if c is not None and not pat.match(c):
                 issues.append(_issue("error", layer, c, f"code {c!r} is not {_DIGITS[layer]} digits"))
-        dup = codes[codes.duplicated(keep=False) & codes.notna()]
-        for c in sorted(set(dup)):
-            issues.append(_issue("error", layer, c,
-                                 f"code {c} is used by {int((codes == c).sum())} features"))
+        counts = codes.value_counts()  # one count for all: comparing the column per duplicate is quadratic
+        for c in sorted(counts.index[counts > 1]):
+            issues.append(_issue("error", layer, c, f"code {c} is used by {int(counts[c])} features"))
     known_div = set(div_codes.dropna())
     for kind, name in zip(_str_col(divisions, "kind"), div_codes, strict=True):
         issues += _kind_issues("divisions", name, kind, _DIVISION_KINDS)
@@ -201,25 +200,48 @@ def check_nesting(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, child_l
     """
     issues: list[Finding] = []
     cm, pm = _in_metric(crs, children, parents)
-    pgeom = dict(zip(_str_col(pm, "code"), pm.geometry.values, strict=True))
-    codes, pcodes = _str_col(cm, "code"), _str_col(cm, parent_field)
-    pairs = [(k, pgeom[p]) for k, p in enumerate(pcodes) if p in pgeom and pgeom[p] is not None]
-    if not pairs:
+    pgeom = dict(zip(_str_col(pm, "code"), pm.geometry.values, strict=True))  # the last of a code wins
+    pgeom = {c: g for c, g in pgeom.items() if g is not None}
+    codes, pcodes = _str_col(cm, "code").to_numpy(), _str_col(cm, parent_field).to_numpy()
+    rows = np.array([k for k, p in enumerate(pcodes) if p in pgeom], dtype=int)
+    if not len(rows):
         return issues
-    a = np.asarray([cm.geometry.values[k] for k, _ in pairs], dtype=object)
-    b = np.asarray([g for _, g in pairs], dtype=object)
-    ok = shapely.is_valid(a) & shapely.is_valid(b)
-    diff = np.full(len(a), None, dtype=object)
-    diff[ok] = shapely.difference(a[ok], b[ok])
-    for (k, _), d in zip(pairs, diff, strict=True):
-        if d is None:
-            continue
-        area = shapely.area(d)
-        if area > tolerance:
-            issues.append(_issue("error", child_layer, codes.iloc[k],
-                                 f"{area:.2f} m² lies outside its {parent_layer[:-1]} {pcodes.iloc[k]}",
-                                 _where_metric(d, cm.crs)))
+    # each parent is checked and prepared once, not once per child: a parent has hundreds of children
+    valid = {c: bool(shapely.is_valid(g)) for c, g in pgeom.items()}
+    shapely.prepare(np.asarray([g for c, g in pgeom.items() if valid[c]], dtype=object))
+    a = np.asarray(cm.geometry.values, dtype=object)[rows]
+    b = np.asarray([pgeom[p] for p in pcodes[rows]], dtype=object)
+    ok = shapely.is_valid(a) & np.array([valid[p] for p in pcodes[rows]], dtype=bool)
+    ok[ok] = ~shapely.covers(b[ok], a[ok])  # a child its parent covers has nothing outside it
+    diff = shapely.difference(a[ok], b[ok])
+    areas = shapely.area(diff)
+    over = areas > tolerance
+    wheres = _wheres_metric(diff[over], cm.crs)
+    for k, area, where in zip(rows[ok][over], areas[over], wheres, strict=True):
+        issues.append(_issue("error", child_layer, codes[k],
+                             f"{area:.2f} m² lies outside its {parent_layer[:-1]} {pcodes[k]}", where))
     return issues
+
+
+def _coverage_suspects(geoms: np.ndarray) -> np.ndarray:
+    """Mask of the valid areas that may overlap another: an edge not shared exactly, or not a polygon.
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray
+        Valid, non-empty geometries.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        False only for a (multi)polygon whose every edge is matched by a neighbour or lies free
+        (``shapely.coverage_invalid_edges``); such an area overlaps no other.
+    """
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    try:
+        return ~shapely.is_empty(shapely.coverage_invalid_edges(geoms)) | ~polygonal
+    except shapely.errors.GEOSException:  # any doubt: intersect them all
+        return np.ones(len(geoms), dtype=bool)
 
 
 def check_overlaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_TOLERANCE_M2,
@@ -244,21 +266,29 @@ def check_overlaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_TO
     issues: list[Finding] = []
     (gm,) = _in_metric(crs, gdf)
     geoms = np.asarray(gm.geometry.values, dtype=object)
-    good = np.array([g is not None and not shapely.is_empty(g) and shapely.is_valid(g) for g in geoms], bool)
-    idx = np.nonzero(good)[0]
+    idx = np.flatnonzero(shapely.is_valid(geoms) & ~shapely.is_empty(geoms))
     if len(idx) < 2:
         return issues
     tree = shapely.STRtree(geoms[idx])
-    left, right = tree.query(geoms[idx], predicate="intersects")
-    keep = left < right
+    left, right = tree.query(geoms[idx])  # boxes only: the pairs that matter are intersected below anyway
+    # Intersecting every pair of neighbours costs most of an import of a large tiling, and neighbours
+    # that only share an edge overlap by nothing. Two areas overlap only where an edge of one runs
+    # inside the other, or where they are duplicates: the coverage check flags both kinds, so only
+    # pairs with a flagged area are intersected (and only if their boxes share more than the tolerance).
+    suspect = _coverage_suspects(geoms[idx])
+    box = shapely.bounds(geoms[idx])
+    width = np.minimum(box[left, 2], box[right, 2]) - np.maximum(box[left, 0], box[right, 0])
+    height = np.minimum(box[left, 3], box[right, 3]) - np.maximum(box[left, 1], box[right, 1])
+    keep = ((left < right) & (suspect[left] | suspect[right])
+            & (width > 0) & (height > 0) & (width * height > tolerance / 2))
     left, right = idx[left[keep]], idx[right[keep]]
     inter = shapely.intersection(geoms[left], geoms[right])
     areas = shapely.area(inter)
+    over = areas > tolerance
     codes = _ids(gm, layer)
-    for a, b, g, area in zip(left, right, inter, areas, strict=True):
-        if area > tolerance:
-            issues.append(_issue("error", layer, codes[a], f"overlaps {codes[b]} by {area:.2f} m²",
-                                 _where_metric(g, gm.crs)))
+    wheres = _wheres_metric(inter[over], gm.crs)
+    for a, b, area, where in zip(left[over], right[over], areas[over], wheres, strict=True):
+        issues.append(_issue("error", layer, codes[a], f"overlaps {codes[b]} by {area:.2f} m²", where))
     return issues
 
 
@@ -278,28 +308,27 @@ def check_gaps(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, child_laye
     -------
     list of Finding
     """
-    issues: list[Finding] = []
     cm, pm = _in_metric(crs, children, parents)
     groups: dict[str, list] = {}
     for p, g in zip(_str_col(cm, parent_field), cm.geometry.values, strict=True):
         if p is not None and g is not None and shapely.is_valid(g):
             groups.setdefault(p, []).append(g)
+    found: list[tuple[str, str, BaseGeometry]] = []  # placed together at the end, in one conversion
     for code, pg in zip(_str_col(pm, "code"), pm.geometry.values, strict=True):
         if code is None or pg is None or not shapely.is_valid(pg):
             continue
         kids = groups.get(code, [])
         if not kids:
-            issues.append(_issue("error", parent_layer, code, f"has no {child_layer}",
-                                 _where_metric(pg, pm.crs)))
+            found.append((code, f"has no {child_layer}", pg))
             continue
         rest = shapely.difference(pg, shapely.union_all(kids))
         for part in shapely.get_parts(rest):
             area = shapely.area(part)
             if shapely.get_dimensions(part) == 2 and area > tolerance:
-                issues.append(_issue("error", parent_layer, code,
-                                     f"gap of {area:.2f} m² not covered by any of its {child_layer}",
-                                     _where_metric(part, pm.crs)))
-    return issues
+                found.append((code, f"gap of {area:.2f} m² not covered by any of its {child_layer}", part))
+    wheres = _wheres_metric([g for *_, g in found], pm.crs)
+    return [_issue("error", parent_layer, code, message, where)
+            for (code, message, _), where in zip(found, wheres, strict=True)]
 
 
 def check_city_gaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_TOLERANCE_M2,
@@ -319,15 +348,14 @@ def check_city_gaps(gdf: gpd.GeoDataFrame, layer: str, tolerance: float = AREA_T
     """
     issues: list[Finding] = []
     (gm,) = _in_metric(crs, gdf)
-    geoms = [g for g in gm.geometry.values if g is not None and shapely.is_valid(g)]
-    if not geoms:
+    geoms = np.asarray(gm.geometry.values, dtype=object)
+    geoms = geoms[shapely.is_valid(geoms)]
+    if not len(geoms):
         return issues
-    for poly in shapely.get_parts(shapely.union_all(geoms)):
-        for ring in poly.interiors:
-            hole = shapely.Polygon(ring)
-            if hole.area > tolerance:
-                issues.append(_issue("error", layer, None, f"gap of {hole.area:.2f} m² between {layer}",
-                                     _where_metric(hole, gm.crs)))
+    rings = [ring for poly in shapely.get_parts(shapely.union_all(geoms)) for ring in poly.interiors]
+    holes = [hole for hole in map(shapely.Polygon, rings) if hole.area > tolerance]
+    for hole, where in zip(holes, _wheres_metric(holes, gm.crs), strict=True):
+        issues.append(_issue("error", layer, None, f"gap of {hole.area:.2f} m² between {layer}", where))
     return issues
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from app.geo._validate_base import _ids, _isnull, _issue, _str_col, _type_ok, _where
+from app.geo._validate_text import escape, hidden_problem, is_code_field
 from app.geo.findings import Finding, _plural
 from app.geo.schema import CATEGORIES, FIELDS, GEOMETRY_TYPES, SUBTYPES
 
@@ -83,7 +84,16 @@ def check_attributes(layer: str, gdf: gpd.GeoDataFrame) -> list[Finding]:
             issues.append(_issue("error", layer, ids[bad[0]],
                                  f"field {f.name!r} should be {f.dtype} but {_plural(len(bad), 'value')} "
                                  f"{'is' if len(bad) == 1 else 'are'} not (e.g. {v!r})"))
+        if f.dtype == "str":
+            issues += _hidden_issues(layer, f.name, col, ids)
     return issues
+
+
+def _hidden_issues(layer: str, field: str, col: pd.Series, ids: list[str | None]) -> list[Finding]:
+    """Hidden characters in a text column: errors in codes and ids (they break pages), warnings elsewhere."""
+    severity = "error" if is_code_field(field) else "warning"
+    return [_issue(severity, layer, None if ids[k] is None else escape(ids[k]), problem)
+            for k, v in enumerate(col) if isinstance(v, str) and (problem := hidden_problem(field, v))]
 
 
 def _column(gdf: gpd.GeoDataFrame, name: str) -> pd.Series:
@@ -94,10 +104,9 @@ def _column(gdf: gpd.GeoDataFrame, name: str) -> pd.Series:
 def _duplicates(gdf: gpd.GeoDataFrame, layer: str, column: str) -> list[Finding]:
     if column not in gdf.columns:
         return []
-    col = _str_col(gdf, column)
-    dup = col[col.duplicated(keep=False) & col.notna()]
-    return [_issue("error", layer, v, f"{column} {v!r} is used by {int((col == v).sum())} features")
-            for v in sorted(set(dup))]
+    counts = _str_col(gdf, column).value_counts()  # one count for all, not a comparison per duplicate
+    return [_issue("error", layer, v, f"{column} {v!r} is used by {int(counts[v])} features")
+            for v in sorted(counts.index[counts > 1])]
 
 
 def check_facilities(facilities: gpd.GeoDataFrame) -> list[Finding]:

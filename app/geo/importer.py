@@ -13,13 +13,14 @@ import shapely
 
 from app.errors import GridmapError
 from app.geo._import_archive import check_archive
-from app.geo._import_base import _safe_text, _Stop
+from app.geo._import_base import _gc_paused, _safe_text, _Stop
 from app.geo._import_checks import (
     ALIASES,
     MIN_AREA_M2,
     _assign_grids,
     _check_areas,
     _check_codes,
+    _check_text,
     _check_types,
     _check_validity,
     _coerce_fields,
@@ -114,9 +115,10 @@ class ImportRefused(GridmapError):
         self.report = report
 
 
+@_gc_paused()
 def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: bool = False,
             limits: Limits | None = None, context: ReadStore | None = None,
-            filename: str | None = None) -> ImportPlan:
+            filename: str | None = None, work_dir: str | Path | None = None) -> ImportPlan:
     """Read and check a file for one layer; nothing is stored.
 
     Parameters
@@ -138,6 +140,8 @@ def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: boo
         in ``grid_code`` of facilities and addresses.
     filename : str, optional
         The original file name (uploads are saved under temporary names).
+    work_dir : str or Path, optional
+        Where to unpack archives while checking (the system temp folder by default).
 
     Returns
     -------
@@ -152,7 +156,7 @@ def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: boo
     if layer not in IMPORTABLE:
         report.error("unknown_layer", f"unknown layer {layer!r}; expected one of {', '.join(IMPORTABLE)}")
         return ImportPlan(layer, report)
-    with tempfile.TemporaryDirectory(prefix="gridmap-import-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gridmap-import-", dir=work_dir) as tmp:
         try:
             raw = _read_any(path, name, layer, report, repair, limits, Path(tmp))
         except _Stop:
@@ -179,6 +183,7 @@ def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: boo
     _check_validity(layer, geoms, labels, report, repair)
     geometry_errors = not report.ok
     rows = _match_columns(layer, raw.props, report)
+    _check_text(rows, labels, report)
     _coerce_fields(layer, rows, labels, report)
     _check_codes(layer, rows, labels, report)
     _fill_defaults(layer, rows, labels, report)
@@ -206,6 +211,8 @@ class ImportOutcome:
     plan: ImportPlan
     version: VersionInfo | None = None
     dry_run: bool = False
+    #: The file held what the current version holds already: ``version`` is that one, none was made.
+    unchanged: bool = False
 
     @property
     def report(self) -> Report:
@@ -215,7 +222,7 @@ class ImportOutcome:
 
 def run_import(store: Store, layer: str, path: str | Path, *, author: str, crs: str | None = None,
                repair: bool = False, dry_run: bool = False, limits: Limits | None = None,
-               filename: str | None = None) -> ImportOutcome:
+               filename: str | None = None, work_dir: str | Path | None = None) -> ImportOutcome:
     """Check a file and, when it passes and this is no dry run, store it as a new data version.
 
     Nothing is written unless the report has no errors; a refused import leaves the store
@@ -232,7 +239,7 @@ def run_import(store: Store, layer: str, path: str | Path, *, author: str, crs: 
         The file.
     author : str
         Who imports, for the version's record.
-    crs, repair, limits, filename
+    crs, repair, limits, filename, work_dir
         As for :func:`prepare`.
     dry_run : bool
         Check only.
@@ -253,10 +260,11 @@ def run_import(store: Store, layer: str, path: str | Path, *, author: str, crs: 
         raise ReadOnlyStore("the data folder is served read-only (plain GeoJSON, no versions); "
                             "set GRIDMAP_STORE_DIR to a versioned store to import")
     base = store.version() if store.writable and store.exists() else None
-    plan = prepare(path, layer, crs=crs, repair=repair, limits=limits, context=store, filename=filename)
+    plan = prepare(path, layer, crs=crs, repair=repair, limits=limits, context=store, filename=filename,
+                   work_dir=work_dir)
     if dry_run or not plan.report.ok:
         return ImportOutcome(plan, None, dry_run)
     name = filename or Path(path).name
     info = store.commit({layer: plan.gdf}, author=author, message=f"import {layer} from {_safe_text(name, 120)}",
                         expect=base)
-    return ImportOutcome(plan, info, False)
+    return ImportOutcome(plan, info, False, unchanged=info.id == base)

@@ -143,9 +143,9 @@ SUBTYPES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 CODE_PATTERNS: dict[str, re.Pattern[str]] = {
-    "divisions": re.compile(r"^\d{9}$"),
-    "committees": re.compile(r"^\d{12}$"),
-    "grids": re.compile(r"^\d{15}$"),
+    "divisions": re.compile(r"^[0-9]{9}$"),
+    "committees": re.compile(r"^[0-9]{12}$"),
+    "grids": re.compile(r"^[0-9]{15}$"),
 }
 
 

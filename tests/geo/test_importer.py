@@ -270,3 +270,135 @@ def test_area_is_computed_in_the_metric_crs_of_the_upload(tmp_path):
     geod = pyproj.Geod(ellps="WGS84")
     true = np.array([abs(geod.geometry_area_perimeter(x)[0]) for x in plan.gdf.geometry])
     assert np.allclose(plan.gdf["area_m2"].to_numpy(), true, rtol=1e-3)
+
+
+# --------------------------------------------------------------------------- text hygiene
+
+
+def _write(g: gpd.GeoDataFrame, fmt: str, folder: Path) -> Path:
+    """Write grids in one of the import formats (tables with a WKT column)."""
+    if fmt == "geojson":
+        path = folder / "grids.geojson"
+        path.write_bytes(dump_geojson(g))
+    elif fmt == "gpkg":
+        path = folder / "grids.gpkg"
+        g.to_file(path, layer="grids", engine="pyogrio")
+    elif fmt == "shapefile":
+        path = _zip_shapefile(g[["code", "name", "committee_code", "geometry"]], folder, "utf-8", "UTF-8")
+    else:
+        table = pd.DataFrame(g.drop(columns="geometry")).assign(wkt=g.geometry.to_wkt())
+        path = folder / f"grids.{fmt}"
+        if fmt == "csv":
+            table.to_csv(path, index=False)
+        else:
+            table.to_excel(path, index=False)
+    return path
+
+
+FORMAT_NAMES = ["geojson", "gpkg", "shapefile", "csv", "xlsx"]
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_a_hidden_character_in_a_code_is_refused_in_every_format(tmp_path, fmt):
+    g = _grids()
+    g.loc[0, "code"] = "6202\u200b01001001001"
+    report = importer.prepare(_write(g, fmt, tmp_path), "grids", context=MINI_STORE).report
+    assert not report.ok
+    (err,) = [f for f in report.errors if f.problem == "hidden_characters"]
+    assert err.message == "code '6202\\u200b01001001001' has a zero-width space (U+200B) at position 5"
+    assert err.feature.startswith("#1 (6202\\u200b01001001001" if fmt not in ("csv", "xlsx") else "row 2 (")
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_a_hidden_character_in_a_name_is_stripped_with_a_warning_in_every_format(tmp_path, fmt):
+    g = _grids()
+    g.loc[1, "name"] = "建设社区\u202e第2网格"
+    plan = importer.prepare(_write(g, fmt, tmp_path), "grids", context=MINI_STORE)
+    assert plan.report.ok, plan.report.format_text()
+    (warn,) = [f for f in plan.report.warnings if f.problem == "hidden_characters"]
+    assert warn.message == "name '建设社区\\u202e第2网格' has a right-to-left override (U+202E) at position 5; removed"
+    assert "620201001001002" in warn.feature
+    assert plan.gdf["name"].iloc[1] == "建设社区第2网格"
+
+
+@pytest.mark.parametrize(("char", "name"), [
+    ("\x00", "a NUL character (U+0000)"), ("\t", "a control character (U+0009)"),
+    ("\x1b", "a control character (U+001B)"), ("\x7f", "a control character (U+007F)"),
+    ("\x85", "a control character (U+0085)"), ("\u200b", "a zero-width space (U+200B)"),
+    ("\u200c", "a zero-width non-joiner (U+200C)"), ("\u200d", "a zero-width joiner (U+200D)"),
+    ("\u2060", "a word joiner (U+2060)"), ("\ufeff", "a zero-width no-break space (byte order mark) (U+FEFF)"),
+    ("\u202a", "a left-to-right embedding (U+202A)"), ("\u202e", "a right-to-left override (U+202E)"),
+    ("\u2066", "a left-to-right isolate (U+2066)"), ("\u2069", "a pop directional isolate (U+2069)"),
+    ("\u200e", "a left-to-right mark (U+200E)"), ("\u200f", "a right-to-left mark (U+200F)"),
+    ("\u061c", "an Arabic letter mark (U+061C)"),
+])
+def test_every_hidden_character_is_named_with_its_position(tmp_path, char, name):
+    g = _grids()
+    g.loc[2, "committee_code"] = "620201" + char + "001001"
+    path = tmp_path / "g.geojson"
+    path.write_bytes(dump_geojson(g))
+    report = importer.prepare(path, "grids", context=MINI_STORE).report
+    (err,) = [f for f in report.errors if f.problem == "hidden_characters"]
+    assert err.message.startswith("committee_code '620201")
+    assert err.message.endswith(f"' has {name} at position 7")
+    assert err.feature.startswith("#3 (620201001001003")
+
+
+def test_nul_in_a_name_is_removed_not_cut_and_other_text_fields_too(tmp_path):
+    g = _grids()
+    g.loc[0, "name"] = "a\x00b"
+    g.loc[1, "leader_phone"] = "139\u200b0000\u200b1978"
+    path = tmp_path / "g.geojson"
+    path.write_bytes(dump_geojson(g))
+    plan = importer.prepare(path, "grids", context=MINI_STORE)
+    assert plan.report.ok, plan.report.format_text()
+    assert plan.gdf["name"].iloc[0] == "ab" and plan.gdf["leader_phone"].iloc[1] == "13900001978"
+    warnings = {f.feature: f.message for f in plan.report.warnings if f.problem == "hidden_characters"}
+    assert warnings == {
+        "#1 (620201001001001, a\\x00b)": "name 'a\\x00b' has a NUL character (U+0000) at position 2; removed",
+        "#2 (620201001001002, 建设社区第2网格)": "leader_phone '139\\u200b0000\\u200b1978' has a zero-width space "
+                                            "(U+200B) at position 4 (and 1 more hidden characters); removed",
+    }
+
+
+def test_codes_and_names_are_stored_in_nfc(tmp_path):
+    fac = gpd.read_file(MINI / "facilities.geojson")
+    fac.loc[0, "name"] = "Cafe\u0301"  # e + combining acute accent
+    fac.loc[1, "id"], fac.loc[2, "id"] = "F\u00e9", "Fe\u0301"  # the same id, composed and decomposed
+    path = tmp_path / "f.geojson"
+    path.write_bytes(dump_geojson(fac))
+    report = importer.prepare(path, "facilities", context=MINI_STORE).report
+    assert [f.problem for f in report.errors] == ["duplicate_code"]
+    fac = fac.drop(index=2)
+    path.write_bytes(dump_geojson(fac))
+    plan = importer.prepare(path, "facilities", context=MINI_STORE)
+    assert plan.report.ok and not [f for f in plan.report.warnings if f.problem == "hidden_characters"]
+    assert plan.gdf["name"].iloc[0] == "Café" and len(plan.gdf["name"].iloc[0]) == 4
+    assert plan.gdf["id"].iloc[1] == "F\u00e9"
+
+
+def test_plane_geometries_are_built_as_shapely_builds_them():
+    """Polygons, multipolygons and points are built in bulk; 3-D and odd ones one by one; the same either way."""
+    from app.geo._import_geojson import _read_geojson
+
+    square = [[98.28, 39.76], [98.29, 39.76], [98.29, 39.77], [98.28, 39.77], [98.28, 39.76]]
+    hole = [[98.282, 39.762], [98.284, 39.762], [98.284, 39.764], [98.282, 39.762]]
+    geometries = [
+        {"type": "Polygon", "coordinates": [square, hole]},
+        {"type": "MultiPolygon", "coordinates": [[square], [[[x + 0.02, y] for x, y in square], hole]]},
+        {"type": "Point", "coordinates": [98, 39]},
+        {"type": "Polygon", "coordinates": [[[*p, 1500.0] for p in square]]},
+        {"type": "Point", "coordinates": [98.29, 39.77, 1500]},
+        {"type": "Polygon", "coordinates": [[[*p, 1.0] if k % 2 else p for k, p in enumerate(square)]]},
+        {"type": "LineString", "coordinates": square},
+    ]
+    doc = {"type": "FeatureCollection",
+           "features": [{"type": "Feature", "properties": {}, "geometry": g} for g in geometries]}
+    raw = _read_geojson(json.dumps(doc).encode(), importer.Report("f"), False, importer.Limits())
+    for geom, obj in zip(raw.geoms, geometries, strict=True):
+        try:
+            want = shapely.geometry.shape(obj)
+        except ValueError:  # mixed 2-D and 3-D positions: refused, as before
+            assert geom is None
+            continue
+        assert shapely.to_wkb(geom) == shapely.to_wkb(want), obj["type"]

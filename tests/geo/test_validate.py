@@ -134,6 +134,27 @@ def test_wrong_attribute_type(mini):
     assert any("'population' should be int" in i.message for i in issues)
 
 
+def test_hidden_characters_in_codes_are_errors_and_in_names_warnings(mini):
+    fc = _load(mini, "grids")
+    fc["features"][0]["properties"]["code"] = "6202\u200b01001001001"
+    fc["features"][1]["properties"]["name"] = "a\u2066b"  # (GDAL cuts a stored name at a NUL before we see it)
+    _save(mini, "grids", fc)
+    fac = _load(mini, "facilities")
+    fac["features"][0]["properties"]["id"] = "F\u202e1"
+    _save(mini, "facilities", fac)
+    report = validate_folder(mini, expected_grids=None)
+    section = next(s for s in report.sections if s.key == "attributes")
+    hidden = {(f.severity, f.layer, f.feature, f.message) for f in section.findings if "position" in f.message}
+    assert hidden == {
+        ("error", "grids", "6202\\u200b01001001001",
+         "code '6202\\u200b01001001001' has a zero-width space (U+200B) at position 5"),
+        ("warning", "grids", "620201001001002",
+         "name 'a\\u2066b' has a left-to-right isolate (U+2066) at position 2"),
+        ("error", "facilities", "F\\u202e1", "id 'F\\u202e1' has a right-to-left override (U+202E) at position 2"),
+    }
+    assert not report.ok
+
+
 def test_missing_required_value(mini):
     fc = _load(mini, "addresses")
     fc["features"][0]["properties"]["grid_code"] = None
