@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
+from app import settings
 from app.cli._base import actor, main, workspace
 from app.geo.users import ACCOUNT_ROLES
+
+#: The password rules, for the help of the commands that set one.
+PASSWORD_RULE = ("at least PASSWORD_MIN_LENGTH characters " + settings.describe("PASSWORD_MIN_LENGTH")
+                 + ", not containing the user name, not a common or easily guessed password")
 
 
 @main.group("users")
@@ -16,7 +21,7 @@ def users_group() -> None:
 @users_group.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ACCOUNT_ROLES), default=ACCOUNT_ROLES[0], show_default=True)
-@click.password_option(help="Password (prompted, hidden, if not given; at least 8 characters).")
+@click.password_option(help=f"Password (prompted, hidden, if not given): {PASSWORD_RULE}.")
 def users_add(name: str, role: str, password: str) -> None:
     """Create account NAME."""
     from app.geo import operations
@@ -37,9 +42,9 @@ def users_remove(name: str) -> None:
 
 @users_group.command("passwd")
 @click.argument("name")
-@click.password_option(help="New password (prompted, hidden, if not given).")
+@click.password_option(help=f"New password (prompted, hidden, if not given): {PASSWORD_RULE}.")
 def users_passwd(name: str, password: str) -> None:
-    """Set the password of account NAME (signs out its sessions)."""
+    """Set the password of account NAME (signs out its sessions and lifts a lock-out)."""
     from app.geo import operations
 
     operations.set_password(workspace(), actor(), name, password)

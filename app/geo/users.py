@@ -1,11 +1,14 @@
-"""Sign-in accounts (staff and admin) in a small SQLite file, with argon2 password hashes."""
+"""Sign-in accounts in a small SQLite file: argon2 hashes, session generations, lock-outs and password rules."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import functools
 import re
+import secrets
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,13 +23,19 @@ from app.errors import GridmapError
 ROLES: tuple[str, ...] = ("public", "staff", "admin")
 #: Roles an account can have.
 ACCOUNT_ROLES: tuple[str, ...] = ("staff", "admin")
-#: Shortest password accepted.
-MIN_PASSWORD = 8
+#: Longest password accepted (argon2 hashes any length, but nobody types more).
+MAX_PASSWORD = 1024
+#: Lowest zxcvbn score (0-4) a password needs.
+MIN_PASSWORD_SCORE = 3
+#: Longest lock-out, so that the doubling stays bounded; failure counters idle this long are forgotten.
+MAX_LOCK_SECONDS = 24 * 3600
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.@\-\u4e00-\u9fff]{2,64}$")
 _HASHER = PasswordHasher()
 #: A hash of a random password, verified against when the user is unknown so timing does not tell.
 _DUMMY_HASH = _HASHER.hash("not-a-real-password-0000")
+#: zxcvbn keeps the user inputs of a call in a module-level dictionary, so calls must not overlap.
+_ZXCVBN_LOCK = threading.Lock()
 
 
 def set_hash_cost(time_cost: int = 3, memory_kib: int = 65536) -> None:
@@ -52,7 +61,14 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL CHECK (role IN ('staff', 'admin')),
     pw_hash TEXT NOT NULL,
     created TEXT NOT NULL,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    name TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until REAL NOT NULL DEFAULT 0,
+    last REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -64,6 +80,12 @@ CREATE TABLE IF NOT EXISTS audit (
     ip TEXT NOT NULL DEFAULT ''
 );
 """
+#: Columns added after a table was first released: (table, column, declaration). Older databases get them
+#: with ALTER TABLE when they are opened.
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("users", "generation", "INTEGER NOT NULL DEFAULT 0"),
+)
+_USER_COLUMNS = "name, role, created, updated, generation"
 
 
 class UserError(GridmapError, ValueError):
@@ -80,8 +102,21 @@ class User:
     role: str
     created: str
     updated: str
-    #: Changes whenever the password or role changes; sessions carrying an old stamp are dropped.
-    stamp: str
+    #: The account's session generation: a session made under another one is signed out. Signing out
+    #: and every password or role change move it on.
+    generation: int
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of one sign-in attempt (see :func:`sign_in`)."""
+
+    #: The account when name and password matched, else None.
+    user: User | None
+    #: Failed attempts in a row for the name, this one included (0 after a success).
+    failures: int = 0
+    #: Seconds the name is now locked for (0 when it is not locked).
+    locked_seconds: int = 0
 
 
 def role_rank(role: str) -> int:
@@ -94,9 +129,21 @@ def db_path(instance_dir: str | Path) -> Path:
     return Path(instance_dir) / "gridmap.sqlite3"
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, column, declaration in _ADDED_COLUMNS:
+        if column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        except sqlite3.OperationalError:
+            # another process may have added it in the meantime; anything else is a real failure
+            if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                raise
+
+
 @contextlib.contextmanager
 def connect(path: str | Path) -> Iterator[sqlite3.Connection]:
-    """Open the database (creating the folder and tables on first use) and commit on success.
+    """Open the database (creating the folder and tables, adding missing columns) and commit on success.
 
     Parameters
     ----------
@@ -114,6 +161,7 @@ def connect(path: str | Path) -> Iterator[sqlite3.Connection]:
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
+        _add_missing_columns(conn)
         with conn:
             yield conn
     finally:
@@ -124,10 +172,6 @@ def connect(path: str | Path) -> Iterator[sqlite3.Connection]:
 
 def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _stamp(role: str, pw_hash: str) -> str:
-    return hashlib.sha256(f"{role}\0{pw_hash}".encode()).hexdigest()[:16]
 
 
 def _check_name(name: str) -> str:
@@ -143,20 +187,81 @@ def _check_role(role: str) -> str:
     return role
 
 
-def _check_password(password: str) -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise UserError(f"password must be at least {MIN_PASSWORD} characters")
-    if len(password) > 1024:
-        raise UserError("password is longer than 1024 characters")
+# --------------------------------------------------------------------------- password rules
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def _strength(password: str, name: str) -> tuple[int, str]:
+    """Return zxcvbn's score (0-4) of ``password`` and its warning, with the user name as a known word."""
+    from zxcvbn import zxcvbn
+
+    with _ZXCVBN_LOCK:
+        # zxcvbn refuses more than 72 characters; what follows them only makes a password stronger
+        result = zxcvbn(password[:72], user_inputs=[name] if name else [])
+    return int(result["score"]), str(result["feedback"].get("warning") or "")
+
+
+def check_password(password: str, name: str, min_length: int) -> str:
+    """Return ``password`` when the password rules accept it for account ``name``; else raise.
+
+    The rules, in order: at least ``min_length`` characters (and at most :data:`MAX_PASSWORD`);
+    not equal to nor containing the user name (ignoring case); not in zxcvbn's list of common
+    passwords (ignoring case); a zxcvbn score of at least :data:`MIN_PASSWORD_SCORE`.
+
+    Parameters
+    ----------
+    password : str
+        The plain password.
+    name : str
+        The account's user name.
+    min_length : int
+        Shortest password accepted (the ``PASSWORD_MIN_LENGTH`` setting).
+
+    Returns
+    -------
+    str
+        The password, unchanged.
+
+    Raises
+    ------
+    UserError
+        Naming the rule the password breaks (key ``users.password.<rule>``).
+    """
+    if not isinstance(password, str) or len(password) < min_length:
+        raise UserError(f"password must be at least {min_length} characters (GRIDMAP_PASSWORD_MIN_LENGTH)",
+                        key="users.password.length")
+    if len(password) > MAX_PASSWORD:
+        raise UserError(f"password is longer than {MAX_PASSWORD} characters", key="users.password.length")
+    lowered = password.lower()
+    if name and name.lower() in lowered:
+        raise UserError(f"password must not contain the user name {name!r}", key="users.password.name")
+    if lowered in _common_passwords():
+        raise UserError("password is one of the most common passwords (zxcvbn's list); choose another",
+                        key="users.password.common")
+    score, warning = _strength(password, name)
+    if score < MIN_PASSWORD_SCORE:
+        why = f": {warning.rstrip('.')}" if warning else ""
+        raise UserError(f"password is too easy to guess (zxcvbn strength {score} of 4, at least "
+                        f"{MIN_PASSWORD_SCORE} needed){why}; use a longer mix of uncommon words, digits "
+                        "and signs", key="users.password.weak")
     return password
 
 
+# --------------------------------------------------------------------------- accounts
+
+
 def _row_user(row: tuple) -> User:
-    name, role, pw_hash, created, updated = row
-    return User(name=name, role=role, created=created, updated=updated, stamp=_stamp(role, pw_hash))
+    name, role, created, updated, generation = row
+    return User(name=name, role=role, created=created, updated=updated, generation=int(generation))
 
 
-def add_user(path: str | Path, name: str, password: str, role: str = "staff") -> User:
+def add_user(path: str | Path, name: str, password: str, role: str = "staff", *, min_length: int) -> User:
     """Create an account.
 
     Parameters
@@ -166,24 +271,29 @@ def add_user(path: str | Path, name: str, password: str, role: str = "staff") ->
     name : str
         User name.
     password : str
-        Plain password (at least :data:`MIN_PASSWORD` characters); only its argon2 hash is stored.
+        Plain password, which must pass :func:`check_password`; only its argon2 hash is stored.
     role : str
         ``staff`` or ``admin``.
+    min_length : int
+        Shortest password accepted (the ``PASSWORD_MIN_LENGTH`` setting).
 
     Returns
     -------
     User
         The new account.
     """
-    name, role, password = _check_name(name), _check_role(role), _check_password(password)
-    pw_hash = _HASHER.hash(password)
+    name, role = _check_name(name), _check_role(role)
+    pw_hash = _HASHER.hash(check_password(password, name, min_length))
     now = _now()
+    # a random first generation, so that a session of a removed account never fits a new one of that name
+    generation = secrets.randbelow(1 << 31)
     with connect(path) as conn:
         try:
-            conn.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?)", (name, role, pw_hash, now, now))
+            conn.execute(f"INSERT INTO users (pw_hash, {_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                         (pw_hash, name, role, now, now, generation))
         except sqlite3.IntegrityError as exc:
             raise UserError(f"user {name!r} already exists") from exc
-    return User(name, role, now, now, _stamp(role, pw_hash))
+    return User(name, role, now, now, generation)
 
 
 def remove_user(path: str | Path, name: str) -> None:
@@ -193,22 +303,43 @@ def remove_user(path: str | Path, name: str) -> None:
             raise UserError(f"no user {name!r}")
 
 
-def set_password(path: str | Path, name: str, password: str) -> None:
-    """Replace an account's password (signs out its existing sessions)."""
-    pw_hash = _HASHER.hash(_check_password(password))
+def set_password(path: str | Path, name: str, password: str, *, min_length: int) -> None:
+    """Replace an account's password, signing out its sessions and lifting a lock-out.
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file.
+    name : str
+        The account.
+    password : str
+        The new plain password, which must pass :func:`check_password`.
+    min_length : int
+        Shortest password accepted (the ``PASSWORD_MIN_LENGTH`` setting).
+    """
+    pw_hash = _HASHER.hash(check_password(password, name, min_length))
     with connect(path) as conn:
-        cur = conn.execute("UPDATE users SET pw_hash = ?, updated = ? WHERE name = ?", (pw_hash, _now(), name))
+        cur = conn.execute("UPDATE users SET pw_hash = ?, updated = ?, generation = generation + 1 "
+                           "WHERE name = ?", (pw_hash, _now(), name))
         if cur.rowcount == 0:
             raise UserError(f"no user {name!r}")
+        conn.execute("DELETE FROM sign_in_failures WHERE name = ?", (name,))
 
 
 def set_role(path: str | Path, name: str, role: str) -> None:
     """Change an account's role (signs out its existing sessions)."""
     role = _check_role(role)
     with connect(path) as conn:
-        cur = conn.execute("UPDATE users SET role = ?, updated = ? WHERE name = ?", (role, _now(), name))
+        cur = conn.execute("UPDATE users SET role = ?, updated = ?, generation = generation + 1 "
+                           "WHERE name = ?", (role, _now(), name))
         if cur.rowcount == 0:
             raise UserError(f"no user {name!r}")
+
+
+def end_sessions(path: str | Path, name: str) -> None:
+    """Sign out every session of account ``name`` by moving its generation on (an unknown name: nothing)."""
+    with connect(path) as conn:
+        conn.execute("UPDATE users SET generation = generation + 1 WHERE name = ?", (name,))
 
 
 def get_user(path: str | Path, name: str) -> User | None:
@@ -216,8 +347,7 @@ def get_user(path: str | Path, name: str) -> User | None:
     if not Path(path).exists():
         return None
     with connect(path) as conn:
-        row = conn.execute("SELECT name, role, pw_hash, created, updated FROM users WHERE name = ?",
-                           (name,)).fetchone()
+        row = conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
     return _row_user(row) if row else None
 
 
@@ -226,7 +356,7 @@ def list_users(path: str | Path) -> list[User]:
     if not Path(path).exists():
         return []
     with connect(path) as conn:
-        rows = conn.execute("SELECT name, role, pw_hash, created, updated FROM users ORDER BY name").fetchall()
+        rows = conn.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY name").fetchall()
     return [_row_user(r) for r in rows]
 
 
@@ -234,23 +364,109 @@ def verify(path: str | Path, name: str, password: str) -> User | None:
     """Check a name and password; return the account when they match, else None.
 
     Unknown names cost the same argon2 work as wrong passwords. A hash made with older
-    parameters is re-hashed on success.
+    parameters is re-hashed on success. No lock-out applies here (see :func:`sign_in`).
     """
     row = None
     if Path(path).exists() and isinstance(name, str) and len(name) <= 64:
         with connect(path) as conn:
-            row = conn.execute("SELECT name, role, pw_hash, created, updated FROM users WHERE name = ?",
+            row = conn.execute(f"SELECT pw_hash, {_USER_COLUMNS} FROM users WHERE name = ?",
                                (name,)).fetchone()
-    if not isinstance(password, str) or len(password) > 1024:
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD:
         return None
     try:
-        _HASHER.verify(row[2] if row else _DUMMY_HASH, password)
+        _HASHER.verify(row[0] if row else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if row is None:
         return None
-    if _HASHER.check_needs_rehash(row[2]):
+    if _HASHER.check_needs_rehash(row[0]):
         with connect(path) as conn:
             conn.execute("UPDATE users SET pw_hash = ? WHERE name = ?", (_HASHER.hash(password), name))
-        return get_user(path, name)
-    return _row_user(row)
+    return _row_user(row[1:])
+
+
+# --------------------------------------------------------------------------- lock-out
+
+
+def lock_seconds(failures: int, attempts: int, seconds: int) -> int:
+    """Return how long a name is locked after ``failures`` failed sign-ins in a row.
+
+    Parameters
+    ----------
+    failures : int
+        Failed attempts in a row.
+    attempts : int
+        Failures that lock (the ``LOCKOUT_ATTEMPTS`` setting); 0 or less never locks.
+    seconds : int
+        The first lock (the ``LOCKOUT_SECONDS`` setting); it doubles with each further failure.
+
+    Returns
+    -------
+    int
+        Seconds, at most ``max(MAX_LOCK_SECONDS, seconds)``; 0 below ``attempts`` failures.
+    """
+    if attempts <= 0 or seconds <= 0 or failures < attempts:
+        return 0
+    cap = max(MAX_LOCK_SECONDS, seconds)
+    return min(seconds * 2 ** min(failures - attempts, 40), cap)
+
+
+def _record_failure(path: str | Path, name: str, now: float, attempts: int, seconds: int) -> SignIn:
+    forget = max(MAX_LOCK_SECONDS, seconds)
+    with connect(path) as conn:
+        conn.execute("DELETE FROM sign_in_failures WHERE last < ?", (now - forget,))
+        failures = conn.execute(
+            "INSERT INTO sign_in_failures (name, failures, last) VALUES (?, 1, ?) "
+            "ON CONFLICT (name) DO UPDATE SET failures = failures + 1, last = excluded.last "
+            "RETURNING failures",
+            (name, now)).fetchone()[0]
+        locked = lock_seconds(failures, attempts, seconds)
+        if locked:
+            conn.execute("UPDATE sign_in_failures SET locked_until = ? WHERE name = ?", (now + locked, name))
+    return SignIn(None, failures=failures, locked_seconds=locked)
+
+
+def sign_in(path: str | Path, name: str, password: str, *, attempts: int, seconds: int,
+            now: float | None = None) -> SignIn:
+    """Check a name and password under the lock-out rule.
+
+    Every name, whether an account has it or not, counts its failed attempts in a row, so
+    that an unknown name fails and locks exactly like a wrong password. After ``attempts``
+    failures the name is locked for ``seconds``; each further failure (an attempt while locked
+    counts as one, and its password is not even checked) doubles the lock, up to
+    :data:`MAX_LOCK_SECONDS`. A successful sign-in and a new password clear the count;
+    counters idle for that long are forgotten.
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file.
+    name, password : str
+        What the user typed.
+    attempts : int
+        The ``LOCKOUT_ATTEMPTS`` setting (0 switches the lock-out off).
+    seconds : int
+        The ``LOCKOUT_SECONDS`` setting.
+    now : float, optional
+        The time (Unix seconds); the clock by default.
+
+    Returns
+    -------
+    SignIn
+        The account, or None with the failure count and the lock in seconds.
+    """
+    now = time.time() if now is None else now
+    key = name[:64] if isinstance(name, str) else ""
+    locked_until = 0.0
+    if Path(path).exists():
+        with connect(path) as conn:
+            row = conn.execute("SELECT locked_until FROM sign_in_failures WHERE name = ?", (key,)).fetchone()
+        locked_until = row[0] if row else 0.0
+    if locked_until > now and attempts > 0 and seconds > 0:  # a lock-out switched off since is lifted
+        return _record_failure(path, key, now, attempts, seconds)
+    user = verify(path, name, password)
+    if user is None:
+        return _record_failure(path, key, now, attempts, seconds)
+    with connect(path) as conn:
+        conn.execute("DELETE FROM sign_in_failures WHERE name = ?", (key,))
+    return SignIn(user)

@@ -34,6 +34,16 @@ i18n.register({
     "auth.name": ("用户名", "User name"),
     "auth.password": ("密码", "Password"),
     "auth.failed": ("用户名或密码错误", "Wrong user name or password"),
+    "auth.locked_title": ("账户已暂时锁定", "Account locked for now"),
+    "auth.locked": ("连续登录失败次数过多（上限 {attempts} 次），请在 {wait}后再试。管理员重设密码也可解除锁定。",
+                    "Too many failed sign-ins in a row (at most {attempts}): try again in {wait}. "
+                    "An admin who sets a new password lifts the lock too."),
+    "auth.wait_seconds": ("{n} 秒", "{n} seconds"),
+    "auth.wait_minutes": ("{n} 分钟", "{n} minutes"),
+    "auth.wait_hours": ("{n} 小时", "{n} hours"),
+    "auth.password_rule": ("密码至少 {n} 个字符，不能包含用户名，也不能是常见或容易猜到的密码（如 password、123456…）。",
+                           "Passwords need at least {n} characters, must not contain the user name and "
+                           "must not be common or easy to guess (password, 123456…)."),
     "auth.signed_in_as": ("已登录：{name}（{role}）", "Signed in as {name} ({role})"),
     "auth.hint": ("工作人员登录后可查看网格员联系方式；管理员可导入数据、回退版本和管理用户。",
                   "Staff who sign in see grid workers' contacts; admins import data, roll back and manage users."),
@@ -65,8 +75,9 @@ def client_ip() -> str:
 def current_user() -> users.User | None:
     """Return the signed-in account, or None for the public.
 
-    The session holds the user name and a stamp of the role and password hash; a session
-    whose account was removed, or whose password or role changed since, counts as signed out.
+    The session holds the user name and the account's session generation when it signed in; a
+    session whose account was removed, or that the account ended since (signing out, a new
+    password or role: :func:`app.geo.users.end_sessions`), counts as signed out.
     """
     if "gm_user" in g:
         return g.gm_user
@@ -74,11 +85,11 @@ def current_user() -> users.User | None:
     name = session.get("uid")
     if isinstance(name, str) and name:
         found = users.get_user(db_file(), name)
-        if found is not None and found.stamp == session.get("st"):
+        if found is not None and found.generation == session.get("gen"):
             user = found
         else:
             session.pop("uid", None)
-            session.pop("st", None)
+            session.pop("gen", None)
     g.gm_user = user
     return user
 
@@ -138,33 +149,57 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _wait_text(seconds: int) -> str:
+    """Return a wait of ``seconds`` in words, rounded up: "45 seconds", "3 minutes", "2 hours"."""
+    if seconds < 120:
+        return i18n.t("auth.wait_seconds", n=seconds)
+    if seconds < 2 * 3600:
+        return i18n.t("auth.wait_minutes", n=-(-seconds // 60))
+    return i18n.t("auth.wait_hours", n=-(-seconds // 3600))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Show the sign-in form; check a name and password and start a session."""
+    """Show the sign-in form; check a name and password under the lock-out rule and start a session."""
     error = None
     status = 200
+    headers: dict[str, str] = {}
+    locked = 0
     if request.method == "POST":
+        cfg = current_app.config
         name = (request.form.get("name") or "").strip()[:64]
         password = request.form.get("password") or ""
-        user = users.verify(db_file(), name, password)
-        if user is None:
-            audit.record(db_file(), name or "(empty)", "sign_in_failed", ip=client_ip())
+        attempt = users.sign_in(db_file(), name, password, attempts=cfg["LOCKOUT_ATTEMPTS"],
+                                seconds=cfg["LOCKOUT_SECONDS"])
+        user = attempt.user
+        if user is None and attempt.locked_seconds:
+            locked = attempt.locked_seconds
+            audit.record(db_file(), name or "(empty)", "sign_in_locked", ip=client_ip(),
+                         detail={"failures": attempt.failures, "seconds": locked})
+            error = i18n.t("auth.locked", attempts=cfg["LOCKOUT_ATTEMPTS"], wait=_wait_text(locked))
+            status, headers["Retry-After"] = 429, str(locked)
+        elif user is None:
+            audit.record(db_file(), name or "(empty)", "sign_in_failed", ip=client_ip(),
+                         detail={"failures": attempt.failures})
             error, status = i18n.t("auth.failed"), 401
         else:
             session.clear()  # a fresh session (and CSRF token) on every sign-in
             session.permanent = True
-            session["uid"], session["st"] = user.name, user.stamp
+            session["uid"], session["gen"] = user.name, user.generation
             g.pop("gm_user", None)
             audit.record(db_file(), user.name, "sign_in", detail={"role": user.role}, ip=client_ip())
             return redirect(_safe_next(request.form.get("next")))
-    return render_template("auth/login.html", error=error, next=_safe_next(request.values.get("next"))), status
+    page = render_template("auth/login.html", error=error, locked=locked,
+                           next=_safe_next(request.values.get("next")))
+    return page, status, headers
 
 
 @bp.post("/logout")
 def logout():
-    """End the session."""
+    """End the session, and every other session of the account with it (a saved cookie no longer works)."""
     user = current_user()
     if user is not None:
+        users.end_sessions(db_file(), user.name)
         audit.record(db_file(), user.name, "sign_out", ip=client_ip())
     session.clear()
     g.pop("gm_user", None)

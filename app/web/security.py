@@ -1,4 +1,4 @@
-"""Hardening: security headers with a strict CSP, CSRF tokens on every form, rate limits, safe cookies."""
+"""Hardening: a strict CSP and headers, CSRF tokens and origin checks on forms, rate limits, safe cookies."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 import secrets
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request, session
 from flask_limiter import Limiter
@@ -16,6 +17,7 @@ from flask_limiter.util import get_remote_address
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from app.settings import SettingError
 from app.web.errors import ApiError
 
 #: Tile hosts each basemap setting loads images from.
@@ -65,6 +67,92 @@ def _check_csrf() -> None:
     if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), str(expected).encode()):
         raise ApiError("the form has expired or did not come from this site (missing or wrong CSRF token); "
                        "reload the page and try again", 400)
+
+
+# --------------------------------------------------------------------------- origins
+
+
+def normalise_origin(url: str) -> str | None:
+    """Return the origin ``scheme://host[:port]`` of an Origin or Referer value, or None when it has none.
+
+    The scheme and host are lower-cased and a default port (80 for http, 443 for https) is
+    dropped, as browsers do in the Origin header. ``null`` and anything but http(s) give None.
+
+    Parameters
+    ----------
+    url : str
+        An origin (``https://grid.example``) or a whole URL (a Referer).
+
+    Returns
+    -------
+    str or None
+        E.g. ``"https://grid.example"`` or ``"http://127.0.0.1:5000"``.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in ("http", "https") or not host:
+        return None
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if port is not None and port != (80 if scheme == "http" else 443):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def trusted_origins(value: str) -> frozenset[str]:
+    """Return the origins of the ``TRUSTED_ORIGINS`` setting (comma-separated).
+
+    Raises
+    ------
+    app.settings.SettingError
+        For an entry that is not an origin such as ``https://grid.example``.
+    """
+    out = set()
+    for entry in (e.strip() for e in (value or "").split(",")):
+        if not entry:
+            continue
+        origin = normalise_origin(entry)
+        if origin is None or urlsplit(entry).path not in ("", "/") or urlsplit(entry).query:
+            raise SettingError(f"GRIDMAP_TRUSTED_ORIGINS: {entry!r} is not an origin "
+                               "like https://grid.example")
+        out.add(origin)
+    return frozenset(out)
+
+
+def own_origins() -> set[str]:
+    """Return the origins this request may come from: the service's own (scheme and Host as Flask sees them).
+
+    Over plain HTTP the ``https://`` origin of the same host counts too: a proxy that ends TLS in
+    front of the service forwards plain HTTP, and an https page on the same host is no stranger.
+    """
+    own = normalise_origin(f"{request.scheme}://{request.host}")
+    if own is None:
+        return set()
+    return {own, "https://" + own.split("://", 1)[1]} if own.startswith("http://") else {own}
+
+
+def _check_origin() -> None:
+    """Refuse a form post (or admin API call) that a browser says comes from another site."""
+    if not _csrf_applies():
+        return
+    header, sent = "Origin", request.headers.get("Origin")
+    if not sent:
+        header, sent = "Referer", request.headers.get("Referer")
+        if not sent:
+            return  # some clients send neither; the CSRF token decides
+    origin = normalise_origin(sent)
+    allowed = own_origins() | current_app.extensions["gridmap.trusted_origins"]
+    if origin is not None and origin in allowed:
+        return
+    shown = origin or sent[:200]
+    site = normalise_origin(f"{request.scheme}://{request.host}") or request.host
+    raise ApiError(f"refused: this request comes from {shown} (its {header} header), not from this site "
+                   f"({site}); an origin of your own can be added to GRIDMAP_TRUSTED_ORIGINS", 403,
+                   key="origin", origin=shown)
 
 
 # --------------------------------------------------------------------------- headers
@@ -207,7 +295,7 @@ def limit_endpoints(app: Flask) -> list[str]:
 
 
 def init_app(app: Flask) -> None:
-    """Install cookies, CSRF, headers and rate limits on ``app`` (call last in the factory)."""
+    """Install cookies, origin checks, CSRF, headers and rate limits on ``app`` (call last in the factory)."""
     cfg = app.config
     cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
@@ -215,6 +303,8 @@ def init_app(app: Flask) -> None:
     cfg["SESSION_COOKIE_NAME"] = "gridmap_session"
     cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=cfg["SESSION_HOURS"])
     cfg.setdefault("PROPAGATE_EXCEPTIONS", None)
+    app.extensions["gridmap.trusted_origins"] = trusted_origins(cfg["TRUSTED_ORIGINS"])
+    app.before_request(_check_origin)
     app.before_request(_check_csrf)
     app.after_request(_headers)
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, csp_nonce=csp_nonce)

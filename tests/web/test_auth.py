@@ -1,4 +1,4 @@
-"""Sign-in, roles on every endpoint, personal data kept from the public, CSRF, rate limits and headers."""
+"""Sign-in, sessions that end, lock-outs, password rules, roles on every endpoint, personal data, CSRF and origins."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from app.geo import audit, users
 from app.geo.schema import PERSONAL_FIELDS
-from tests.helpers import MINI, PASSWORDS, csrf_token, json_error, login
+from tests.helpers import MIN_PASSWORD, MINI, PASSWORDS, csrf_token, json_error, login, logout
 
 
 @pytest.fixture
@@ -54,16 +54,179 @@ def test_next_must_stay_on_site(auth):
 def test_password_change_ends_sessions(client, auth, tmp_path):
     auth.login("staff")
     assert client.get("/api/v1/me").get_json()["role"] == "staff"
-    users.set_password(users.db_path(tmp_path / "inst"), "staff", "another-pass")
+    users.set_password(users.db_path(tmp_path / "inst"), "staff", "Harbor-Violet-93", min_length=MIN_PASSWORD)
     assert client.get("/api/v1/me").get_json()["role"] == "public"
+    assert auth.login("staff", "Harbor-Violet-93").status_code == 302
+
+
+def test_role_change_ends_sessions(client, auth, tmp_path):
+    auth.login("staff")
+    users.set_role(users.db_path(tmp_path / "inst"), "staff", "admin")
+    assert client.get("/api/v1/me").get_json()["role"] == "public"
+    auth.login("staff")
+    assert client.get("/api/v1/me").get_json()["role"] == "admin"
+
+
+def test_signing_out_ends_a_replayed_cookie(app, client, auth):
+    # the attack: sign out, then send the session cookie saved before; it was still signed in as admin
+    auth.login("admin")
+    saved = client.get_cookie("gridmap_session").value
+    elsewhere = app.test_client()  # the same account signed in on another device
+    login(elsewhere, "admin")
+    assert elsewhere.get("/api/v1/me").get_json()["role"] == "admin"
+    auth.logout()
+    replay = app.test_client()
+    replay.set_cookie("gridmap_session", saved)
+    assert replay.get("/api/v1/me").get_json() == {"role": "public", "user": None}
+    assert replay.get("/api/v1/versions").status_code == 401
+    assert replay.get("/admin").status_code == 302
+    assert elsewhere.get("/api/v1/me").get_json()["role"] == "public"  # every session of the account ends
+    assert auth.login("admin").status_code == 302  # signing in again works
 
 
 def test_forged_session_role_is_ignored(app):
     c = app.test_client()
     with c.session_transaction() as s:
-        s["uid"], s["st"], s["role"] = "admin", "forged", "admin"
+        s["uid"], s["gen"], s["role"] = "admin", -1, "admin"
     assert c.get("/api/v1/me").get_json()["role"] == "public"
     assert c.get("/api/v1/versions").status_code == 401
+
+
+# --------------------------------------------------------------------------- lock-out
+
+
+def _locked_app(make_app, **settings):
+    return make_app(RATELIMIT_ENABLED=False, LOCKOUT_ATTEMPTS=3, LOCKOUT_SECONDS=60, **settings)
+
+
+def _alert(response) -> str:
+    found = re.search(r'<div class="alert[^"]*" role="alert"[^>]*>(.*?)</div>', response.get_data(as_text=True), re.S)
+    assert found, response.get_data(as_text=True)[:500]
+    return re.sub(r"<[^>]+>|\s+", " ", found.group(1)).strip()
+
+
+def test_an_account_locks_after_failures_in_a_row(make_app, tmp_path):
+    c = _locked_app(make_app, LANGUAGE="en").test_client()
+    assert [login(c, "staff", "wrong-password").status_code for _ in range(2)] == [401, 401]
+    r = login(c, "staff", "wrong-password")
+    assert r.status_code == 429 and r.headers["Retry-After"] == "60"
+    text = _alert(r)
+    assert "Account locked for now" in text and "at most 3" in text and "try again in 60 seconds" in text
+    r = login(c, "staff")  # the right password does not open a locked account, and doubles the lock
+    assert r.status_code == 429 and r.headers["Retry-After"] == "120" and "2 minutes" in _alert(r)
+    assert c.get("/api/v1/me").get_json()["role"] == "public"
+    assert login(c, "admin").status_code == 302  # other accounts are not locked
+    db = users.db_path(tmp_path / "inst")
+    locked = audit.entries(db, action="sign_in_locked")
+    assert [(e.actor, e.detail["seconds"], e.detail["failures"]) for e in locked] == [("staff", 120, 4),
+                                                                                       ("staff", 60, 3)]
+    assert [e.detail["failures"] for e in audit.entries(db, action="sign_in_failed")] == [2, 1]
+
+
+def test_the_lock_message_is_in_chinese_too(make_app):
+    c = _locked_app(make_app).test_client()
+    for _ in range(2):
+        assert "用户名或密码错误" in _alert(login(c, "staff", "wrong-password"))
+    text = _alert(login(c, "staff", "wrong-password"))
+    assert "账户已暂时锁定" in text and "上限 3 次" in text and "60 秒" in text
+
+
+def test_an_unknown_name_fails_and_locks_like_a_wrong_password(make_app):
+    c = _locked_app(make_app, LANGUAGE="en").test_client()
+    known = [login(c, "staff", "wrong-password") for _ in range(4)]
+    unknown = [login(c, "nobody", "wrong-password") for _ in range(4)]
+    assert [r.status_code for r in known] == [r.status_code for r in unknown] == [401, 401, 429, 429]
+    assert [_alert(r) for r in known] == [_alert(r) for r in unknown]
+    assert [r.headers.get("Retry-After") for r in known] == [r.headers.get("Retry-After") for r in unknown]
+
+
+def test_a_successful_sign_in_resets_the_count(make_app):
+    c = _locked_app(make_app).test_client()
+    for _ in range(3):
+        assert [login(c, "staff", "wrong-password").status_code for _ in range(2)] == [401, 401]
+        assert login(c, "staff").status_code == 302
+        logout(c)
+
+
+def test_a_new_password_from_an_admin_lifts_the_lock(make_app):
+    app = _locked_app(make_app)
+    c = app.test_client()
+    for _ in range(3):
+        login(c, "staff", "wrong-password")
+    admin = app.test_client()
+    login(admin, "admin")
+    r = admin.post("/admin/users/staff/password", data={"csrf_token": csrf_token(admin), "password": "Harbor-Violet-93"})
+    assert r.status_code == 303
+    assert login(c, "staff", "Harbor-Violet-93").status_code == 302
+
+
+# --------------------------------------------------------------------------- password rules
+
+
+@pytest.mark.parametrize(("password", "rule"), [
+    ("password", "at least 10 characters"),  # the attack: `password` was accepted
+    ("password1234", "most common passwords"),
+    ("li-Kestrel-Quartz", "must not contain the user name"),
+    ("aaaaaaaaaaaa", "too easy to guess"),
+])
+def test_weak_passwords_are_refused(client, auth, tmp_path, password, rule):
+    auth.login("admin")
+    form = {"csrf_token": auth.csrf(), "name": "li", "password": password, "role": "staff"}
+    r = client.post("/admin/users", data=form, headers={"Accept": "application/json"})
+    assert rule in json_error(r, 400)
+    r = client.post("/admin/users/staff/password", headers={"Accept": "application/json"},
+                    data={"csrf_token": auth.csrf(), "password": password.replace("li-", "Staff-")})
+    assert rule in json_error(r, 400)
+    db = users.db_path(tmp_path / "inst")
+    assert users.get_user(db, "li") is None and users.verify(db, "staff", PASSWORDS["staff"]) is not None
+
+
+def test_the_users_page_states_the_password_rule(client, auth):
+    auth.login("admin")
+    html = client.get("/admin/users?lang=en").get_data(as_text=True)
+    assert "at least 10 characters" in html and 'minlength="10"' in html and 'minlength="8"' not in html
+    assert "至少 10 个字符" in client.get("/admin/users?lang=zh").get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- origins
+
+
+def test_a_valid_token_from_another_origin_is_refused(client, auth, tmp_path):
+    # the attack: a valid CSRF token sent with Origin: http://evil.example was accepted
+    auth.login("admin")
+    form = {"csrf_token": auth.csrf(), "name": "li", "password": "Orchid-Ferry-35", "role": "staff"}
+    r = client.post("/admin/users", data=form, headers={"Origin": "http://evil.example"})
+    assert "http://evil.example" in json_error(r, 403)
+    assert r.get_json()["origin"] == "http://evil.example" and r.get_json()["code"] == "origin"
+    r = client.post("/admin/users", data=form, headers={"Referer": "http://evil.example/page?x=1"})
+    assert "http://evil.example" in json_error(r, 403)
+    r = client.post("/logout", data={"csrf_token": auth.csrf()}, headers={"Origin": "http://evil.example"})
+    json_error(r, 403)
+    assert client.get("/api/v1/me").get_json()["role"] == "admin"
+    db = users.db_path(tmp_path / "inst")
+    assert users.get_user(db, "li") is None
+    r = client.post("/admin/users", data=form, headers={"Origin": "http://localhost"})
+    assert r.status_code == 303 and users.get_user(db, "li") is not None
+
+
+def test_sign_in_from_another_origin_is_refused(app):
+    c = app.test_client()
+    r = c.post("/login", data={"name": "admin", "password": PASSWORDS["admin"], "csrf_token": csrf_token(c)},
+               headers={"Origin": "https://evil.example"})
+    json_error(r, 403)
+    assert c.get("/api/v1/me").get_json()["role"] == "public"
+
+
+def test_trusted_origins_are_accepted(make_app, tmp_path):
+    app = make_app(RATELIMIT_ENABLED=False, TRUSTED_ORIGINS="https://grid.example.gov.cn, https://ops.example:8443")
+    c = app.test_client()
+    login(c, "admin")
+    for origin, status in (("https://grid.example.gov.cn", 303), ("https://ops.example:8443", 303),
+                           ("https://ops.example", 403), ("http://grid.example.gov.cn", 403)):
+        r = c.post("/admin/users", headers={"Origin": origin},
+                   data={"csrf_token": csrf_token(c), "name": f"u{status}{len(origin)}", "role": "staff",
+                         "password": "Orchid-Ferry-35"})
+        assert r.status_code == status, origin
 
 
 # --------------------------------------------------------------------------- CSRF

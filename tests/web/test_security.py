@@ -1,4 +1,4 @@
-"""app.web.security on its own: the CSP and its script hashes, CSRF, headers, rate-limit wiring and cookies."""
+"""app.web.security on its own: the CSP and its script hashes, CSRF, origin checks, headers, rate limits, cookies."""
 
 from __future__ import annotations
 
@@ -223,6 +223,102 @@ def test_json_api_needs_no_token_but_admin_api_does(client):
 
 def test_safe_methods_are_not_checked(client):
     assert client.get("/login").status_code == 200
+
+
+# --------------------------------------------------------------------------- origins
+
+EVIL = "http://evil.example"
+
+
+@pytest.mark.parametrize(("value", "origin"), [
+    ("https://Grid.Example", "https://grid.example"),
+    ("https://grid.example:443", "https://grid.example"),
+    ("http://grid.example:80/any/path?q=1", "http://grid.example"),
+    ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+    ("https://grid.example:8443/", "https://grid.example:8443"),
+    ("http://[::1]:5000/x", "http://[::1]:5000"),
+    ("null", None),
+    ("file:///etc/passwd", None),
+    ("http://grid.example:99999", None),
+    ("", None),
+])
+def test_normalise_origin(value, origin):
+    assert security.normalise_origin(value) == origin
+
+
+def test_trusted_origins_setting():
+    assert security.trusted_origins("") == frozenset()
+    assert security.trusted_origins(" https://a.example , http://b.example:8080/,") == {
+        "https://a.example", "http://b.example:8080"}
+    for bad in ("a.example", "https://a.example/path", "ftp://a.example"):
+        with pytest.raises(settings.SettingError, match="GRIDMAP_TRUSTED_ORIGINS"):
+            security.trusted_origins(bad)
+    with pytest.raises(settings.SettingError):
+        bare_app(TRUSTED_ORIGINS="a.example")
+
+
+def _post(client, path="/form", **headers):
+    return client.post(path, data={"csrf_token": csrf_token(client)}, headers=headers)
+
+
+def test_own_origin_passes_and_a_foreign_one_is_refused_despite_the_token(client):
+    assert _post(client, Origin="http://localhost").get_data(as_text=True) == "posted"
+    assert _post(client, Origin="http://localhost:80").status_code == 200
+    r = _post(client, Origin=EVIL)
+    message = json_error(r, 403)
+    assert EVIL in message and "http://localhost" in message and "GRIDMAP_TRUSTED_ORIGINS" in message
+    assert r.get_json()["code"] == "origin" and r.get_json()["origin"] == EVIL
+    for other in ("http://localhost:5001", "https://localhost.evil.example", "null"):
+        assert _post(client, Origin=other).status_code == 403, other
+
+
+def test_referer_decides_when_there_is_no_origin(client):
+    assert _post(client, Referer="http://localhost/login?next=/admin").status_code == 200
+    assert EVIL in json_error(_post(client, Referer=EVIL + "/page"), 403)
+    assert _post(client, Origin="http://localhost", Referer=EVIL + "/page").status_code == 200  # Origin wins
+
+
+def test_without_origin_or_referer_the_token_decides(client):
+    assert _post(client).status_code == 200
+    assert "CSRF" in json_error(client.post("/form"), 400)
+    assert "CSRF" in json_error(client.post("/form", headers={"Origin": "http://localhost"}), 400)
+
+
+def test_origin_follows_the_host_header(client):
+    site = "http://grid.example:8080"
+    token = client.get("/token", base_url=site).get_data(as_text=True)  # a session on that host
+    for origin, status in ((site, 200), ("http://localhost", 403), ("http://grid.example", 403)):
+        r = client.post("/form", data={"csrf_token": token}, headers={"Origin": origin}, base_url=site)
+        assert r.status_code == status, origin
+
+
+def test_https_origin_passes_behind_a_tls_proxy_but_not_the_other_way(client):
+    assert _post(client, Origin="https://localhost").status_code == 200  # TLS ended by a proxy in front
+    r = client.post("/form", data={"csrf_token": csrf_token(client)}, headers={"Origin": "http://localhost"},
+                    base_url="https://localhost")
+    assert r.status_code == 403  # a plain-HTTP page may not post to the HTTPS site
+
+
+def test_trusted_origins_pass():
+    c = bare_app(TRUSTED_ORIGINS="https://grid.example.gov.cn,http://10.0.0.5:8080").test_client()
+    assert _post(c, Origin="https://grid.example.gov.cn").status_code == 200
+    assert _post(c, Origin="http://10.0.0.5:8080").status_code == 200
+    assert _post(c, Referer="https://grid.example.gov.cn/admin").status_code == 200
+    assert _post(c, Origin="http://10.0.0.5").status_code == 403
+    assert _post(c, Origin=EVIL).status_code == 403
+
+
+def test_json_apis_without_csrf_stay_open_to_any_client(client):
+    assert client.post("/api/v1/thing", json={}).status_code == 200  # a script sends no Origin
+    assert client.post("/api/v1/thing", json={}, headers={"Origin": EVIL}).status_code == 200
+    token = {security.CSRF_HEADER: csrf_token(client)}
+    assert client.post("/api/v1/admin/thing", json={}, headers=token).status_code == 200
+    r = client.post("/api/v1/admin/thing", json={}, headers={**token, "Origin": EVIL})
+    assert EVIL in json_error(r, 403)
+
+
+def test_reading_is_not_origin_checked(client):
+    assert client.get("/page", headers={"Origin": EVIL, "Referer": EVIL}).status_code == 200
 
 
 # --------------------------------------------------------------------------- rate limits
