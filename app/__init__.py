@@ -48,6 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from app.web import admin, auth, coverage, errors, health, locate, maps, openapi, security
 
+    admin.clean_uploads(config)  # uploads a killed server left; safe while another one uploads
     errors.register(app)
     auth.init_app(app)
     # One blueprint per concern. maps comes before security: security hashes the inline scripts

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from app import create_app
+from app import create_app, settings
 from app.geo import users
 
 TESTS = Path(__file__).resolve().parent
@@ -30,8 +30,10 @@ DEMO = REPO / "geodata"
 #: Real district outlines next to the repository, when the reference data folder is there.
 LANZHOU = REPO.parent / "shared" / "reference" / "data" / "lanzhou_districts.geojson"
 
-#: The accounts :func:`make_app` creates: name (= role) -> password.
-PASSWORDS: dict[str, str] = {"admin": "admin-pass-1", "staff": "staff-pass-1"}
+#: The accounts :func:`make_app` creates: name (= role) -> password (they pass the password rules).
+PASSWORDS: dict[str, str] = {"admin": "Kestrel-Quartz-27", "staff": "Meadow-Lantern-58"}
+#: The shortest password the default settings accept.
+MIN_PASSWORD = settings.defaults().PASSWORD_MIN_LENGTH
 #: Import limits the hostile corpus is built against (``make_corpus.LIMITS``, as settings).
 CORPUS_LIMITS: dict[str, int] = {"IMPORT_MAX_MB": 1, "IMPORT_MAX_UNPACKED_MB": 4, "IMPORT_MAX_FEATURES": 2000}
 
@@ -108,7 +110,7 @@ def add_accounts(instance_dir: Path) -> Path:
     db = users.db_path(instance_dir)
     for name, password in PASSWORDS.items():
         if users.get_user(db, name) is None:
-            users.add_user(db, name, password, name)
+            users.add_user(db, name, password, name, min_length=MIN_PASSWORD)
     return db
 
 
@@ -140,6 +142,13 @@ def csrf_token(client: FlaskClient) -> str:
         return token
 
 
+def page_token(page: str) -> str:
+    """Return the CSRF token of the first form in an HTML page (for a client other than Flask's)."""
+    found = _TOKEN_INPUT.search(page)
+    assert found, "the page's form carries no CSRF token"
+    return found.group(1)
+
+
 def login(client: FlaskClient, name: str, password: str | None = None, **form: str) -> TestResponse:
     """Sign in through the real form: GET /login for its CSRF token, then POST it back.
 
@@ -159,11 +168,9 @@ def login(client: FlaskClient, name: str, password: str | None = None, **form: s
     TestResponse
         The answer to the POST (302 on success, 401 for a wrong password).
     """
-    page = client.get("/login").get_data(as_text=True)
-    found = _TOKEN_INPUT.search(page)
-    assert found, "the sign-in form carries no CSRF token"
+    token = page_token(client.get("/login").get_data(as_text=True))
     password = PASSWORDS.get(name, "") if password is None else password
-    return client.post("/login", data={"name": name, "password": password, "csrf_token": found.group(1), **form})
+    return client.post("/login", data={"name": name, "password": password, "csrf_token": token, **form})
 
 
 def logout(client: FlaskClient) -> TestResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import pytest
 
@@ -37,7 +39,7 @@ def test_import_versions_rollback(env, runner):
     assert r.exit_code == 0 and "now serving version 0001-" in r.output
     assert runner.invoke(main, ["rollback", "99"]).exit_code == 1
     actions = [e.action for e in audit.entries(users.db_path(env / "inst"))]
-    assert actions == ["rollback", "import"]
+    assert actions == ["rollback", "import", "seed"]
 
 
 def test_import_with_crs_and_repair(env, runner):
@@ -79,21 +81,41 @@ def test_hostile_file_exits_nonzero_with_its_message(case, env, runner, tmp_path
 
 
 def test_users_commands(env, runner):
-    r = runner.invoke(main, ["users", "add", "wang", "--role", "admin"], input="wang-pass-1\nwang-pass-1\n")
+    r = runner.invoke(main, ["users", "add", "wang", "--role", "admin"], input="Harbor-Violet-93\nHarbor-Violet-93\n")
     assert r.exit_code == 0, r.output
     assert "wang" in runner.invoke(main, ["users", "list"]).output
-    assert runner.invoke(main, ["users", "add", "wang"], input="wang-pass-2\nwang-pass-2\n").exit_code == 1
-    r = runner.invoke(main, ["users", "passwd", "wang"], input="wang-pass-3\nwang-pass-3\n")
+    assert runner.invoke(main, ["users", "add", "wang"], input="Copper-Tundra-64\nCopper-Tundra-64\n").exit_code == 1
+    r = runner.invoke(main, ["users", "passwd", "wang"], input="Saffron-Anvil-19\nSaffron-Anvil-19\n")
     assert r.exit_code == 0
     db = users.db_path(env / "inst")
-    assert users.verify(db, "wang", "wang-pass-3") is not None
+    assert users.verify(db, "wang", "Saffron-Anvil-19") is not None
     assert runner.invoke(main, ["users", "add", "li", "--password", "short"]).exit_code == 1
     r = runner.invoke(main, ["users", "remove", "wang"])
     assert r.exit_code == 1 and "cannot remove the last admin" in r.output
-    assert runner.invoke(main, ["users", "add", "li", "--role", "admin", "--password", "li-pass-1"]).exit_code == 0
+    assert runner.invoke(main, ["users", "add", "li", "--role", "admin", "--password", "Cobalt-Heron-46"]).exit_code == 0
     assert runner.invoke(main, ["users", "role", "li", "staff"]).exit_code == 0
     assert runner.invoke(main, ["users", "role", "li", "admin"]).exit_code == 0
     assert runner.invoke(main, ["users", "remove", "wang"]).exit_code == 0
     assert runner.invoke(main, ["users", "remove", "wang"]).exit_code == 1
     assert [e.action for e in audit.entries(db)] == ["user_remove", "user_role", "user_role", "user_add",
-                                                     "user_passwd", "user_add"]
+                                                     "user_passwd", "user_add", "seed"]
+
+
+def test_identical_reimport_and_keep_versions(env, runner, monkeypatch):
+    monkeypatch.setenv("GRIDMAP_KEEP_VERSIONS", "2")
+    g = gpd.read_file(MINI / "grids.geojson")
+    paths = []
+    for k in range(4):
+        g["name"] = g["name"] + str(k)
+        paths.append(env / f"g{k}.geojson")
+        paths[-1].write_bytes(dump_geojson(g))
+    assert "stored as version 0002-" in runner.invoke(main, ["import", "grids", str(paths[0])]).output
+    again = runner.invoke(main, ["import", "grids", str(paths[0])])
+    assert again.exit_code == 0 and "no change: identical to the current version (0002-" in again.output
+    assert runner.invoke(main, ["rollback", "1"]).exit_code == 0
+    for path in paths[1:]:
+        assert runner.invoke(main, ["import", "grids", str(path)]).exit_code == 0
+    listed = re.findall(r"^[* ] (\d{4})-", runner.invoke(main, ["versions"]).output, re.M)
+    assert listed == ["0005", "0004", "0001"]  # the newest two, and 1 (rolled back to)
+    actions = [e.action for e in audit.entries(users.db_path(env / "inst"))]
+    assert actions == ["import", "import", "import", "rollback", "import_unchanged", "import", "seed"]

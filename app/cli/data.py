@@ -49,6 +49,9 @@ def validate(folder: Path, expected_grids: int) -> None:
 def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair: bool) -> None:
     """Check FILE and store it as LAYER in a new data version (exit 1 and change nothing if refused).
 
+    A FILE identical to what is served makes no version. Old versions beyond GRIDMAP_KEEP_VERSIONS
+    are removed after the import (those rolled back to are kept).
+
     FILE is GeoJSON, GeoPackage, a zipped Shapefile (.prj read; GBK/GB18030 .dbf detected),
     or CSV/XLSX with lon/lat (经度/纬度) or WKT columns. The report names every problem with
     the feature and the place.
@@ -67,6 +70,9 @@ def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair:
         click.echo("dry run: the file passes the checks; nothing was stored")
         return
     v = outcome.version
+    if outcome.unchanged:
+        click.echo(f"{operations.UNCHANGED} ({v.id}); nothing was stored")
+        return
     click.echo(f"stored as version {v.id}: {format_summary(v.summary)}")
 
 

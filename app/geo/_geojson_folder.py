@@ -11,7 +11,7 @@ from typing import Any
 import geopandas as gpd
 
 from app.geo.schema import LAYERS
-from app.geo.store import ReadOnlyStore, StoreError, VersionInfo
+from app.geo.store import HistoryEntry, ReadOnlyStore, StoreError, VersionInfo
 
 #: File inside each version folder describing it.
 VERSION_META = "version.json"
@@ -156,6 +156,13 @@ class FolderStore(_LayerFolder):
         """Return no problems: a plain folder records no hashes to check against."""
         return []
 
+    def history(self) -> list[HistoryEntry]:
+        """Return no changes: a plain folder keeps no history."""
+        return []
+
+    def recover(self) -> None:
+        """Do nothing: nobody writes a plain folder through gridmap, so nothing is left half-done."""
+
     def _refuse(self) -> ReadOnlyStore:
         return ReadOnlyStore(f"the data folder {self.folder} is served read-only (plain GeoJSON, no versions); "
                              "set GRIDMAP_STORE_DIR to a versioned store to import or roll back")
@@ -168,7 +175,7 @@ class FolderStore(_LayerFolder):
         """Refuse: a plain folder is read-only."""
         raise self._refuse()
 
-    def rollback(self, ref: str) -> tuple[VersionInfo, dict[str, Any]]:
+    def rollback(self, ref: str, **kwargs: Any) -> tuple[VersionInfo, dict[str, Any]]:
         """Refuse: a plain folder is read-only."""
         raise self._refuse()
 

@@ -31,10 +31,11 @@ from app.geo._geojson_folder import (
     layer_path,
     load_info,
 )
+from app.geo._geojson_history import HISTORY, append, new_entry, read_history, seq_of, settle, to_prune
 from app.geo.changes import summarise
 from app.geo.geojson import dump_geojson
 from app.geo.schema import LAYERS
-from app.geo.store import Store, StoreBusy, StoreError, VersionInfo
+from app.geo.store import HistoryEntry, Store, StoreBusy, StoreError, VersionInfo
 
 __all__ = ["FolderStore", "VersionSnapshot", "VersionedStore", "content_hash", "folder_version", "layer_path",
            "open_geojson"]
@@ -47,7 +48,7 @@ EXTRA_FILES: tuple[str, ...] = ("metadata.json",)
 _ID_RE = re.compile(r"^(\d{4,})-([0-9a-f]{7})$")
 
 
-def open_geojson(path: str) -> Store:
+def open_geojson(path: str, keep_versions: int = 0) -> Store:
     """Open a folder as the GeoJSON backend (the factory :func:`app.geo.store.open_store` calls).
 
     A folder with a ``CURRENT`` pointer or a ``versions/`` folder, or one that is empty or does not
@@ -58,6 +59,8 @@ def open_geojson(path: str) -> Store:
     ----------
     path : str
         The folder.
+    keep_versions : int
+        For a versioned store: how many versions a commit keeps (0 = all).
 
     Returns
     -------
@@ -66,10 +69,10 @@ def open_geojson(path: str) -> Store:
     """
     folder = Path(path)
     if (folder / POINTER).exists() or (folder / "versions").is_dir():
-        return VersionedStore(folder)
+        return VersionedStore(folder, keep_versions=keep_versions)
     if any(layer_path(folder, n).exists() for n in LAYERS):
         return FolderStore(folder)
-    return VersionedStore(folder)
+    return VersionedStore(folder, keep_versions=keep_versions)
 
 
 def _now() -> str:
@@ -82,10 +85,16 @@ class VersionedStore:
     Layout::
 
         root/CURRENT                      id of the served version (replaced atomically)
+        root/history.jsonl                every change of CURRENT, fsynced before CURRENT moves
         root/versions/<id>/<layer>.geojson
         root/versions/<id>/version.json   who, when, what changed, per-file SHA-256
         root/.lock                        fcntl lock held while a version is written
         root/staging/                     half-written versions (removed under the lock)
+
+    The history is the record of truth: a change is made once its line is written. Whoever takes
+    the lock next (or opens the store, :meth:`recover`) finishes what a killed writer left: moves
+    CURRENT to the version the history names, removes folders it pruned, and removes a version a
+    commit wrote but never recorded.
 
     Parameters
     ----------
@@ -93,14 +102,18 @@ class VersionedStore:
         The store folder (created if missing).
     lock_timeout : float
         Seconds to wait for another writer before raising :class:`StoreBusy`.
+    keep_versions : int
+        Versions a commit keeps: the newest ones, besides those someone rolled back to and the one
+        it replaced; 0 keeps all.
     """
 
     writable = True
 
-    def __init__(self, root: str | Path, lock_timeout: float = 30.0) -> None:
+    def __init__(self, root: str | Path, lock_timeout: float = 30.0, keep_versions: int = 0) -> None:
         self.root = Path(root)
         self.location = str(self.root)
         self.lock_timeout = lock_timeout
+        self.keep_versions = keep_versions
         self._stamp: tuple[int, int, int] | None = None
         self._current = ""
         self._stat_lock = threading.Lock()
@@ -215,21 +228,37 @@ class VersionedStore:
                 problems.append(f"{folder.name}: {name} does not match its recorded hash")
         return problems
 
+    def history(self) -> list[HistoryEntry]:
+        """Return every change of the served version, oldest first (see :class:`~app.geo.store.HistoryEntry`)."""
+        return read_history(self.root)
+
     # -- writing -----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold the store's exclusive write lock (across processes and threads).
+
+        On taking it, what a killed writer left is finished first.
 
         Raises
         ------
         StoreBusy
             If another writer holds it for longer than ``lock_timeout``.
         """
+        return self._locked(self.lock_timeout)
+
+    def recover(self) -> None:
+        """Finish what a writer killed mid-change left; a no-op when nothing is or another writer is at work."""
+        if not any(self._leftovers()[:3]):
+            return
+        with contextlib.suppress(StoreBusy), self._locked(0.0):
+            pass  # taking the lock recovers
+
+    @contextlib.contextmanager
+    def _locked(self, timeout: float) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            deadline = time.monotonic() + self.lock_timeout
+            deadline = time.monotonic() + timeout
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -240,19 +269,53 @@ class VersionedStore:
                     if time.monotonic() > deadline:
                         raise StoreBusy(f"another import or rollback is running on {self.root}; try again") from exc
                     time.sleep(0.05)
-            self._clean_staging()
+            self._recover_locked()
             yield
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _clean_staging(self) -> None:
+    def _leftovers(self) -> tuple[list[Path], list[str], str | None, bool]:
+        """Return what is left undone: junk files, versions to remove, the pointer's due target, a missing baseline."""
         staging = self.root / "staging"
-        if staging.is_dir():
-            for p in staging.iterdir():
+        junk = [*(staging.iterdir() if staging.is_dir() else ()), *self.root.glob(f".{POINTER}.tmp-*")]
+        present = [p.name for p in self.versions_dir.iterdir() if _ID_RE.match(p.name)] \
+            if self.versions_dir.is_dir() else []
+        try:
+            current: str | None = self.pointer.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            current = None
+        history = self.history()
+        remove, pointer = settle(history, present, current)
+        return junk, remove, pointer, bool(present) and not (self.root / HISTORY).exists()
+
+    def _recover_locked(self) -> None:
+        junk, remove, pointer, baseline = self._leftovers()
+        for p in junk:
+            if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
-        for p in self.root.glob(f".{POINTER}.tmp-*"):
-            with contextlib.suppress(OSError):
-                p.unlink()
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        if baseline:  # a store from before the history: what it holds now is where the history starts
+            current = self.pointer.read_text(encoding="ascii").strip() if self.exists() else None
+            versions = sorted((p.name for p in self.versions_dir.iterdir() if _ID_RE.match(p.name)), key=seq_of)
+            append(self.root, new_entry("baseline", current, id="baseline", author="system", versions=versions))
+        if pointer is not None:
+            self._set_pointer(pointer)
+        if remove:
+            self._remove_versions(remove)
+
+    def _remove_versions(self, version_ids: list[str]) -> None:
+        """Remove version folders, each first renamed out of ``versions/`` so none is ever seen half-removed."""
+        trash = self.root / "staging"
+        trash.mkdir(parents=True, exist_ok=True)
+        for vid in version_ids:
+            gone = trash / f"removed-{vid}-{uuid.uuid4().hex[:8]}"
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(self.versions_dir / vid, gone)
+        fsync_dir(self.versions_dir)
+        for p in trash.glob("removed-*"):
+            shutil.rmtree(p, ignore_errors=True)
 
     def _set_pointer(self, version_id: str) -> None:
         atomic_write(self.pointer, (version_id + "\n").encode("ascii"))
@@ -276,8 +339,13 @@ class VersionedStore:
         """Write a new version made of the current one with ``layers`` replaced, and make it current.
 
         The version is built in a staging folder, every file fsynced, the folder renamed into
-        ``versions/`` and only then the CURRENT pointer replaced atomically. A process killed at
-        any point leaves the previous version current and complete.
+        ``versions/``, the commit written to the history and only then the CURRENT pointer
+        replaced atomically. A process killed at any point leaves a complete version current:
+        the previous one, or the new one once its history line is written (the next writer or
+        :meth:`recover` moves the pointer). Then versions beyond ``keep_versions`` are removed.
+
+        Layers and files identical to the current version's make no version: the current one is
+        returned unchanged, and nothing is written.
 
         Parameters
         ----------
@@ -300,7 +368,7 @@ class VersionedStore:
         Returns
         -------
         VersionInfo
-            The new current version.
+            The new current version (the current one when nothing changed).
         """
         unknown = set(layers) - set(LAYERS)
         if unknown:
@@ -309,7 +377,8 @@ class VersionedStore:
             if expect is not None and self.exists() and self.version() != expect:
                 raise StoreError(f"the data changed to version {self.version()} while this import was checked "
                                  f"against {expect}; run the import again")
-            parent = self.snapshot() if (base == "current" and self.exists()) else None
+            current = self.snapshot() if self.exists() else None
+            parent = current if base == "current" else None
             payload: dict[str, bytes] = {}
             frames: dict[str, gpd.GeoDataFrame] = {}
             for name, value in layers.items():
@@ -318,6 +387,8 @@ class VersionedStore:
                 else:
                     payload[name] = dump_geojson(value)
                     frames[name] = value
+            if current is not None and self._same_files(current, parent, payload, extra_files or {}):
+                return current.info()
             staging = self.root / "staging" / uuid.uuid4().hex
             staging.mkdir(parents=True)
             hashes: dict[str, str] = {}
@@ -371,16 +442,48 @@ class VersionedStore:
             self.versions_dir.mkdir(parents=True, exist_ok=True)
             os.rename(staging, self.versions_dir / vid)
             fsync_dir(self.versions_dir)
+            previous = current.version_id if current is not None else None
+            # the version replaced stays too: requests that started on it may still read its layers
+            pruned = to_prune([v.id for v in self.list_versions()], self.history(), self.keep_versions,
+                              protect=[vid] + ([previous] if previous else [])) if self.keep_versions else []
+            append(self.root, new_entry("commit", vid, id=vid, previous=previous, author=author, source=source,
+                                        message=message, layers=sorted(payload), pruned=pruned))
             self._set_pointer(vid)
+            if pruned:
+                self._remove_versions(pruned)
             return info
 
-    def rollback(self, ref: str) -> tuple[VersionInfo, dict[str, Any]]:
+    @staticmethod
+    def _same_files(current: VersionSnapshot, parent: VersionSnapshot | None, payload: dict[str, bytes],
+                    extra_files: dict[str, bytes]) -> bool:
+        """Return True when the version ``commit`` would make has exactly the files of ``current``."""
+        recorded = current.info().hashes
+        carried = parent.info().hashes if parent is not None else {}
+        want = {f"{n}.geojson": hashlib.sha256(data).hexdigest() for n, data in payload.items()}
+        for name in LAYERS:
+            file = f"{name}.geojson"
+            if name not in payload and file in carried:
+                want[file] = carried[file]
+        for name in EXTRA_FILES:
+            if name in extra_files:
+                want[name] = hashlib.sha256(extra_files[name]).hexdigest()
+            elif name in carried:
+                want[name] = carried[name]
+        return want == recorded
+
+    def rollback(self, ref: str, *, author: str = "", change_id: str | None = None,
+                 ) -> tuple[VersionInfo, dict[str, Any]]:
         """Make an earlier (or later) stored version current again.
 
         Parameters
         ----------
         ref : str
             Version id, number or unique prefix.
+        author : str
+            Who rolls back, for the history.
+        change_id : str, optional
+            The id of the change's history entry (a random one when None), so that the caller
+            can name its own record of it.
 
         Returns
         -------
@@ -398,6 +501,8 @@ class VersionedStore:
                 raise StoreError(f"version {vid} is already current")
             new_grids = {"grids": target.read("grids")} if "grids" in target.layer_names() else {}
             summary = summarise(before, new_grids, target.info().counts)
+            append(self.root, new_entry("rollback", vid, id=change_id, author=author, summary=summary,
+                                        previous=before.version_id if before is not None else None))
             self._set_pointer(vid)
             return target.info(), summary
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,10 @@ from app.geo import audit, importer, users
 from app.geo.changes import format_summary
 from app.geo.dataset import DataManager
 from app.geo.schema import LAYERS
-from app.geo.store import Store, VersionInfo, open_data
+from app.geo.store import HistoryEntry, Store, VersionInfo, open_data
+
+#: What an import says when its file holds what the current version holds already.
+UNCHANGED = "no change: identical to the current version"
 
 
 class OperationError(GridmapError):
@@ -49,6 +55,9 @@ class Workspace:
 def open_workspace(config: settings.Config) -> Workspace:
     """Open the store and the database the settings name, as ``gridmap serve`` and every command do.
 
+    What a process killed mid-change left is finished: the store's (``recover``), then the
+    audit log's (:func:`reconcile`).
+
     Parameters
     ----------
     config : app.settings.Config
@@ -59,7 +68,66 @@ def open_workspace(config: settings.Config) -> Workspace:
     Workspace
         The opened workspace.
     """
-    return Workspace(config, open_data(config), users.db_path(settings.instance_dir(config)))
+    ws = Workspace(config, open_data(config), users.db_path(settings.instance_dir(config)))
+    reconcile(ws)
+    return ws
+
+
+def reconcile(ws: Workspace) -> list[HistoryEntry]:
+    """Write the audit entry of every change in the store's history that has none.
+
+    A change is in the store's history before it is served, and its audit entry is written
+    right after; a process killed in between leaves a version without its entry. This writes it
+    from the history (marked ``recovered``), and the entries of seeding, which only the history
+    records. A change whose writer still runs is left to that writer.
+
+    Parameters
+    ----------
+    ws : Workspace
+        The store and the audit log.
+
+    Returns
+    -------
+    list of HistoryEntry
+        The changes recorded now.
+    """
+    history = ws.store.history()
+    if not history:
+        return []
+    done = audit.changes_recorded(ws.db)
+    return [e for e in history
+            if e.action != "baseline" and e.id not in done and not _writer_running(e) and _record_change(ws, e)]
+
+
+def _writer_running(entry: HistoryEntry) -> bool:
+    """Return True when another process that still runs (on this host) wrote ``entry``: it records it itself."""
+    if not entry.pid or entry.pid == os.getpid() or entry.host != socket.gethostname():
+        return False
+    try:
+        os.kill(entry.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _record_change(ws: Workspace, entry: HistoryEntry) -> bool:
+    """Write the audit entry of a history entry that has none (its writer's record is lost, or it is a seed)."""
+    seed = entry.action == "commit" and entry.source == "seed"
+    action = "seed" if seed else "import" if entry.action == "commit" else "rollback"
+    summary = entry.summary
+    if entry.action == "commit" and entry.version in {v.id for v in ws.store.list_versions()}:
+        summary = ws.store.info(entry.version).summary
+    detail: dict[str, Any] = {"version": entry.version, "summary": summary, "at": entry.time}
+    if entry.message:
+        detail["message"] = entry.message
+    if entry.pruned:
+        detail["pruned"] = entry.pruned
+    if not seed:
+        detail["recovered"] = True
+    target = ",".join(entry.layers) if action == "import" else entry.version or ""
+    return audit.record(ws.db, entry.author or "?", action, target=target, detail=detail, change=entry.id)
 
 
 def cli_actor() -> str:
@@ -84,8 +152,12 @@ class Actor:
 
 
 def import_layer(ws: Workspace, actor: Actor, layer: str, path: str | Path, *, crs: str | None = None,
-                 repair: bool = False, dry_run: bool = False, filename: str | None = None) -> importer.ImportOutcome:
+                 repair: bool = False, dry_run: bool = False, filename: str | None = None,
+                 work_dir: str | Path | None = None) -> importer.ImportOutcome:
     """Check a file and store it as ``layer`` in a new version, recording the outcome in the audit log.
+
+    A file that holds what the current version holds already makes no version (``unchanged``;
+    recorded as ``import_unchanged``).
 
     Parameters
     ----------
@@ -103,11 +175,13 @@ def import_layer(ws: Workspace, actor: Actor, layer: str, path: str | Path, *, c
         Repair invalid geometry; only check.
     filename : str, optional
         The name the user gave the file (an upload's temp file has another).
+    work_dir : str or Path, optional
+        Where to unpack archives while checking (an upload's own folder; the system temp folder by default).
 
     Returns
     -------
     app.geo.importer.ImportOutcome
-        The report and the new version (None on a dry run or a refusal).
+        The report and the new version (None on a dry run or a refusal; the current one when unchanged).
 
     Raises
     ------
@@ -120,12 +194,18 @@ def import_layer(ws: Workspace, actor: Actor, layer: str, path: str | Path, *, c
         raise OperationError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}", key="import.layer")
     outcome = importer.run_import(ws.store, layer, path, author=actor.name, crs=crs, repair=repair,
                                   dry_run=dry_run, limits=importer.Limits.from_config(ws.config),
-                                  filename=filename)
+                                  filename=filename, work_dir=work_dir)
     report, version = outcome.report, outcome.version
-    if version is not None:
-        audit.record(ws.db, actor.name, "import", target=layer, ip=actor.ip,
-                     detail={"file": report.source, "version": version.id, "summary": version.summary,
-                             "warnings": len(report.warnings)})
+    if version is not None and outcome.unchanged:
+        audit.record(ws.db, actor.name, "import_unchanged", target=layer, ip=actor.ip,
+                     detail={"file": report.source, "version": version.id})
+    elif version is not None:
+        detail = {"file": report.source, "version": version.id, "summary": version.summary,
+                  "warnings": len(report.warnings)}
+        pruned = next((e.pruned for e in reversed(ws.store.history()) if e.id == version.id), [])
+        if pruned:
+            detail["pruned"] = pruned
+        audit.record(ws.db, actor.name, "import", target=layer, ip=actor.ip, detail=detail, change=version.id)
     elif not report.ok:
         audit.record(ws.db, actor.name, "import_refused", target=layer, ip=actor.ip,
                      detail={"file": report.source, "errors": len(report.errors),
@@ -150,8 +230,10 @@ def rollback(ws: Workspace, actor: Actor, ref: str) -> tuple[VersionInfo, dict[s
     tuple
         The version now served and a summary of what changed.
     """
-    info, summary = ws.store.rollback(ref.strip())
-    audit.record(ws.db, actor.name, "rollback", target=info.id, ip=actor.ip, detail={"summary": summary})
+    change = uuid.uuid4().hex[:16]
+    info, summary = ws.store.rollback(ref.strip(), author=actor.name, change_id=change)
+    audit.record(ws.db, actor.name, "rollback", target=info.id, ip=actor.ip, detail={"summary": summary},
+                 change=change)
     return info, summary
 
 
@@ -189,7 +271,7 @@ def _keep_an_admin(db: Path, name: str, new_role: str | None) -> None:
 
 def add_user(ws: Workspace, actor: Actor, name: str, password: str, role: str) -> users.User:
     """Create an account and record it."""
-    user = users.add_user(ws.db, name.strip(), password, role)
+    user = users.add_user(ws.db, name.strip(), password, role, min_length=ws.config.PASSWORD_MIN_LENGTH)
     audit.record(ws.db, actor.name, "user_add", target=user.name, ip=actor.ip, detail={"role": user.role})
     return user
 
@@ -205,7 +287,7 @@ def remove_user(ws: Workspace, actor: Actor, name: str) -> None:
 
 def set_password(ws: Workspace, actor: Actor, name: str, password: str) -> None:
     """Set an account's password (signing out its sessions) and record it."""
-    users.set_password(ws.db, name, password)
+    users.set_password(ws.db, name, password, min_length=ws.config.PASSWORD_MIN_LENGTH)
     audit.record(ws.db, actor.name, "user_passwd", target=name, ip=actor.ip)
 
 

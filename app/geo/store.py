@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -67,6 +68,63 @@ class VersionInfo:
         }
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One entry of a store's history: a change of the served version, recorded before it was made.
+
+    Attributes
+    ----------
+    id : str
+        Unique. A commit's is the id of the version it made; a rollback's is the change id its
+        caller gave (or a random one).
+    action : str
+        ``commit``, ``rollback``, or ``baseline`` (the versions a store held when its history began).
+    version : str or None
+        The version made current (a baseline's: the one current then).
+    previous : str or None
+        The version current before.
+    author, time : str
+        Who made the change, and when (UTC, ISO 8601).
+    source, message : str
+        A commit's source (``import``, ``seed``) and message.
+    layers : list of str
+        The layers a commit replaced.
+    summary : dict
+        What a rollback changed, as in :attr:`VersionInfo.summary` (a commit's is in its version's info).
+    pruned : list of str
+        Versions a commit removed to keep ``KEEP_VERSIONS``.
+    versions : list of str
+        A baseline's versions.
+    pid, host : int, str
+        The process that wrote it, so that a reconcile leaves a running writer's record to that writer.
+    """
+
+    id: str
+    action: str
+    version: str | None
+    previous: str | None = None
+    author: str = ""
+    time: str = ""
+    source: str = ""
+    message: str = ""
+    layers: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    pruned: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+    pid: int = 0
+    host: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> HistoryEntry:
+        """Build an entry from :meth:`to_dict` output, ignoring fields this version does not know."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+
 @runtime_checkable
 class ReadStore(Protocol):
     """What readers need from storage: one version's layers and metadata."""
@@ -113,11 +171,31 @@ class WriteStore(Protocol):
     def commit(self, layers: dict[str, gpd.GeoDataFrame | bytes], *, author: str, message: str,
                source: str = "import", extra_files: dict[str, bytes] | None = None,
                base: str | None = "current", expect: str | None = None) -> VersionInfo:
-        """Write a new version made of the current one with ``layers`` replaced, and make it current."""
+        """Write a new version made of the current one with ``layers`` replaced, and make it current.
+
+        Content identical to the current version's makes no version: the current one is returned
+        as it is. Each new version is in :meth:`history` (its entry's id is the version id) before
+        it is served, with the older versions the store's retention removed after it.
+        """
         ...
 
-    def rollback(self, ref: str) -> tuple[VersionInfo, dict[str, Any]]:
-        """Make a stored version current again; return it and a summary of the change."""
+    def rollback(self, ref: str, *, author: str = "", change_id: str | None = None,
+                 ) -> tuple[VersionInfo, dict[str, Any]]:
+        """Make a stored version current again; return it and a summary of the change.
+
+        The change is in :meth:`history` under ``change_id`` (a random id when None) before it is served.
+        """
+        ...
+
+    def history(self) -> list[HistoryEntry]:
+        """Return every change of the served version, oldest first (empty for a store that keeps none)."""
+        ...
+
+    def recover(self) -> None:
+        """Finish what a writer killed mid-change left, so that the history and the versions agree.
+
+        A no-op when nothing is left, or when another writer holds the lock (it recovered on taking it).
+        """
         ...
 
     def list_versions(self) -> list[VersionInfo]:
@@ -146,8 +224,9 @@ class Store(ReadStore, WriteStore, Protocol):
 
 
 #: Backends by name: ``"module:factory"``, imported on first use (as pygeoapi names its providers).
-#: A factory takes the URL or path and returns a :class:`Store`. A URL's scheme picks the backend;
-#: a plain path or ``file://`` URL is the embedded GeoJSON store.
+#: A factory takes the URL or path and ``keep_versions`` (how many versions to keep, 0 = all) and
+#: returns a :class:`Store`. A URL's scheme picks the backend; a plain path or ``file://`` URL is
+#: the embedded GeoJSON store.
 BACKENDS: dict[str, str] = {
     "geojson": "app.geo.geojson_store:open_geojson",
 }
@@ -173,7 +252,7 @@ def register_backend(name: str, target: str, *schemes: str) -> None:
         SCHEMES[scheme] = name
 
 
-def _factory(name: str) -> Callable[[str], Store]:
+def _factory(name: str) -> Callable[..., Store]:
     module, _, attr = BACKENDS[name].partition(":")
     return getattr(importlib.import_module(module), attr)
 
@@ -197,7 +276,7 @@ def backend_of(url_or_path: str | Path) -> str:
     return name
 
 
-def open_store(url_or_path: str | Path) -> Store:
+def open_store(url_or_path: str | Path, keep_versions: int = 0) -> Store:
     """Open a store by URL or path, choosing the backend from :data:`BACKENDS`.
 
     Parameters
@@ -205,6 +284,8 @@ def open_store(url_or_path: str | Path) -> Store:
     url_or_path : str or Path
         A folder (a versioned GeoJSON store, or a plain folder of ``<layer>.geojson`` served
         read-only), a ``file://`` URL, or the URL of another registered backend.
+    keep_versions : int
+        Versions a commit keeps (the newest ones, besides those rolled back to); 0 keeps all.
 
     Returns
     -------
@@ -215,7 +296,7 @@ def open_store(url_or_path: str | Path) -> Store:
     name = backend_of(text)
     if name == "geojson" and text.startswith("file://"):
         text = text[len("file://"):]
-    return _factory(name)(text)
+    return _factory(name)(text, keep_versions=keep_versions)
 
 
 def open_data(config: Config) -> DataManager:
@@ -225,10 +306,13 @@ def open_data(config: Config) -> DataManager:
     * ``DATA_DIR`` the committed demo: a versioned store in ``INSTANCE_DIR/store``, seeded from it;
     * otherwise ``DATA_DIR`` itself (a versioned store, or a plain folder served read-only).
 
+    What a writer killed mid-change left is finished first (:meth:`WriteStore.recover`).
+
     Parameters
     ----------
     config : app.settings.Config
-        Its ``DATA_DIR``, ``STORE_DIR`` and ``INSTANCE_DIR`` say what to open.
+        Its ``DATA_DIR``, ``STORE_DIR`` and ``INSTANCE_DIR`` say what to open, ``KEEP_VERSIONS``
+        how many versions the store keeps.
 
     Returns
     -------
@@ -246,11 +330,14 @@ def open_data(config: Config) -> DataManager:
     data = Path(config.DATA_DIR)
     seed = data if (data / "grids.geojson").exists() else None
     if config.STORE_DIR:
-        store = open_store(config.STORE_DIR)
+        store = open_store(config.STORE_DIR, config.KEEP_VERSIONS)
     elif seed is not None and data.resolve() == settings.DEMO_DATA_DIR.resolve():
-        store = open_store(settings.instance_dir(config) / "store")
+        store = open_store(settings.instance_dir(config) / "store", config.KEEP_VERSIONS)
     else:
-        return DataManager(open_store(data))
+        store = open_store(data, config.KEEP_VERSIONS)
+        store.recover()
+        return DataManager(store)
+    store.recover()
     if seed is not None:
         store.seed_from(seed)
     elif not store.exists():

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from werkzeug.datastructures import FileStorage
 
+from app import settings
 from app.errors import GridmapError
 from app.geo import audit, importer, operations, users
 from app.geo.changes import format_summary
@@ -49,6 +53,8 @@ i18n.register({
     "admin.refused": ("已拒绝：数据未作任何改动。", "Refused: nothing was changed."),
     "admin.checked": ("检查通过（仅检查，未保存）。", "Checks passed (dry run, nothing stored)."),
     "admin.imported": ("已导入，新版本 {version}。", "Imported as version {version}."),
+    "admin.unchanged": ("未改动：与当前版本 {version} 完全相同，未保存新版本。",
+                        "No change: identical to the current version {version}; nothing was stored."),
     "admin.back": ("返回", "Back"),
     "admin.when": ("时间", "When"),
     "admin.who": ("操作人", "Who"),
@@ -97,6 +103,79 @@ def _upload_suffix(filename: str) -> str:
     return suffix if suffix in known else ".bin"
 
 
+def upload_dir(config: settings.Config, create: bool = True) -> Path:
+    """Return the folder uploads are saved in while they are checked: ``INSTANCE_DIR/tmp/uploads`` (mode 0700)."""
+    folder = settings.instance_dir(config) / "tmp" / "uploads"
+    if create:
+        for p in (folder.parent, folder):
+            p.mkdir(mode=0o700, exist_ok=True, parents=True)
+            p.chmod(0o700)
+    return folder
+
+
+@contextlib.contextmanager
+def _uploads_lock(folder: Path, mode: int) -> Iterator[bool]:
+    """Hold ``folder``'s lock: shared by each request with a file there, exclusive for :func:`clean_uploads`.
+
+    Yields False when ``mode`` asks not to wait (``LOCK_NB``) and the lock is held.
+    """
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, mode)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock, as does the death of the process
+
+
+@contextlib.contextmanager
+def _saved_upload(upload: FileStorage, config: settings.Config) -> Iterator[Path]:
+    """Save an upload in a folder of its own in :func:`upload_dir` for the duration of the block.
+
+    The folder goes afterwards with everything in it: what a reader made beside the file
+    (GeoPackage's -wal and -shm files) and the archives unpacked to check it.
+    """
+    folder = upload_dir(config)
+    with _uploads_lock(folder, fcntl.LOCK_SH):
+        tmp = Path(tempfile.mkdtemp(prefix="upload-", dir=folder))
+        try:
+            path = tmp / f"upload{_upload_suffix(upload.filename or '')}"
+            with open(path, "xb") as fh:
+                upload.save(fh)
+            yield path
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clean_uploads(config: settings.Config) -> int:
+    """Remove the uploads a killed process left in :func:`upload_dir`; return how many.
+
+    Runs when the service starts. Every request holds the folder's lock (shared) while its file
+    is there, so this removes nothing while another process is checking an upload: it then
+    leaves the folder to the next start.
+    """
+    folder = upload_dir(config, create=False)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    with _uploads_lock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB) as free:
+        if not free:
+            return 0
+        for p in folder.iterdir():
+            if p.name == ".lock":
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            removed += 1
+    return removed
+
+
 @bp.post("/admin/import")
 @role_required("admin")
 def do_import():
@@ -108,28 +187,25 @@ def do_import():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ApiError("choose a file to import (form field 'file')")
-    fd, tmp = tempfile.mkstemp(prefix="gridmap-upload-", suffix=_upload_suffix(upload.filename))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            upload.save(fh)
-        outcome = operations.import_layer(ws, _actor(), request.form.get("layer", ""), tmp,
+    with _saved_upload(upload, ws.config) as path:
+        outcome = operations.import_layer(ws, _actor(), request.form.get("layer", ""), path,
                                           crs=(request.form.get("crs") or "").strip() or None,
                                           repair=bool(request.form.get("repair")), dry_run=dry_run,
-                                          filename=upload.filename)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-    report, version = outcome.report, outcome.version
+                                          filename=upload.filename, work_dir=path.parent)
+    report, version, unchanged = outcome.report, outcome.version, outcome.unchanged
     status = 200 if report.ok else 400
     if wants_json(default=False):
-        body = {"report": report.to_dict(), "dry_run": dry_run,
+        body = {"report": report.to_dict(), "dry_run": dry_run, "unchanged": unchanged,
                 "version": version.id if version else None,
-                "summary": version.summary if version else None}
+                "summary": version.summary if version and not unchanged else None}
+        if unchanged:
+            body["message"] = f"{operations.UNCHANGED} ({version.id}); nothing was stored"
         if not report.ok:
             body.update(error=f"import refused: {len(report.errors)} errors; nothing was changed", status=400)
         return jsonify(body), status
     return render_template("admin/report.html", report=report, version=version, dry_run=dry_run,
-                           summary=format_summary(version.summary) if version else ""), status
+                           unchanged=unchanged,
+                           summary=format_summary(version.summary) if version and not unchanged else ""), status
 
 
 def _form_action(endpoint: str, action: Callable[[], str]) -> Any:

@@ -91,13 +91,13 @@ def test_hostile_upload_is_refused_and_nothing_changes(case, app, admin, tmp_pat
 
 
 def test_user_management(app, admin, tmp_path):
-    r = admin.post("/admin/users", data={"csrf_token": csrf_token(admin), "name": "li", "password": "li-pass-123",
+    r = admin.post("/admin/users", data={"csrf_token": csrf_token(admin), "name": "li", "password": "Orchid-Ferry-35",
                                          "role": "staff"})
     assert r.status_code == 303
     assert "li" in admin.get("/admin/users").get_data(as_text=True)
     r = admin.post("/admin/users", data={"csrf_token": csrf_token(admin), "name": "li", "password": "short", "role": "staff"})
-    assert r.status_code == 303 and "at least 8" in admin.get("/admin/users").get_data(as_text=True)
-    assert admin.post("/admin/users/li/password", data={"csrf_token": csrf_token(admin), "password": "li-pass-456"}
+    assert r.status_code == 303 and "at least 10" in admin.get("/admin/users").get_data(as_text=True)
+    assert admin.post("/admin/users/li/password", data={"csrf_token": csrf_token(admin), "password": "Granite-Pixel-72"}
                       ).status_code == 303
     assert admin.post("/admin/users/admin/remove", data={"csrf_token": csrf_token(admin)},
                       headers={"Accept": "application/json"}).status_code == 400
@@ -126,3 +126,36 @@ def test_replace_demo_with_real_grids_in_another_crs_locate_and_roll_back(app, a
     admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "version": "1"})
     back = admin.get("/api/v1/locate/point", query_string={"lon": chengguan.x, "lat": chengguan.y}).get_json()
     assert back["status"] == "outside"
+
+
+def test_an_identical_reimport_says_no_change(app, admin, tmp_path):
+    g = gpd.read_file(MINI / "grids.geojson").iloc[:8]
+    first = _upload(admin, "grids", dump_geojson(g), "grids.geojson").get_json()
+    before = tree_digest(tmp_path / "store")
+    again = _upload(admin, "grids", dump_geojson(g), "grids.geojson")
+    body = again.get_json()
+    assert again.status_code == 200 and body["unchanged"] and body["version"] == first["version"]
+    assert body["message"].startswith("no change: identical to the current version") and body["summary"] is None
+    assert tree_digest(tmp_path / "store") == before
+    html = admin.post("/admin/import", data={"csrf_token": csrf_token(admin), "layer": "grids",
+                                             "file": (io.BytesIO(dump_geojson(g)), "grids.geojson")})
+    text = html.get_data(as_text=True)
+    assert html.status_code == 200 and "未改动" in text and first["version"] in text  # zh, the default language
+    actions = [e.action for e in audit.entries(users.db_path(tmp_path / "inst"))]
+    assert actions[:3] == ["import_unchanged", "import_unchanged", "import"]
+
+
+def test_uploads_stay_in_the_instance_and_leave_nothing(make_app, admin, tmp_path):
+    uploads = tmp_path / "inst" / "tmp" / "uploads"
+    gpkg = tmp_path / "g.gpkg"
+    gpd.read_file(MINI / "grids.geojson").iloc[:8].to_file(gpkg, engine="pyogrio")
+    assert _upload(admin, "grids", gpkg.read_bytes(), "g.gpkg").status_code == 200
+    assert _upload(admin, "grids", b"not a zip", "g.zip").status_code == 400
+    assert uploads.stat().st_mode & 0o777 == 0o700 and uploads.parent.stat().st_mode & 0o777 == 0o700
+    assert [p.name for p in uploads.iterdir()] == [".lock"]
+    # what a killed server left goes when the service starts again
+    (uploads / "upload-left").mkdir()
+    (uploads / "upload-left" / "upload.geojson").write_bytes(b"x" * 1000)
+    (uploads / "stray.bin").write_bytes(b"x")
+    make_app(RATELIMIT_ENABLED=False)
+    assert [p.name for p in uploads.iterdir()] == [".lock"]
