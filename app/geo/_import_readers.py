@@ -157,7 +157,7 @@ _WKT_NAMES = ("wkt", "geometry", "geom", "shape", "几何")
 
 def _read_table(path: Path, name: str, report: Report, limits: Limits) -> _Raw:
     try:
-        df = tabular.read_table(path, filename=name)
+        df = tabular.read_table(path, filename=name, limits=limits.for_tables())
     except tabular.TableError as exc:
         report.error("unreadable", str(exc))
         raise _Stop from None

@@ -34,6 +34,7 @@ from app.geo._import_readers import FORMATS, _read_any, detect_format
 from app.geo.findings import Finding, Report
 from app.geo.schema import COORD_PRECISION, FIELDS, LAYERS, STORAGE_CRS
 from app.geo.store import ReadOnlyStore, ReadStore, Store, VersionInfo
+from app.geo.tabular import TableLimits
 from app.settings import Config
 
 __all__ = [
@@ -93,6 +94,17 @@ class Limits:
         return cls(max_file_bytes=config.IMPORT_MAX_MB * _MIB,
                    max_unpacked_bytes=config.IMPORT_MAX_UNPACKED_MB * _MIB,
                    max_features=config.IMPORT_MAX_FEATURES)
+
+    def for_tables(self) -> TableLimits:
+        """Return the limits a CSV/XLSX layer is read with, so a hostile workbook is refused before it is parsed.
+
+        The file size and unpacked size are this import's; rows stop one past ``max_features`` (so
+        the layer check names the feature limit); a cell may be as long as the file (WKT columns).
+        """
+        return TableLimits(max_file_bytes=self.max_file_bytes, max_rows=self.max_features + 1,
+                           max_columns=_DEFAULTS.BATCH_MAX_COLUMNS, max_cell_chars=self.max_file_bytes,
+                           max_unpacked_bytes=self.max_unpacked_bytes, max_response_bytes=self.max_file_bytes,
+                           file_setting="IMPORT_MAX_MB", rows_setting="IMPORT_MAX_FEATURES")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from app.geo import importer
 from app.geo.geojson import dump_geojson
 from app.geo.geojson_store import FolderStore, VersionedStore
 from app.geo.store import StoreError
-from tests import helpers
+from tests import batch_files, helpers
 
 MINI = helpers.MINI
 LANZHOU = helpers.LANZHOU
@@ -402,3 +402,13 @@ def test_plane_geometries_are_built_as_shapely_builds_them():
             assert geom is None
             continue
         assert shapely.to_wkb(geom) == shapely.to_wkb(want), obj["type"]
+
+
+@pytest.mark.parametrize("make", [lambda: batch_files.far_cell(), lambda: batch_files.shared_string_bomb(300)],
+                         ids=["far_cell", "shared_string_bomb"])
+def test_a_hostile_workbook_is_refused_before_it_is_parsed(tmp_path, make):
+    path = tmp_path / "facilities.xlsx"
+    path.write_bytes(make())
+    plan = importer.prepare(path, "facilities", context=MINI_STORE)
+    assert not plan.report.ok and plan.gdf is None  # refused, and the process is still alive
+    assert {f.problem for f in plan.report.errors} & {"unreadable", "zip_bomb", "too_large"}
