@@ -15,20 +15,16 @@ import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests import helpers  # noqa: E402
+
 COMMANDS = (("versions",), ("locate", "--lon", "98.2745", "--lat", "39.7862"))
-
-
-def _export(rev: str, dest: Path) -> None:
-    archive = dest / "base.tar"
-    subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), rev], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest / "tree", filter="data")
 
 
 def _run(tree: Path, instance: Path, args: tuple[str, ...]) -> tuple[float, float]:
@@ -55,7 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="gm-bench-cli-") as tmp:
         root = Path(tmp)
-        _export(args.base, root)
+        helpers.export_commit(args.base, root)
         sides = {"base": (root / "tree", root / "inst-base"), "this": (REPO, root / "inst-this")}
         print(f"{'command':44} {'base s':>7} {'this s':>7} {'faster':>6} {'base MiB':>8} {'this MiB':>8}")
         for cmd in COMMANDS:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.request
@@ -24,14 +22,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests import helpers  # noqa: E402
-
-
-def _export(rev: str, dest: Path) -> Path:
-    archive = dest / "base.tar"
-    subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), rev], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest / "tree", filter="data")
-    return dest / "tree"
 
 
 def _measure(srv: helpers.Server, idle: int, slow: int, n: int) -> dict[str, float]:
@@ -64,7 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gm-bench-conn-") as tmp:
         root = Path(tmp)
         data = helpers.copy_mini(root / "geodata")
-        base_tree = _export(args.base, root)
+        base_tree = helpers.export_commit(args.base, root)
         print(f"{args.idle} idle + {args.slow} slowloris connections, {args.n} GET /healthz (5 s timeout each)")
         print(f"{'side':6} {'served':>7} {'failed':>7} {'p50 ms':>8} {'p99 ms':>8} {'RSS MiB before':>15} {'after':>7}")
         for side in ("base", "this"):

@@ -20,11 +20,14 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests import helpers  # noqa: E402
+
 SIZE = 0.001  # degrees per square side
 BLOCK = (25, 20)  # rows x columns of grids per committee
 SHAPES = {5000: (50, 100), 20000: (100, 200), 200000: (400, 500)}
@@ -114,14 +117,6 @@ def tiling(rows: int, cols: int, *, lon0: float = 98.1, lat0: float = 39.6,
             {"type": "FeatureCollection", "features": committees})
 
 
-def _export(rev: str, dest: Path) -> Path:
-    archive = dest / "base.tar"
-    subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), rev], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest / "tree", filter="data")
-    return dest / "tree"
-
-
 def _run(tree: Path, grids: Path, committees: Path, timeout: float) -> dict | None:
     """Run ``prepare`` from ``tree`` in a fresh process; None when it ran out of time."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}, "PYTHONPATH": str(tree)}
@@ -162,7 +157,7 @@ def main() -> None:
     base_sizes = {int(s) for s in args.base_sizes.split(",") if s} if args.base else set()
     with tempfile.TemporaryDirectory(prefix="gm-bench-import-") as tmp:
         root = Path(tmp)
-        base = _export(args.base, root) if base_sizes & set(sizes) else None
+        base = helpers.export_commit(args.base, root) if base_sizes & set(sizes) else None
         print(f"{'grids':>7} {'scenario':8} | this {_COLUMNS} | base {_COLUMNS} | faster")
         for n in sizes:
             rows, cols = SHAPES.get(n, (int(n ** 0.5), -(-n // int(n ** 0.5))))

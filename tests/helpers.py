@@ -330,3 +330,18 @@ class HoggedConnections:
         self._feeder.join(timeout=5)
         for s in self.idle + self.slow:
             s.close()
+
+
+def export_commit(rev: str, dest: Path) -> Path:
+    """Write the tree of commit ``rev`` (``git archive``) into ``dest/tree`` and return that folder.
+
+    Benchmarks run an earlier gridmap from there, beside this one, to measure both in one run.
+    """
+    import subprocess
+    import tarfile
+
+    archive = dest / "base.tar"
+    subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), rev], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest / "tree", filter="data")
+    return dest / "tree"
