@@ -150,3 +150,21 @@ def test_validate_mini_city_with_its_own_grid_count(runner):
     assert r.exit_code == 0, r.output
     r = runner.invoke(main, ["validate", str(MINI)])
     assert r.exit_code == 1 and "613" in r.output
+
+
+def test_serve_on_a_port_in_use_says_so(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        exe = Path(sys.executable).with_name("gridmap")
+        env = {"PATH": "/usr/bin:/bin", "GRIDMAP_INSTANCE_DIR": str(tmp_path / "inst")}
+        r = subprocess.run([str(exe), "serve", "--port", str(port), "--data-dir", str(MINI)],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "Traceback" not in r.stderr

@@ -38,7 +38,11 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     click.echo(f"gridmap: data {config.DATA_DIR} (version {ds.version}): "
                + ", ".join(f"{n} {k}" for k, n in counts.items()))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    server = make_server(app, config, host, port)
+    try:
+        server = make_server(app, config, host, port)
+    except OSError as exc:  # the address is taken (another gridmap?) or not ours to bind
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; "
+                                   "stop the other server or choose another --port") from None
     click.echo(f"gridmap: serving on http://{shown}:{port}/  (Ctrl+C to stop)")
     server.run()
 
