@@ -26,6 +26,7 @@ def env(tmp_path, monkeypatch):
 
 def test_import_versions_rollback(env, runner):
     g = gpd.read_file(MINI / "grids.geojson").to_crs("EPSG:4542")
+    g.loc[0, "name"] = "新城社区第1网格"  # a real change: an identical file would store nothing
     path = env / "grids.gpkg"
     g.to_file(path, engine="pyogrio")
     dry = runner.invoke(main, ["import", "grids", str(path), "--dry-run"])

@@ -385,7 +385,7 @@ class VersionedStore:
                 if isinstance(value, bytes | bytearray):
                     payload[name] = bytes(value)
                 else:
-                    payload[name] = dump_geojson(value)
+                    payload[name] = dump_geojson(value, name=name)
                     frames[name] = value
             if current is not None and self._same_files(current, parent, payload, extra_files or {}):
                 return current.info()

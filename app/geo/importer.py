@@ -59,6 +59,8 @@ __all__ = [
 IMPORTABLE: tuple[str, ...] = LAYERS
 
 _MIB = 1024 * 1024
+#: The csv module's default field size limit: the longest table cell an import reads.
+_CSV_FIELD_LIMIT = 131072
 _DEFAULTS = Config()
 
 
@@ -99,10 +101,11 @@ class Limits:
         """Return the limits a CSV/XLSX layer is read with, so a hostile workbook is refused before it is parsed.
 
         The file size and unpacked size are this import's; rows stop one past ``max_features`` (so
-        the layer check names the feature limit); a cell may be as long as the file (WKT columns).
+        the layer check names the feature limit); a cell (a WKT geometry, say) may be as long as
+        Python's csv module allows by default, as before, so reading never raises that global limit.
         """
         return TableLimits(max_file_bytes=self.max_file_bytes, max_rows=self.max_features + 1,
-                           max_columns=_DEFAULTS.BATCH_MAX_COLUMNS, max_cell_chars=self.max_file_bytes,
+                           max_columns=_DEFAULTS.BATCH_MAX_COLUMNS, max_cell_chars=_CSV_FIELD_LIMIT,
                            max_unpacked_bytes=self.max_unpacked_bytes, max_response_bytes=self.max_file_bytes,
                            file_setting="IMPORT_MAX_MB", rows_setting="IMPORT_MAX_FEATURES")
 

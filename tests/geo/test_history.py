@@ -237,3 +237,13 @@ def test_open_data_passes_keep_versions(tmp_path):
         store.commit({"grids": _grids(f"·{k}")}, author="t", message="m")
     assert [v.seq for v in store.list_versions()] == [4, 5]
     assert read_history(tmp_path / "store")[-1].pruned[0].startswith("0003-")
+
+
+def test_importing_the_seeded_grids_again_changes_nothing(tmp_path):
+    from app.geo import importer
+    from app.geo.geojson_store import VersionedStore
+
+    store = VersionedStore(tmp_path / "store")
+    store.seed_from(helpers.MINI)
+    outcome = importer.run_import(store, "grids", helpers.MINI / "grids.geojson", author="t")
+    assert outcome.unchanged and [v.seq for v in store.list_versions()] == [1]

@@ -136,7 +136,7 @@ def test_lock_stops_a_second_writer(store):
 
 def test_expect_guards_against_concurrent_change(store):
     base = store.version()
-    store.commit({"roads": store.read("roads")}, author="a", message="first")
+    store.commit({"roads": store.read("roads").iloc[1:]}, author="a", message="first")
     with pytest.raises(StoreError, match="changed"):
         store.commit({"roads": store.read("roads")}, author="b", message="second", expect=base)
 
