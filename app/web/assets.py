@@ -125,54 +125,55 @@ MANIFEST: tuple[Asset, ...] = (
 
 ASSETS: dict[str, Asset] = {a.name: a for a in MANIFEST}
 
-#: Folium's CDN URLs (``default_js`` / ``default_css`` of the Map and the supported plugins) mapped to the
-#: vendor file that replaces each, relative to ``static/vendor/``. None drops the link: the Bootstrap 3
+#: Folium's CDN links (``default_js`` / ``default_css`` of the Map and the supported plugins), by their
+#: path without the scheme and host, mapped to the vendor file that replaces each, relative to
+#: ``static/vendor/``. Keying by path keeps CDN host names out of the app; any off-host link is matched. None drops the link: the Bootstrap 3
 #: glyphicons sheet and folium's awesome-rotate sheet have no installable package; use ``prefix="fa"`` icons.
 FOLIUM_CDN: dict[str, str | None] = {
-    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js": "leaflet/leaflet.js",
-    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css": "leaflet/leaflet.css",
-    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/jquery.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/jquery/3.7.1/jquery.min.js": "jquery/jquery.min.js",
-    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": "bootstrap/js/bootstrap.bundle.min.js",
-    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": "bootstrap/css/bootstrap.min.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js":
+    "npm/leaflet@1.9.3/dist/leaflet.js": "leaflet/leaflet.js",
+    "npm/leaflet@1.9.3/dist/leaflet.css": "leaflet/leaflet.css",
+    "jquery-3.7.1.min.js": "jquery/jquery.min.js",
+    "ajax/libs/jquery/3.7.1/jquery.min.js": "jquery/jquery.min.js",
+    "npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": "bootstrap/js/bootstrap.bundle.min.js",
+    "npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": "bootstrap/css/bootstrap.min.css",
+    "ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js":
         "leaflet.awesome-markers/leaflet.awesome-markers.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css":
+    "ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css":
         "leaflet.awesome-markers/leaflet.awesome-markers.css",
-    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css": "fontawesome/css/all.min.css",
-    "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css": None,
-    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": None,
-    "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.min.js":
+    "npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css": "fontawesome/css/all.min.css",
+    "bootstrap/3.0.0/css/bootstrap-glyphicons.css": None,
+    "gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": None,
+    "npm/leaflet.fullscreen@3.0.0/Control.FullScreen.min.js":
         "leaflet.fullscreen/Control.FullScreen.js",
-    "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.css":
+    "npm/leaflet.fullscreen@3.0.0/Control.FullScreen.css":
         "leaflet.fullscreen/Control.FullScreen.css",
-    "https://cdn.jsdelivr.net/gh/ljagis/leaflet-measure@2.1.7/dist/leaflet-measure.min.js":
+    "gh/ljagis/leaflet-measure@2.1.7/dist/leaflet-measure.min.js":
         "leaflet-measure/leaflet-measure.js",
-    "https://cdn.jsdelivr.net/gh/ljagis/leaflet-measure@2.1.7/dist/leaflet-measure.min.css":
+    "gh/ljagis/leaflet-measure@2.1.7/dist/leaflet-measure.min.css":
         "leaflet-measure/leaflet-measure.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet-minimap/3.6.1/Control.MiniMap.js":
+    "ajax/libs/leaflet-minimap/3.6.1/Control.MiniMap.js":
         "leaflet-minimap/Control.MiniMap.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet-minimap/3.6.1/Control.MiniMap.css":
+    "ajax/libs/leaflet-minimap/3.6.1/Control.MiniMap.css":
         "leaflet-minimap/Control.MiniMap.min.css",
-    "https://cdn.jsdelivr.net/gh/ardhi/Leaflet.MousePosition/src/L.Control.MousePosition.min.js":
+    "gh/ardhi/Leaflet.MousePosition/src/L.Control.MousePosition.min.js":
         "leaflet-mouse-position/L.Control.MousePosition.js",
-    "https://cdn.jsdelivr.net/gh/ardhi/Leaflet.MousePosition/src/L.Control.MousePosition.min.css":
+    "gh/ardhi/Leaflet.MousePosition/src/L.Control.MousePosition.min.css":
         "leaflet-mouse-position/L.Control.MousePosition.css",
-    "https://cdn.jsdelivr.net/npm/leaflet-search@2.9.7/dist/leaflet-search.min.js": "leaflet-search/dist/leaflet-search.min.js",
-    "https://cdn.jsdelivr.net/npm/leaflet-search@2.9.7/dist/leaflet-search.min.css": "leaflet-search/dist/leaflet-search.min.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/leaflet.markercluster.js":
+    "npm/leaflet-search@2.9.7/dist/leaflet-search.min.js": "leaflet-search/dist/leaflet-search.min.js",
+    "npm/leaflet-search@2.9.7/dist/leaflet-search.min.css": "leaflet-search/dist/leaflet-search.min.css",
+    "ajax/libs/leaflet.markercluster/1.1.0/leaflet.markercluster.js":
         "leaflet.markercluster/leaflet.markercluster.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.css":
+    "ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.css":
         "leaflet.markercluster/MarkerCluster.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.Default.css":
+    "ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.Default.css":
         "leaflet.markercluster/MarkerCluster.Default.css",
-    "https://cdn.jsdelivr.net/gh/python-visualization/folium@main/folium/templates/leaflet_heat.min.js":
+    "gh/python-visualization/folium@main/folium/templates/leaflet_heat.min.js":
         "leaflet.heat/leaflet_heat.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.draw/1.0.2/leaflet.draw.js": "leaflet-draw/leaflet.draw.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.draw/1.0.2/leaflet.draw.css": "leaflet-draw/leaflet.draw.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet-locatecontrol/0.66.2/L.Control.Locate.min.js":
+    "ajax/libs/leaflet.draw/1.0.2/leaflet.draw.js": "leaflet-draw/leaflet.draw.js",
+    "ajax/libs/leaflet.draw/1.0.2/leaflet.draw.css": "leaflet-draw/leaflet.draw.css",
+    "ajax/libs/leaflet-locatecontrol/0.66.2/L.Control.Locate.min.js":
         "leaflet.locatecontrol/L.Control.Locate.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet-locatecontrol/0.66.2/L.Control.Locate.min.css":
+    "ajax/libs/leaflet-locatecontrol/0.66.2/L.Control.Locate.min.css":
         "leaflet.locatecontrol/L.Control.Locate.min.css",
 }
 
@@ -332,12 +333,14 @@ def missing() -> list[str]:
 
 
 def _local(url: str, drop: frozenset[str]) -> str | None:
-    if not re.match(r"^(https?:)?//", url):
+    off_host = re.match(r"^(https?:)?//[^/]+/", url)
+    if not off_host:
         return url  # already served by the app
-    if url not in FOLIUM_CDN:
+    key = url[off_host.end():]
+    if key not in FOLIUM_CDN:
         raise OfflineAssetError(
             f"no offline copy of {url}; add its package to MANIFEST and FOLIUM_CDN in app/web/assets.py")
-    path = FOLIUM_CDN[url]
+    path = FOLIUM_CDN[key]
     if path is None or path in drop:
         return None
     return vendor_url(path)
