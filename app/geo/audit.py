@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.geo.users import connect
 
@@ -16,6 +17,33 @@ ACTIONS: tuple[str, ...] = (
     "sign_in", "sign_in_failed", "sign_in_locked", "sign_out", "import", "import_refused", "rollback",
     "user_add", "user_remove", "user_passwd", "user_role", "import_unchanged", "seed",
 )
+#: Action -> (Chinese, English), as the admin pages name them.
+ACTION_TITLES: dict[str, tuple[str, str]] = {
+    "sign_in": ("登录", "sign-in"),
+    "sign_in_failed": ("登录失败", "failed sign-in"),
+    "sign_in_locked": ("登录被锁定", "sign-in locked"),
+    "sign_out": ("退出登录", "sign-out"),
+    "import": ("导入", "import"),
+    "import_refused": ("导入被拒绝", "import refused"),
+    "import_unchanged": ("导入（无变化）", "import (no change)"),
+    "rollback": ("回滚", "rollback"),
+    "seed": ("初始数据", "initial data"),
+    "user_add": ("添加用户", "user added"),
+    "user_remove": ("删除用户", "user removed"),
+    "user_passwd": ("重设密码", "password set"),
+    "user_role": ("更改角色", "role changed"),
+}
+#: Account roles -> (Chinese, English), for the details of account entries.
+_ROLES: dict[str, tuple[str, str]] = {"public": ("公众", "public"), "staff": ("工作人员", "staff"),
+                                      "admin": ("管理员", "admin")}
+#: Detail keys -> (Chinese, English) labels; keys not listed are shown by their name.
+_DETAIL_LABELS: dict[str, tuple[str, str]] = {
+    "file": ("文件", "file"), "version": ("版本", "version"), "warnings": ("警告", "warnings"),
+    "errors": ("错误", "errors"), "problems": ("问题", "problems"), "role": ("角色", "role"),
+    "failures": ("失败次数", "failures"), "seconds": ("锁定秒数", "locked seconds"),
+    "pruned": ("已清理的旧版本", "old versions removed"), "message": ("说明", "message"),
+    "summary": ("变更", "changes"), "recovered": ("重启后补记", "recorded on recovery"),
+}
 #: How the detail of an entry that records a store change starts: the change's id comes first.
 _CHANGE = '{"change": '
 
@@ -128,3 +156,94 @@ def entries(path: str | Path, limit: int = 200, action: str | None = None) -> li
     with connect(path) as conn:
         rows = conn.execute(sql, args).fetchall()
     return [Entry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6]) for r in rows]
+
+
+def _pick(pair: tuple[str, str], lang: str) -> str:
+    return pair[1] if lang == "en" else pair[0]
+
+
+def action_title(action: str, lang: str = "zh") -> str:
+    """Return an action's name in Chinese (``zh``) or English (``en``); the action itself when unknown."""
+    pair = ACTION_TITLES.get(action)
+    return _pick(pair, lang) if pair else action
+
+
+def target_text(entry: Entry, lang: str = "zh") -> str:
+    """Return what an entry was done to in words: layers by name, versions and users as they are."""
+    from app.geo.findings import LAYER_TITLES, layer_title
+
+    if entry.action.startswith("import") and entry.target:
+        return ", ".join(f"{layer_title(x, lang)} ({x})" if x in LAYER_TITLES else x
+                         for x in entry.target.split(","))
+    return entry.target
+
+
+def _value_text(key: str, value: Any, lang: str) -> str:
+    from app.geo.changes import format_summary
+    from app.geo.findings import problem_title
+
+    if key == "summary" and isinstance(value, dict):
+        return format_summary(value, lang=lang)
+    if key == "role" and value in _ROLES:
+        return _pick(_ROLES[value], lang)
+    if key == "problems" and isinstance(value, list):
+        return ("、" if lang == "zh" else ", ").join(f"{problem_title(str(p), lang)} ({p})" if problem_title(str(p), lang) != p else str(p)
+                         for p in value)
+    if key == "recovered":
+        return ("是" if lang == "zh" else "yes") if value else ("否" if lang == "zh" else "no")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def describe(entry: Entry, lang: str = "zh") -> str:
+    """Return an entry's detail as readable text, e.g. ``文件：grids.zip；版本：0002-…；变更：网格：新增 1 个…``.
+
+    Parameters
+    ----------
+    entry : Entry
+        The audit entry.
+    lang : str
+        ``zh`` or ``en``.
+
+    Returns
+    -------
+    str
+        Each fact as ``label: value`` (the change id and the recording time are left out).
+    """
+    sep, colon = ("；", "：") if lang == "zh" else ("; ", ": ")
+    parts = []
+    for key, value in entry.detail.items():
+        if key in ("change", "at") or value in (None, "", [], {}):
+            continue
+        label = _pick(_DETAIL_LABELS[key], lang) if key in _DETAIL_LABELS else key
+        parts.append(f"{label}{colon}{_value_text(key, value, lang)}")
+    return sep.join(parts)
+
+
+def format_time(ts: str, tz: str = "Asia/Shanghai") -> str:
+    """Return a stored UTC time (ISO 8601, ``…Z``) as local time ``2026-12-01 18:30``.
+
+    Parameters
+    ----------
+    ts : str
+        The stored time, as :func:`record` and the store write it.
+    tz : str
+        An IANA time zone name (the ``TIMEZONE`` setting); an unknown one shows UTC, marked so.
+
+    Returns
+    -------
+    str
+        The local time to the minute; ``ts`` itself when it cannot be read.
+    """
+    try:
+        when = datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
+    except ValueError:
+        return str(ts)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M")

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import shapely
 
+from app.geo.findings import layer_title
 from app.geo.schema import LAYERS
 
 if TYPE_CHECKING:
-    from app.geo.store import ReadStore
+    from app.geo.store import ReadStore, Store, VersionInfo
 
 
 def grid_changes(old: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame | None) -> dict[str, list[str]]:
@@ -76,7 +77,43 @@ def summarise(old: ReadStore | None, new_layers: dict[str, gpd.GeoDataFrame], ne
     return out
 
 
-def format_summary(summary: dict[str, Any], limit: int = 8) -> str:
+#: What each kind of grid change is called: kind -> (Chinese, English).
+_KINDS: dict[str, tuple[str, str]] = {"added": ("新增", "added"), "removed": ("删除", "removed"),
+                                      "reshaped": ("形状改变", "reshaped")}
+
+
+def _count_text(n: int | None, lang: str) -> str:
+    if n is None:
+        return "无" if lang == "zh" else "none"
+    return str(n)
+
+
+def _summary_in(summary: dict[str, Any], limit: int, lang: str) -> str:
+    parts = []
+    grids = summary.get("grids")
+    if grids:
+        bits = []
+        for kind, (zh, en) in _KINDS.items():
+            codes = [str(c) for c in grids.get(kind, [])]
+            sep = "、" if lang == "zh" else ", "
+            shown = sep.join(codes[:limit]) + (sep + "…" if len(codes) > limit else "")
+            if lang == "zh":
+                bits.append(f"{zh} {len(codes)} 个" + (f"（{shown}）" if codes else ""))
+            else:
+                bits.append(f"{len(codes)} {en}" + (f" ({shown})" if codes else ""))
+        head = layer_title("grids", lang)
+        parts.append(f"{head}：" + "，".join(bits) if lang == "zh" else f"{head}: " + "; ".join(bits))
+    for name, c in summary.get("layers", {}).items():
+        if name == "grids" and grids:
+            continue
+        counts = f"{_count_text(c.get('before'), lang)} → {_count_text(c.get('after'), lang)}"
+        parts.append(f"{layer_title(name, lang)}{'：' if lang == 'zh' else ': '}{counts}")
+    if not parts:
+        return "无变化" if lang == "zh" else "no change"
+    return " | ".join(parts)
+
+
+def format_summary(summary: dict[str, Any], limit: int = 8, lang: str = "zh") -> str:
     """Return a one-line human summary of a change summary dict.
 
     Parameters
@@ -85,23 +122,49 @@ def format_summary(summary: dict[str, Any], limit: int = 8) -> str:
         As made by :func:`summarise`.
     limit : int
         How many codes to name per kind before "…".
+    lang : str
+        ``zh`` (Chinese), ``en`` (English) or ``both`` (Chinese / English).
 
     Returns
     -------
     str
-        E.g. ``grids: +3 added, -1 removed, 2 reshaped (620201001001004, …)``.
+        E.g. ``网格：新增 3 个（620201001001004、…），删除 1 个（…），形状改变 0 个 | 设施：120 → 125``, or in
+        English ``grids: 3 added (620201001001004, …); 1 removed (…); 0 reshaped | facilities: 120 → 125``.
+        Layers are named in words (:data:`app.geo.findings.LAYER_TITLES`), never by their keys alone.
     """
-    parts = []
-    grids = summary.get("grids")
-    if grids:
-        bits = []
-        for kind in ("added", "removed", "reshaped"):
-            codes = grids.get(kind, [])
-            shown = ", ".join(codes[:limit]) + (", …" if len(codes) > limit else "")
-            bits.append(f"{len(codes)} {kind}" + (f" ({shown})" if codes else ""))
-        parts.append("grids: " + "; ".join(bits))
-    for name, c in summary.get("layers", {}).items():
-        if name == "grids" and grids:
-            continue
-        parts.append(f"{name}: {c.get('before')} → {c.get('after')}")
-    return " | ".join(parts) if parts else "no change"
+    if lang == "both":
+        return f"{_summary_in(summary, limit, 'zh')} / {_summary_in(summary, limit, 'en')}"
+    return _summary_in(summary, limit, "en" if lang == "en" else "zh")
+
+
+def rollback_preview(store: Store, ref: str) -> tuple[VersionInfo, dict[str, Any]]:
+    """Say what rolling back to a version would change, without changing anything.
+
+    Parameters
+    ----------
+    store : Store
+        The versioned store.
+    ref : str
+        The version's id, number or unique prefix.
+
+    Returns
+    -------
+    tuple
+        The version rolled back to and the summary (as :func:`summarise`) of what would change
+        compared with the version served now: what a rollback would record.
+
+    Raises
+    ------
+    app.geo.store.StoreError
+        When ``ref`` names no version, or the version is already current.
+    """
+    from app.geo.store import StoreError
+
+    vid = store.resolve(ref.strip())
+    current = store.version() if store.exists() else None
+    if current == vid:
+        raise StoreError(f"version {vid} is already current")
+    before = store.snapshot(current) if current else None
+    target = store.snapshot(vid)
+    new_grids = {"grids": target.read("grids")} if "grids" in target.layer_names() else {}
+    return target.info(), summarise(before, new_grids, target.info().counts)

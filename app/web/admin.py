@@ -17,7 +17,8 @@ from werkzeug.datastructures import FileStorage
 from app import settings
 from app.errors import GridmapError
 from app.geo import audit, importer, operations, users
-from app.geo.changes import format_summary
+from app.geo.changes import format_summary, rollback_preview
+from app.geo.findings import SEVERITIES, layer_title, problem_title
 from app.geo.schema import LAYERS
 from app.web import i18n
 from app.web.auth import client_ip, current_user, db_file, role_required
@@ -33,14 +34,15 @@ i18n.register({
     "admin.file_help": ("GeoJSON、GeoPackage、Shapefile（zip 压缩包）、带坐标列的 CSV/XLSX",
                         "GeoJSON, GeoPackage, zipped Shapefile, CSV/XLSX with coordinate columns"),
     "admin.crs": ("坐标系（可选）", "Coordinate system (optional)"),
-    "admin.crs_help": ("文件未注明时填写：EPSG 代码（如 4542）、gcj02（高德/腾讯）或 bd09（百度）",
-                       "If the file has none: an EPSG code (e.g. 4542), gcj02 (AMap/Tencent) or bd09 (Baidu)"),
+    "admin.crs_help": ("文件未注明时填写：EPSG 代码（如 4326、4490 或本市的度量坐标系）、gcj02（高德/腾讯）或 bd09（百度）",
+                       "If the file has none: an EPSG code (e.g. 4326, 4490 or the city's metric CRS), "
+                       "gcj02 (AMap/Tencent) or bd09 (Baidu)"),
     "admin.dry_run": ("仅检查，不保存", "Check only, store nothing"),
     "admin.repair": ("修复无效几何", "Repair invalid geometry"),
     "admin.submit": ("检查并导入", "Check and import"),
     "admin.versions": ("数据版本", "Data versions"),
     "admin.current": ("当前", "current"),
-    "admin.rollback": ("回退到此版本", "Roll back to this version"),
+    "admin.rollback": ("回滚到此版本", "Roll back to this version"),
     "admin.readonly": ("当前数据目录为只读（普通 GeoJSON 文件夹），不能导入或回退。",
                        "The data folder is read-only (plain GeoJSON); import and rollback are off."),
     "admin.users": ("用户", "Users"),
@@ -60,6 +62,41 @@ i18n.register({
     "admin.who": ("操作人", "Who"),
     "admin.what": ("操作", "What"),
     "admin.summary": ("变更", "Changes"),
+    "admin.target": ("对象", "Target"),
+    "admin.detail": ("详情", "Details"),
+    "admin.ip": ("IP 地址", "IP address"),
+    "admin.all_actions": ("全部", "All"),
+    "admin.updated": ("更新时间", "Updated"),
+    "admin.set_role": ("更改角色", "Change role"),
+    "admin.version": ("版本", "Version"),
+    "admin.format": ("格式", "Format"),
+    "admin.crs_short": ("坐标系", "CRS"),
+    "admin.features": ("要素数", "Features"),
+    "admin.severity": ("级别", "Severity"),
+    "admin.problem": ("问题", "Problem"),
+    "admin.feature": ("要素", "Feature"),
+    "admin.field": ("字段", "Field"),
+    "admin.message": ("说明", "Message"),
+    "admin.place": ("位置（经度, 纬度）", "Place (lon, lat)"),
+    "admin.more": ("另有 {n} 条未列出", "{n} more not listed"),
+    "admin.refused_json": ("导入被拒绝：{n} 个错误，未作任何改动", "import refused: {n} errors; nothing was changed"),
+    "admin.choose_file": ("请选择要导入的文件（表单字段 file）", "choose a file to import (form field 'file')"),
+    "admin.no_versions": ("没有已保存的版本。", "No stored versions."),
+    "admin.confirm_title": ("确认回滚", "Confirm the rollback"),
+    "admin.confirm_text": ("回滚后将重新启用版本 {version}，当前版本 {current} 不再使用（仍保留，可再回滚）。",
+                           "Version {version} will be served again instead of the current {current} "
+                           "(which is kept and can be restored)."),
+    "admin.confirm_changes": ("回滚将带来的变更", "What the rollback changes"),
+    "admin.confirm_made": ("该版本创建时的变更", "What this version changed when it was made"),
+    "admin.confirm_button": ("确认回滚到版本 {version}", "Roll back to version {version}"),
+    "admin.confirm_needed": ("回滚需要确认：请先查看变更，再以 confirm=1 提交。",
+                             "A rollback needs confirmation: review the changes, then post again with confirm=1."),
+    "admin.cancel": ("取消", "Cancel"),
+    "admin.rolled_back": ("已回滚，现使用版本 {version}：{summary}", "Rolled back: now serving version {version}: {summary}"),
+    "admin.user_added": ("已添加用户 {name}。", "User {name} added."),
+    "admin.user_removed": ("已删除用户 {name}。", "User {name} removed."),
+    "admin.password_set": ("已重设用户 {name} 的密码。", "Password of {name} set."),
+    "admin.role_set": ("已更改用户 {name} 的角色。", "Role of {name} changed."),
 })
 
 OPENAPI_PATHS = {
@@ -80,21 +117,55 @@ def _actor() -> operations.Actor:
     return operations.Actor(name=name, ip=client_ip(), account=name)
 
 
+@bp.app_template_filter("localtime")
+def localtime(ts: str | None) -> str:
+    """Show a stored UTC time in the ``TIMEZONE`` setting's local time, as ``2026-12-01 18:30``."""
+    return audit.format_time(ts, current_app.config["TIMEZONE"]) if ts else ""
+
+
+@bp.app_context_processor
+def _admin_helpers() -> dict[str, Any]:
+    def pick(pair: tuple[str, str]) -> str:
+        return i18n.label(*pair)
+
+    return {
+        "layer_name": lambda layer: layer_title(layer, i18n.current_lang()),
+        "problem_name": lambda key: problem_title(key, i18n.current_lang()),
+        "severity_name": lambda sev: pick(SEVERITIES.get(sev, (sev, sev))),
+        "action_name": lambda action: audit.action_title(action, i18n.current_lang()),
+        "audit_target": lambda entry: audit.target_text(entry, i18n.current_lang()),
+        "audit_detail": lambda entry: audit.describe(entry, i18n.current_lang()),
+    }
+
+
+def _versions(store: Any) -> list[dict[str, Any]]:
+    """The stored versions, each with its summary in the page's language and in English."""
+    lang = i18n.current_lang()
+    out = operations.list_versions(store)
+    for v in out:
+        v["summary_local"] = format_summary(v.get("summary") or {}, lang=lang)
+        v["summary_text_en"] = format_summary(v.get("summary") or {}, lang="en")
+    return out
+
+
 @bp.get("/admin")
 @role_required("admin")
 def index():
     """The admin page: import form, versions with rollback, links to users and the audit log."""
     ws = _workspace()
-    return render_template("admin/index.html", layers=LAYERS, versions=operations.list_versions(ws.store),
+    return render_template("admin/index.html", layers=LAYERS, versions=_versions(ws.store),
                            writable=ws.store.writable, max_mb=ws.config.MAX_UPLOAD_MB)
 
 
 @bp.get("/api/v1/versions")
 @role_required("admin")
 def api_versions():
-    """List the stored versions as JSON."""
+    """List the stored versions as JSON (``summary_text`` in Chinese, ``summary_text_en`` in English)."""
     store = _workspace().store
-    return jsonify({"versions": operations.list_versions(store), "writable": store.writable})
+    versions = _versions(store)
+    for v in versions:
+        v.pop("summary_local", None)
+    return jsonify({"versions": versions, "writable": store.writable})
 
 
 def _upload_suffix(filename: str) -> str:
@@ -186,7 +257,7 @@ def do_import():
         raise ApiError(i18n.t("admin.readonly"), 409)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ApiError("choose a file to import (form field 'file')")
+        raise ApiError(i18n.t("admin.choose_file"))
     with _saved_upload(upload, ws.config) as path:
         outcome = operations.import_layer(ws, _actor(), request.form.get("layer", ""), path,
                                           crs=(request.form.get("crs") or "").strip() or None,
@@ -201,11 +272,13 @@ def do_import():
         if unchanged:
             body["message"] = f"{operations.UNCHANGED} ({version.id}); nothing was stored"
         if not report.ok:
-            body.update(error=f"import refused: {len(report.errors)} errors; nothing was changed", status=400)
+            n = len(report.errors)
+            body.update(error=f"{i18n.t('admin.refused_json', 'zh', n=n)} / {i18n.t('admin.refused_json', 'en', n=n)}",
+                        status=400)
         return jsonify(body), status
+    summary = format_summary(version.summary, lang=i18n.current_lang()) if version and not unchanged else ""
     return render_template("admin/report.html", report=report, version=version, dry_run=dry_run,
-                           unchanged=unchanged,
-                           summary=format_summary(version.summary) if version and not unchanged else ""), status
+                           unchanged=unchanged, summary=summary), status
 
 
 def _form_action(endpoint: str, action: Callable[[], str]) -> Any:
@@ -223,13 +296,54 @@ def _form_action(endpoint: str, action: Callable[[], str]) -> Any:
     return redirect(url_for(endpoint), 303)
 
 
+#: Values of the ``confirm`` form field that confirm a rollback.
+_CONFIRMED = frozenset({"1", "yes", "true", "on"})
+
+
+def _preview(ref: str) -> tuple[Any, dict[str, Any]]:
+    """The version a rollback to ``ref`` serves and what it would change (409 on a read-only store)."""
+    store = _workspace().store
+    if not store.writable:
+        raise ApiError(i18n.t("admin.readonly"), 409)
+    return rollback_preview(store, ref)
+
+
+def _rollback_page(ref: str) -> str:
+    """The confirmation page of a rollback to ``ref``: which version, and what it would change."""
+    ws = _workspace()
+    info, summary = _preview(ref)
+    lang = i18n.current_lang()
+    return render_template("admin/rollback.html", info=info, current=ws.store.version(),
+                           changes=format_summary(summary, lang=lang),
+                           made=format_summary(info.summary, lang=lang))
+
+
+@bp.get("/admin/rollback")
+@role_required("admin")
+def rollback_confirm():
+    """Ask to confirm a rollback: the version, what it changed, and what going back to it changes now."""
+    return _rollback_page(request.args.get("version") or "")
+
+
 @bp.post("/admin/rollback")
 @role_required("admin")
 def rollback():
-    """Make a stored version current again."""
+    """Make a stored version current again, once confirmed (``confirm=1``).
+
+    Without the confirmation a script gets 400 with what the rollback would change, and a
+    browser gets the confirmation page.
+    """
+    ref = request.form.get("version") or ""
+    if (request.form.get("confirm") or "").strip().lower() not in _CONFIRMED:
+        if not wants_json(default=False):
+            return _rollback_page(ref)
+        info, summary = _preview(ref)
+        raise ApiError(i18n.t("admin.confirm_needed"), 400, key="rollback.confirm", version=info.id,
+                       summary=summary, summary_text=format_summary(summary, lang="both"))
+
     def act() -> str:
-        info, summary = operations.rollback(_workspace(), _actor(), request.form.get("version") or "")
-        return f"{info.id}: {format_summary(summary)}"
+        info, summary = operations.rollback(_workspace(), _actor(), ref)
+        return i18n.t("admin.rolled_back", version=info.id, summary=format_summary(summary, lang=i18n.current_lang()))
 
     return _form_action("admin.index", act)
 
@@ -249,7 +363,7 @@ def user_add():
     def act() -> str:
         user = operations.add_user(_workspace(), _actor(), request.form.get("name") or "",
                                    request.form.get("password") or "", request.form.get("role") or "staff")
-        return f"user_add: {user.name}"
+        return i18n.t("admin.user_added", name=user.name)
 
     return _form_action("admin.user_list", act)
 
@@ -260,7 +374,7 @@ def user_remove(name: str):
     """Delete an account (not your own, and not the last admin)."""
     def act() -> str:
         operations.remove_user(_workspace(), _actor(), name)
-        return f"user_remove: {name}"
+        return i18n.t("admin.user_removed", name=name)
 
     return _form_action("admin.user_list", act)
 
@@ -271,7 +385,7 @@ def user_password(name: str):
     """Set an account's password."""
     def act() -> str:
         operations.set_password(_workspace(), _actor(), name, request.form.get("password") or "")
-        return f"user_passwd: {name}"
+        return i18n.t("admin.password_set", name=name)
 
     return _form_action("admin.user_list", act)
 
@@ -282,7 +396,7 @@ def user_role(name: str):
     """Change an account's role (not your own, and not the last admin's)."""
     def act() -> str:
         operations.set_role(_workspace(), _actor(), name, request.form.get("role") or "")
-        return f"user_role: {name}"
+        return i18n.t("admin.role_set", name=name)
 
     return _form_action("admin.user_list", act)
 

@@ -58,7 +58,8 @@ def test_commit_summarises_grid_changes_and_rollback_restores(store):
     g = v2.summary["grids"]
     assert g["added"] == ["620201001001099"]
     assert len(g["removed"]) == 1 and first in g["reshaped"]
-    assert "1 added" in format_summary(v2.summary)
+    assert "1 added (620201001001099)" in format_summary(v2.summary, lang="en")
+    assert "网格：新增 1 个（620201001001099）" in format_summary(v2.summary)  # Chinese by default
     # other layers are carried over byte for byte
     old = store.snapshot("0001-" + store.list_versions()[0].id[5:])
     assert (old.folder / "roads.geojson").read_bytes() == (store.snapshot().folder / "roads.geojson").read_bytes()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 
 import geopandas as gpd
 import pytest
 
 from app.geo import audit, users
 from app.geo.geojson import dump_geojson
-from tests.helpers import CORPUS_LIMITS, LANZHOU, MINI, csrf_token, hostile_corpus, tree_digest
+from tests.helpers import CORPUS_LIMITS, LANZHOU, MINI, csrf_token, hostile_corpus, login, tree_digest
 
 corpus = hostile_corpus()
 
@@ -51,11 +52,77 @@ def test_import_switches_the_running_service_and_rollback_restores(app, admin, t
     assert admin.get("/healthz").get_json()["data_version"] == body["version"]
     layers = {x["name"]: x["count"] for x in admin.get("/api/v1/layers").get_json()["layers"]}
     assert layers["grids"] == 8
-    r = admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "version": "1"})
+    r = admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "version": "1", "confirm": "1"})
     assert r.status_code == 303
     assert admin.get("/healthz").get_json()["data_version"] == before
+    assert "已回滚" in admin.get("/admin").get_data(as_text=True)
     actions = [e.action for e in audit.entries(users.db_path(tmp_path / "inst"))]
     assert actions[:3] == ["rollback", "import", "sign_in"]
+
+
+def _grids_without_villages(admin) -> str:
+    g = gpd.read_file(MINI / "grids.geojson")
+    r = _upload(admin, "grids", dump_geojson(g[g["committee_code"] != "620201102200"]), "grids.geojson")
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["version"]
+
+
+def test_rollback_asks_for_confirmation_and_changes_nothing_until_confirmed(app, admin, tmp_path):
+    new = _grids_without_villages(admin)
+    index = admin.get("/admin").get_data(as_text=True)
+    assert "/admin/rollback?version=0001-" in index  # the button leads to the confirmation step
+    page = admin.get("/admin/rollback", query_string={"version": "1"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "确认回滚" in html and "0001-" in html and new in html
+    assert "网格：新增 2 个" in html  # going back brings the two village grids back
+    form = re.search(r'<form method="post" action="/admin/rollback".*?</form>', html, re.S)[0]
+    assert 'name="csrf_token"' in form and 'name="confirm" value="1"' in form
+    # a browser's post without the confirmation gets the page, a script's a 400 naming the change
+    r = admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "version": "1"})
+    assert r.status_code == 200 and "确认回滚" in r.get_data(as_text=True)
+    r = admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "version": "1"},
+                   headers={"Accept": "application/json"})
+    body = r.get_json()
+    assert r.status_code == 400 and body["code"] == "rollback.confirm" and body["version"].startswith("0001-")
+    assert len(body["summary"]["grids"]["added"]) == 2 and "grids: 2 added" in body["summary_text"]
+    assert admin.get("/healthz").get_json()["data_version"] == new
+    assert "rollback" not in {e.action for e in audit.entries(users.db_path(tmp_path / "inst"))}
+    # the token is still required with the confirmation
+    r = admin.post("/admin/rollback", data={"csrf_token": "wrong", "version": "1", "confirm": "1"})
+    assert r.status_code == 400 and admin.get("/healthz").get_json()["data_version"] == new
+    r = admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "version": "1", "confirm": "1"},
+                   headers={"Accept": "application/json"})
+    assert r.status_code == 200 and "0001-" in r.get_json()["message"]
+    assert admin.get("/healthz").get_json()["data_version"].startswith("0001-")
+    # the version served now cannot be rolled back to; an unknown one is named
+    assert admin.get("/admin/rollback", query_string={"version": "1"}).status_code == 409
+    assert admin.get("/admin/rollback", query_string={"version": "99"},
+                     headers={"Accept": "application/json"}).status_code in (404, 409)
+
+
+def test_admin_pages_speak_chinese_and_english_in_local_time(make_app, admin, tmp_path):
+    _grids_without_villages(admin)
+    admin.post("/admin/users", data={"csrf_token": csrf_token(admin), "name": "li",
+                                     "password": "Orchid-Ferry-35", "role": "staff"})
+    stamp = re.compile(r">20\d\d-\d\d-\d\d \d\d:\d\d<")
+    for lang, words in (("zh", ("设施 (facilities)", "道路 (roads)", "网格：新增 0 个", "导入", "添加用户", "网格 (grids)",
+                                "更改角色")),
+                        ("en", ("<option value=\"facilities\">facilities</option>", "sub-districts and towns (divisions)", "grids: 0 added", "import", "user added",
+                                "Change role"))):
+        pages = "".join(admin.get(path, query_string={"lang": lang}).get_data(as_text=True)
+                        for path in ("/admin", "/admin/audit", "/admin/users"))
+        assert "layer." not in pages and "T0" not in pages.replace("T00", "")  # no raw keys, no ISO stamps
+        assert len(stamp.findall(pages)) >= 3
+        for word in words:
+            assert word in pages, (lang, word)
+    # times are shown in the TIMEZONE setting's zone
+    entry = audit.entries(users.db_path(tmp_path / "inst"), limit=1)[0]
+    shown = audit.format_time(entry.ts, "Asia/Shanghai")
+    assert shown in admin.get("/admin/audit").get_data(as_text=True)
+    helsinki = make_app(RATELIMIT_ENABLED=False, TIMEZONE="Europe/Helsinki").test_client()
+    assert login(helsinki, "admin").status_code == 302
+    html = helsinki.get("/admin/audit").get_data(as_text=True)
+    assert audit.format_time(entry.ts, "Europe/Helsinki") in html
 
 
 def test_dry_run_stores_nothing(app, admin, tmp_path):
@@ -72,7 +139,7 @@ def test_html_report_escapes_hostile_names(app, admin):
     r = admin.post("/admin/import", data={"csrf_token": csrf_token(admin), "layer": "grids",
                                           "file": (io.BytesIO(dump_geojson(g)), "<b>x</b>.geojson")})
     html = r.get_data(as_text=True)
-    assert r.status_code == 400 and "duplicate_code" in html
+    assert r.status_code == 400 and "duplicate_code" in html and "重复编码" in html and "错误" in html
     assert "<script>alert" not in html and "&lt;script&gt;" in html and "<b>x</b>" not in html
 
 
@@ -123,7 +190,7 @@ def test_replace_demo_with_real_grids_in_another_crs_locate_and_roll_back(app, a
     hit = admin.get("/api/v1/locate/point", query_string={"lon": chengguan.x, "lat": chengguan.y}).get_json()
     assert hit["status"] == "ok" and hit["grid"]["code"].startswith("620102001")
     assert admin.get("/").status_code == 200
-    admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "version": "1"})
+    admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "version": "1", "confirm": "1"})
     back = admin.get("/api/v1/locate/point", query_string={"lon": chengguan.x, "lat": chengguan.y}).get_json()
     assert back["status"] == "outside"
 
