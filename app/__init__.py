@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
 from app import settings
+
+if TYPE_CHECKING:
+    from app.geo.dataset import Dataset
+    from app.geo.findings import Finding
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,7 +31,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Returns
     -------
     Flask
-        The configured application with every blueprint registered.
+        The configured application with every blueprint registered; its
+        ``extensions["gridmap.checkup"]`` lists the warnings of the start-up check.
+
+    Raises
+    ------
+    app.geo.checkup.DataCheckError
+        When the current data cannot be served (a missing layer or field, repeated codes, codes
+        that name no parent): the message lists every problem with its layer and field.
     """
     config = settings.resolve(test_config, environ={} if test_config is not None else None)
     if not config.SECRET_KEY:
@@ -45,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     workspace = open_workspace(config)
     app.extensions["gridmap.workspace"] = workspace
     app.extensions["gridmap.data"] = workspace.data
+    app.extensions["gridmap.checkup"] = _check_data(workspace.data.current(), config)
 
     from app.web import admin, auth, coverage, errors, health, locate, maps, openapi, security
 
@@ -57,3 +69,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     security.init_app(app)  # last: its rate limits wrap every batch endpoint registered above
     return app
+
+
+def _check_data(ds: Dataset, config: settings.Config) -> list[Finding]:
+    """Run the start-up check on the data about to be served; raise on an error, return the warnings."""
+    from app.geo.checkup import check_dataset, require_servable
+
+    return require_servable(check_dataset(ds), f"{config.STORE_DIR or config.DATA_DIR}, version {ds.version}")

@@ -7,6 +7,9 @@ import dataclasses
 import pytest
 
 from app import create_app, settings
+from app.geo.checkup import DataCheckError
+from tests import helpers
+from tests.geo.test_checkup import write_city
 
 
 def test_defaults_then_env(monkeypatch, data_dir, tmp_path):
@@ -28,7 +31,7 @@ def test_test_config_is_not_mixed_with_the_environment(monkeypatch, data_dir):
     monkeypatch.setenv("GRIDMAP_PORT", "8123")
     monkeypatch.setenv("GRIDMAP_CITY_NAME", "兰州")
     app = create_app({"DATA_DIR": str(data_dir), "BASEMAP": "none", "TESTING": True})
-    assert app.config["PORT"] == 5000 and app.config["CITY_NAME"] == "嘉峪关"  # defaults, not the env
+    assert app.config["PORT"] == 5000 and app.config["CITY_NAME"] == ""  # defaults, not the env
     assert app.config["BASEMAP"] == "none" and app.config["TESTING"] is True
 
 
@@ -80,3 +83,55 @@ def test_city_name_is_a_setting(data_dir):
     c = app.test_client()
     assert "兰州网格地图" in c.get("/locate").get_data(as_text=True)
     assert "Lanzhou Grid Map" in c.get("/locate?lang=en").get_data(as_text=True)
+
+
+def test_city_name_comes_from_the_stored_city(data_dir, tmp_path):
+    c = create_app({"DATA_DIR": str(data_dir)}).test_client()
+    assert "嘉峪关网格地图" in c.get("/locate").get_data(as_text=True)  # the mini city's metadata: 嘉峪关市
+    assert "Jiayuguan Grid Map" in c.get("/locate?lang=en").get_data(as_text=True)
+    other = write_city(tmp_path / "riverton")  # only an English name
+    c = create_app({"DATA_DIR": str(other)}).test_client()
+    assert "Riverton网格地图" in c.get("/locate").get_data(as_text=True)
+    assert "Riverton Grid Map" in c.get("/locate?lang=en").get_data(as_text=True)
+    (other / "metadata.json").write_text('{"name": "河湾市"}', encoding="utf-8")  # no city: the metadata's name
+    c = create_app({"DATA_DIR": str(other)}).test_client()
+    assert "河湾市网格地图" in c.get("/locate").get_data(as_text=True)
+    (other / "metadata.json").unlink()
+    c = create_app({"DATA_DIR": str(other)}).test_client()
+    assert "gridmap Grid Map" in c.get("/locate?lang=en").get_data(as_text=True)
+
+
+def test_another_city_without_area_serves_every_map(tmp_path):
+    folder = write_city(tmp_path / "riverton")  # grids and facilities only, no area_m2, outside China
+    app = create_app({"DATA_DIR": str(folder), "TESTING": True})
+    assert app.extensions["gridmap.checkup"] == []
+    c = app.test_client()
+    home = c.get("/")
+    assert home.status_code == 200, home.get_data(as_text=True)[:2000]
+    ds = app.extensions["gridmap.data"].current()
+    data = c.get(f"/map/data/{ds.version}.wgs84.json")
+    assert data.status_code == 200 and data.get_json()
+    page = c.get("/locate").get_data(as_text=True)
+    assert "EPSG:32635" in page and "4542" not in page  # the city's metric CRS, not Jiayuguan's
+    assert "24.93" in page  # the start view and the hint come from the grids
+    assert c.get("/api/v1/locate/point?lon=24.935&lat=60.172").get_json()["grid"]["code"] == "G-01"
+
+
+def test_a_folder_without_a_needed_field_stops_at_start(tmp_path, runner, monkeypatch):
+    folder = write_city(tmp_path / "broken", drop=("name",))
+    with pytest.raises(DataCheckError) as info:
+        create_app({"DATA_DIR": str(folder)})
+    assert "grids" in info.value.message and "name" in info.value.message
+    assert str(folder) in info.value.message
+    from app.cli import main
+
+    monkeypatch.setenv("GRIDMAP_INSTANCE_DIR", str(tmp_path / "inst"))
+    result = runner.invoke(main, ["serve", "--data-dir", str(folder)])
+    assert result.exit_code == 1
+    assert "缺少字段 missing_field [grids] 字段 field name" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, DataCheckError)
+
+
+def test_a_store_of_the_mini_city_passes_the_check(tmp_path):
+    app = create_app({"TESTING": True, **helpers.store_settings(tmp_path)})
+    assert app.extensions["gridmap.checkup"] == []

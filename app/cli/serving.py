@@ -20,7 +20,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
 
     Idle and slow clients cannot lock others out: up to GRIDMAP_CONNECTION_LIMIT connections,
     silent ones closed after GRIDMAP_CHANNEL_TIMEOUT s, and each request must arrive within
-    GRIDMAP_REQUEST_TIMEOUT s.
+    GRIDMAP_REQUEST_TIMEOUT s. Data that cannot be served (a missing layer or field, repeated
+    codes, codes that name no parent) stops it at start, with the list of problems and exit 1.
     """
     import os
 
@@ -35,8 +36,13 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     port = port or config.PORT
     ds = app.extensions["gridmap.data"].current()
     counts = ds.counts()
-    click.echo(f"gridmap: data {config.DATA_DIR} (version {ds.version}): "
+    city = ds.city.title() or ds.metadata.get("name", "")
+    click.echo(f"gridmap: {city} · {app.extensions['gridmap.data'].store.location} (version {ds.version}): "
                + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    from app.geo.checkup import format_findings
+
+    for line in format_findings(app.extensions.get("gridmap.checkup", [])):  # errors stopped create_app already
+        click.echo(f"gridmap: {line}", err=True)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     try:
         server = make_server(app, config, host, port)

@@ -8,12 +8,15 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
+
+from app.geo.city import City, short_form
 
 #: A match is ``ok`` when the best candidate scores at least this much (0-100) and is not tied.
 #: Scores: 100 exact after normalisation; 96 house number found but with the other suffix
@@ -37,15 +40,12 @@ _DASH_RE = re.compile("[‐‑‒–—―−~～]")
 _DROP_RE = re.compile(r"[^\w#\-]|_")
 _HASH_RE = re.compile(r"(?<!\d)(\d+)#(?:号楼|楼)?")
 _BUILDING_RE = re.compile(r"(?<!\d)(\d+)号?(?:栋|幢|座)(?:楼)?")
-_PREFIX_RES: tuple[re.Pattern[str], ...] = (
-    re.compile("^甘肃省?"),
-    re.compile("^嘉峪关市"),
-    # bare 嘉峪关 is also the start of names such as 嘉峪关村 or 嘉峪关路: keep it before those.
-    re.compile("^嘉峪关(?![村路街巷道大东西南北关城镇])"),
-    re.compile("^(?:雄关街道|钢城街道|新城镇|峪泉镇|文殊镇|雄关区|长城区|镜铁区)"),
-    # a committee name, only when a street name (not a bare number) follows it
-    re.compile(r"^[\u4e00-\u9fff]{1,8}?(?:社区居民委员会|社区居委会|居民委员会|居委会|村民委员会|村委会|社区)(?=\D)"),
-)
+#: A committee name, only when a street name (not a bare number) follows it: the one prefix every city shares.
+_COMMITTEE_RE = re.compile(
+    r"^[\u4e00-\u9fff]{1,8}?(?:社区居民委员会|社区居委会|居民委员会|居委会|村民委员会|村委会|社区)(?=\D)")
+#: Characters that, after a bare short name (嘉峪关) or a village name, show it starts a longer
+#: name (嘉峪关村, 嘉峪关路, 河口村东路) rather than being a prefix.
+_NAME_GOES_ON = "村路街巷道大东西南北关城镇"
 _TAIL_RE = re.compile(
     r"^(?P<head>.*?\D\d+(?!\d)(?:号楼|号)?)"
     r"(?P<tail>(?:-?\d+(?!\d)(?:单元|门|层|楼|室|号房|房|号|户)?)+)$"
@@ -82,20 +82,119 @@ def _clean(text: str) -> str:
     return _CN_NUM_RE.sub(lambda m: _cn_number(m.group()), text)
 
 
-def normalize(text: str) -> str:
+def _alternation(names: Iterable[str]) -> str:
+    """A regular-expression alternation of cleaned names, longest first (so 雄关街道 wins over 雄关)."""
+    cleaned = {_clean(n) for n in names if n and str(n).strip()}
+    return "|".join(re.escape(n) for n in sorted((n for n in cleaned if n), key=lambda n: (-len(n), n)))
+
+
+@dataclass(frozen=True)
+class AddressPrefixes:
+    """The leading place names an address of one city may start with, which matching ignores.
+
+    Each is dropped from the start of an address only when more address text follows it.
+
+    Attributes
+    ----------
+    province : str
+        E.g. ``"甘肃省"``; its short form (``甘肃``) is dropped too, unless it starts a longer
+        name (``甘肃路``).
+    city : str
+        E.g. ``"嘉峪关市"``.
+    short_name : str
+        The city's short name, ``"嘉峪关"``: dropped unless it starts a longer name such as
+        嘉峪关村 or 嘉峪关路.
+    areas : tuple of str
+        District, sub-district and town names (雄关区, 雄关街道, 新城镇): dropped whenever more text follows.
+    committees : tuple of str
+        Community and village names (建设社区, 河口村): dropped only when a street name (not a
+        number, nor the rest of a longer name) follows, so 河口村5号 stays.
+    """
+
+    province: str = ""
+    city: str = ""
+    short_name: str = ""
+    areas: tuple[str, ...] = ()
+    committees: tuple[str, ...] = ()
+
+    @classmethod
+    def for_city(cls, city: City, areas: Iterable[str] = (), committees: Iterable[str] = ()) -> AddressPrefixes:
+        """Return the prefixes of a city: its province, name and short name, its districts, and the given names.
+
+        Parameters
+        ----------
+        city : City
+            The stored city (:attr:`app.geo.dataset.Dataset.city`).
+        areas : iterable of str
+            Further district, sub-district and town names, e.g. the divisions layer's names.
+        committees : iterable of str
+            Community and village names, e.g. the committees layer's names.
+
+        Returns
+        -------
+        AddressPrefixes
+            Empty names are left out; duplicates are kept once.
+        """
+        def unique(names: Iterable[str]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(str(n).strip() for n in names if isinstance(n, str) and n.strip()))
+
+        return cls(province=city.province, city=city.name, short_name=city.short_name,
+                   areas=unique((*city.districts, *areas)), committees=unique(committees))
+
+    @cached_property
+    def patterns(self) -> tuple[re.Pattern[str], ...]:
+        """The prefix patterns, in the order :func:`normalize` tries them."""
+        out: list[re.Pattern[str]] = []
+        # a bare short name is a prefix unless it starts a longer name; before a known area it always is (兰州城关区)
+        areas = _alternation(self.areas)
+        goes_on = f"(?:(?={areas})|(?![{_NAME_GOES_ON}]))" if areas else f"(?![{_NAME_GOES_ON}])"
+        province, short_province = _clean(self.province), _clean(short_form(self.province))
+        if province:
+            out.append(re.compile(f"^{re.escape(province)}"))
+        if short_province and short_province != province:
+            out.append(re.compile(f"^{re.escape(short_province)}{goes_on}"))
+        city = _clean(self.city)
+        if city:
+            out.append(re.compile(f"^{re.escape(city)}"))
+        short = _clean(self.short_name)
+        if short and short != city:
+            out.append(re.compile(f"^{re.escape(short)}{goes_on}"))
+        if areas:
+            out.append(re.compile(f"^(?:{areas})"))
+        # before the names: 河口村委会河口村5号 drops 河口村委会, not 河口村
+        out.append(_COMMITTEE_RE)
+        if self.committees:  # nor 河口村 of 河口村委会5号 or 河口村民委员会
+            out.append(re.compile(f"^(?:{_alternation(self.committees)})(?=\\D)(?![{_NAME_GOES_ON}委居社民])"))
+        return tuple(out)
+
+    @cached_property
+    def city_words(self) -> tuple[str, ...]:
+        """Cleaned city and province short names, which the matcher also drops before a known street (嘉峪关东湖新村)."""
+        return tuple(w for w in dict.fromkeys((_clean(self.short_name), _clean(short_form(self.province)))) if w)
+
+
+#: No city-specific prefixes: only the committee rule every city shares.
+NO_PREFIXES = AddressPrefixes()
+
+
+def normalize(text: str, prefixes: AddressPrefixes | None = None) -> str:
     """Normalise a Chinese address for matching.
 
     Steps: NFKC (full-width to half-width) and lower case; Chinese numerals to Arabic
     (十二 -> 12, 二十三 -> 23, 一〇五 -> 105, 两 -> 2); building suffixes 栋/幢/座/# to 号楼;
-    leading 甘肃省, 嘉峪关市 (or bare 嘉峪关 unless it starts a name like 嘉峪关村), division and
-    committee names dropped when more address text follows; a trailing unit/room part
-    (2单元301室, -2-301, 301号房, ...) dropped; spaces and punctuation removed. Only the first
-    :data:`MAX_LENGTH` characters are considered.
+    the city's leading province, city name (or bare short name unless it starts a name like
+    嘉峪关村), district, division and committee names (``prefixes``) dropped when more address
+    text follows, and so is any leading ``…社区``/``…居委会``/``…村委会`` before a street; a
+    trailing unit/room part (2单元301室, -2-301, 301号房, ...) dropped; spaces and punctuation
+    removed. Only the first :data:`MAX_LENGTH` characters are considered.
 
     Parameters
     ----------
     text : str
         Free-text address, e.g. ``"甘肃省嘉峪关市雄关街道 阳光小区三栋2单元301室"``.
+    prefixes : AddressPrefixes, optional
+        The city's place names (:meth:`AddressPrefixes.for_city`); without them no city-specific
+        prefix is dropped.
 
     Returns
     -------
@@ -107,10 +206,11 @@ def normalize(text: str) -> str:
     s = _clean(str(text)[:MAX_LENGTH])
     s = _HASH_RE.sub(r"\1号楼", s)
     s = _BUILDING_RE.sub(r"\1号楼", s)
+    patterns = (prefixes or NO_PREFIXES).patterns
     changed = True
     while changed:
         changed = False
-        for pattern in _PREFIX_RES:
+        for pattern in patterns:
             m = pattern.match(s)
             if m and m.end() < len(s):
                 s = s[m.end():]
@@ -208,10 +308,13 @@ class AddressMatcher:
     addresses : DataFrame or GeoDataFrame
         Columns ``id``, ``address``, ``grid_code`` and either point ``geometry`` (lon/lat) or
         ``lon``/``lat`` columns; ``street``, ``number`` and ``kind`` are used when present.
+    prefixes : AddressPrefixes, optional
+        The city's place names that addresses may start with (see :func:`normalize`); none by default.
     """
 
-    def __init__(self, addresses: pd.DataFrame) -> None:
+    def __init__(self, addresses: pd.DataFrame, prefixes: AddressPrefixes | None = None) -> None:
         self._source = addresses
+        self.prefixes = prefixes or NO_PREFIXES
         self._lock = threading.Lock()
         self._built = False
 
@@ -245,11 +348,11 @@ class AddressMatcher:
             for i in range(n):
                 self._rows.append(Candidate(texts[i], 100.0, ids[i], grids[i],
                                             round(float(lon[i]), 6), round(float(lat[i]), 6)))
-                keys = {normalize(texts[i])}
+                keys = {normalize(texts[i], self.prefixes)}
                 street, number, suffix = parse(next(iter(keys)))
                 if streets[i] is not None and numbers[i] is not None and not pd.isna(numbers[i]):
                     suffix = _SUFFIX.get(kinds[i] or "", suffix)
-                    key = normalize(f"{streets[i]}{int(numbers[i])}{suffix}")
+                    key = normalize(f"{streets[i]}{int(numbers[i])}{suffix}", self.prefixes)
                     keys.add(key)
                     street, number, suffix = parse(key)
                 self._suffix.append(suffix)
@@ -274,8 +377,9 @@ class AddressMatcher:
         """Known streets close to ``street`` with their penalty, best first."""
         if street in self._by_street:
             return [(street, 0)]
-        if street.startswith("嘉峪关") and street[3:] in self._by_street:  # 嘉峪关东湖新村: city, not a name
-            return [(street[3:], 0)]
+        for word in self.prefixes.city_words:  # 嘉峪关东湖新村: the city, not part of the name
+            if street.startswith(word) and street[len(word):] in self._by_street:
+                return [(street[len(word):], 0)]
         found: list[tuple[str, int]] = []
         for k in range(1, len(street) - 1):  # longest known street that ends the text
             if street[k:] in self._by_street:
@@ -360,7 +464,7 @@ class AddressMatcher:
         if not self._built:
             self._build()
         text = "" if text is None else str(text)
-        norm = normalize(text)
+        norm = normalize(text, self.prefixes)
         if not norm:
             return MatchResult(text, norm, "invalid", ())
         status, cands = self._match_core(norm, limit)
@@ -390,7 +494,7 @@ class AddressMatcher:
             text = "" if raw is None or (isinstance(raw, float) and raw != raw) else str(raw)
             res = by_text.get(text)
             if res is None:
-                norm = normalize(text)
+                norm = normalize(text, self.prefixes)
                 if not norm:
                     res = MatchResult(text, norm, "invalid", ())
                 else:

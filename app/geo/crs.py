@@ -152,9 +152,11 @@ def _wgs_to_gcj(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray
 
 
 def _gcj_to_bd(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+    """BD-09 of GCJ-02 points; points outside :data:`CHINA_BBOX` are kept (there BD-09 is WGS84 too)."""
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _BD_X_PI)
     theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _BD_X_PI)
-    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+    inside = in_china(x, y)
+    return np.where(inside, z * np.cos(theta) + 0.0065, x), np.where(inside, z * np.sin(theta) + 0.006, y)
 
 
 def _invert(forward, tx: NDArray[np.float64], ty: NDArray[np.float64], gx: NDArray, gy: NDArray):
@@ -239,7 +241,8 @@ def gcj02_to_bd09(lon, lat):
     """Shift GCJ-02 lon/lat to BD-09 (Baidu).
 
     BD-09 adds a small rotation and scaling around the origin plus a fixed +0.0065 / +0.006 degree
-    offset. As in Baidu's own APIs, it is applied everywhere (not only inside China).
+    offset, inside China's rough bounding box (:data:`CHINA_BBOX`). Outside it, like GCJ-02, BD-09
+    is plain WGS84 and points are returned unchanged.
 
     Parameters
     ----------
@@ -263,7 +266,8 @@ def bd09_to_gcj02(lon, lat):
     """Shift BD-09 lon/lat back to GCJ-02.
 
     Starts from the usual closed-form approximation and refines it by iteration, so that
-    :func:`gcj02_to_bd09` of the result reproduces the input to about 1e-9 degree.
+    :func:`gcj02_to_bd09` of the result reproduces the input to about 1e-9 degree. Points outside
+    :data:`CHINA_BBOX` are returned unchanged.
 
     Parameters
     ----------
@@ -280,7 +284,9 @@ def bd09_to_gcj02(lon, lat):
     by = y - 0.006
     z = np.sqrt(bx * bx + by * by) - 0.00002 * np.sin(by * _BD_X_PI)
     theta = np.arctan2(by, bx) - 0.000003 * np.cos(bx * _BD_X_PI)
-    return _out(*_invert(_gcj_to_bd, x, y, z * np.cos(theta), z * np.sin(theta)), scalar)
+    inside = in_china(x, y)
+    gx, gy = _invert(_gcj_to_bd, x, y, np.where(inside, z * np.cos(theta), x), np.where(inside, z * np.sin(theta), y))
+    return _out(np.where(inside, gx, x), np.where(inside, gy, y), scalar)
 
 
 @overload
@@ -288,7 +294,7 @@ def wgs84_to_bd09(lon: float, lat: float) -> tuple[float, float]: ...
 @overload
 def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]: ...
 def wgs84_to_bd09(lon, lat):
-    """Shift WGS84 lon/lat to BD-09: :func:`wgs84_to_gcj02` then :func:`gcj02_to_bd09`.
+    """Shift WGS84 lon/lat to BD-09: :func:`wgs84_to_gcj02` then :func:`gcj02_to_bd09` (unchanged outside China).
 
     Parameters
     ----------
@@ -309,7 +315,7 @@ def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]: ...
 @overload
 def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]: ...
 def bd09_to_wgs84(lon, lat):
-    """Shift BD-09 lon/lat back to WGS84: :func:`bd09_to_gcj02` then :func:`gcj02_to_wgs84`.
+    """Shift BD-09 lon/lat back to WGS84: :func:`bd09_to_gcj02` then :func:`gcj02_to_wgs84` (unchanged outside China).
 
     Parameters
     ----------

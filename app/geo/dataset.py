@@ -8,11 +8,17 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 
-from app.geo.schema import METRIC_CRS, STORAGE_CRS, metric_crs_for
+from app.geo.city import City
+from app.geo.schema import FIELDS, METRIC_CRS, STORAGE_CRS, metric_crs_for
 from app.geo.store import ReadStore, Store
 
 T = TypeVar("T")
+
+#: Layers a city may lack: read as empty (no facilities, no address gazetteer, no road network).
+OPTIONAL_LAYERS: tuple[str, ...] = ("facilities", "addresses", "roads")
 
 if TYPE_CHECKING:
     from app.geo.address import AddressMatcher
@@ -40,10 +46,19 @@ class Dataset:
         self.cache: dict[str, object] = {}
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
-        """Return a layer, reading it on first use."""
+        """Return a layer, reading it on first use.
+
+        Derived fields the data may lack are computed here, so every page can rely on them: the
+        grids' ``area_m2`` (square metres in :attr:`metric_crs`) where the column is absent or empty.
+        A missing layer of :data:`OPTIONAL_LAYERS` reads as an empty layer with the schema's fields.
+        """
         with self._lock:
             if name not in self._layers:
-                self._layers[name] = self.store.read(name)
+                if name in OPTIONAL_LAYERS and name not in self.store.layer_names():
+                    gdf = _empty_layer(name)
+                else:
+                    gdf = self.store.read(name)
+                self._layers[name] = _with_area(gdf, self._metric_crs_of(gdf)) if name == "grids" else gdf
             return self._layers[name]
 
     def cached(self, key: str, build: Callable[[], T]) -> T:
@@ -84,19 +99,35 @@ class Dataset:
         return self.layer("grids")
 
     @cached_property
-    def metric_crs(self) -> str:
-        """The CRS metric work on this version uses: :func:`~app.geo.schema.metric_crs_for` of the grids' extent.
+    def city(self) -> City:
+        """The city of this version (``metadata.json``'s ``"city"``); ``City()`` when the metadata names none."""
+        return City.from_metadata(self.metadata)
 
+    @cached_property
+    def metric_crs(self) -> str:
+        """The CRS metric work on this version uses.
+
+        The city's own :attr:`City.metric_crs` when it names one whose area of use holds the grids'
+        centre; else :func:`~app.geo.schema.metric_crs_for` of the grids' extent;
         :data:`~app.geo.schema.METRIC_CRS` when the grid layer is missing or empty.
         """
         if "grids" not in self.store.layer_names():
-            return METRIC_CRS
-        grids = self.grids
+            return self.city.metric_crs or METRIC_CRS
+        return self._metric_crs_of(self.layer("grids"))
+
+    def _metric_crs_of(self, grids: gpd.GeoDataFrame) -> str:
+        """:attr:`metric_crs` for these grids (also used while the grid layer is being read)."""
+        declared = self.city.metric_crs
         if len(grids) == 0:
-            return METRIC_CRS
+            return declared or METRIC_CRS
         if grids.crs is not None and not grids.crs.is_geographic:
             grids = grids.to_crs(STORAGE_CRS)
-        return metric_crs_for(tuple(grids.total_bounds))
+        bounds = tuple(float(b) for b in grids.total_bounds)
+        if not all(np.isfinite(bounds)):  # only empty geometries
+            return declared or METRIC_CRS
+        if declared and _covers(declared, bounds):  # else the data chooses (a city moved, or a wrong CRS)
+            return declared
+        return metric_crs_for(bounds)
 
     @cached_property
     def grid_index(self) -> GridIndex:
@@ -107,10 +138,23 @@ class Dataset:
 
     @cached_property
     def address_matcher(self) -> AddressMatcher:
-        """The gazetteer matcher over the address layer."""
-        from app.geo.address import AddressMatcher
+        """The gazetteer matcher over the address layer.
 
-        return AddressMatcher(self.layer("addresses"))
+        Addresses may start with the city's place names, which matching ignores: the province,
+        name and districts of :attr:`city`, and the names in the divisions and committees layers.
+        """
+        from app.geo.address import AddressMatcher, AddressPrefixes
+
+        names = self.store.layer_names()
+
+        def layer_names(layer: str) -> list[str]:
+            if layer not in names or "name" not in self.layer(layer).columns:
+                return []
+            return [n for n in self.layer(layer)["name"].tolist() if isinstance(n, str)]
+
+        prefixes = AddressPrefixes.for_city(self.city, areas=layer_names("divisions"),
+                                            committees=layer_names("committees"))
+        return AddressMatcher(self.layer("addresses"), prefixes)
 
     @cached_property
     def _grid_rows(self) -> dict[str, int]:
@@ -119,6 +163,45 @@ class Dataset:
     def grid_row(self, code: str | None) -> int | None:
         """Return the row of a grid code in :attr:`grids`, or None if there is no such grid."""
         return self._grid_rows.get(code) if code else None
+
+
+def _covers(crs: str, bounds: tuple[float, ...]) -> bool:
+    """Whether ``crs`` is projected and the lon/lat centre of ``bounds`` lies in its area of use.
+
+    False when PROJ does not know ``crs`` or it is geographic (degrees cannot measure metres).
+    """
+    import pyproj
+
+    try:
+        parsed = pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError:
+        return False
+    if not parsed.is_projected:
+        return False
+    area = parsed.area_of_use
+    if area is None:
+        return True
+    lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    return area.west <= lon <= area.east and area.south <= lat <= area.north
+
+
+def _empty_layer(name: str) -> gpd.GeoDataFrame:
+    """An empty layer with the schema's fields, in the storage CRS."""
+    columns = {f.name: pd.Series(dtype=object if f.dtype == "str" else float) for f in FIELDS[name]}
+    return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs=STORAGE_CRS), crs=STORAGE_CRS)
+
+
+def _with_area(grids: gpd.GeoDataFrame, metric_crs: str) -> gpd.GeoDataFrame:
+    """The grids with ``area_m2`` (m², 0.1 m² steps, in ``metric_crs``) filled in where it is absent or empty."""
+    given = grids["area_m2"] if "area_m2" in grids.columns else None
+    if given is not None and not given.isna().any():
+        return grids
+    geoms = grids.geometry if grids.crs is not None else grids.geometry.set_crs(STORAGE_CRS)
+    area = np.round(geoms.to_crs(metric_crs).area.to_numpy(dtype=float), 1) if len(grids) else np.zeros(0)
+    out = grids.copy()
+    out["area_m2"] = area if given is None else pd.to_numeric(given, errors="coerce").fillna(
+        pd.Series(area, index=grids.index))
+    return out
 
 
 class DataManager:

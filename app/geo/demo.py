@@ -11,11 +11,15 @@ import shapely
 
 from app.geo._demo_places import Places
 from app.geo._demo_plan import FULL, GIVEN, MINI, SURNAMES
+from app.geo.city import City
 from app.geo.geojson import dump_features, round_coords
 from app.geo.schema import FIELDS, LAYERS, METRIC_CRS, STORAGE_CRS
 
 #: Bumped whenever the generator's output changes for the same seed.
 GENERATOR_VERSION = "1"
+#: The city both synthetic cities (the demo and the tiny test city) stand for, as their metadata stores it.
+DEMO_CITY = City(name="嘉峪关市", name_en="Jiayuguan", province="甘肃省", districts=("雄关区", "长城区", "镜铁区"),
+                 code_scheme="cn-9-12-15", metric_crs=METRIC_CRS, synthetic=True)
 
 
 def generate(out: Path, seed: int = 2024, progress: Callable[[str], None] | None = None) -> dict[str, int]:
@@ -122,6 +126,7 @@ class _City(Places):
             "seed": self.seed,
             "crs": STORAGE_CRS,
             "metric_crs": METRIC_CRS,
+            "city": DEMO_CITY.to_metadata(),
             "counts": counts,
         }
         (out / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

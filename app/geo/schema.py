@@ -10,6 +10,17 @@ from dataclasses import dataclass
 METRIC_CRS = "EPSG:4542"
 #: Area of use of :data:`METRIC_CRS` as (west, south, east, north) lon/lat, from the EPSG registry.
 METRIC_CRS_AREA: tuple[float, float, float, float] = (97.5, 21.43, 100.5, 42.76)
+#: CGCS2000 3-degree Gauss-Kruger zones: central meridian (°E) -> (EPSG code, south, north), the latitudes
+#: of each zone's area of use in the EPSG registry (China between CM-1.5° and CM+1.5°). EPSG:4534 = CM 75E
+#: ... EPSG:4554 = CM 135E. Kept here, not taken from pyproj, because schema is a leaf module.
+GK_ZONES: dict[int, tuple[int, float, float]] = {
+    75: (4534, 35.81, 40.65), 78: (4535, 31.03, 41.83), 81: (4536, 29.95, 45.88), 84: (4537, 28.26, 47.23),
+    87: (4538, 27.8, 49.18), 90: (4539, 27.32, 48.42), 93: (4540, 27.71, 45.13), 96: (4541, 28.23, 44.5),
+    99: (4542, 21.43, 42.76), 102: (4543, 21.13, 42.69), 105: (4544, 22.5, 42.21), 108: (4545, 18.19, 42.47),
+    111: (4546, 18.11, 45.11), 114: (4547, 21.52, 45.45), 117: (4548, 22.6, 49.88), 120: (4549, 24.43, 53.33),
+    123: (4550, 28.22, 53.56), 126: (4551, 40.19, 53.2), 129: (4552, 41.37, 50.25), 132: (4553, 42.42, 48.88),
+    135: (4554, 45.85, 48.4),
+}
 #: Storage CRS: RFC 7946 GeoJSON is WGS84 lon/lat.
 STORAGE_CRS = "EPSG:4326"
 #: Decimal places kept for lon/lat in stored GeoJSON (about 0.1 m).
@@ -46,21 +57,23 @@ class Field:
 
 FIELDS: dict[str, tuple[Field, ...]] = {
     "divisions": (
-        Field("code", "str", doc="9-digit town/sub-district code, e.g. 620201001"),
+        Field("code", "str", doc="unique code of the town/sub-district; cn-9-12-15: 9 digits, e.g. 620201001"),
         Field("name", "str", doc="Chinese name, e.g. 雄关街道"),
         Field("kind", "str", doc="subdistrict (街道) or town (镇)"),
     ),
     "committees": (
-        Field("code", "str", doc="12-digit code: division code + 001-199 (community) or 200-399 (village)"),
+        Field("code", "str", doc="unique code; cn-9-12-15: 12 digits, division code + 001-199 (community) "
+                                 "or 200-399 (village)"),
         Field("name", "str", doc="Chinese name, e.g. 建设社区"),
         Field("kind", "str", doc="community (社区居委会) or village (村委会)"),
-        Field("division_code", "str", doc="9-digit code of the division it lies in"),
+        Field("division_code", "str", doc="code of the division it lies in"),
     ),
     "grids": (
-        Field("code", "str", doc="15-digit code: committee code + 3-digit sequence, west->east then north->south"),
+        Field("code", "str", doc="unique code; cn-9-12-15: 15 digits, committee code + 3-digit sequence, "
+                                 "west->east then north->south"),
         Field("name", "str", doc="Chinese name, e.g. 建设社区第3网格"),
-        Field("committee_code", "str", doc="12-digit committee code"),
-        Field("division_code", "str", doc="9-digit division code"),
+        Field("committee_code", "str", doc="code of the committee it lies in"),
+        Field("division_code", "str", doc="code of the division it lies in"),
         Field("households", "int", doc="number of households (户)"),
         Field("population", "int", doc="resident population (人); equals the sum of its addresses' residents"),
         Field("area_m2", "float", doc="area in square metres, computed in the data's metric CRS (metric_crs_for)"),
@@ -79,7 +92,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("subtype", "str", required=False, doc="finer type within the category, see SUBTYPES"),
         Field("cjt214_code", "str", required=False, doc="CJ/T 214 component code where one exists"),
         Field("capacity", "int", required=False, doc="parking spaces (parking only)"),
-        Field("grid_code", "str", doc="15-digit code of the grid it lies in"),
+        Field("grid_code", "str", doc="code of the grid it lies in"),
     ),
     "addresses": (
         Field("id", "str", doc="stable identifier, e.g. A000001"),
@@ -89,7 +102,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("number", "int", doc="house number (kind=road) or building number (kind=compound)"),
         Field("residents", "int", doc="residents registered at this address"),
         Field("households", "int", doc="households registered at this address"),
-        Field("grid_code", "str", doc="15-digit code of the grid it lies in"),
+        Field("grid_code", "str", doc="code of the grid it lies in"),
     ),
     "roads": (
         Field("id", "str", doc="stable identifier, e.g. R0001"),
@@ -142,19 +155,33 @@ SUBTYPES: dict[str, dict[str, tuple[str, str]]] = {
     "parking": {"marked": ("标线车位", "Marked spaces"), "tidal": ("潮汐车位", "Tidal spaces")},
 }
 
+#: The Chinese statistical-division scheme's code patterns (the ``cn-9-12-15`` entry of :data:`CODE_SCHEMES`).
 CODE_PATTERNS: dict[str, re.Pattern[str]] = {
     "divisions": re.compile(r"^[0-9]{9}$"),
     "committees": re.compile(r"^[0-9]{12}$"),
     "grids": re.compile(r"^[0-9]{15}$"),
 }
 
+#: Code schemes a city can declare (``metadata.json`` ``city.code_scheme``), each as layer -> code pattern.
+#: ``free``: codes are unique, non-empty strings, nothing more. ``cn-9-12-15``: 9-digit divisions (town or
+#: sub-district), 12-digit committees (division code + 001-199 community or 200-399 village) and 15-digit
+#: grids (committee code + 3-digit sequence); only under it are digits checked, a grid's code checked to
+#: start with its committee's, parent codes derived from code prefixes and committee kinds read from codes.
+CODE_SCHEMES: dict[str, dict[str, re.Pattern[str]]] = {
+    "free": {},
+    "cn-9-12-15": CODE_PATTERNS,
+}
+#: The scheme of a city that declares none.
+DEFAULT_CODE_SCHEME = "free"
+
 
 def metric_crs_for(bounds: tuple[float, float, float, float]) -> str:
     """Return the metric CRS to measure data with the given lon/lat extent in.
 
-    :data:`METRIC_CRS` (EPSG:4542) when the whole extent lies within its area of use
-    (:data:`METRIC_CRS_AREA`, China between 97.5°E and 100.5°E), else the WGS84 UTM zone of
-    the extent's centre.
+    Inside China, the CGCS2000 3-degree Gauss-Kruger zone of the extent's centre (:data:`GK_ZONES`:
+    the zone whose central meridian is nearest, when the centre lies within that zone's area of
+    use; EPSG:4542 = CM 99E for Jiayuguan, EPSG:4544 = CM 105E for Lanzhou). Elsewhere, the WGS84
+    UTM zone of the centre.
 
     Parameters
     ----------
@@ -165,35 +192,40 @@ def metric_crs_for(bounds: tuple[float, float, float, float]) -> str:
     Returns
     -------
     str
-        ``"EPSG:4542"``, ``"EPSG:326NN"`` (UTM zone NN north) or ``"EPSG:327NN"`` (south).
-        Bounds that are not finite (an empty layer) give :data:`METRIC_CRS`.
+        ``"EPSG:4534"`` ... ``"EPSG:4554"`` (a Gauss-Kruger zone), ``"EPSG:326NN"`` (UTM zone NN
+        north) or ``"EPSG:327NN"`` (south). Bounds that are not finite (an empty layer) give
+        :data:`METRIC_CRS`.
     """
     west, south, east, north = (float(v) for v in bounds)
     if not all(math.isfinite(v) for v in (west, south, east, north)):
         return METRIC_CRS
-    w0, s0, e0, n0 = METRIC_CRS_AREA
-    if w0 <= west and east <= e0 and s0 <= south and north <= n0:
-        return METRIC_CRS
     lon = ((west + east) / 2 + 180.0) % 360.0 - 180.0
     lat = (south + north) / 2
-    zone = min(int((lon + 180.0) // 6) + 1, 60)
-    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+    zone = GK_ZONES.get(3 * math.floor((lon + 1.5) / 3))
+    if zone is not None and zone[1] <= lat <= zone[2]:
+        return f"EPSG:{zone[0]}"
+    utm = min(int((lon + 180.0) // 6) + 1, 60)
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + utm}"
 
 
-def committee_kind_from_code(code: str) -> str | None:
+def committee_kind_from_code(code: str, scheme: str = "cn-9-12-15") -> str | None:
     """Return ``community`` or ``village`` for a 12-digit committee code, or None if out of scheme.
 
     Parameters
     ----------
     code : str
         12-digit committee code.
+    scheme : str
+        The city's code scheme (a key of :data:`CODE_SCHEMES`); codes say a committee's kind only
+        under ``cn-9-12-15``.
 
     Returns
     -------
     str or None
-        ``"community"`` for 001-199, ``"village"`` for 200-399, otherwise None.
+        ``"community"`` for 001-199, ``"village"`` for 200-399, otherwise (and under any other
+        scheme) None.
     """
-    if not CODE_PATTERNS["committees"].match(code):
+    if scheme != "cn-9-12-15" or not CODE_PATTERNS["committees"].match(code):
         return None
     seq = int(code[9:])
     if 1 <= seq <= 199:

@@ -8,6 +8,10 @@ from urllib.parse import urlencode
 from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
+from app.errors import GridmapError
+from app.geo.city import title_name
+from app.geo.schema import METRIC_CRS
+
 #: Supported UI languages, default first.
 LANGUAGES: tuple[str, ...] = ("zh", "en")
 #: Cookie that remembers the chosen language.
@@ -86,6 +90,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notfound.grid": ("没有编码为 {code} 的网格。", "There is no grid with code {code}."),
     "notfound.committee": ("没有编码为 {code} 的社区/村。", "There is no community or village with code {code}."),
     "notfound.page": ("页面不存在。", "This page does not exist."),
+    "error.http": ("请求未能完成（HTTP {status}）。", "The request could not be done (HTTP {status} {name})."),
     "notfound.back": ("返回地图", "Back to the map"),
     "basemap.none": ("无底图（离线）", "No basemap (offline)"),
     "basemap.osm": ("OpenStreetMap", "OpenStreetMap"),
@@ -149,7 +154,7 @@ def t(key: str, lang: str | None = None, **fmt: Any) -> str:
     lang : str, optional
         ``zh`` or ``en``; the current request's language by default.
     **fmt
-        Values for placeholders; ``{city}`` is filled from the CITY_NAME settings.
+        Values for placeholders; ``{city}`` is filled with :func:`city_name`.
 
     Returns
     -------
@@ -161,9 +166,48 @@ def t(key: str, lang: str | None = None, **fmt: Any) -> str:
         return key
     lang = lang or current_lang()
     text = pair[1] if lang == "en" else pair[0]
-    if "{city}" in text:  # the configured city (CITY_NAME / CITY_NAME_EN)
-        fmt = {"city": current_app.config["CITY_NAME_EN" if lang == "en" else "CITY_NAME"], **fmt}
+    if "{city}" in text and "city" not in fmt:
+        fmt = {"city": city_name(lang), **fmt}
     return text.format(**fmt) if fmt else text
+
+
+def _metadata() -> dict[str, Any]:
+    """The current data version's metadata; empty when there is none or the store cannot be read."""
+    data = current_app.extensions.get("gridmap.data")
+    if data is None:
+        return {}
+    try:
+        return data.current().metadata
+    except GridmapError:  # the error page of an unreadable store still needs its title
+        return {}
+
+
+def city_name(lang: str | None = None) -> str:
+    """Return the city name titles show.
+
+    Parameters
+    ----------
+    lang : str, optional
+        ``zh`` or ``en``; the current request's language by default.
+
+    Returns
+    -------
+    str
+        The CITY_NAME (CITY_NAME_EN) setting when set, else the stored city's short name (English
+        name), else the metadata's ``name``, else ``gridmap`` (see :func:`app.geo.city.title_name`).
+    """
+    lang = lang or current_lang()
+    override = current_app.config.get("CITY_NAME_EN" if lang == "en" else "CITY_NAME") or ""
+    return override.strip() or title_name(_metadata(), lang)
+
+
+def metric_crs() -> str:
+    """Return the current data's metric CRS (``EPSG:4542`` for Jiayuguan), for hints and placeholders."""
+    data = current_app.extensions.get("gridmap.data")
+    try:
+        return data.current().metric_crs if data is not None else METRIC_CRS
+    except GridmapError:
+        return METRIC_CRS
 
 
 def label(zh: str, en: str, lang: str | None = None) -> str:
@@ -227,4 +271,5 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _template_helpers() -> dict[str, Any]:
-        return {"t": t, "lang": current_lang(), "label": label, "languages": LANGUAGES, "lang_url": lang_url}
+        return {"t": t, "lang": current_lang(), "label": label, "languages": LANGUAGES, "lang_url": lang_url,
+                "city_name": city_name, "metric_crs": metric_crs}

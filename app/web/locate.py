@@ -171,13 +171,14 @@ i18n.register({
     "locate.intro": ("输入地址或坐标，或在地图上点击，查询所在网格及网格员。",
                      "Type an address or coordinates, or click the map, to find the grid and its workers."),
     "locate.query": ("地址或坐标", "Address or coordinates"),
-    "locate.placeholder": ("如：新华路12号 或 98.2745, 39.7862", "e.g. 新华路12号 or 98.2745, 39.7862"),
+    "locate.placeholder": ("如：{address} 或 {lon}, {lat}", "e.g. {address} or {lon}, {lat}"),
+    "locate.placeholder_point": ("如：{lon}, {lat}", "e.g. {lon}, {lat}"),
     "locate.crs": ("坐标系", "Coordinate system"),
     "locate.crs.4326": ("WGS84 / GPS (EPSG:4326)", "WGS84 / GPS (EPSG:4326)"),
     "locate.crs.4490": ("CGCS2000 (EPSG:4490)", "CGCS2000 (EPSG:4490)"),
     "locate.crs.gcj02": ("GCJ-02（高德、腾讯地图）", "GCJ-02 (AMap, Tencent)"),
     "locate.crs.bd09": ("BD-09（百度地图）", "BD-09 (Baidu)"),
-    "locate.crs.4542": ("CGCS2000 高斯-克吕格 CM 99E (EPSG:4542, 米)", "CGCS2000 GK CM 99E (EPSG:4542, metres)"),
+    "locate.crs.metric": ("{name} ({crs}, 米)", "{name} ({crs}, metres)"),
     "locate.submit": ("查询", "Find"),
     "locate.click_hint": ("提示：点击地图任意位置即可查询该点所在网格。", "Tip: click anywhere on the map to look up that point."),
     "locate.result": ("查询结果", "Result"),
@@ -229,17 +230,72 @@ def outlines():
     return resp
 
 
+def _metric_choice(crs: str) -> tuple[str, str]:
+    """The coordinate-system choice of the data's metric CRS: (form value, label), e.g. ("4542", "CGCS2000 高斯-克吕格 CM 99E ...")."""
+    import pyproj
+
+    try:
+        name = pyproj.CRS.from_user_input(crs).name
+    except pyproj.exceptions.CRSError:
+        name = crs
+    name = name.replace(" / 3-degree Gauss-Kruger ", " 高斯-克吕格 " if i18n.current_lang() == "zh" else " GK ")
+    value = crs.split(":", 1)[1] if crs.upper().startswith("EPSG:") else crs
+    return value, i18n.t("locate.crs.metric", name=name, crs=crs)
+
+
+def _example() -> dict[str, str]:
+    """An address and a coordinate of this city for the search box's hint, cached per data version."""
+    ds = dataset()
+
+    def build() -> dict[str, str]:
+        out: dict[str, str] = {}
+        grids = ds.grids
+        if len(grids):
+            p = grids.geometry.iloc[0].representative_point()
+            out.update(lon=f"{p.x:.4f}", lat=f"{p.y:.4f}")
+        if "addresses" in ds.store.layer_names():
+            texts = [a for a in ds.layer("addresses").get("address", []) if isinstance(a, str) and a]
+            if texts:
+                out["address"] = texts[0]
+        return out
+
+    return ds.cached("locate.example", build)
+
+
+def _start_bounds(datum: str) -> list[list[float]] | None:
+    """The grids' extent in the basemap's datum as Leaflet bounds [[south, west], [north, east]], or None."""
+    import numpy as np
+
+    grids = dataset().grids
+    if not len(grids):
+        return None
+    box = mapdata.shift_geometries(np.asarray([shapely.box(*grids.total_bounds)]), datum)[0]
+    w, s, e, n = (round(float(v), 6) for v in box.bounds)
+    return [[s, w], [n, e]]
+
+
 @bp.get("/locate")
 def page():
     """The locate page: search box for an address or coordinates, click-on-map, and batch upload."""
     from app.web.maps import basemap
 
     bm = basemap()
+    metric = _metric_choice(dataset().metric_crs)
+    example = _example()
+    if "lon" not in example:
+        placeholder = ""
+    elif "address" in example:
+        placeholder = i18n.t("locate.placeholder", **example)
+    else:
+        placeholder = i18n.t("locate.placeholder_point", **example)
     return render_template(
         "locate.html",
         leaflet_js=assets.vendor_url("leaflet/leaflet.js"),
         leaflet_css=assets.vendor_url("leaflet/leaflet.css"),
         basemap=bm,
-        crs_choices=["4326", "4490", "gcj02", "bd09", "4542"],
+        crs_choices=[(c, i18n.t("locate.crs." + c)) for c in ("4326", "4490", "gcj02", "bd09")] + [metric],
+        metric_value=metric[0],
+        placeholder=placeholder,
+        start_bounds=_start_bounds(bm.datum),
         batch_formats=list(BATCH_FORMATS),
     )

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from app.geo.address import OK_THRESHOLD, AddressMatcher, normalize, parse, results_frame
+from app.geo._demo_plan import FULL
+from app.geo.address import OK_THRESHOLD, AddressMatcher, AddressPrefixes, normalize, parse, results_frame
+from app.geo.city import City
+from app.geo.demo import DEMO_CITY
+
+#: The demo city's prefixes, as Dataset.address_matcher builds them from its city and its layers.
+DEMO = AddressPrefixes.for_city(DEMO_CITY, areas=[d.name for d in FULL.divisions],
+                                committees=[c for d in FULL.divisions for c in d.committees])
 
 
 @pytest.mark.parametrize(
@@ -65,13 +72,13 @@ from app.geo.address import OK_THRESHOLD, AddressMatcher, normalize, parse, resu
     ],
 )
 def test_normalize(text: str, expected: str) -> None:
-    assert normalize(text) == expected
+    assert normalize(text, DEMO) == expected
 
 
 def test_normalize_is_idempotent() -> None:
     for text in ("甘肃省嘉峪关市雄关街道阳光小区三栋2单元301室", "嘉峪关村十二号", "新华路12号楼"):
-        once = normalize(text)
-        assert normalize(once) == once
+        once = normalize(text, DEMO)
+        assert normalize(once, DEMO) == once
 
 
 def test_parse() -> None:
@@ -107,7 +114,7 @@ def _table() -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="module")
 def matcher() -> AddressMatcher:
-    return AddressMatcher(_table())
+    return AddressMatcher(_table(), DEMO)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +144,7 @@ def test_exact_compound_variants(matcher: AddressMatcher, text: str) -> None:
 
 def test_bare_city_name_before_street(matcher: AddressMatcher) -> None:
     # 嘉峪关 followed by 西 is kept by normalize (it could start a name like 嘉峪关西路) ...
-    assert normalize("嘉峪关西域花园小区1栋") == "嘉峪关西域花园小区1号楼"
+    assert normalize("嘉峪关西域花园小区1栋", DEMO) == "嘉峪关西域花园小区1号楼"
     # ... but the matcher drops it when the rest is a known street
     res = matcher.match("嘉峪关西域花园小区1栋")
     assert res.status == "ok" and res.candidates[0].address == "西域花园小区1号楼"
@@ -238,7 +245,7 @@ def test_to_dict(matcher: AddressMatcher) -> None:
 def test_plain_dataframe_with_lon_lat() -> None:
     df = pd.DataFrame({"id": ["a", "b"], "address": ["嘉峪关市新华路1号", "胜利路2号"],
                        "grid_code": ["1", "2"], "lon": ["98.1", "98.2"], "lat": [39.1, 39.2]})
-    m = AddressMatcher(df)
+    m = AddressMatcher(df, DEMO)
     assert len(m) == 2
     res = m.match("新华路一号")
     assert res.status == "ok"
@@ -247,5 +254,90 @@ def test_plain_dataframe_with_lon_lat() -> None:
 
 def test_long_input_is_capped(matcher: AddressMatcher) -> None:
     text = "新华路12号" + "1-" * 5000 + "x"
-    assert len(normalize(text)) <= 200
+    assert len(normalize(text, DEMO)) <= 200
     assert matcher.match(text).status == "not_found"
+
+
+# -- other cities ------------------------------------------------------------------------------------
+
+LANZHOU = AddressPrefixes.for_city(City(name="兰州市", name_en="Lanzhou", province="甘肃省",
+                                        districts=("城关区", "七里河区", "西固区", "安宁区")),
+                                   areas=["张掖路街道", "酒泉路街道"], committees=["南关社区", "东岗村"])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("甘肃省兰州市城关区张掖路街道南关社区庆阳路12号", "庆阳路12号"),
+    ("兰州市城关区庆阳路12号", "庆阳路12号"),
+    ("兰州城关区庆阳路十二号", "庆阳路12号"),
+    ("甘肃兰州七里河区西津西路3号", "西津西路3号"),
+    ("酒泉路街道东岗村新村5号", "新村5号"),
+    ("东岗村5号", "东岗村5号"),            # a village name before a number is the address itself
+    ("东岗村委会东岗村5号", "东岗村5号"),
+    ("兰州路7号", "兰州路7号"),            # the bare short name starts a longer name: kept
+    ("兰州市兰州路7号", "兰州路7号"),
+    ("嘉峪关市新华路12号", "嘉峪关市新华路12号"),  # another city's name is no prefix here
+    ("雄关街道新华路12号", "雄关街道新华路12号"),
+])
+def test_another_chinese_city_drops_its_own_prefixes(text: str, expected: str) -> None:
+    assert normalize(text, LANZHOU) == expected
+
+
+def test_lanzhou_matcher_finds_prefixed_addresses() -> None:
+    df = pd.DataFrame({"id": ["a", "b"], "address": ["庆阳路12号", "兰州路7号"], "grid_code": ["G1", "G2"],
+                       "lon": [103.83, 103.84], "lat": [36.06, 36.07]})
+    m = AddressMatcher(df, LANZHOU)
+    assert m.match("甘肃省兰州市城关区庆阳路十二号301室").best.id == "a"
+    assert m.match("兰州兰州路7号").best.id == "b"
+    assert m.match("兰州市城关区兰州路7号").best.id == "b"
+
+
+def test_no_city_drops_no_city_prefix() -> None:
+    for prefixes in (None, AddressPrefixes(), AddressPrefixes.for_city(City())):
+        assert normalize("甘肃省嘉峪关市雄关街道新华路12号", prefixes) == "甘肃省嘉峪关市雄关街道新华路12号"
+        assert normalize("嘉峪关新华路12号", prefixes) == "嘉峪关新华路12号"
+        # the committee rule every city shares stays
+        assert normalize("朝晖社区居委会阳光小区3号楼", prefixes) == "阳光小区3号楼"
+        assert normalize("建设社区3号楼", prefixes) == "建设社区3号楼"
+
+
+def test_an_english_named_city_has_no_prefixes() -> None:
+    city = City(name_en="Riverton", code_scheme="free", metric_crs="EPSG:32633")
+    prefixes = AddressPrefixes.for_city(city)
+    assert prefixes.patterns == AddressPrefixes().patterns
+    assert normalize("Riverton Main Street 12", prefixes) == "rivertonmainstreet12"
+    df = pd.DataFrame({"id": ["a"], "address": ["Main Street 12"], "grid_code": ["G1"], "lon": [15.0], "lat": [50.0]})
+    m = AddressMatcher(df, prefixes)
+    assert m.match("main street 12").best.id == "a"
+    assert m.match("MAIN STREET 12").status == "ok"
+
+
+def test_the_dataset_builds_prefixes_from_its_city_and_layers(ds) -> None:
+    p = ds.address_matcher.prefixes
+    assert (p.province, p.city, p.short_name) == ("甘肃省", "嘉峪关市", "嘉峪关")
+    assert {"雄关区", "雄关街道", "文殊镇"} <= set(p.areas)
+    assert {"建设社区", "朝晖社区", "河口村"} == set(p.committees)
+    addresses = ds.layer("addresses")
+    street, number = addresses["street"].iloc[0], int(addresses["number"].iloc[0])
+    kind = addresses["kind"].iloc[0]
+    text = f"甘肃省嘉峪关市雄关街道{street}{number}{'栋' if kind == 'compound' else '号'}"
+    res = ds.address_matcher.match(text)
+    assert res.status == "ok" and res.best.address == addresses["address"].iloc[0]
+
+
+def test_the_dataset_of_another_city_uses_its_own_names(tmp_path) -> None:
+    import json
+
+    from app.geo.dataset import Dataset
+    from app.geo.geojson_store import FolderStore
+    from tests import helpers
+
+    folder = helpers.copy_mini(tmp_path / "city")
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    meta["city"] = City(name="河湾市", province="某某省", districts=("河东区",)).to_metadata()
+    (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    ds = Dataset(FolderStore(folder))
+    p = ds.address_matcher.prefixes
+    assert (p.province, p.city, p.short_name) == ("某某省", "河湾市", "河湾")
+    assert "河东区" in p.areas and "雄关区" not in p.areas and "雄关街道" in p.areas  # the layer's divisions
+    assert normalize("某某省河湾市河东区雄关街道新华路12号", p) == "新华路12号"
+    assert normalize("甘肃省嘉峪关市新华路12号", p) == "甘肃省嘉峪关市新华路12号"

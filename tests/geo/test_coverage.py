@@ -311,11 +311,11 @@ def test_metric_crs_follows_the_data(tmp_path):
 
     here = coverage.analyse(helpers.MINI, ["bus_stop"], 500)
     assert here.metric_crs == METRIC_CRS and here.parameters()["metric_crs"] == METRIC_CRS
-    # the same city 5° further east (about Lanzhou's longitude) is measured in UTM zone 48
+    # the same city 5° further east (about Lanzhou's longitude) is measured in GK zone CM 102E
     shifted = helpers.shifted_mini(5.0)
     east = coverage.analyse(shifted, ["bus_stop"], 500)
-    assert east.metric_crs == "EPSG:32648" and east.parameters()["metric_crs"] == "EPSG:32648"
-    assert ("度量坐标系 metric CRS", "EPSG:32648") in parameters_rows(east)
+    assert east.metric_crs == "EPSG:4543" and east.parameters()["metric_crs"] == "EPSG:4543"
+    assert ("度量坐标系 metric CRS", "EPSG:4543") in parameters_rows(east)
     geod = pyproj.Geod(ellps="WGS84")
     true = np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in shifted["grids"].geometry])
     assert np.allclose(east.grids["area_m2"].to_numpy(), true, rtol=1e-3)

@@ -96,6 +96,19 @@ def test_outside_china_unchanged(pt):
     assert gcj02_to_wgs84(*pt) == pytest.approx(pt, abs=1e-12)
 
 
+@pytest.mark.parametrize("pt", [(-0.1276, 51.5072), (24.9384, 60.1699), (-122.4194, 37.7749), (151.2093, -33.8688)])
+def test_gcj02_and_bd09_are_the_identity_outside_china_both_ways(pt):
+    for forward, back in ((wgs84_to_gcj02, gcj02_to_wgs84), (wgs84_to_bd09, bd09_to_wgs84),
+                          (gcj02_to_bd09, bd09_to_gcj02)):
+        assert forward(*pt) == pt
+        assert back(*pt) == pt
+    for crs in ("gcj02", "bd09"):
+        x, y = to_wgs84(np.array([pt[0]]), np.array([pt[1]]), crs)
+        assert (float(x[0]), float(y[0])) == pt
+        x, y = from_wgs84(np.array([pt[0]]), np.array([pt[1]]), crs)
+        assert (float(x[0]), float(y[0])) == pt
+
+
 def test_mixed_inside_outside_array():
     lon = np.array([98.29, -0.1276])
     lat = np.array([39.77, 51.5072])

@@ -11,6 +11,7 @@ import pytest
 import shapely
 
 from app.geo import demo
+from app.geo.city import City
 from app.geo.schema import LAYERS, METRIC_CRS
 from tests import helpers
 
@@ -152,6 +153,16 @@ def test_metadata(demo_dir):
     assert meta["synthetic"] is True and meta["seed"] == 2024 and meta["counts"]["grids"] == 613
     assert meta["crs"] == "EPSG:4326"
     assert not any("time" in k or "date" in k for k in meta)
+    city = City.from_metadata(meta)
+    assert city == demo.DEMO_CITY
+    assert (city.name, city.short_name, city.name_en, city.province) == ("嘉峪关市", "嘉峪关", "Jiayuguan", "甘肃省")
+    assert city.districts == ("雄关区", "长城区", "镜铁区") and city.code_scheme == "cn-9-12-15"
+    assert city.metric_crs == meta["metric_crs"] == "EPSG:4542" and city.synthetic
+
+
+def test_mini_city_is_the_demo_city():
+    meta = json.loads((helpers.MINI / "metadata.json").read_text(encoding="utf-8"))
+    assert City.from_metadata(meta) == demo.DEMO_CITY
 
 
 def test_same_seed_same_bytes_as_committed(demo_dir, tmp_path):

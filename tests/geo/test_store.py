@@ -32,9 +32,10 @@ def test_jiayuguan_dataset_uses_epsg4542(ds):
     assert ds.metric_crs == METRIC_CRS == "EPSG:4542"
 
 
-def test_other_city_gets_utm_and_true_areas(tmp_path):
-    ds = Dataset(FolderStore(shifted_city(tmp_path / "east", 5.0)))  # 103.3°E, like Lanzhou
-    assert ds.metric_crs == "EPSG:32648"
+def test_other_city_gets_its_own_zone_and_true_areas(tmp_path):
+    # 103.3°E, near Lanzhou: the stored city's EPSG:4542 does not cover it, so the data chooses
+    ds = Dataset(FolderStore(shifted_city(tmp_path / "east", 5.0)))
+    assert ds.metric_crs == "EPSG:4543"  # CGCS2000 GK CM 102E
     true = _geodesic_areas(ds.grids)
     utm = ds.grids.to_crs(ds.metric_crs).area.to_numpy()
     gk = ds.grids.to_crs(METRIC_CRS).area.to_numpy()
@@ -66,6 +67,9 @@ class _Layers:
 
     def layer_names(self) -> list[str]:
         return list(self.layers)
+
+    def metadata(self) -> dict:
+        return {}
 
 
 @pytest.mark.parametrize("crs", ["EPSG:4542", "EPSG:32648", "EPSG:4490"])

@@ -15,7 +15,8 @@
                             maxZoom: tile.max_zoom || 18 }).addTo(map);
   });
   L.control.scale({ imperial: false }).addTo(map);
-  map.setView([39.77, 98.29], 12);
+  /* start on the city's grids (the outlines refine it once loaded); the whole world when there are none */
+  if (cfg.bounds) { map.fitBounds(cfg.bounds); } else { map.setView([0, 0], 2); }
 
   /* Points come back in WGS84; with a GCJ-02 basemap (AMap) the server adds "display" coordinates. */
   function display(obj) {
@@ -168,7 +169,7 @@
     var m = PAIR.exec(q);
     if (m) {
       var a = parseFloat(m[1]), b = parseFloat(m[2]);
-      var geographic = crs !== "4542";
+      var geographic = crs !== cfg.metricCrs;  /* the data's metric CRS takes x, y in metres */
       /* people paste "lat, lon" from some apps: take the value beyond ±90 as the longitude */
       if (geographic && Math.abs(a) <= 90 && Math.abs(b) > 90) { var tmp = a; a = b; b = tmp; }
       lookupPoint(a, b, crs, null);
