@@ -26,15 +26,22 @@ def demo_data(out: Path, seed: int | None) -> None:
 
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path), default=Path("geodata"), required=False)
-@click.option("--expected-grids", type=click.IntRange(min=0), default=613, show_default=True,
-              help="How many grids the city must have (Jiayuguan: 613); 0 skips the count.")
-def validate(folder: Path, expected_grids: int) -> None:
-    """Check a geodata FOLDER (default: geodata) and print a report; exit 1 unless it is clean."""
+@click.option("--expected-grids", type=click.IntRange(min=0), default=None,
+              help="How many grids the city must have; 0 skips the count. Default: the grid count recorded "
+                   "in the folder's metadata.json (none recorded: no count check).")
+def validate(folder: Path, expected_grids: int | None) -> None:
+    """Check a geodata FOLDER (default: geodata) and print a report; exit 1 unless it is clean.
+
+    The code scheme is the one the folder's metadata.json declares (city.code_scheme): the
+    9/12/15-digit rules and the grid numbering only under cn-9-12-15; otherwise codes must be
+    unique and their parents must exist.
+    """
     from app.geo import validate as validation
 
     if not folder.is_dir():
         raise click.ClickException(f"{folder} is not a folder")
-    report = validation.validate_folder(folder, expected_grids=expected_grids or None)
+    expected = "metadata" if expected_grids is None else (expected_grids or None)
+    report = validation.validate_folder(folder, expected_grids=expected)
     click.echo(report.format_text())
     sys.exit(0 if report.ok else 1)
 
@@ -46,21 +53,28 @@ def validate(folder: Path, expected_grids: int) -> None:
               help="CRS of FILE when it names none (or a wrong one): EPSG code (4326, 4490, 4542 ...), gcj02 or bd09.")
 @click.option("--dry-run", is_flag=True, help="Check and report only; store nothing.")
 @click.option("--repair", is_flag=True, help="Repair invalid geometry (self-intersections, unclosed rings) instead of refusing it.")
-def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair: bool) -> None:
+@click.option("--field", "fields", multiple=True, metavar="TARGET=SOURCE",
+              help="Read field TARGET from column SOURCE of FILE (repeatable), e.g. --field code=网格号; "
+                   "wins over the names found.")
+def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair: bool,
+                 fields: tuple[str, ...]) -> None:
     """Check FILE and store it as LAYER in a new data version (exit 1 and change nothing if refused).
 
     A FILE identical to what is served makes no version. Old versions beyond GRIDMAP_KEEP_VERSIONS
     are removed after the import (those rolled back to are kept).
 
     FILE is GeoJSON, GeoPackage, a zipped Shapefile (.prj read; GBK/GB18030 .dbf detected),
-    or CSV/XLSX with lon/lat (经度/纬度) or WKT columns. The report names every problem with
-    the feature and the place.
+    or CSV/XLSX with lon/lat (经度/纬度, or 经度(GCJ-02) naming the CRS) or WKT columns. Columns
+    are found by their Chinese or English names (网格编码, 所属社区, 户数 ...); other columns are
+    kept as extra attributes. The report names every problem with the feature and the place.
     """
     from app.geo import operations
     from app.geo.changes import format_summary
 
+    mapping = _field_options(fields)
+    extra = {"fields": mapping} if mapping else {}
     outcome = operations.import_layer(workspace(), actor(), layer, file, crs=crs, repair=repair,
-                                      dry_run=dry_run)
+                                      dry_run=dry_run, **extra)
     report = outcome.report
     click.echo(report.format_text())
     if not report.ok:
@@ -76,17 +90,31 @@ def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair:
     click.echo(f"stored as version {v.id}: {format_summary(v.summary)}")
 
 
+def _field_options(options: tuple[str, ...]) -> dict[str, str]:
+    """``--field TARGET=SOURCE`` options as target -> source."""
+    out: dict[str, str] = {}
+    for opt in options:
+        target, sep, source = opt.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            raise click.BadParameter(f"{opt!r} is not TARGET=SOURCE (e.g. code=网格号)", param_hint="--field")
+        out[target.strip()] = source.strip()
+    return out
+
+
 @main.command("versions")
 def list_versions() -> None:
     """List the stored data versions, newest first (* marks the one served)."""
     from app.geo import operations
+    from app.geo.audit import format_time
 
-    store = workspace().store
+    ws = workspace()
+    store = ws.store
     if not store.writable:
         raise click.ClickException(f"{store.location} is a plain GeoJSON folder without versions")
     for v in operations.list_versions(store):
         mark = "*" if v["current"] else " "
-        click.echo(f"{mark} {v['id']}  {v['created']}  {v['author']:14}  {v['message']}\n      {v['summary_text']}")
+        when = format_time(v["created"], ws.config.TIMEZONE)
+        click.echo(f"{mark} {v['id']}  {when}  {v['author']:14}  {v['message']}\n      {v['summary_text']}")
 
 
 @main.command("rollback")

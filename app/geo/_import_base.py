@@ -7,7 +7,7 @@ import gc
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,8 +42,39 @@ def _gc_paused() -> Iterator[None]:
 
 
 @dataclass
-class _Raw:
-    """Features read from a file, before checks: properties, geometries and the file's CRS."""
+class RawLayer:
+    """Features as read from a file, before any check: properties, geometries in the file's CRS, and what was found.
+
+    Attributes
+    ----------
+    props : list of dict
+        Each feature's attributes, keyed by the file's column names.
+    geoms : list of shapely geometry or None
+        Each feature's geometry in the file's CRS (None when missing or unreadable).
+    labels : list of str
+        Each feature's name in reports: ``#3 (code, name)`` or ``row 4``.
+    crs : app.geo.crs.CrsSpec, optional
+        The CRS the file (or a table's column names) states; None when it states none.
+    crs_from_file : bool
+        True when ``crs`` was read from the file.
+    assumed_wgs84_ok : bool
+        True for GeoJSON without a ``crs`` member: WGS84 by definition.
+    format : str
+        ``geojson``, ``gpkg``, ``shapefile`` or ``table``.
+    encoding : str
+        The text encoding read (``utf-8``, ``gb18030`` ...); ``""`` when the format has none.
+    columns : list of str
+        The attribute columns in file order (a table's coordinate or WKT columns excluded).
+    geometry_types : tuple of str
+        The geometry types found, in order of first appearance.
+    crs_hint_columns : tuple of str
+        The columns whose names stated ``crs`` (a table's ``经度(GCJ-02)``, ``纬度(GCJ-02)``).
+    unclosed : list of int
+        Features whose unclosed rings were closed while reading; :func:`check_layer` reports them
+        (as errors, or as repairs with ``repair``).
+    source_layer : str
+        The GeoPackage layer read ("" for other formats).
+    """
 
     props: list[dict[str, Any]]
     geoms: list[BaseGeometry | None]
@@ -51,6 +82,24 @@ class _Raw:
     crs: crsmod.CrsSpec | None = None
     crs_from_file: bool = False
     assumed_wgs84_ok: bool = False  # GeoJSON without crs member is WGS84 by definition
+    format: str = ""
+    encoding: str = ""
+    columns: list[str] = field(default_factory=list)
+    geometry_types: tuple[str, ...] = ()
+    crs_hint_columns: tuple[str, ...] = ()
+    unclosed: list[int] = field(default_factory=list)
+    source_layer: str = ""
+
+    def finish(self) -> RawLayer:
+        """Fill in ``columns`` (when the reader did not) and ``geometry_types`` from the features read."""
+        if not self.columns:
+            self.columns = [str(k) for k in dict.fromkeys(k for p in self.props for k in p)]
+        self.geometry_types = tuple(dict.fromkeys(g.geom_type for g in self.geoms if g is not None))
+        return self
+
+
+#: The old private name of :class:`RawLayer`.
+_Raw = RawLayer
 
 
 def _place(lon: float, lat: float) -> str:

@@ -2,49 +2,56 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from app.geo import validate
 from app.geo._import_base import (
     _as_code,
     _metric_crs_of,
-    _norm_key,
     _place,
     _safe_text,
+    _Stop,
     _to_metric,
     _wgs_place,
 )
 from app.geo._validate_text import HIDDEN, escape, hidden_problem, is_code_field, nfc, strip_hidden
+from app.geo.fieldnames import (
+    CATEGORY_WORDS,
+    SYNONYMS,
+    FieldError,
+    category_of,
+    match_columns,
+    subtype_of,
+)
 from app.geo.findings import LIST_LIMIT, Finding, Report
 from app.geo.schema import (
     CATEGORIES,
-    CODE_PATTERNS,
+    CODE_SCHEMES,
     FIELDS,
     GEOMETRY_TYPES,
     STORAGE_CRS,
+    SUBTYPES,
     committee_kind_from_code,
 )
 from app.geo.store import ReadStore
 
 #: Smallest overlap or gap between grids that is reported, in m².
 MIN_AREA_M2 = 1.0
-#: Column names accepted for schema fields besides their own name (compared case-insensitively).
+#: Column names accepted for schema fields besides their own name, over all layers (the old table; the importer
+#: matches per layer with :data:`app.geo.fieldnames.SYNONYMS`).
 ALIASES: dict[str, tuple[str, ...]] = {
-    "code": ("编码", "代码", "网格编码", "gridcode", "grid_code_15"),
-    "name": ("名称", "网格名称", "name_zh"),
-    "committee_code": ("社区编码", "村居编码", "committee"),
-    "division_code": ("街道编码", "乡镇编码", "division"),
-    "households": ("户数",),
-    "population": ("人口", "人数"),
-    "category": ("类别", "类型"),
-    "address": ("地址",),
+    name: tuple(dict.fromkeys(w for fields in SYNONYMS.values() for w in fields.get(name, ())))
+    for name in dict.fromkeys(f.name for fields in FIELDS.values() for f in fields)
 }
 
 _CODE_KEY = {"divisions": "code", "committees": "code", "grids": "code",
@@ -88,35 +95,82 @@ def _check_validity(layer: str, geoms: np.ndarray, labels: list[str], report: Re
         geoms[i] = fixed
 
 
-def _match_columns(layer: str, props: list[dict[str, Any]], report: Report) -> list[dict[str, Any]]:
-    names = [f.name for f in FIELDS[layer]]
-    seen_cols = list(dict.fromkeys(k for p in props for k in p))  # in order of appearance, without a list scan
-    mapping: dict[str, str] = {}
-    by_key = {_norm_key(c): c for c in seen_cols}
-    for name in names:
-        for cand in (name, *ALIASES.get(name, ())):
-            col = by_key.get(_norm_key(cand))
-            if col is not None and col not in mapping:
-                mapping[col] = name
-                break
-    for col in seen_cols:  # Shapefile .dbf names are cut to 10 characters: committee_code -> committee_
-        if col not in mapping and len(col) == 10:
-            hits = [n for n in names if n.startswith(col) and n not in mapping.values()]
-            if len(hits) == 1:
-                mapping[col] = hits[0]
-    dropped = [c for c in seen_cols if c not in mapping]
-    if dropped:
-        report.warning("extra_columns", f"columns not in the {layer} data model are dropped: "
-                       f"{_safe_text(', '.join(map(str, dropped)), 300)}")
-    return [{mapping[k]: v for k, v in p.items() if k in mapping} for p in props]
+def _match_columns(layer: str, columns: list[str], props: list[dict[str, Any]], report: Report,
+                   overrides: Mapping[str, str] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of the layer's fields, and rows of the extra attributes (every other column, names cleaned).
+
+    Columns are matched by :func:`app.geo.fieldnames.match_columns`; ``overrides`` (target -> source)
+    win. A column that feeds no schema field (grouping columns such as 所属社区 included) is kept as
+    an extra attribute under its own name, made NFC and stripped of hidden characters; a name that
+    clashes with a field (or another extra, ignoring case) gets a ``_2`` suffix.
+
+    Raises
+    ------
+    _Stop
+        When an override names no such field or column (an ``unknown_field`` error).
+    """
+    seen = list(dict.fromkeys([*columns, *(k for p in props for k in p)]))
+    try:
+        match = match_columns(layer, seen, overrides)
+    except FieldError as exc:
+        report.error("unknown_field", str(exc), field=exc.detail.get("field"))
+        raise _Stop from None
+    schema = {f.name for f in FIELDS[layer]}
+    mapping = {c: t for c, t in match.mapping.items() if t in schema}
+    renamed = [f"{_safe_text(c, 40)} → {t}" for c, t in mapping.items() if c != t]
+    if renamed:
+        report.warning("mapped_fields", f"columns read as {layer} fields: {_safe_text(', '.join(renamed), 400)}")
+    extras = _extra_names([c for c in seen if c not in mapping], schema)
+    if extras:
+        report.warning("extra_columns", f"columns not in the {layer} data model are kept as extra attributes: "
+                       f"{_safe_text(', '.join(map(str, extras)), 300)}")
+    rows = [{mapping[k]: v for k, v in p.items() if k in mapping} for p in props]
+    extra_rows = [{extras[k]: _extra_value(v) for k, v in p.items() if k in extras} for p in props]
+    return rows, extra_rows
 
 
-def _check_text(rows: list[dict[str, Any]], labels: list[str], report: Report) -> None:
+def _extra_names(columns: list[str], reserved: set[str]) -> dict[str, str]:
+    """Source column -> the name it is stored under: NFC, hidden characters stripped, clashes suffixed."""
+    taken = {n.casefold() for n in (*reserved, "geometry")}
+    out: dict[str, str] = {}
+    for k, col in enumerate(columns, start=1):
+        name = nfc(strip_hidden(str(col))).strip() or f"column_{k}"
+        base, n = name, 2
+        while name.casefold() in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name.casefold())
+        out[col] = name
+    return out
+
+
+def _extra_value(value: Any) -> str | int | float | None:
+    """An extra attribute's value as text, a whole number, a number or None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _check_text(rows: list[dict[str, Any]], labels: list[str], report: Report, extra: bool = False) -> None:
     """Put every text in NFC; refuse hidden characters in codes and ids, and strip them from other text.
 
     Hidden characters (control characters such as NUL, zero-width and bidi controls, see
     :data:`app.geo._validate_text.HIDDEN`) make a code that looks right but names no page, and
-    cut a name where a NUL ends it. This runs on the matched fields of every format.
+    cut a name where a NUL ends it. This runs on the matched fields of every format, and with
+    ``extra`` on the extra attributes (where hidden characters are always stripped, never refused).
     """
     for i, row in enumerate(rows):
         for name, value in row.items():
@@ -124,11 +178,12 @@ def _check_text(rows: list[dict[str, Any]], labels: list[str], report: Report) -
                 continue
             if HIDDEN.search(value) is None:
                 row[name] = nfc(value)
-            elif is_code_field(name):
-                report.error("hidden_characters", hidden_problem(name, value) or "", feature=labels[i])
+            elif is_code_field(name) and not extra:
+                report.error("hidden_characters", hidden_problem(name, value) or "", feature=labels[i], field=name)
             else:
-                report.warning("hidden_characters", f"{hidden_problem(name, value)}; removed", feature=labels[i])
-                row[name] = strip_hidden(value)
+                report.warning("hidden_characters", f"{hidden_problem(name, value)}; removed", feature=labels[i],
+                               field=name)
+                row[name] = nfc(strip_hidden(value))
 
 
 def _coerce_fields(layer: str, rows: list[dict[str, Any]], labels: list[str], report: Report) -> None:
@@ -149,55 +204,118 @@ def _coerce_fields(layer: str, rows: list[dict[str, Any]], labels: list[str], re
                         raise ValueError
                 except (ValueError, TypeError, OverflowError):
                     kind = "a whole number" if f.dtype == "int" else "a number"
-                    report.error("bad_value", f"{f.name} is {_safe_text(repr(v), 40)}, not {kind}", feature=labels[i])
+                    report.error("bad_value", f"{f.name} is {_safe_text(repr(v), 40)}, not {kind}", feature=labels[i],
+                                 field=f.name)
                     row[f.name] = None
                     continue
                 row[f.name] = int(num) if f.dtype == "int" else num
 
 
-def _check_codes(layer: str, rows: list[dict[str, Any]], labels: list[str], report: Report) -> None:
+def _check_codes(layer: str, rows: list[dict[str, Any]], labels: list[str], report: Report,
+                 scheme: str = "free", committees: gpd.GeoDataFrame | None = None) -> None:
+    """Check codes (or ids) are there and unique; fill in ids, and parent codes where they can be known.
+
+    Under the ``cn-9-12-15`` scheme a code off the digit pattern is a warning, a grid's code must
+    start with its committee's, and missing parent codes are taken from code prefixes. Under
+    ``free`` (any other scheme) codes are unique strings and nothing is derived from them. Either
+    way a grid's missing ``division_code`` is taken from its committee in ``committees`` (the store's).
+    """
+    patterns = CODE_SCHEMES.get(scheme, {})
     key = _CODE_KEY[layer]
     if key == "id" and all(r.get("id") is None for r in rows):
         width = max(5, len(str(len(rows))))
         for n, r in enumerate(rows, start=1):
             r["id"] = f"{_ID_PREFIX[layer]}{n:0{width}d}"
-        report.warning("generated_ids", f"the file has no id column; ids {rows[0]['id']}… were generated")
+        report.warning("generated_ids", f"the file has no id column; ids {rows[0]['id']}… were generated",
+                       field="id")
         return
     first: dict[str, int] = {}
+    pattern = patterns.get(layer)
     for i, r in enumerate(rows):
         code = r.get(key)
         if code is None:
-            report.error("missing_code", f"the feature has no {key}", feature=labels[i])
+            report.error("missing_code", f"the feature has no {key}", feature=labels[i], field=key)
             continue
         if code in first:
             report.error("duplicate_code", f"{key} {escape(code)} is also used by {labels[first[code]]}",
-                         feature=labels[i])
+                         feature=labels[i], field=key)
         else:
             first[code] = i
-        pattern = CODE_PATTERNS.get(layer)
         if pattern is not None and not pattern.match(code):
-            digits = {"divisions": 9, "committees": 12, "grids": 15}[layer]
-            report.warning("code_scheme", f"code {_safe_text(code, 40)} does not follow the {digits}-digit scheme",
-                           feature=labels[i])
+            digits = _DIGITS.get(layer, 0)
+            report.warning("code_scheme", f"code {_safe_text(code, 40)} does not follow the {digits}-digit scheme "
+                           f"({scheme})", feature=labels[i], field="code")
     if layer == "grids":
-        for i, r in enumerate(rows):
-            code, com = r.get("code"), r.get("committee_code")
-            if com is None and code and CODE_PATTERNS["grids"].match(code):
-                r["committee_code"] = com = code[:12]
-            if com is None:
-                report.error("missing_code", "the grid has no committee_code", feature=labels[i])
-            elif code and not str(code).startswith(str(com)):
-                report.warning("code_scheme", f"grid code {escape(code)} does not start with its committee code "
-                               f"{escape(com)}", feature=labels[i])
-            if r.get("division_code") is None and com and CODE_PATTERNS["committees"].match(com):
-                r["division_code"] = com[:9]
-    if layer == "committees":
+        _grid_parents(rows, labels, report, patterns, scheme, committees)
+    if layer == "committees" and "committees" in patterns:
         for r in rows:
-            if r.get("division_code") is None and r.get("code") and CODE_PATTERNS["committees"].match(r["code"]):
-                r["division_code"] = r["code"][:9]
+            if r.get("division_code") is None and r.get("code") and patterns["committees"].match(r["code"]):
+                r["division_code"] = r["code"][:_DIGITS["divisions"]]
 
 
-def _fill_defaults(layer: str, rows: list[dict[str, Any]], labels: list[str], report: Report) -> None:
+_DIGITS = {"divisions": 9, "committees": 12, "grids": 15}
+
+
+def _grid_parents(rows: list[dict[str, Any]], labels: list[str], report: Report, patterns: Mapping[str, re.Pattern],
+                  scheme: str, committees: gpd.GeoDataFrame | None) -> None:
+    """Every grid needs its committee_code; its division_code comes from the code or the stored committee."""
+    by_com: dict[str, str] = {}
+    if committees is not None and len(committees) and "division_code" in committees.columns:
+        by_com = {_as_code(c): _as_code(d) for c, d in zip(committees["code"], committees["division_code"],
+                                                          strict=True) if _as_code(d)}
+    cn = "grids" in patterns
+    for i, r in enumerate(rows):
+        code, com = r.get("code"), r.get("committee_code")
+        if com is None and cn and code and patterns["grids"].match(code):
+            r["committee_code"] = com = code[:_DIGITS["committees"]]
+        if com is None:
+            hint = ("" if cn else f" (the {scheme} code scheme derives nothing from the grid's code)")
+            report.error("missing_code", f"the grid has no committee_code{hint}: give a column of committee codes "
+                         "(社区编码), or build the city with init-city, which derives the committees from a "
+                         "committee name column (所属社区)", feature=labels[i], field="committee_code")
+        elif cn and code and not str(code).startswith(str(com)):
+            report.warning("code_scheme", f"grid code {escape(code)} does not start with its committee code "
+                           f"{escape(com)}", feature=labels[i], field="code")
+        if r.get("division_code") is None and com:
+            if cn and patterns["committees"].match(com):
+                r["division_code"] = com[:_DIGITS["divisions"]]
+            elif com in by_com:
+                r["division_code"] = by_com[com]
+
+
+def _map_categories(rows: list[dict[str, Any]], labels: list[str], report: Report) -> None:
+    """Turn category and subtype words (公交站点, 停车场, 口袋公园 ...) into the vocabulary's keys.
+
+    A category word that names a subtype (口袋公园 -> park, pocket_park) fills in an empty subtype.
+    """
+    mapped: Counter[str] = Counter()
+    for r in rows:
+        value = r.get("category")
+        if value is not None and value not in CATEGORIES:
+            key = category_of(value)
+            if key is not None:
+                mapped[f"{_safe_text(value, 30)} → {key}"] += 1
+                r["category"] = key
+                if r.get("subtype") is None:
+                    r["subtype"] = subtype_of(value, key)
+        cat, sub = r.get("category"), r.get("subtype")
+        if cat in SUBTYPES and sub is not None and sub not in SUBTYPES[cat]:
+            key = subtype_of(sub, cat)
+            if key is not None:
+                mapped[f"{_safe_text(sub, 30)} → {key}"] += 1
+                r["subtype"] = key
+    if mapped:
+        report.warning("mapped_fields", "category words read as the vocabulary's keys: "
+                       + ", ".join(f"{k} ({n})" for k, n in mapped.most_common(LIST_LIMIT)), field="category")
+
+
+def _accepted_words() -> str:
+    """The category keys with a few of their words, for an unknown category's message."""
+    return "; ".join(f"{key} ({'/'.join(w for w in words[1:5])})" for key, words in CATEGORY_WORDS.items())
+
+
+def _fill_defaults(layer: str, rows: list[dict[str, Any]], labels: list[str], report: Report,
+                   scheme: str = "free") -> None:
     essential = {"divisions": ("name",), "committees": ("name",), "grids": ("name",),
                  "facilities": ("name", "category"), "addresses": ("address",), "roads": ("name",)}[layer]
     filled: dict[str, int] = defaultdict(int)
@@ -206,27 +324,32 @@ def _fill_defaults(layer: str, rows: list[dict[str, Any]], labels: list[str], re
             if r.get(f.name) is not None:
                 continue
             if f.name in essential:
-                report.error("missing_value", f"the feature has no {f.name}", feature=labels[i])
+                report.error("missing_value", f"the feature has no {f.name}", feature=labels[i], field=f.name)
             elif f.name == "kind" and layer in ("divisions", "committees"):
-                r["kind"] = _guess_kind(layer, r)
+                r["kind"] = _guess_kind(layer, r, scheme)
                 filled[f.name] += 1
             elif f.required and f.name not in ("area_m2", "grid_code", "committee_code", "division_code"):
                 r[f.name] = 0 if f.dtype in ("int", "float") else ""
                 filled[f.name] += 1
+        if layer == "facilities" and r.get("cjt214_code") is None and r.get("category") in CATEGORIES:
+            code = CATEGORIES[r["category"]].cjt214_code  # the CJ/T 214 component code follows from the category
+            if code is not None:
+                r["cjt214_code"] = code
+                filled["cjt214_code"] += 1
         if layer == "facilities" and r.get("category") is not None and r["category"] not in CATEGORIES:
-            report.error("bad_value", f"category {_safe_text(r['category'], 40)!r} is not one of "
-                         f"{', '.join(CATEGORIES)}", feature=labels[i])
+            report.error("bad_value", f"category {_safe_text(r['category'], 40)!r} is not one of the categories "
+                         f"or their words: {_accepted_words()}", feature=labels[i], field="category")
     if filled:
         report.warning("filled_fields", "missing values were filled with defaults: "
                        + ", ".join(f"{k} ({n})" for k, n in filled.items()))
 
 
-def _guess_kind(layer: str, row: dict[str, Any]) -> str:
+def _guess_kind(layer: str, row: dict[str, Any], scheme: str = "free") -> str:
     name = str(row.get("name") or "")
     if layer == "divisions":
         return "town" if name.endswith(("镇", "乡")) else "subdistrict"
     code = str(row.get("code") or "")
-    return committee_kind_from_code(code) or ("village" if name.endswith("村") else "community")
+    return committee_kind_from_code(code, scheme) or ("village" if name.endswith(("村", "村委会")) else "community")
 
 
 _OVERLAP = re.compile(r"overlaps (.*) by [\d.]+ m²", re.DOTALL)
@@ -251,7 +374,7 @@ def _copy_findings(issues: list[Finding], problem: str, labels_by_code: dict[str
 
 def check_tiling(gdf: gpd.GeoDataFrame, layer: str, labels: list[str], report: Report,
                  parents: gpd.GeoDataFrame | None = None, parent_layer: str | None = None,
-                 severity: str = "error", tolerance: float = MIN_AREA_M2) -> None:
+                 severity: str = "error", tolerance: float = MIN_AREA_M2, tiling: bool = True) -> None:
     """Check areas against each other and their parents, reusing :mod:`app.geo.validate`.
 
     Reports overlaps, gaps (holes between the areas) and areas lying outside the parent they
@@ -276,6 +399,8 @@ def check_tiling(gdf: gpd.GeoDataFrame, layer: str, labels: list[str], report: R
         ``error`` (refuses the import) or ``warning``.
     tolerance : float
         Smallest area reported, in m².
+    tiling : bool
+        Check overlaps and gaps (False: only the parents).
     """
     by_code = {str(c): lab for c, lab in zip(gdf["code"], labels, strict=True) if c is not None}
     ok = gdf[shapely.is_valid(np.asarray(gdf.geometry.values, dtype=object))]
@@ -283,10 +408,11 @@ def check_tiling(gdf: gpd.GeoDataFrame, layer: str, labels: list[str], report: R
         return
     crs = _metric_crs_of(ok.geometry.values)
     metric = ok.to_crs(crs)  # once: the checks below take frames already in their CRS as they are
-    _copy_findings(validate.check_overlaps(metric, layer, tolerance=tolerance, crs=crs), "overlap", by_code,
-                   report, severity)
-    _copy_findings(validate.check_city_gaps(metric, layer, tolerance=tolerance, crs=crs), "gap", by_code,
-                   report, severity)
+    if tiling:
+        _copy_findings(validate.check_overlaps(metric, layer, tolerance=tolerance, crs=crs), "overlap", by_code,
+                       report, severity)
+        _copy_findings(validate.check_city_gaps(metric, layer, tolerance=tolerance, crs=crs), "gap", by_code,
+                       report, severity)
     if parent_layer is None:
         return
     if parents is None or len(parents) == 0:
@@ -306,15 +432,21 @@ def check_tiling(gdf: gpd.GeoDataFrame, layer: str, labels: list[str], report: R
 
 def _check_areas(layer: str, rows: list[dict[str, Any]], geoms: np.ndarray, labels: list[str], report: Report,
                  context: ReadStore | None) -> None:
-    """Check an area layer's tiling (against its stored parent layer) and compute the grids' ``area_m2``."""
+    """Check an area layer's tiling (against its stored parent layer) and compute the grids' ``area_m2``.
+
+    ``geoms`` are in WGS84, rounded as stored. Overlaps and gaps are checked again here, as stored,
+    unless :func:`app.geo._import_tiling.prepare_areas` reported some already in the file's own CRS
+    (then those are the findings, measured where the file was drawn, and are not repeated).
+    """
     severity = "error" if layer == "grids" else "warning"  # the issue refuses only grids on these
+    tiling = not any(f.problem in ("overlap", "gap") and f.severity != "repaired" for f in report.findings)
     parent = {"grids": "committees", "committees": "divisions"}.get(layer)
     frame = gpd.GeoDataFrame({"code": [r.get("code") for r in rows],
                               **({f"{parent[:-1]}_code": [r.get(f"{parent[:-1]}_code") for r in rows]}
                                  if parent else {})},
                              geometry=list(geoms), crs=STORAGE_CRS)
     check_tiling(frame, layer, labels, report, _context_layer(context, parent) if parent else None, parent,
-                 severity=severity)
+                 severity=severity, tiling=tiling)
     if layer != "grids":
         return
     metric_crs = _metric_crs_of(geoms)
@@ -373,7 +505,7 @@ def _assign_grids(rows: list[dict[str, Any]], geoms: np.ndarray, labels: list[st
             moved += 1
             if moved <= LIST_LIMIT:
                 report.warning("grid_mismatch", f"grid_code {escape(r['grid_code'])} but the point lies in grid "
-                               f"{where}", feature=labels[i], place=_wgs_place(geoms[i]))
+                               f"{where}", feature=labels[i], place=_wgs_place(geoms[i]), field="grid_code")
     if filled:
         report.warning("filled_fields", f"grid_code filled in from the stored grids for {filled} features")
 

@@ -12,7 +12,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from app.geo import crs as crsmod
-from app.geo._import_base import _label, _Raw, _safe_text, _Stop, _wgs_place
+from app.geo._import_base import _label, _Raw, _safe_text, _Stop
 from app.geo.findings import Report
 
 if TYPE_CHECKING:
@@ -197,13 +197,16 @@ def _crs_member(doc: dict, report: Report) -> crsmod.CrsSpec | None:
 
 
 def _read_geojson(data: bytes, report: Report, repair: bool, limits: Limits) -> _Raw:
+    """Read a GeoJSON document; with ``repair``, unclosed rings are closed and listed in ``raw.unclosed``."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    encoding = "utf-8"
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         try:
             text = data.decode("gb18030")
+            encoding = "gb18030"
             report.warning("encoding", "the file is not UTF-8; read it as GB18030")
         except UnicodeDecodeError:
             report.error("unreadable", "the file is neither UTF-8 nor GB18030 text")
@@ -233,7 +236,7 @@ def _read_geojson(data: bytes, report: Report, repair: bool, limits: Limits) -> 
     if len(features) > limits.max_features:
         report.error("too_many_features", f"{len(features)} features; at most {limits.max_features} allowed")
         raise _Stop
-    raw = _Raw([], [], [], crs=_crs_member(doc, report), assumed_wgs84_ok=True)
+    raw = _Raw([], [], [], crs=_crs_member(doc, report), assumed_wgs84_ok=True, format="geojson", encoding=encoding)
     raw.crs_from_file = raw.crs is not None
     batch = _Batch()
     for i, feat in enumerate(features, start=1):
@@ -249,11 +252,10 @@ def _read_geojson(data: bytes, report: Report, repair: bool, limits: Limits) -> 
         label = _label(label, props)
         if problem:
             report.error(problem, msg or problem, feature=label)
-        if repaired:
-            report.add("repaired", "unclosed_ring", "closed an unclosed ring by repeating its first position",
-                       feature=label, place=_wgs_place(geom) if raw.crs is None else None)
+        if repaired:  # reported by check_layer: an error, or a repair when asked for
+            raw.unclosed.append(len(raw.geoms))
         raw.props.append(props)
         raw.geoms.append(geom)
         raw.labels.append(label)
     batch.build(raw.geoms)
-    return raw
+    return raw.finish()

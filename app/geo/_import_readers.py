@@ -17,6 +17,7 @@ from app.geo import tabular
 from app.geo._import_archive import _extract, check_archive
 from app.geo._import_base import _label, _norm_key, _Raw, _safe_text, _Stop
 from app.geo._import_geojson import _read_geojson
+from app.geo.fieldnames import coordinate_columns
 from app.geo.findings import Report
 
 if TYPE_CHECKING:
@@ -81,6 +82,10 @@ def _read_ogr(path: Path, report: Report, layer_name: str | None, encoding: str 
         report.error("unreadable", f"GDAL cannot open the file ({_safe_text(exc)})")
         raise _Stop from None
     names = [str(n) for n, gtype in layers if gtype is not None] or [str(n) for n, _ in layers]
+    if layer_name is not None and layer_name not in names:
+        report.error("ambiguous_layer", f"the file has no layer {_safe_text(layer_name, 60)!r}; its layers are "
+                     f"{_safe_text(', '.join(names[:20]), 300) or '(none)'}")
+        raise _Stop
     if layer_name is None:
         if not names:
             report.error("unreadable", "the file holds no layers")
@@ -117,7 +122,8 @@ def _read_ogr(path: Path, report: Report, layer_name: str | None, encoding: str 
                          "give it with --crs")
             raise _Stop
         spec = crsmod.parse_crs(epsg)
-    raw = _Raw([], [], [], crs=spec, crs_from_file=spec is not None)
+    raw = _Raw([], [], [], crs=spec, crs_from_file=spec is not None, format="gpkg", encoding=encoding or "",
+               columns=fields, source_layer=str(layer_name))
     for i in range(n):
         props = {name: _cell(field_data[j][i]) for j, name in enumerate(fields)}
         label = _label(f"#{i + 1}", props)
@@ -139,7 +145,7 @@ def _read_ogr(path: Path, report: Report, layer_name: str | None, encoding: str 
         raw.props.append(props)
         raw.geoms.append(geom)
         raw.labels.append(label)
-    return raw
+    return raw.finish()
 
 
 def _cell(value: Any) -> Any:
@@ -170,18 +176,22 @@ def _read_table(path: Path, name: str, report: Report, limits: Limits) -> _Raw:
     cols = [str(c) for c in df.columns]
     wkt_col = next((c for c in cols if _norm_key(c) in _WKT_NAMES), None)
     lon_col = lat_col = None
+    spec = None
     if wkt_col is None:
-        try:
-            spec = tabular.detect_columns(df)
-        except tabular.TableError:
-            spec = None
-        if spec is None or not spec.has_coords:
+        found = coordinate_columns(cols)
+        if found is None:
             report.error("no_coordinates", "no coordinate columns: name them lon/lat (经度/纬度) or x/y, "
                          f"or give a WKT column (columns: {_safe_text(', '.join(cols), 300)})")
             raise _Stop
-        lon_col, lat_col = spec.lon, spec.lat
-    raw = _Raw([], [], [])
+        lon_col, lat_col, hint = found
+        if hint is not None:
+            spec = crsmod.parse_crs(hint)
+            report.warning("crs_hint", f"the columns {_safe_text(lon_col, 40)}/{_safe_text(lat_col, 40)} say "
+                           f"{spec.label}: the coordinates are read as {spec.label}")
     drop = {c for c in (wkt_col, lon_col, lat_col) if c}
+    raw = _Raw([], [], [], crs=spec, format="table", encoding=_table_encoding(path, name),
+               columns=[c for c in cols if c not in drop],
+               crs_hint_columns=(lon_col, lat_col) if spec is not None else ())
     for i, row in enumerate(df.to_dict("records")):
         props = {k: (v if v != "" else None) for k, v in row.items() if k not in drop}
         label = _label(f"row {i + 2}", props)
@@ -214,7 +224,21 @@ def _read_table(path: Path, name: str, report: Report, limits: Limits) -> _Raw:
         raw.props.append(props)
         raw.geoms.append(geom)
         raw.labels.append(label)
-    return raw
+    return raw.finish()
+
+
+def _table_encoding(path: Path, name: str) -> str:
+    """The text encoding of a CSV as :func:`app.geo.tabular.read_table` decodes it ("" for a workbook)."""
+    if Path(name).suffix.lower() in (".xlsx", ".xlsm"):
+        return ""
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
 
 
 def detect_format(path: Path, name: str) -> str:
@@ -244,7 +268,7 @@ def detect_format(path: Path, name: str) -> str:
 
 
 def _read_any(path: Path, name: str, layer: str, report: Report, repair: bool, limits: Limits,
-              workdir: Path) -> _Raw:
+              workdir: Path, source_layer: str | None = None) -> _Raw:
     """Read the features of any supported file, after the size checks, by its :func:`detect_format`.
 
     Parameters
@@ -263,6 +287,8 @@ def _read_any(path: Path, name: str, layer: str, report: Report, repair: bool, l
         The size limits.
     workdir : Path
         An empty folder an archive is unpacked into.
+    source_layer : str, optional
+        The GeoPackage layer to read, by name (else the one named ``layer``, or the only one).
 
     Returns
     -------
@@ -302,7 +328,7 @@ def _read_any(path: Path, name: str, layer: str, report: Report, repair: bool, l
             if not fh.read(16).startswith(_SQLITE_MAGIC):
                 report.error("unreadable", "not a GeoPackage (no SQLite header)")
                 raise _Stop
-        return _read_ogr(path, report, None, None, limits, layer)
+        return _read_ogr(path, report, source_layer, None, limits, layer)
     if fmt == "table":
         if Path(name).suffix.lower() in (".xlsx", ".xlsm"):
             check_archive(path, report, limits)  # an XLSX is a zip: same bomb checks
@@ -341,11 +367,13 @@ def _read_any(path: Path, name: str, layer: str, report: Report, repair: bool, l
         encoding = _dbf_encoding(parts, "layer", report)
         if "layer.prj" not in parts:
             report.warning("no_prj", "the Shapefile has no .prj; its coordinate system must be given or is guessed")
-        return _read_ogr(base / "layer.shp", report, None, encoding, limits, layer)
+        raw = _read_ogr(base / "layer.shp", report, None, encoding, limits, layer)
+        raw.format, raw.source_layer = "shapefile", ""
+        return raw
     inner = [k for k in files if Path(k).suffix.lower() in FORMATS["geojson"] + FORMATS["gpkg"] + FORMATS["table"]]
     if len(inner) != 1:
         report.error("unsupported_format", "the archive holds no Shapefile (.shp) and not exactly one "
                      ".geojson, .gpkg, .csv or .xlsx file")
         raise _Stop
-    return _read_any(files[inner[0]], inner[0], layer, report, repair, limits, workdir)
+    return _read_any(files[inner[0]], inner[0], layer, report, repair, limits, workdir, source_layer)
 

@@ -14,7 +14,7 @@ from shapely.geometry.base import BaseGeometry
 
 from app.geo._map_classes import grid_attributes
 from app.geo.dataset import Dataset
-from app.geo.schema import PERSONAL_FIELDS, SUBTYPES
+from app.geo.schema import FIELDS, PERSONAL_FIELDS, SUBTYPES
 
 #: Radius of the "nearby facilities" search around a grid or committee, metres.
 NEARBY_M = 500.0
@@ -161,8 +161,18 @@ def facilities_near(ds: Dataset, area: BaseGeometry, radius_m: float = NEARBY_M)
     return out
 
 
+#: Fields of the data model, per area layer; an office's extra columns (kept by imports) are not among them.
+_MODEL_FIELDS: frozenset[str] = frozenset(f.name for layer in ("divisions", "committees", "grids") for f in FIELDS[layer])
+
+
 def _public(rec: dict[str, Any], show_personal: bool) -> dict[str, Any]:
-    return {k: v for k, v in rec.items() if k != "geometry" and (show_personal or k not in PERSONAL_FIELDS)}
+    """The record a page may show: model fields only, and personal ones only to staff.
+
+    Extra columns an office's file brought (an ID number, say) stay out of public records.
+    """
+    if show_personal:
+        return {k: v for k, v in rec.items() if k != "geometry"}
+    return {k: v for k, v in rec.items() if k in _MODEL_FIELDS and k not in PERSONAL_FIELDS}
 
 
 def _find(gdf: gpd.GeoDataFrame, code: Any) -> int | None:

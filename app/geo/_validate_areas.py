@@ -21,7 +21,7 @@ from app.geo._validate_base import (
 )
 from app.geo._validate_layers import check_attributes, check_geometry
 from app.geo.findings import Finding
-from app.geo.schema import CODE_PATTERNS, committee_kind_from_code
+from app.geo.schema import CODE_PATTERNS, CODE_SCHEMES, committee_kind_from_code
 
 _DIGITS = {"divisions": 9, "committees": 12, "grids": 15}
 _DIVISION_KINDS = ("subdistrict", "town")
@@ -49,8 +49,8 @@ def _parent_issues(layer: str, code: str, field: str, parent: str | None, known:
 
 
 def check_codes(divisions: gpd.GeoDataFrame, committees: gpd.GeoDataFrame, grids: gpd.GeoDataFrame,
-                expected_grids: int | None = None) -> list[Finding]:
-    """Check the code schemes: structure, uniqueness and parent-child prefixes of the three area layers.
+                expected_grids: int | None = None, scheme: str = "cn-9-12-15") -> list[Finding]:
+    """Check the codes of the three area layers: uniqueness, parents, and the city's code scheme.
 
     Parameters
     ----------
@@ -58,18 +58,24 @@ def check_codes(divisions: gpd.GeoDataFrame, committees: gpd.GeoDataFrame, grids
         The three area layers (any may be empty).
     expected_grids : int, optional
         Required number of grids; None skips the count check.
+    scheme : str
+        The city's code scheme, a key of :data:`app.geo.schema.CODE_SCHEMES`. Under ``cn-9-12-15``
+        codes have 9/12/15 digits, start with their parent's, and a committee's last three digits
+        give its kind; under ``free`` codes must be unique and name parents that exist.
 
     Returns
     -------
     list of Finding
     """
     issues: list[Finding] = []
+    patterns = CODE_SCHEMES.get(scheme, {})
+    cn = bool(patterns)
     div_codes = _str_col(divisions, "code")
     for layer, gdf in (("divisions", divisions), ("committees", committees), ("grids", grids)):
         codes = _str_col(gdf, "code")
-        pat = CODE_PATTERNS[layer]
+        pat = patterns.get(layer)
         for c in codes:
-            if c is not None and not pat.match(c):
+            if c is not None and pat is not None and not pat.match(c):
                 issues.append(_issue("error", layer, c, f"code {c!r} is not {_DIGITS[layer]} digits"))
         counts = codes.value_counts()  # one count for all: comparing the column per duplicate is quadratic
         for c in sorted(counts.index[counts > 1]):
@@ -83,20 +89,20 @@ def check_codes(divisions: gpd.GeoDataFrame, committees: gpd.GeoDataFrame, grids
         if code is None:
             continue
         com_div[code] = div
-        issues += _parent_issues("committees", code, "division_code", div, known_div)
-        scheme = committee_kind_from_code(code)
-        if CODE_PATTERNS["committees"].match(code) and scheme is None:
+        issues += _parent_issues("committees", code, "division_code", div, known_div, prefix=cn)
+        by_code = committee_kind_from_code(code, scheme)
+        if cn and CODE_PATTERNS["committees"].match(code) and by_code is None:
             issues.append(_issue("error", "committees", code,
                                  "last 3 digits must be 001-199 (community) or 200-399 (village)"))
-        elif scheme is not None and kind is not None and kind != scheme:
+        elif by_code is not None and kind is not None and kind != by_code:
             issues.append(_issue("error", "committees", code,
-                                 f"kind is {kind!r} but code {code[9:]} is in the {scheme} range"))
+                                 f"kind is {kind!r} but code {code[9:]} is in the {by_code} range"))
         issues += _kind_issues("committees", code, kind, _COMMITTEE_KINDS)
     for code, com, div in zip(_str_col(grids, "code"), _str_col(grids, "committee_code"),
                               _str_col(grids, "division_code"), strict=True):
         if code is None:
             continue
-        issues += _parent_issues("grids", code, "committee_code", com, com_div)
+        issues += _parent_issues("grids", code, "committee_code", com, com_div, prefix=cn)
         if com in com_div and div is not None and com_div[com] != div:
             issues.append(_issue("error", "grids", code,
                                  f"division_code {div} differs from its committee's {com_div[com]}"))

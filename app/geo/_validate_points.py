@@ -66,6 +66,9 @@ def check_points_in_grids(points: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, lay
 def check_address_sums(grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> list[Finding]:
     """Check that each grid's population and households equal the sums over its addresses.
 
+    A figure no address carries (every address 0 or empty, as in a standard-address list without
+    a residents' register) is not checked: the grids' own numbers are all there is.
+
     Parameters
     ----------
     grids, addresses : GeoDataFrame
@@ -84,7 +87,7 @@ def check_address_sums(grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> 
         "households": pd.to_numeric(addresses.get("households"), errors="coerce"),
     }).groupby("grid_code").sum(min_count=1)
     for field_g, field_a in (("population", "residents"), ("households", "households")):
-        if field_g not in grids.columns:
+        if field_g not in grids.columns or not sums[field_a].fillna(0).any():
             continue
         values = pd.to_numeric(grids[field_g], errors="coerce")
         for code, v in zip(_str_col(grids, "code"), values, strict=True):

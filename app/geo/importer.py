@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from app.errors import GridmapError
 from app.geo._import_archive import check_archive
-from app.geo._import_base import _gc_paused, _safe_text, _Stop
+from app.geo._import_base import RawLayer, _gc_paused, _safe_text, _Stop
 from app.geo._import_checks import (
     ALIASES,
     MIN_AREA_M2,
@@ -26,13 +29,16 @@ from app.geo._import_checks import (
     _coerce_fields,
     _context_layer,
     _fill_defaults,
+    _map_categories,
     _match_columns,
     check_tiling,
 )
-from app.geo._import_crs import _choose_crs, _reproject
+from app.geo._import_crs import _choose_crs, _reproject, to_wgs84_quiet
 from app.geo._import_readers import FORMATS, _read_any, detect_format
+from app.geo._import_tiling import prepare_areas
+from app.geo.city import City
 from app.geo.findings import Finding, Report
-from app.geo.schema import COORD_PRECISION, FIELDS, LAYERS, STORAGE_CRS
+from app.geo.schema import CODE_SCHEMES, COORD_PRECISION, FIELDS, LAYERS, STORAGE_CRS
 from app.geo.store import ReadOnlyStore, ReadStore, Store, VersionInfo
 from app.geo.tabular import TableLimits
 from app.settings import Config
@@ -47,11 +53,14 @@ __all__ = [
     "ImportPlan",
     "ImportRefused",
     "Limits",
+    "RawLayer",
     "Report",
     "check_archive",
+    "check_layer",
     "check_tiling",
     "detect_format",
     "prepare",
+    "read_source",
     "run_import",
 ]
 
@@ -131,10 +140,201 @@ class ImportRefused(GridmapError):
 
 
 @_gc_paused()
+def read_source(path: str | Path, *, filename: str | None = None, layer: str | None = None,
+                source_layer: str | None = None, limits: Limits | None = None,
+                work_dir: str | Path | None = None, report: Report | None = None) -> tuple[RawLayer | None, Report]:
+    """Read a file's features, after the size and archive checks; nothing is checked against the data model.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file: .geojson/.json, .gpkg, a .zip of a Shapefile (or of one of the other formats),
+        .csv or .xlsx with coordinate (lon/lat, 经度/纬度, x/y, with hints such as ``经度(GCJ-02)``)
+        or WKT columns.
+    filename : str, optional
+        The original file name (uploads are saved under temporary names).
+    layer : str, optional
+        The layer it is meant for: picks the GeoPackage layer or the Shapefile of an archive of
+        that name, and is the report's layer.
+    source_layer : str, optional
+        The GeoPackage layer to read, by name.
+    limits : Limits, optional
+        Size limits; the defaults when omitted.
+    work_dir : str or Path, optional
+        Where to unpack archives while reading (the system temp folder by default).
+    report : Report, optional
+        The report to add to (a new one naming the file otherwise).
+
+    Returns
+    -------
+    (RawLayer or None, Report)
+        The features as read, in the file's CRS (unclosed GeoJSON rings closed and listed in
+        ``unclosed``), and the report; None when the file could not be read.
+    """
+    path = Path(path)
+    name = filename or path.name
+    limits = limits or Limits()
+    if report is None:
+        report = Report(layer=layer or "", source=_safe_text(name, 120))
+    with tempfile.TemporaryDirectory(prefix="gridmap-import-", dir=work_dir) as tmp:
+        try:
+            raw = _read_any(path, name, layer or "", report, True, limits, Path(tmp), source_layer)
+        except _Stop:
+            return None, report
+        except (MemoryError, RecursionError):
+            report.error("unreadable", "the file is too complex to read")
+            return None, report
+    raw.format = raw.format or report.format
+    return raw, report
+
+
+def _city_of(context: ReadStore | None) -> City:
+    """The city of the store an import goes into; ``City()`` (free code scheme) when unknown."""
+    if context is None:
+        return City()
+    try:
+        return City.from_metadata(context.metadata())
+    except Exception:  # noqa: BLE001 - a broken store must not hide the import report
+        return City()
+
+
+def _city_bounds(context: ReadStore | None) -> tuple[float, float, float, float] | None:
+    """The lon/lat extent of the stored city (its divisions, the smallest layer, else committees or grids), or None."""
+    for name in ("divisions", "committees", "grids"):
+        gdf = _context_layer(context, name)
+        if gdf is not None and len(gdf):
+            b = tuple(float(v) for v in gdf.total_bounds)
+            if all(np.isfinite(b)):
+                return b  # type: ignore[return-value]
+    return None
+
+
+def _report_unclosed(raw: RawLayer, report: Report, repair: bool) -> list[BaseGeometry | None]:
+    """The geometries, with those whose unclosed rings the reader closed refused or kept (``repair``)."""
+    geoms = list(raw.geoms)
+    for i in raw.unclosed:
+        if repair:
+            report.add("repaired", "unclosed_ring", "closed an unclosed ring by repeating its first position",
+                       feature=raw.labels[i])
+        else:
+            report.error("unclosed_ring", "a ring is not closed (its last position differs from its first); "
+                         "run with --repair to close it", feature=raw.labels[i])
+            geoms[i] = None
+    return geoms
+
+
+@_gc_paused()
+def check_layer(raw: RawLayer, layer: str, report: Report, *, crs: str | None = None, repair: bool = False,
+                context: ReadStore | None = None, fields: Mapping[str, str] | None = None,
+                city: City | None = None) -> ImportPlan:
+    """Check features read by :func:`read_source` as one layer; nothing is stored.
+
+    Parameters
+    ----------
+    raw : RawLayer
+        The features as read (``raw.props`` may have been changed, e.g. codes added).
+    layer : str
+        Target layer, one of :data:`app.geo.schema.LAYERS`.
+    report : Report
+        Where findings go (the one :func:`read_source` returned).
+    crs : str, optional
+        Coordinate system of the file when it has none or it is wrong: an EPSG code, ``gcj02``
+        or ``bd09`` (anything :func:`app.geo.crs.parse_crs` accepts). Wins over the file's and
+        over a table's column-name hint.
+    repair : bool
+        Fix invalid geometries (and close unclosed rings), and resolve slivers between areas,
+        instead of refusing them.
+    context : ReadStore, optional
+        The store the layer goes into: its committees are used to check grids, its grids to fill
+        in ``grid_code`` of facilities and addresses, its city for the code scheme.
+    fields : mapping of str to str, optional
+        Target field -> source column, winning over the names found (:mod:`app.geo.fieldnames`).
+    city : app.geo.city.City, optional
+        The city (its code scheme); by default the context store's, else ``City()`` (free codes).
+
+    Returns
+    -------
+    ImportPlan
+        The checked layer in EPSG:4326: the data model's columns, then the file's other columns
+        as extra attributes; None as the layer when there are errors.
+    """
+    report.layer = layer
+    if layer not in IMPORTABLE:
+        report.error("unknown_layer", f"unknown layer {layer!r}; expected one of {', '.join(IMPORTABLE)}")
+        return ImportPlan(layer, report)
+    report.features = len(raw.geoms)
+    if not raw.geoms:
+        report.error("no_features", "the file holds no features")
+        return ImportPlan(layer, report)
+    city = city if city is not None else _city_of(context)
+    scheme = city.code_scheme if city.code_scheme in CODE_SCHEMES else "free"
+    labels = raw.labels
+    areas = layer in ("grids", "committees", "divisions")
+    try:
+        spec = _choose_crs(raw, crs, report)
+        report.crs = spec.label
+        src = np.array(_report_unclosed(raw, report, repair), dtype=object)
+        city_bounds = _city_bounds(context)
+        geoms = _reproject(src, spec, report, labels, city_bounds=city_bounds,
+                           points=layer in ("facilities", "addresses"))
+        tiling_errors = 0
+        if areas and report.ok:  # check and node the tiling in the file's own CRS, then convert what changed
+            before = len(report.errors)
+            noded = prepare_areas(layer, src, spec, labels, report, repair)
+            tiling_errors = len(report.errors) - before
+            changed = np.array([a is not b for a, b in zip(noded, src, strict=True)], dtype=bool)
+            if changed.any():
+                geoms[changed] = to_wgs84_quiet(noded[changed], spec)
+        rows, extra_rows = _match_columns(layer, raw.columns, raw.props, report, fields)
+    except _Stop:
+        return ImportPlan(layer, report)
+    _check_types(layer, geoms, labels, report)
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    if present.any():  # check exactly what will be stored: coordinates rounded as in the GeoJSON files
+        geoms[present] = shapely.set_precision(np.asarray(geoms[present], dtype=object),
+                                               10.0 ** -COORD_PRECISION, mode="pointwise")
+    _check_validity(layer, geoms, labels, report, repair)
+    geometry_errors = len(report.errors) > tiling_errors  # overlaps and gaps leave the features whole
+    _check_text(rows, labels, report)
+    _check_text(extra_rows, labels, report, extra=True)
+    _coerce_fields(layer, rows, labels, report)
+    _check_codes(layer, rows, labels, report, scheme,
+                 _context_layer(context, "committees") if layer == "grids" else None)
+    if layer == "facilities":
+        _map_categories(rows, labels, report)
+    _fill_defaults(layer, rows, labels, report, scheme)
+    if areas and not geometry_errors:  # a dropped feature would leave a gap
+        _check_areas(layer, rows, geoms, labels, report, context)
+    if layer in ("facilities", "addresses"):
+        _assign_grids(rows, geoms, labels, _context_layer(context, "grids"), report)
+    if not report.ok:
+        return ImportPlan(layer, report)
+    return ImportPlan(layer, report, _frame(layer, rows, extra_rows, geoms))
+
+
+def _frame(layer: str, rows: list[dict[str, Any]], extra_rows: list[dict[str, Any]],
+           geoms: np.ndarray) -> gpd.GeoDataFrame:
+    """The checked layer: the data model's columns with their dtypes, then the extra attributes, then geometry."""
+    columns = [f.name for f in FIELDS[layer]]
+    df = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+    for f in FIELDS[layer]:
+        if f.dtype == "int":
+            df[f.name] = df[f.name].astype("Int64") if df[f.name].isna().any() else df[f.name].astype("int64")
+        elif f.dtype == "float":
+            df[f.name] = df[f.name].astype("float64")
+    extras = list(dict.fromkeys(k for r in extra_rows for k in r))
+    for name in extras:
+        df[name] = pd.Series([r.get(name) for r in extra_rows], dtype=object)
+    return gpd.GeoDataFrame(df, geometry=list(geoms), crs=STORAGE_CRS)
+
+
+@_gc_paused()
 def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: bool = False,
             limits: Limits | None = None, context: ReadStore | None = None,
-            filename: str | None = None, work_dir: str | Path | None = None) -> ImportPlan:
-    """Read and check a file for one layer; nothing is stored.
+            filename: str | None = None, work_dir: str | Path | None = None,
+            fields: Mapping[str, str] | None = None, city: City | None = None,
+            source_layer: str | None = None) -> ImportPlan:
+    """Read and check a file for one layer (:func:`read_source`, then :func:`check_layer`); nothing is stored.
 
     Parameters
     ----------
@@ -152,71 +352,34 @@ def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: boo
         Size limits; the defaults when omitted.
     context : ReadStore, optional
         The store the layer goes into: its committees are used to check grids, its grids to fill
-        in ``grid_code`` of facilities and addresses.
+        in ``grid_code`` of facilities and addresses, its city gives the code scheme.
     filename : str, optional
         The original file name (uploads are saved under temporary names).
     work_dir : str or Path, optional
         Where to unpack archives while checking (the system temp folder by default).
+    fields : mapping of str to str, optional
+        Target field -> source column (``--field TARGET=SOURCE``), winning over the names found.
+    city : app.geo.city.City, optional
+        The city; by default the context store's.
+    source_layer : str, optional
+        The GeoPackage layer to read, by name.
 
     Returns
     -------
     ImportPlan
-        The checked layer (in EPSG:4326 with the data model's columns) and its report; the
-        layer is None when the file could not be read.
+        The checked layer (in EPSG:4326 with the data model's columns, then extra attributes) and
+        its report; the layer is None when the file could not be read or has errors.
     """
-    path = Path(path)
-    name = filename or path.name
-    limits = limits or Limits()
+    name = filename or Path(path).name
     report = Report(layer=layer, source=_safe_text(name, 120))
     if layer not in IMPORTABLE:
         report.error("unknown_layer", f"unknown layer {layer!r}; expected one of {', '.join(IMPORTABLE)}")
         return ImportPlan(layer, report)
-    with tempfile.TemporaryDirectory(prefix="gridmap-import-", dir=work_dir) as tmp:
-        try:
-            raw = _read_any(path, name, layer, report, repair, limits, Path(tmp))
-        except _Stop:
-            return ImportPlan(layer, report)
-        except (MemoryError, RecursionError):
-            report.error("unreadable", "the file is too complex to read")
-            return ImportPlan(layer, report)
-    report.features = len(raw.geoms)
-    if not raw.geoms:
-        report.error("no_features", "the file holds no features")
+    raw, report = read_source(path, filename=filename, layer=layer, source_layer=source_layer, limits=limits,
+                              work_dir=work_dir, report=report)
+    if raw is None:
         return ImportPlan(layer, report)
-    try:
-        spec = _choose_crs(raw, crs, report)
-        report.crs = spec.label
-        geoms = _reproject(raw, spec, report)
-    except _Stop:
-        return ImportPlan(layer, report)
-    labels = raw.labels
-    _check_types(layer, geoms, labels, report)
-    present = np.array([g is not None for g in geoms], dtype=bool)
-    if present.any():  # check exactly what will be stored: coordinates rounded as in the GeoJSON files
-        geoms[present] = shapely.set_precision(np.asarray(geoms[present], dtype=object),
-                                               10.0 ** -COORD_PRECISION, mode="pointwise")
-    _check_validity(layer, geoms, labels, report, repair)
-    geometry_errors = not report.ok
-    rows = _match_columns(layer, raw.props, report)
-    _check_text(rows, labels, report)
-    _coerce_fields(layer, rows, labels, report)
-    _check_codes(layer, rows, labels, report)
-    _fill_defaults(layer, rows, labels, report)
-    if layer in ("grids", "committees", "divisions") and not geometry_errors:  # a dropped feature would leave a gap
-        _check_areas(layer, rows, geoms, labels, report, context)
-    if layer in ("facilities", "addresses"):
-        _assign_grids(rows, geoms, labels, _context_layer(context, "grids"), report)
-    if not report.ok:
-        return ImportPlan(layer, report)
-    columns = [f.name for f in FIELDS[layer]]
-    df = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
-    for f in FIELDS[layer]:
-        if f.dtype == "int":
-            df[f.name] = df[f.name].astype("Int64") if df[f.name].isna().any() else df[f.name].astype("int64")
-        elif f.dtype == "float":
-            df[f.name] = df[f.name].astype("float64")
-    gdf = gpd.GeoDataFrame(df, geometry=list(geoms), crs=STORAGE_CRS)
-    return ImportPlan(layer, report, gdf)
+    return check_layer(raw, layer, report, crs=crs, repair=repair, context=context, fields=fields, city=city)
 
 
 @dataclass
@@ -237,7 +400,8 @@ class ImportOutcome:
 
 def run_import(store: Store, layer: str, path: str | Path, *, author: str, crs: str | None = None,
                repair: bool = False, dry_run: bool = False, limits: Limits | None = None,
-               filename: str | None = None, work_dir: str | Path | None = None) -> ImportOutcome:
+               filename: str | None = None, work_dir: str | Path | None = None,
+               fields: Mapping[str, str] | None = None) -> ImportOutcome:
     """Check a file and, when it passes and this is no dry run, store it as a new data version.
 
     Nothing is written unless the report has no errors; a refused import leaves the store
@@ -254,7 +418,7 @@ def run_import(store: Store, layer: str, path: str | Path, *, author: str, crs: 
         The file.
     author : str
         Who imports, for the version's record.
-    crs, repair, limits, filename, work_dir
+    crs, repair, limits, filename, work_dir, fields
         As for :func:`prepare`.
     dry_run : bool
         Check only.
@@ -276,7 +440,7 @@ def run_import(store: Store, layer: str, path: str | Path, *, author: str, crs: 
                             "set GRIDMAP_STORE_DIR to a versioned store to import")
     base = store.version() if store.writable and store.exists() else None
     plan = prepare(path, layer, crs=crs, repair=repair, limits=limits, context=store, filename=filename,
-                   work_dir=work_dir)
+                   work_dir=work_dir, fields=fields)
     if dry_run or not plan.report.ok:
         return ImportOutcome(plan, None, dry_run)
     name = filename or Path(path).name

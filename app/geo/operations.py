@@ -6,6 +6,7 @@ import getpass
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,8 @@ class Actor:
 
 def import_layer(ws: Workspace, actor: Actor, layer: str, path: str | Path, *, crs: str | None = None,
                  repair: bool = False, dry_run: bool = False, filename: str | None = None,
-                 work_dir: str | Path | None = None) -> importer.ImportOutcome:
+                 work_dir: str | Path | None = None,
+                 fields: Mapping[str, str] | None = None) -> importer.ImportOutcome:
     """Check a file and store it as ``layer`` in a new version, recording the outcome in the audit log.
 
     A file that holds what the current version holds already makes no version (``unchanged``;
@@ -177,6 +179,8 @@ def import_layer(ws: Workspace, actor: Actor, layer: str, path: str | Path, *, c
         The name the user gave the file (an upload's temp file has another).
     work_dir : str or Path, optional
         Where to unpack archives while checking (an upload's own folder; the system temp folder by default).
+    fields : mapping, optional
+        Schema field -> the file's column, for columns the synonyms do not find (``--field``).
 
     Returns
     -------
@@ -194,7 +198,7 @@ def import_layer(ws: Workspace, actor: Actor, layer: str, path: str | Path, *, c
         raise OperationError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}", key="import.layer")
     outcome = importer.run_import(ws.store, layer, path, author=actor.name, crs=crs, repair=repair,
                                   dry_run=dry_run, limits=importer.Limits.from_config(ws.config),
-                                  filename=filename, work_dir=work_dir)
+                                  filename=filename, work_dir=work_dir, fields=fields)
     report, version = outcome.report, outcome.version
     if version is not None and outcome.unchanged:
         audit.record(ws.db, actor.name, "import_unchanged", target=layer, ip=actor.ip,

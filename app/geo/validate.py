@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Literal
 
 import geopandas as gpd
 
@@ -27,9 +29,10 @@ from app.geo._validate_layers import (
     check_roads,
 )
 from app.geo._validate_points import check_address_sums, check_near_roads, check_points_in_grids
+from app.geo.city import City
 from app.geo.findings import Finding, Report, Section
 from app.geo.geojson_store import FolderStore, layer_path
-from app.geo.schema import LAYERS
+from app.geo.schema import CODE_SCHEMES, LAYERS
 
 __all__ = [
     "AREA_TOLERANCE_M2",
@@ -52,10 +55,16 @@ __all__ = [
     "check_overlaps",
     "check_points_in_grids",
     "check_roads",
+    "expected_grid_count",
+    "folder_metadata",
     "read_layers",
     "sequence_order",
     "validate_folder",
 ]
+
+
+#: Layers a city may lack: their checks are skipped, and serving works without them.
+OPTIONAL_LAYERS: tuple[str, ...] = ("facilities", "addresses", "roads")
 
 
 def read_layers(folder: Path) -> tuple[dict[str, gpd.GeoDataFrame], list[Finding]]:
@@ -77,7 +86,10 @@ def read_layers(folder: Path) -> tuple[dict[str, gpd.GeoDataFrame], list[Finding
     for name in LAYERS:
         path = layer_path(folder, name)
         if not path.exists():
-            issues.append(_issue("error", name, None, f"file {path.name} is missing"))
+            if name in OPTIONAL_LAYERS:  # a city may have no road network, facilities or address list yet
+                issues.append(_issue("warning", name, None, f"file {path.name} is missing (optional layer)"))
+            else:
+                issues.append(_issue("error", name, None, f"file {path.name} is missing"))
             continue
         try:
             with warnings.catch_warnings():
@@ -88,21 +100,49 @@ def read_layers(folder: Path) -> tuple[dict[str, gpd.GeoDataFrame], list[Finding
     return layers, issues
 
 
-def validate_folder(folder: Path, expected_grids: int | None = 613) -> Report:
+def folder_metadata(folder: Path) -> dict[str, Any]:
+    """Return a geodata folder's ``metadata.json``, or an empty dict when it has none (or it is unreadable)."""
+    try:
+        meta = json.loads((Path(folder) / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def expected_grid_count(meta: dict[str, Any]) -> int | None:
+    """The number of grids a folder's metadata records (``counts.grids``), or None when it records none."""
+    counts = meta.get("counts")
+    n = counts.get("grids") if isinstance(counts, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+
+
+def validate_folder(folder: Path, expected_grids: int | None | Literal["metadata"] = "metadata") -> Report:
     """Run every check on a geodata folder.
+
+    The code scheme is the city's (``city.code_scheme`` in the folder's ``metadata.json``, see
+    :class:`app.geo.city.City`): the digit rules and the grid numbering are checked only under
+    ``cn-9-12-15``; under ``free`` codes must be unique and their parents must exist.
 
     Parameters
     ----------
     folder : Path
         Folder holding ``<layer>.geojson`` files.
-    expected_grids : int or None
-        Required number of grids (613 for Jiayuguan); None skips the count.
+    expected_grids : int, None or "metadata"
+        Required number of grids; None skips the count; ``"metadata"`` (the default) takes the
+        count recorded in the folder's ``metadata.json`` (none recorded: no count check).
 
     Returns
     -------
     Report
         Sections per check; ``report.ok`` is True when there are no errors.
     """
+    meta = folder_metadata(Path(folder))
+    if expected_grids == "metadata":
+        expected_grids = expected_grid_count(meta)
+    scheme = City.from_metadata(meta).code_scheme
+    if scheme not in CODE_SCHEMES:
+        scheme = "free"
+    cn = scheme == "cn-9-12-15"
     report = Report(str(folder))
     layers, read_issues = read_layers(Path(folder))
     report.sections.append(Section("files", "Files", f"{len(layers)}/{len(LAYERS)} layers read", read_issues))
@@ -125,13 +165,18 @@ def validate_folder(folder: Path, expected_grids: int | None = 613) -> Report:
     section("attributes", "Attributes and types", (), lambda: f"{len(present)} layers",
             lambda: [i for n in present for i in check_attributes(n, layers[n])])
     d, c, g = layers.get("divisions"), layers.get("committees"), layers.get("grids")
-    section("codes", "Codes (division 9, committee 12, grid 15 digits)", areas,
+    section("codes", "Codes (division 9, committee 12, grid 15 digits)" if cn else "Codes (unique, parents exist)",
+            areas,
             lambda: (f"{counts['divisions']} divisions, {counts['committees']} committees, "
                      f"{counts['grids']} grids"),
-            lambda: check_codes(d, c, g, expected_grids))
-    section("numbering", "Grid numbering (west→east, then north→south)", ("committees", "grids"),
-            lambda: f"{counts['grids']} grids in {counts['committees']} committees",
-            lambda: check_numbering(g, c, crs))
+            lambda: check_codes(d, c, g, expected_grids, scheme=scheme))
+    if cn:
+        section("numbering", "Grid numbering (west→east, then north→south)", ("committees", "grids"),
+                lambda: f"{counts['grids']} grids in {counts['committees']} committees",
+                lambda: check_numbering(g, c, crs))
+    else:
+        report.sections.append(Section("numbering", "Grid numbering (west→east, then north→south)",
+                                       skipped=f"the city's code scheme is {scheme}, not cn-9-12-15"))
     section("nesting", "Nesting (grid in committee, committee in division)", areas,
             lambda: f"{counts['grids'] + counts['committees']} areas",
             lambda: check_nesting(g, c, "grids", "committees", "committee_code", crs=crs)

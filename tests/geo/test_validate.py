@@ -69,8 +69,78 @@ def test_mini_is_clean_and_report_shapes():
 
 
 def test_expected_grid_count():
-    issues = [i for i in validate_folder(MINI).errors if i.layer == "grids"]
+    issues = [i for i in validate_folder(MINI, expected_grids=613).errors if i.layer == "grids"]
     assert any("expected 613" in i.message for i in issues)
+
+
+def test_expected_grid_count_defaults_to_the_metadata_counts(mini):
+    assert validate_folder(mini).ok  # metadata.json records the mini's 10 grids
+    meta = json.loads((mini / "metadata.json").read_text(encoding="utf-8"))
+    meta["counts"]["grids"] = 11
+    (mini / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert any("10 grids, expected 11" in i.message for i in validate_folder(mini).errors)
+    (mini / "metadata.json").unlink()
+    assert validate_folder(mini).ok  # nothing recorded: no count check
+
+
+def _free_scheme(folder: Path) -> None:
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    meta["city"] = {**meta.get("city", {}), "code_scheme": "free"}
+    (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def _recode(folder: Path) -> None:
+    """Give every area a code of another scheme (G-…, C-…, D-…), parents kept consistent."""
+    for layer, prefix in (("divisions", "D-"), ("committees", "C-"), ("grids", "G-")):
+        fc = _load(folder, layer)
+        for f in fc["features"]:
+            p = f["properties"]
+            p["code"] = prefix + p["code"]
+            for key, pre in (("division_code", "D-"), ("committee_code", "C-")):
+                if key in p:
+                    p[key] = pre + p[key]
+        _save(folder, layer, fc)
+    for layer in ("facilities", "addresses"):
+        fc = _load(folder, layer)
+        for f in fc["features"]:
+            f["properties"]["grid_code"] = "G-" + f["properties"]["grid_code"]
+        _save(folder, layer, fc)
+
+
+def test_under_the_cn_scheme_other_codes_are_errors(mini):
+    _recode(mini)
+    report = validate_folder(mini)
+    codes = next(s for s in report.sections if s.key == "codes")
+    assert codes.title == "Codes (division 9, committee 12, grid 15 digits)"
+    assert sum("digits" in i.message for i in codes.findings) == 15
+
+
+def test_under_the_free_scheme_codes_are_unique_strings_and_numbering_is_skipped(mini):
+    _free_scheme(mini)
+    _recode(mini)
+    report = validate_folder(mini)
+    assert report.ok and not report.findings, report.format_text()
+    sections = {s.key: s for s in report.sections}
+    assert sections["codes"].title == "Codes (unique, parents exist)"
+    assert sections["numbering"].skipped and "free" in sections["numbering"].skipped
+    text = report.format_text()
+    assert "✓ Codes (unique, parents exist): 2 divisions, 3 committees, 10 grids" in text
+    # uniqueness and parents still count
+    fc = _load(mini, "grids")
+    fc["features"][1]["properties"]["code"] = fc["features"][0]["properties"]["code"]
+    fc["features"][2]["properties"]["committee_code"] = "C-nowhere"
+    _save(mini, "grids", fc)
+    messages = [i.message for i in _errors(mini, "codes")]
+    assert any("used by 2" in m for m in messages)
+    assert any("committee_code C-nowhere is not in the committees layer" in m for m in messages)
+    assert not any("digits" in m or "start with" in m for m in messages)
+
+
+def test_check_codes_by_scheme():
+    d, c, g = (gpd.read_file(MINI / f"{n}.geojson") for n in ("divisions", "committees", "grids"))
+    g.loc[0, "code"] = "G-1"
+    assert any("is not 15 digits" in i.message for i in validate.check_codes(d, c, g))
+    assert validate.check_codes(d, c, g, scheme="free") == []
 
 
 def test_overlap(mini):
@@ -190,12 +260,19 @@ def test_facility_vocabulary(mini):
     assert any("expected '0203'" in m for m in messages) and any("'zoo'" in m for m in messages)
 
 
-def test_missing_file(mini):
-    (mini / "roads.geojson").unlink()
+def test_missing_optional_layer_is_a_warning(mini):
+    (mini / "roads.geojson").unlink()  # a city without a road network still validates
+    report = validate_folder(mini, expected_grids=None)
+    assert report.ok, report.format_text()
+    assert any(i.layer == "roads" and "missing" in i.message for i in report.warnings)
+    assert "skipped" in report.format_text()
+
+
+def test_missing_grids_file_is_an_error(mini):
+    (mini / "grids.geojson").unlink()
     report = validate_folder(mini, expected_grids=None)
     assert not report.ok
-    assert any(i.layer == "roads" and "missing" in i.message for i in report.errors)
-    assert "skipped" in report.format_text()
+    assert any(i.layer == "grids" and "missing" in i.message for i in report.errors)
 
 
 def test_unreadable_file(mini):
@@ -235,5 +312,5 @@ def test_metric_crs_follows_the_data(mini):
     report = validate_folder(mini, expected_grids=None)
     assert report.ok and not report.findings, report.format_text()
     titles = {s.key: s.title for s in report.sections}
-    assert "EPSG:32648" in titles["overlaps"] and "EPSG:32648" in titles["gaps"]
+    assert "EPSG:4543" in titles["overlaps"] and "EPSG:4543" in titles["gaps"]  # GK CM 102E
     assert "4542" not in report.format_text()

@@ -302,7 +302,7 @@ def _crs() -> bytes:
     return _dump(doc)
 
 
-@_case("wrong_crs_given.geojson", "grids", "outside_china", "lon/lat grids imported with --crs EPSG:4542",
+@_case("wrong_crs_given.geojson", "grids", "outside_crs_area", "lon/lat grids imported with --crs EPSG:4542",
        crs="EPSG:4542")
 def _wrong_given() -> bytes:
     return (MINI / "grids.geojson").read_bytes()
@@ -313,7 +313,7 @@ def _projected() -> bytes:
     return "name,category,x,y\n站,bus_stop,439167,4404233\n".encode()
 
 
-@_case("outside_china.csv", "facilities", "outside_china", "a point in the Atlantic Ocean")
+@_case("far_from_city.csv", "facilities", "far_from_city", "a point in the Atlantic Ocean, far from the city")
 def _atlantic() -> bytes:
     return "name,category,lon,lat\n站,bus_stop,-30.5,20.25\n".encode()
 
