@@ -180,13 +180,16 @@ def page():
     """The coverage page: pick categories, radius and mode; see the map, the list and downloads."""
     from app.web.assets import vendor_url
 
+    ds = dataset()
+    west, south, east, north = (round(float(v), 6) for v in ds.grids.total_bounds)
     return render_template(
         "coverage.html",
+        start_bounds=[[south, west], [north, east]],
         presets=[p.to_dict() for p in coverage.PRESETS.values()],
         categories=list(CATEGORIES.values()),
         formats=list(export.FORMATS.values()),
         max_radius=coverage.MAX_RADIUS_M,
         leaflet_js=vendor_url("leaflet/leaflet.js"),
         leaflet_css=vendor_url("leaflet/leaflet.css"),
-        data_version=dataset().version,
+        data_version=ds.version,
     )

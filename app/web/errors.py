@@ -54,7 +54,13 @@ def register(app: Flask) -> None:
     def _http_error(err: HTTPException):
         if wants_json():
             return jsonify({"error": err.description, "status": err.code}), err.code
-        return err
+        if err.code is None or err.code < 400:
+            return err  # a redirect raised as an exception
+        from app.web.i18n import t
+
+        message = t("notfound.page") if err.code == 404 else t("error.http", status=err.code, name=err.name)
+        body, status = error_page(err.code, message)
+        return body, status, err.get_headers() if err.code == 405 else {}
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -21,7 +21,7 @@ from shapely.geometry import mapping
 
 from app.geo import mapdata
 from app.geo.dataset import Dataset
-from app.geo.schema import CATEGORIES, CODE_PATTERNS, SUBTYPES
+from app.geo.schema import CATEGORIES, SUBTYPES
 from app.web import assets, dataset, i18n
 from app.web.errors import error_page
 from app.web.i18n import t
@@ -422,12 +422,16 @@ def _facility_rows(detail: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     return rows
 
 
+#: Longest code a page is looked up for (codes are free strings under any city's scheme).
+_MAX_CODE = 64
+
+
 @bp.get("/grids/<code>")
 def grid_page(code: str) -> Any:
     """One grid: its own map, attribute table, neighbouring grids and facilities inside and within 500 m."""
     lang = i18n.current_lang()
     ds = dataset()
-    detail = mapdata.grid_detail(ds, code, show_personal=show_personal()) if CODE_PATTERNS["grids"].match(code) else None
+    detail = mapdata.grid_detail(ds, code, show_personal=show_personal()) if len(code) <= _MAX_CODE else None
     if detail is None:
         return error_page(404, t("notfound.grid", code=code))
     rec = detail["record"]
@@ -443,7 +447,7 @@ def committee_page(code: str) -> Any:
     """One residents' or village committee: its map, totals, its grids, neighbours and nearby facilities."""
     lang = i18n.current_lang()
     ds = dataset()
-    detail = mapdata.committee_detail(ds, code) if CODE_PATTERNS["committees"].match(code) else None
+    detail = mapdata.committee_detail(ds, code) if len(code) <= _MAX_CODE else None
     if detail is None:
         return error_page(404, t("notfound.committee", code=code))
     rec = detail["record"]

@@ -16,6 +16,7 @@ from app.geo import mapdata
 from app.geo.dataset import Dataset
 from app.geo.schema import PERSONAL_FIELDS
 from app.web import assets
+from tests import helpers
 
 HOSTILE = '<img src=x onerror="window.__xss=1">'
 
@@ -213,3 +214,23 @@ def test_hostile_names_never_reach_a_page_as_markup(app, client, data_dir):
         html = client.get(url).get_data(as_text=True)
         assert "<img src=x" not in html, url
         assert "\\u003cimg src=x" not in html, url
+
+
+def test_unknown_url_gets_the_error_page_in_a_browser_and_json_for_scripts(client) -> None:
+    r = client.get("/admin/", headers={"Accept": "text/html"})
+    assert r.status_code == 404
+    body = r.get_data(as_text=True)
+    assert "页面不存在" in body and "gm-notfound" in body and "Traceback" not in body
+    r = client.get("/nope", headers={"Accept": "application/json"})
+    assert r.status_code == 404 and r.get_json()["status"] == 404
+
+
+def test_a_free_scheme_code_has_its_page(tmp_path) -> None:
+    """Grid and committee pages look a code up whatever its scheme; only absurdly long codes are not."""
+    from tests.geo.test_checkup import write_city
+
+    app = helpers.folder_app(write_city(tmp_path / "city"), INSTANCE_DIR=str(tmp_path / "inst"))
+    client = app.test_client()
+    code = str(app.extensions["gridmap.data"].current().grids["code"].iloc[0])
+    assert client.get(f"/grids/{code}").status_code == 200
+    assert client.get("/grids/" + "x" * 65).status_code == 404
