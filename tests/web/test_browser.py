@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests import helpers
+from tests.web.browsing import ARGS, ARTIFACTS, CHROMIUM
+from tests.web.browsing import Page as _Page
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = helpers.REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 HOSTILE = '<img src=x onerror="window.__xss=1">'
 
 if not Path(CHROMIUM).exists():
@@ -57,41 +53,11 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-class _Page:
-    """A page that records console errors and every request it makes."""
-
-    def __init__(self, browser: object, base: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-        self.page = self.context.new_page()
-        self.base = base
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-
-    def off_host(self) -> list[str]:
-        host = urlsplit(self.base).netloc
-        return [u for u in self.requests if not u.startswith(("data:", "blob:")) and urlsplit(u).netloc != host]
-
-    def open_map(self, path: str = "/") -> None:
-        self.page.goto(self.base + path)
-        self.page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=15000)
-
-    def close(self) -> None:
-        self.context.close()
-
-
 @pytest.fixture
 def page(browser: object, server: str) -> Iterator[_Page]:
     p = _Page(browser, server)
     yield p
     p.close()
-
-
-def _shot(p: _Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    p.page.screenshot(path=str(ARTIFACTS / name))
 
 
 def test_home_loads_offline_and_draws_every_grid(page: _Page) -> None:
@@ -101,7 +67,7 @@ def test_home_loads_offline_and_draws_every_grid(page: _Page) -> None:
     timings = page.page.evaluate("window.gridmap.timings")
     nav = page.page.evaluate("performance.getEntriesByType('navigation')[0].toJSON()")
     page.page.wait_for_timeout(300)
-    _shot(page, "home.png")
+    page.shot("home.png")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "browser-timings.json").write_text(json.dumps(
         {"first_grids_drawn_ms": timings.get("gridsDrawnMs"), "data_ms": timings.get("dataMs"),
@@ -136,7 +102,7 @@ def test_clicking_a_grid_opens_its_popup(page: _Page) -> None:
     popup = page.page.wait_for_selector(".leaflet-popup-content", timeout=5000)
     text = popup.inner_text()
     page.page.wait_for_timeout(700)  # let the popup fade in and the map pan
-    _shot(page, "home-popup.png")
+    page.shot("home-popup.png")
     assert target["code"] in text
     assert "人口" in text and "网格长" in text
     assert page.errors == []
@@ -151,7 +117,7 @@ def test_language_switch(page: _Page) -> None:
     assert "Legend" in page.page.inner_text(".gm-legend")
     page.open_map("/")  # the cookie keeps English
     assert "Coverage" in page.page.inner_text("nav")
-    _shot(page, "home-en.png")
+    page.shot("home-en.png")
     page.page.click("a[data-lang=zh]")
     page.page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=15000)
     assert "覆盖分析" in page.page.inner_text("nav")
@@ -185,14 +151,14 @@ def test_grid_and_committee_pages_render(page: _Page, hostile_code: tuple[Path, 
     page.page.goto(f"{page.base}/grids/{props['code']}")
     page.page.wait_for_selector(".gm-detail-map .leaflet-interactive", state="attached", timeout=10000)
     page.page.wait_for_timeout(800)  # let fitBounds' zoom animation finish before the screenshot
-    _shot(page, "grid.png")
+    page.shot("grid.png")
     page.page.goto(f"{page.base}/committees/{props['committee_code']}")
     page.page.wait_for_selector(".gm-detail-map .leaflet-interactive", state="attached", timeout=10000)
     page.page.wait_for_timeout(800)
-    _shot(page, "committee.png")
+    page.shot("committee.png")
     page.page.goto(f"{page.base}/grids/999999999999999")
     assert "404" in page.page.inner_text("main")
-    _shot(page, "not-found.png")
+    page.shot("not-found.png")
     assert [e for e in page.errors if "404" not in e] == []
     assert page.off_host() == []
 
@@ -207,7 +173,7 @@ def test_export_works_from_a_file_with_no_network(page: _Page, tmp_path: Path) -
     page.page.goto(out.as_uri())
     page.page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=15000)
     assert page.page.evaluate("document.querySelectorAll('.leaflet-grids-pane path').length") == 613
-    _shot(page, "export.png")
+    page.shot("export.png")
     assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == []
     assert page.errors == []
 
@@ -215,18 +181,9 @@ def test_export_works_from_a_file_with_no_network(page: _Page, tmp_path: Path) -
 # --- locate and coverage pages -----------------------------------------------------------------------
 
 
-def _until(p: _Page, script: str, timeout: float = 15.0) -> None:
-    """Poll a JS expression until it is truthy (wait_for_function needs eval, which the CSP forbids)."""
-    deadline = time.monotonic() + timeout
-    while not p.page.evaluate(script):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {script}")
-        p.page.wait_for_timeout(100)
-
-
 def _open_locate(p: _Page) -> None:
     p.page.goto(p.base + "/locate")
-    _until(p, "document.querySelectorAll('.leaflet-overlay-pane path').length >= 613")
+    p.until("document.querySelectorAll('.leaflet-overlay-pane path').length >= 613")
 
 
 def test_locate_page_finds_an_address_and_a_clicked_point(page: _Page, hostile_code: tuple[Path, str]) -> None:
@@ -239,11 +196,11 @@ def test_locate_page_finds_an_address_and_a_clicked_point(page: _Page, hostile_c
     page.page.click("#gm-locate-submit")
     page.page.wait_for_selector("#gm-result:not(.d-none) dl", timeout=10000)
     assert target["grid_code"] in page.page.inner_text("#gm-result")
-    _shot(page, "locate-address.png")
+    page.shot("locate-address.png")
     # click the middle of the map: the answer names a grid (or the nearest one) and marks the point
     box = page.page.locator("#gm-locate-map").bounding_box()
     page.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    _until(page, "document.querySelector('#gm-result').innerText.includes('WGS84')")
+    page.until("document.querySelector('#gm-result').innerText.includes('WGS84')")
     assert page.page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length") >= 614
     page.page.fill("#gm-q", "abc, 39.7")  # not a coordinate pair: searched as an address, not found
     page.page.click("#gm-locate-submit")
@@ -275,7 +232,7 @@ def test_coverage_page_runs_an_analysis(page: _Page) -> None:
     page.page.wait_for_selector("#gm-cov-summary:not(.d-none)", timeout=30000)
     page.page.wait_for_timeout(500)
     assert "%" in page.page.inner_text("#kpi-res")
-    _shot(page, "coverage.png")
+    page.shot("coverage.png")
     assert page.page.evaluate("document.querySelectorAll('#gm-cov-under tr').length") > 0
     assert page.page.evaluate("!!document.querySelector('#gm-cov-map canvas, #gm-cov-map svg')")
     assert page.page.evaluate("document.querySelectorAll('#gm-cov-downloads a').length") >= 6
