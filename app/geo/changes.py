@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -168,3 +169,37 @@ def rollback_preview(store: Store, ref: str) -> tuple[VersionInfo, dict[str, Any
     target = store.snapshot(vid)
     new_grids = {"grids": target.read("grids")} if "grids" in target.layer_names() else {}
     return target.info(), summarise(before, new_grids, target.info().counts)
+
+
+_IMPORT_MSG = re.compile(r"^import (?P<layer>\w+) from (?P<file>.+)$", re.DOTALL)
+_INIT_MSG = re.compile(r"^init-city from (?P<file>.+)$", re.DOTALL)
+_SEED_MSG = re.compile(r"^seeded from (?P<folder>.+)$", re.DOTALL)
+
+
+def message_text(message: str, lang: str = "zh") -> str:
+    """Return a version's stored message (``import grids from 网格.zip``) in the user's language.
+
+    Parameters
+    ----------
+    message : str
+        The message the store recorded with the version.
+    lang : str
+        ``zh`` or ``en``.
+
+    Returns
+    -------
+    str
+        E.g. ``导入网格：网格.zip`` or ``import grids from 网格.zip``; other messages as they are.
+    """
+    en = lang == "en"
+    m = _IMPORT_MSG.match(message)
+    if m and m["layer"] in LAYERS:
+        layer = layer_title(m["layer"], lang)
+        return f"import {layer} from {m['file']}" if en else f"导入{layer}：{m['file']}"
+    m = _INIT_MSG.match(message)
+    if m:
+        return f"city built from {m['file']} (init-city)" if en else f"由 {m['file']} 建立城市（init-city）"
+    m = _SEED_MSG.match(message)
+    if m:
+        return f"seeded from {m['folder']}" if en else f"初始数据（{m['folder']}）"
+    return message

@@ -123,6 +123,14 @@ def localtime(ts: str | None) -> str:
     return audit.format_time(ts, current_app.config["TIMEZONE"]) if ts else ""
 
 
+@bp.app_template_filter("version_message")
+def version_message(message: str | None) -> str:
+    """Show a version's stored message in the user's language (``导入网格：网格.zip``)."""
+    from app.geo.changes import message_text
+
+    return message_text(message or "", i18n.current_lang())
+
+
 @bp.app_context_processor
 def _admin_helpers() -> dict[str, Any]:
     def pick(pair: tuple[str, str]) -> str:

@@ -284,3 +284,13 @@ def test_sigkill_at_random_points_leaves_a_complete_version(tmp_path, capsys):
         print(f"\n[sigkill] {kills} kills within {window:.2f} s, {mid_write} while a version was half written, "
               f"{len(versions_seen)} distinct current versions, {len(store.list_versions())} versions stored")
     assert len(versions_seen) > 1  # the first child's import completed
+
+
+def test_version_messages_read_in_both_languages():
+    from app.geo.changes import message_text
+
+    assert message_text("import grids from 网格.zip") == "导入网格：网格.zip"
+    assert message_text("import grids from 网格.zip", "en") == "import grids from 网格.zip"
+    assert message_text("init-city from 河湾市") == "由 河湾市 建立城市（init-city）"
+    assert message_text("seeded from geodata", "en") == "seeded from geodata"
+    assert message_text("something else") == "something else"
