@@ -51,9 +51,12 @@ def staff_public(row: pd.Series | dict, show_personal: bool) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``parttime`` (count, always), and when ``show_personal`` the escaped personal fields.
+        ``parttime``, ``leaders``, ``workers``, ``instructors`` (counts, always), and when
+        ``show_personal`` the escaped personal fields.
     """
     out: dict[str, Any] = {"parttime": int(row.get("parttime_count") or 0)}
+    for role in ("leader", "worker", "instructor"):  # how many are on record; the names stay personal
+        out[f"{role}s"] = int(bool(str(row.get(f"{role}_name") or "").strip()))
     if show_personal:
         for name in sorted(PERSONAL_FIELDS):
             if name in row:

@@ -18,6 +18,31 @@ PEOPLES: tuple[str, ...] = (
 DEFAULT_TITLE = "gridmap"
 
 
+def pinyin_name(name: str) -> str:
+    """Return a Chinese place name in pinyin, as its English name by default (``河湾市`` -> ``Hewan``).
+
+    The 市/地区/自治州 ending is dropped first (:func:`short_form`); a name without Chinese
+    characters is returned as it is. Polyphonic characters follow pypinyin's reading of the
+    phrase, so a mapping file's ``name_en`` should settle an unusual reading.
+
+    Parameters
+    ----------
+    name : str
+        The city's Chinese name.
+
+    Returns
+    -------
+    str
+        The pinyin, capitalised and without tone marks or spaces.
+    """
+    short = short_form(name)
+    if not any("\u4e00" <= ch <= "\u9fff" for ch in short):
+        return short
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(short)).capitalize()
+
+
 def short_form(name: str) -> str:
     """Return a Chinese place name without its administrative ending.
 

@@ -39,7 +39,7 @@ from app.geo._initcity_layers import (
     prepare_grids,
     raw_from_frame,
 )
-from app.geo.city import City
+from app.geo.city import City, pinyin_name
 from app.geo.findings import LIST_LIMIT, Report, layer_title
 from app.geo.memory_store import MemoryStore
 from app.geo.schema import LAYERS, metric_crs_for
@@ -264,8 +264,9 @@ def plan_city(source: str | Path, *, name: str | None = None, table_crs: str | N
         plan.report.error("missing_layer", "no grid layer found: name a file 网格/grid, or force one in the mapping "
                           "file ([files.\"…\"] layer = \"grids\")")
     meta_name = found.metadata.get("name") if isinstance(found.metadata.get("name"), str) else ""
-    plan.city = City(name=name or str(cmap.city.get("name") or "") or meta_name or _name_of_folder(found.stem),
-                     name_en=str(cmap.city.get("name_en") or ""), province=str(cmap.city.get("province") or ""),
+    city_name = name or str(cmap.city.get("name") or "") or meta_name or _name_of_folder(found.stem)
+    plan.city = City(name=city_name, name_en=str(cmap.city.get("name_en") or "") or pinyin_name(city_name),
+                     province=str(cmap.city.get("province") or ""),
                      districts=tuple(cmap.city.get("districts") or ()),
                      code_scheme=str(cmap.city.get("code_scheme") or "free"))
     if "grids" in raws:  # detection problems refuse the city, but the files found are still checked

@@ -102,18 +102,30 @@ def _strip_parents(grids: gpd.GeoDataFrame, coms: gpd.GeoDataFrame, grid_com: np
     return text, prefixed
 
 
+def staff_counts(grids: Any, role: str) -> list[int]:
+    """1 for each grid whose ``<role>_name`` is filled in, else 0: how many of the role the grid has on record.
+
+    The count is not personal (the name is); a city whose files name no grid leader shows 0, not 1.
+    """
+    col = f"{role}_name"
+    if col not in grids:
+        return [0] * len(grids)
+    return (grids[col].fillna("").astype(str).str.strip() != "").astype(int).tolist()
+
+
 def _grid_part(ds: Dataset, topo: Topology, grid_com: np.ndarray, grid_div: np.ndarray,
                show_personal: bool) -> dict[str, Any]:
     grids = ds.layer("grids")
     attrs = grid_attributes(ds)
     text, prefixed = _strip_parents(grids, ds.layer("committees"), grid_com)
     parttime = grids["parttime_count"].fillna(0).astype(int).tolist() if "parttime_count" in grids else [0] * len(grids)
+    staffed = [staff_counts(grids, role) for role in ("leader", "worker", "instructor")]
     part: dict[str, Any] = {
         "fields": ["code", "name", "committee", "division", "population", "households", "area_km2", "density",
-                   "parttime"],
+                   "parttime", "leaders", "workers", "instructors"],
         "columns": [text["code"], text["name"], grid_com.tolist(), grid_div.tolist(),
                     attrs["population"].astype(int).tolist(), attrs["households"].astype(int).tolist(),
-                    attrs["area_km2"].round(3).tolist(), attrs["density"].astype(int).tolist(), parttime],
+                    attrs["area_km2"].round(3).tolist(), attrs["density"].astype(int).tolist(), parttime, *staffed],
         "prefixed": prefixed,
         "topology": encode_topology(topo),
     }

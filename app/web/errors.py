@@ -58,7 +58,7 @@ def register(app: Flask) -> None:
             return err  # a redirect raised as an exception
         from app.web.i18n import t
 
-        message = t("notfound.page") if err.code == 404 else t("error.http", status=err.code, name=err.name)
+        message = t("notfound.page") if err.code == 404 else t("error.http", status=err.code)
         body, status = error_page(err.code, message)
         return body, status, err.get_headers() if err.code == 405 else {}
 

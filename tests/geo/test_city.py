@@ -90,3 +90,11 @@ def test_a_chinese_city_serves_its_own_words(tmp_path):
     assert "Lanzhou Grid Map" in c.get("/locate?lang=en").get_data(as_text=True)
     body = c.get("/api/v1/locate/address?q=甘肃省兰州市城关区Main Street 2").get_json()
     assert body["status"] == "ok" and body["candidates"][0]["grid_code"] == "G-02"
+
+
+def test_pinyin_name_is_the_default_english_name():
+    from app.geo.city import pinyin_name
+
+    assert pinyin_name("河湾市") == "Hewan"
+    assert pinyin_name("兰州市") == "Lanzhou"
+    assert pinyin_name("Fjordvik") == "Fjordvik"

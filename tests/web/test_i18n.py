@@ -44,7 +44,7 @@ def test_t_follows_the_request_language(app):
 def test_placeholders_are_filled():
     assert i18n.t("grid.title", "en", code="620201001001001") == "Grid 620201001001001"
     assert i18n.t("grid.title", "zh", code="X") == "网格 X"
-    assert "兼职网格员 3 名" in i18n.t("staff.summary", "zh", n=3)
+    assert i18n.t("staff.summary", "zh", n=3, l=1, w=1, i=0) == "网格长 1 名、专职网格员 1 名、网格指导员 0 名、兼职网格员 3 名"
 
 
 def test_without_values_the_text_is_returned_unformatted():

@@ -159,7 +159,8 @@
       if (n) facs.push('<span class="gm-fac-chip" style="--c:' + c.categories[k].color + '"><i class="fa-solid fa-' +
         c.categories[k].icon + '"></i> ' + c.categories[k].label + " " + n + "</span>");
     });
-    var staff = s.staffSummary.replace("{n}", fmt(rec.parttime));
+    var staff = s.staffSummary.replace("{l}", fmt(rec.leaders)).replace("{w}", fmt(rec.workers))
+      .replace("{i}", fmt(rec.instructors)).replace("{n}", fmt(rec.parttime));
     var personal = gm.data.grids.personal ? gm.data.grids.personal[i] : null;
     if (personal) {
       staff += "<br>" + s.leader + ": " + personal.leader_name + " " + personal.leader_phone +
