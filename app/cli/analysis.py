@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from app import settings
 from app.cli._base import DATA_DIR_OPTION, dataset, main
 from app.geo.schema import DISTANCE_MODES, LEVELS
 
@@ -101,46 +102,86 @@ def locate_batch(infile: Path, outfile: Path, crs: str, grids_file: Path | None,
 @main.command()
 @click.option("--category", "categories", multiple=True,
               help="Facility category (repeat for several; their facilities are pooled), e.g. bus_stop.")
-@click.option("--preset", default=None, help="Planning preset: bus_stop, park, circle_5min, circle_10min, circle_15min.")
-@click.option("--radius", type=float, default=None, help="Distance in metres (default: the preset's largest).")
+@click.option("--preset", default=None, help="Planning preset: bus_stop, park, circle_5min, circle_10min, circle_15min; "
+              "each required kind within its own distance (with --category/--radius: pooled instead).")
+@click.option("--require", "requirements", multiple=True, metavar="KIND:METRES",
+              help="A required kind with its own distance, e.g. library:1000 (repeat; every kind must be within reach).")
+@click.option("--radius", type=float, default=None, help="Distance in metres for --category "
+              "(with --preset: pool the preset's categories at this radius).")
 @click.option("--mode", type=click.Choice(DISTANCE_MODES), default="straight", show_default=True,
               help="Straight line in the data's metric CRS (EPSG:4542 for Jiayuguan), or walking along the road network.")
 @click.option("--by", "level", type=click.Choice(LEVELS), default="grid",
               show_default=True, help="Level of the table in csv, geojson and zip outputs.")
-@click.option("--target", default=None, help="Target residents share in percent ('none' for no target; "
-              "default: the preset's).")
+@click.option("--target", default=None, help="Target residents share in percent, per required kind "
+              "('none' for no target; default: the preset's).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file; the extension sets the format: .csv .xlsx .geojson .gpkg .zip (shapefile) .pdf")
+@click.option("--lang", type=click.Choice(("zh", "en")), default="zh", show_default=True,
+              help="Language of the XLSX workbook, the PDF report and this command's summary line.")
+@click.option("--unit", default=None, metavar="LEVEL:CODE",
+              help="PDF only: the report of one area, committee:CODE or division:CODE, instead of the city.")
 @DATA_DIR_OPTION
-def coverage(categories: tuple[str, ...], preset: str | None, radius: float | None, mode: str, level: str,
-             target: str | None, out: Path, data_dir: Path | None) -> None:
-    """Analyse how many residents and how much area lie within reach of facilities, and write a file."""
+def coverage(categories: tuple[str, ...], preset: str | None, requirements: tuple[str, ...], radius: float | None,
+             mode: str, level: str, target: str | None, out: Path, lang: str, unit: str | None,
+             data_dir: Path | None) -> None:
+    """Analyse how many residents and how much area lie within reach of facilities, and write a file.
+
+    \b
+    Examples:
+      gridmap coverage --preset circle_15min --out circle15.xlsx
+      gridmap coverage --require library:1000 --require tcm_clinic:800 --out two.csv
+      gridmap coverage --category bus_stop --radius 300 --out bus300.geojson
+    """
     from app.geo import coverage as cov
     from app.geo import export
 
-    cats = list(categories)
-    if preset is not None:
-        if preset not in cov.PRESETS:
-            raise click.ClickException(f"unknown preset {preset!r}; expected one of {', '.join(cov.PRESETS)}")
-        cats = cats or list(cov.PRESETS[preset].categories)
-        radius = radius if radius is not None else cov.PRESETS[preset].radii[-1]
-    if not cats:
-        raise click.ClickException("give --category (one or more) or --preset")
-    if radius is None:
-        raise click.ClickException("give --radius in metres (or --preset)")
+    if preset is not None and preset not in cov.PRESETS:
+        raise click.ClickException(f"unknown preset {preset!r}; expected one of {', '.join(cov.PRESETS)}")
     kwargs: dict[str, object] = {}
     if target is not None:
         kwargs["target_pct"] = None if target.strip().lower() in ("", "none") else target
+    if requirements:
+        if categories or radius is not None:
+            raise click.UsageError("give --require, or --category with --radius, not both")
+        kwargs["requirements"] = ",".join(requirements)
+        kwargs["preset"] = preset
+    elif preset is not None and not categories and radius is None:
+        kwargs["preset"] = preset
+    else:
+        cats = list(categories) or (list(cov.PRESETS[preset].categories) if preset is not None else [])
+        if not cats:
+            raise click.ClickException("give --category (one or more), --require or --preset")
+        if radius is None and preset is not None:
+            radius = cov.PRESETS[preset].radii[-1]
+        if radius is None:
+            raise click.ClickException("give --radius in metres (or --preset)")
+        kwargs["categories"], kwargs["radius_m"] = cats, radius
 
     def say(msg: str) -> None:
         click.echo(f"  {msg}", err=True)
 
     export.format_of(out)
-    result = cov.analyse(dataset(data_dir), cats, radius, mode=mode, level=level, progress=say, **kwargs)
-    export.write(result, out, level, progress=say)
+    result = cov.analyse(dataset(data_dir), mode=mode, level=level, progress=say, **kwargs)
+    config = settings.resolve()
+    export.write(result, out, level, progress=say, lang=lang, tz=config.TIMEZONE,
+                 unit=_unit_option(unit) if unit else None)
     s = result.summary()
     under = len(result.underserved())
-    click.echo(f"{result.params.label('zh')}: residents {s['residents_pct']}% / area {s['area_pct']}% within reach; "
-               f"{under} grids below target; wrote {out}")
+    if lang == "en":
+        lacking = "".join(f"; {k['en']} ≤ {k['distance_m']:g} m: residents {k['residents_pct']}%, "
+                          f"{k['units_missing']} grids lacking" for k in result.kinds())
+        click.echo(f"{result.params.label('en')}: residents {s['residents_pct']}% / area {s['area_pct']}% within "
+                   f"reach; {under} grids below target{lacking}; wrote {out}")
+    else:
+        lacking = "".join(f"；{k['zh']} ≤ {k['distance_m']:g} 米：居民 {k['residents_pct']}%，{k['units_missing']} 个网格缺少"
+                          for k in result.kinds())
+        click.echo(f"{result.params.label('zh')}：居民覆盖率 {s['residents_pct']}%，面积覆盖率 {s['area_pct']}%；"
+                   f"{under} 个网格未达标{lacking}；已写入 {out}")
 
 
+def _unit_option(value: str) -> tuple[str, str]:
+    """``committee:CODE`` or ``division:CODE`` as (level, code); a usage error otherwise."""
+    level, _, code = value.partition(":")
+    if level not in ("committee", "division") or not code:
+        raise click.BadParameter("give committee:CODE or division:CODE", param_hint="--unit")
+    return level, code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -16,30 +17,72 @@ from app.geo.network import Snap, WalkNetwork, build_network
 DISK_QUAD_SEGS = 32
 
 
-def reach(city: City, params: CoverageParams, say: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray]:
-    """Distance from every address to the nearest facility, and the covered area of every grid.
+@dataclass
+class Reach:
+    """What is within reach, per address and per grid.
+
+    Attributes
+    ----------
+    dist : ndarray of float
+        Per address, metres: to the nearest facility (pooled), or with requirements to the
+        farthest of the nearest required kinds (inf: unreachable).
+    reached : ndarray of bool
+        Per address: within reach (with requirements: every kind within its own distance).
+    covered : ndarray of float
+        Per grid: area within reach (with requirements: of every kind), square metres.
+    kinds : dict
+        With requirements, per kind: ``(dist per address, covered m² per grid)``.
+    """
+
+    dist: np.ndarray
+    reached: np.ndarray
+    covered: np.ndarray
+    kinds: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+def reach(city: City, params: CoverageParams, say: Callable[[str], None]) -> Reach:
+    """Distances from every address and the covered area of every grid.
 
     Parameters
     ----------
     city : City
         The prepared data version.
     params : CoverageParams
-        The question; its mode picks straight-line or walking distance.
+        The question; its mode picks straight-line or walking distance, its requirements the rule.
     say : callable
         Called with a short message before each step that is not cached yet.
 
     Returns
     -------
-    tuple of ndarray
-        ``(dist, covered)``: metres per address (inf where no facility is reachable) and
-        square metres per grid.
+    Reach
+        Per address and per grid; with requirements also per kind.
     """
-    cats = params.categories
-    if params.mode == "straight":
+    if not params.requirements:
+        dist, covered = _reach_one(city, params.categories, params.radius_m, params.mode, say)
+        return Reach(dist, dist <= params.radius_m, covered)
+    kinds = {c: _reach_one(city, (c,), r, params.mode, say) for c, r in params.requirements}
+    dists = np.column_stack([kinds[c][0] for c, _ in params.requirements])
+    radii = np.array([r for _, r in params.requirements])
+    reached = (dists <= radii).all(axis=1) if len(dists) else np.zeros(0, dtype=bool)
+    dist = dists.max(axis=1) if len(dists) else np.zeros(0)
+    if len(params.requirements) == 1:
+        covered = kinds[params.requirements[0][0]][1]
+    elif params.mode == "straight":
+        say("area within reach of every required kind")
+        covered = _straight_area_all(city, params.requirements)
+    else:
+        covered = _walk_area_all(city, params.requirements)
+    return Reach(dist, reached, covered, kinds)
+
+
+def _reach_one(city: City, cats: tuple[str, ...], radius: float, mode: str,
+               say: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray]:
+    """``(dist, covered)`` for the pooled facilities of ``cats`` within ``radius``."""
+    if mode == "straight":
         say(f"straight-line distances to {'+'.join(cats)}")
         dist = straight_distances(city, cats)
         say("covered area per grid")
-        covered, _ = straight_area(city, cats, params.radius_m)
+        covered, _ = straight_area(city, cats, radius)
         return dist, covered
     if ("network",) not in city.memo:
         say("building the walking network")
@@ -49,21 +92,80 @@ def reach(city: City, params: CoverageParams, say: Callable[[str], None]) -> tup
     dist = walk_distances(city, cats)
     if ("sample_snap",) not in city.memo:
         say(f"snapping {len(city.samples()[0])} area sample points (spacing {city.samples()[2]:g} m)")
-    return dist, walk_area(city, cats, params.radius_m)
+    return dist, walk_area(city, cats, radius)
 
 
 def service_area(city: City, params: CoverageParams) -> shapely.Geometry:
-    """The area within reach in the metric CRS: the union of the disks, or the reached roads in walk mode."""
+    """The area within reach in the metric CRS: the union of the disks, or the reached roads in walk mode.
+
+    With requirements: where every kind is within its own distance (straight: the intersection
+    of the kinds' areas; walk: roads where every kind is reached, distances scaled to the largest).
+    """
+    if params.requirements and params.mode == "straight":
+        return _zone_all(city, params.requirements)
+    if params.requirements:
+        big = max(r for _, r in params.requirements)
+        scaled = np.max([_walk_sources(city, (c,))[1] * (big / r) for c, r in params.requirements], axis=0)
+        return walk_network(city).reached_lines(scaled, big)
     if params.mode == "straight":
-        _, pieces = straight_area(city, params.categories, params.radius_m)
+        return _zone(city, params.categories, params.radius_m)
+    _, node_dist = _walk_sources(city, params.categories)
+    return walk_network(city).reached_lines(node_dist, params.radius_m)
+
+
+def _zone(city: City, cats: tuple[str, ...], radius: float) -> shapely.Geometry:
+    """The union of the disks of the facilities of ``cats`` (straight line), cached."""
+
+    def build() -> shapely.Geometry:
+        _, pieces = straight_area(city, cats, radius)
         pieces = pieces[~shapely.is_empty(pieces)] if len(pieces) else pieces
         if len(pieces) == 0:
             return shapely.MultiPolygon()
         polys = shapely.get_parts(pieces)
         polys = polys[shapely.get_type_id(polys) == 3]
         return shapely.union_all(polys, grid_size=0.01) if len(polys) else shapely.MultiPolygon()
-    _, node_dist = _walk_sources(city, params.categories)
-    return walk_network(city).reached_lines(node_dist, params.radius_m)
+
+    return city.memoised(("zone", cats, radius), build)
+
+
+def _zone_all(city: City, reqs: tuple[tuple[str, float], ...]) -> shapely.Geometry:
+    """Where every required kind is within its own straight-line distance, cached."""
+
+    def build() -> shapely.Geometry:
+        zones = [_zone(city, (c,), r) for c, r in reqs]
+        if any(z.is_empty for z in zones):
+            return shapely.MultiPolygon()
+        out = zones[0]
+        for z in zones[1:]:
+            out = shapely.intersection(out, z, grid_size=0.01)
+        return out
+
+    return city.memoised(("zone_all", reqs), build)
+
+
+def _straight_area_all(city: City, reqs: tuple[tuple[str, float], ...]) -> np.ndarray:
+    """Area of every grid within reach of every required kind (straight line)."""
+
+    def build() -> np.ndarray:
+        zone = _zone_all(city, reqs)
+        if zone.is_empty:
+            return np.zeros(city.n_grids)
+        shapely.prepare(zone)
+        area = shapely.area(shapely.intersection(city.grid_geom, zone))
+        return np.minimum(area, city.grid_area)
+
+    return city.memoised(("straight_area_all", reqs), build)
+
+
+def _walk_area_all(city: City, reqs: tuple[tuple[str, float], ...]) -> np.ndarray:
+    """Area of every grid within walking reach of every required kind: grid area × share of samples."""
+
+    def build() -> np.ndarray:
+        rows = city.samples()[1]
+        ok = np.all([_sample_dist(city, (c,)) <= r for c, r in reqs], axis=0)
+        return _sample_share(city, rows, ok) * city.grid_area
+
+    return city.memoised(("walk_area_all", reqs), build)
 
 
 # -- straight line ----------------------------------------------------------------------------
@@ -200,19 +302,28 @@ def walk_distances(city: City, cats: tuple[str, ...]) -> np.ndarray:
     return city.memoised(("walk_dist", cats), build)
 
 
+def _sample_dist(city: City, cats: tuple[str, ...]) -> np.ndarray:
+    """Walking distance from every area sample point to the nearest facility of ``cats``."""
+    net = walk_network(city)
+    xy = city.samples()[0]
+    snap = city.memoised(("sample_snap",), lambda: net.snap(xy))
+    src, node_dist = _walk_sources(city, cats)
+    return city.memoised(("sample_dist", cats), lambda: net.distances(node_dist, src, snap))
+
+
+def _sample_share(city: City, rows: np.ndarray, hit: np.ndarray) -> np.ndarray:
+    """Share of each grid's sample points where ``hit`` holds (0 for a grid without samples)."""
+    n = np.bincount(rows, minlength=city.n_grids)
+    k = np.bincount(rows, weights=hit.astype(float), minlength=city.n_grids)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, k / np.maximum(n, 1), 0.0)
+
+
 def walk_area(city: City, cats: tuple[str, ...], radius: float) -> np.ndarray:
     """Covered area of every grid in walk mode: grid area × share of its samples within reach."""
-    net = walk_network(city)
 
     def build() -> np.ndarray:
-        xy, rows, _ = city.samples()
-        snap = city.memoised(("sample_snap",), lambda: net.snap(xy))
-        src, node_dist = _walk_sources(city, cats)
-        d = city.memoised(("sample_dist", cats), lambda: net.distances(node_dist, src, snap))
-        n = np.bincount(rows, minlength=city.n_grids)
-        hit = np.bincount(rows, weights=(d <= radius).astype(float), minlength=city.n_grids)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(n > 0, hit / np.maximum(n, 1), 0.0)
-        return share * city.grid_area
+        rows = city.samples()[1]
+        return _sample_share(city, rows, _sample_dist(city, cats) <= radius) * city.grid_area
 
     return city.memoised(("walk_area", cats, radius), build)

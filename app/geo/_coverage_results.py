@@ -12,9 +12,10 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
-from app.geo._coverage_distances import service_area
+from app.geo._coverage_distances import Reach, service_area
 from app.geo._coverage_params import CoverageParams, check_level
 from app.geo._coverage_sources import City, prepared_city
+from app.geo.city import City as CityProfile
 from app.geo.dataset import Dataset
 from app.geo.schema import CATEGORIES, PERSONAL_FIELDS, STORAGE_CRS
 
@@ -68,6 +69,30 @@ class CoverageResult:
                                                 ascending=[False, True, True])
         return out.reset_index(drop=True)
 
+    @property
+    def kind_columns(self) -> list[str]:
+        """The per-kind share columns, ``pct_<kind>`` for each required kind (none for pooled questions)."""
+        return [f"pct_{c}" for c, _ in self.params.requirements]
+
+    def kinds(self, level: str = "grid") -> list[dict[str, Any]]:
+        """Each required kind with its distance, the city's share within it and the units lacking it.
+
+        Returns
+        -------
+        list of dict
+            ``category``, ``zh``, ``en``, ``distance_m``, ``residents_pct`` (whole city) and
+            ``units_missing`` (units of ``level`` lacking the kind); empty for pooled questions.
+        """
+        city = self.tables["city"].iloc[0]
+        lacking = self.table(level)["missing"].str.split(",")
+        out = []
+        for cat, dist in self.params.requirements:
+            pct = city[f"pct_{cat}"]
+            out.append({"category": cat, "zh": CATEGORIES[cat].zh, "en": CATEGORIES[cat].en, "distance_m": dist,
+                        "residents_pct": None if pd.isna(pct) else float(pct),
+                        "units_missing": int(lacking.map(lambda m, cat=cat: cat in m).sum())})
+        return out
+
     def summary(self) -> dict[str, Any]:
         """The whole-city row as a dict (NaN as None)."""
         return records_of(self.tables["city"])[0]
@@ -117,7 +142,8 @@ class CoverageResult:
             geoms = _map_geometries(self._city, level, simplify_m)
             keep = [c for c in ("code", "name", "committee_name", "residents", "residents_uncovered",
                                 "residents_pct", "area_pct", "dist_mean_m", "dist_p90_m", "facilities",
-                                "spaces_per_100_households", "below_target") if c in self.table(level)]
+                                "spaces_per_100_households", "below_target", "missing",
+                                *self.kind_columns) if c in self.table(level)]
             props = records_of(self.table(level)[keep])
             self._memo[key] = {"type": "FeatureCollection", "features": [
                 {"type": "Feature", "properties": p, "geometry": g} for p, g in zip(props, geoms, strict=True)]}
@@ -139,15 +165,16 @@ class CoverageResult:
 
         A JSON object with ``parameters``, ``summary``, ``units`` (:meth:`map_geojson`),
         ``service_area`` (:meth:`service_area_geojson`), ``underserved`` (at most ``limit``
-        grids) and ``underserved_count``.
+        grids, with ``missing``), ``underserved_count`` and ``kinds`` (:meth:`kinds`).
         """
         level = level or self.level
         key = ("map_json", level, limit)
         if key not in self._memo:
             cols = ["code", "name", "committee_name", "division_name", "residents", "residents_uncovered",
-                    "residents_pct", "area_pct", "dist_mean_m", "dist_p90_m"]
+                    "residents_pct", "area_pct", "dist_mean_m", "dist_p90_m", "missing", *self.kind_columns]
             under = self.underserved()
-            body = {"parameters": self.parameters(), "summary": self.summary(), "level": level,
+            body = {"parameters": self.parameters(), "summary": self.summary(), "kinds": self.kinds(),
+                    "level": level,
                     "units": self.map_geojson(level), "service_area": self.service_area_geojson(),
                     "underserved": records_of(under[cols].head(limit)), "underserved_count": len(under)}
             self._memo[key] = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -161,16 +188,34 @@ class CoverageResult:
 
 
 def records_of(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of a coverage table as JSON-able dicts: NaN as None, numpy scalars as Python, no personal field."""
+    """Rows of a coverage table as JSON-able dicts.
+
+    NaN as None, numpy scalars as Python, no personal field, and ``missing`` as a list of
+    category keys (the tables hold it comma-separated, so every file format can store it).
+    """
     clean = df.astype(object).where(pd.notna(df), None)
     rows = clean.to_dict(orient="records")
     for row in rows:
         for k, v in row.items():
             if isinstance(v, np.generic):
                 row[k] = v.item()
+        if isinstance(row.get("missing"), str):
+            row["missing"] = missing_list(row["missing"])
         for k in PERSONAL_FIELDS & row.keys():
             del row[k]
     return rows
+
+
+def missing_list(value: str | None) -> list[str]:
+    """The category keys of a ``missing`` cell (``"library,tcm_clinic"`` → ``["library", "tcm_clinic"]``)."""
+    return [c for c in (value or "").split(",") if c]
+
+
+def missing_names(value: str | list[str] | None, lang: str = "zh") -> str:
+    """A ``missing`` cell or list as category names, e.g. ``图书馆分馆、中医馆`` (``""``: none)."""
+    keys = missing_list(value) if isinstance(value, str) or value is None else list(value)
+    names = [CATEGORIES[c].en if lang == "en" else CATEGORIES[c].zh for c in keys if c in CATEGORIES]
+    return (", " if lang == "en" else "、").join(names)
 
 
 # -- tables -----------------------------------------------------------------------------------
@@ -224,9 +269,14 @@ def weighted_stats(group: np.ndarray, value: np.ndarray, weight: np.ndarray, n_g
     return out
 
 
-def level_tables(city: City, params: CoverageParams, dist: np.ndarray,
-                 covered: np.ndarray) -> dict[str, pd.DataFrame]:
-    """The coverage table of every level from the distances per address and the covered area per grid.
+def level_tables(city: City, params: CoverageParams, rc: Reach) -> dict[str, pd.DataFrame]:
+    """The coverage table of every level from what is within reach per address and per grid.
+
+    Besides the metrics of :func:`app.geo.coverage.analyse`, every table has ``missing``: the
+    category keys the unit lacks, comma-separated (``""``: none). With requirements a kind is
+    missing when the share of the unit's residents within its distance (``pct_<kind>``, one
+    column per required kind) is below the target, and ``below_target`` is true when any kind
+    is missing. Pooled, a unit below the target lacks all its categories.
 
     Parameters
     ----------
@@ -234,20 +284,18 @@ def level_tables(city: City, params: CoverageParams, dist: np.ndarray,
         The prepared data version.
     params : CoverageParams
         The question.
-    dist : ndarray of float
-        Distance from every address to the nearest facility, in metres (inf: unreachable).
-    covered : ndarray of float
-        Covered area of every grid, in square metres.
+    rc : Reach
+        Distances and reach per address, covered area per grid (:func:`~app.geo._coverage_distances.reach`).
 
     Returns
     -------
     dict of str to DataFrame
         One table per level of :data:`~app.geo._coverage_params.LEVELS`.
     """
-    r = params.radius_m
+    dist, covered = rc.dist, rc.covered
     fmask = city.fac_mask(params.categories)
-    has_capacity = any(CATEGORIES[c].has_capacity for c in params.categories)
-    reached = (dist <= r).astype(float)
+    cap_cats = tuple(c for c in params.categories if CATEGORIES[c].has_capacity)
+    reached = rc.reached.astype(float)
     reachable = np.isfinite(dist)
     level_groups = {
         "grid": (np.arange(city.n_grids), city.n_grids),
@@ -271,7 +319,7 @@ def level_tables(city: City, params: CoverageParams, dist: np.ndarray,
         area_cov = np.bincount(grid_group[g_ok], weights=covered[g_ok], minlength=n)
         f_sel = fmask & (f_grp >= 0)
         n_fac = np.bincount(f_grp[f_sel], minlength=n)
-        stats = city.memoised(("dist_stats", params.mode, params.categories, level),
+        stats = city.memoised(("dist_stats", params.mode, params.categories, params.requirements, level),
                               lambda a_grp=a_grp, n=n: weighted_stats(a_grp, dist, city.addr_res.astype(float), n))
         res_pct = _per_hundred(res_cov, residents)
         df = _level_ids(city, level)
@@ -289,11 +337,27 @@ def level_tables(city: City, params: CoverageParams, dist: np.ndarray,
         df["dist_max_m"] = np.round(stats["max"], 1)
         df["residents_unreachable"] = unreach.astype(np.int64)
         df["facilities"] = n_fac.astype(np.int64)
-        if has_capacity:
-            cap = np.bincount(f_grp[f_sel], weights=city.fac_cap[f_sel].astype(float), minlength=n)
+        if cap_cats:
+            c_sel = f_sel & city.fac_mask(cap_cats)
+            cap = np.bincount(f_grp[c_sel], weights=city.fac_cap[c_sel].astype(float), minlength=n)
             df["capacity"] = cap.astype(np.int64)
             df["spaces_per_100_households"] = np.round(_per_hundred(cap, households), 2)
-        df["below_target"] = _below(res_pct, params, residents > 0)
+        relevant = residents > 0
+        if params.requirements:
+            lacking = []
+            for cat, r in params.requirements:
+                k_cov = np.bincount(ag, weights=res * (rc.kinds[cat][0][a_ok] <= r), minlength=n)
+                k_pct = _per_hundred(k_cov, residents)
+                df[f"pct_{cat}"] = np.round(k_pct, 2)
+                lacking.append(_below(k_pct, params, relevant))
+            lack = np.column_stack(lacking)
+            df["below_target"] = lack.any(axis=1)
+            kinds = [c for c, _ in params.requirements]
+            df["missing"] = [",".join(k for k, miss in zip(kinds, row, strict=True) if miss) for row in lack]
+        else:
+            below = _below(res_pct, params, relevant)
+            df["below_target"] = below
+            df["missing"] = np.where(below, ",".join(params.categories), "")
         tables[level] = df
     return tables
 
@@ -338,8 +402,9 @@ def _level_ids(city: City, level: str) -> pd.DataFrame:
         grids = np.bincount(city.grid_div[city.grid_div >= 0], minlength=len(d))
         return pd.DataFrame({"code": d["code"], "name": d["name"], "grids": grids})
     meta = city.metadata if isinstance(city.metadata, dict) else {}
-    return pd.DataFrame({"code": [str(meta.get("city_code", "city"))], "name": [str(meta.get("city") or meta.get("name") or "全市")],
-                         "grids": [city.n_grids]})
+    profile = CityProfile.from_metadata(meta)  # metadata["city"] is the stored city's profile (a dict)
+    name = profile.name or (meta.get("name") if isinstance(meta.get("name"), str) else "") or "全市"
+    return pd.DataFrame({"code": [str(meta.get("city_code", "city"))], "name": [name], "grids": [city.n_grids]})
 
 
 # -- geometries -------------------------------------------------------------------------------

@@ -90,11 +90,10 @@ class CollectionDef:
         return self.description_en if lang == "en" else self.description_zh
 
     def coverage_params(self) -> coverage.CoverageParams | None:
-        """The coverage question of a coverage collection: the preset's largest radius, straight line."""
+        """The coverage question of a coverage collection: the preset's requirements, straight line."""
         if self.preset is None:
             return None
-        p = coverage.PRESETS[self.preset]
-        return make_params(p.categories, max(p.radii), "straight")
+        return make_params(mode="straight", preset=self.preset)
 
 
 def _definitions() -> dict[str, CollectionDef]:
@@ -146,7 +145,9 @@ COVERAGE_DOCS: dict[str, str] = {
     "residents_unreachable": "residents without a route (walking only)",
     "facilities": "facilities of the categories in the grid", "capacity": "parking spaces in the grid",
     "spaces_per_100_households": "parking spaces per 100 households",
-    "below_target": "residents share below the preset's target",
+    "below_target": "underserved: a required kind is out of reach (its residents share below the preset's target)",
+    "missing": "required facility kinds the grid lacks, comma-separated category keys",
+    **{f"pct_{k}": f"share of residents within the distance of {c.en.lower()}s, %" for k, c in CATEGORIES.items()},
 }
 
 
@@ -404,8 +405,7 @@ def _build(ds: Dataset, cdef: CollectionDef) -> Table:
         return layer_table(fac[fac["category"].astype(object).eq(cdef.category).to_numpy(dtype=bool)], "facilities")
     params = cdef.coverage_params()
     assert params is not None
-    result = coverage.analyse(ds, params.categories, params.radius_m, params.mode, "grid", params.target_pct,
-                              params.strict)
+    result = coverage.analyse_params(ds, params, "grid")
     return result_table(result.geodataframe("grid"), COVERAGE_DOCS)
 
 

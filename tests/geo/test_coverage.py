@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -323,3 +325,167 @@ def test_metric_crs_follows_the_data(tmp_path):
     # shifting east changes where things are, not how far apart: residents covered stay the same
     assert east.summary()["residents_covered"] == here.summary()["residents_covered"]
     assert east.service_area().bounds[0] == pytest.approx(here.service_area().bounds[0] + 5.0, abs=1e-4)
+
+
+# -- living circles: the per-category rule on a hand-made city ----------------------------------
+
+#: Five 100 m square grids in a row along y = 0..100 (offsets from X0, Y0); committee A holds G1 and G2.
+HAND_GRIDS = [("G1", 0, "A"), ("G2", 100, "A"), ("G3", 200, "B"), ("G4", 300, "B"), ("G5", 400, "B")]
+#: Addresses (x, y, residents, households): one per grid, two in G2, none in G5.
+HAND_ADDRESSES = [(50, 50, 10, 5), (150, 50, 18, 5), (190, 50, 2, 1), (250, 50, 10, 5), (350, 50, 10, 5)]
+#: A library in G1's centre, a TCM clinic in G4's centre, a 30-space car park in G3.
+HAND_FACILITIES = [(50, 50, "library", None), (350, 50, "tcm_clinic", None), (250, 80, "parking", 30)]
+#: The question: each kind within its own distance.
+HAND_REQUIREMENTS = {"library": 120, "tcm_clinic": 220}
+
+
+def hand_city() -> dict[str, gpd.GeoDataFrame]:
+    """The hand-made city, with a street along y = 50 for walk mode.
+
+    Distances along the street equal straight-line ones, so both modes give the same verdicts:
+
+    ====  ================  =================  =====================================
+    grid  library (120 m)   TCM clinic (220 m)  verdict (≥ 90% of residents per kind)
+    ====  ================  =================  =====================================
+    G1    0 m: 100%         300 m: 0%           lacks tcm_clinic
+    G2    100/140 m: 90%    200/160 m: 100%     served (90% reaches the target)
+    G3    200 m: 0%         100 m: 100%         lacks library
+    G4    300 m: 0%         0 m: 100%           lacks library
+    G5    no residents                          no verdict
+    ====  ================  =================  =====================================
+    """
+    box = [shapely.box(X0 + x, Y0, X0 + x + 100, Y0 + 100) for _, x, _ in HAND_GRIDS]
+    g = gpd.GeoDataFrame({"code": [c for c, _, _ in HAND_GRIDS], "name": [f"网格{c}" for c, _, _ in HAND_GRIDS],
+                          "committee_code": [k for _, _, k in HAND_GRIDS], "division_code": "D",
+                          "households": 0, "population": 0, "area_m2": 10000.0}, geometry=box, crs=METRIC_CRS)
+    a = gpd.GeoDataFrame({"id": [f"A{i}" for i in range(len(HAND_ADDRESSES))],
+                          "address": [f"新华路{i + 1}号" for i in range(len(HAND_ADDRESSES))],
+                          "residents": [r for _, _, r, _ in HAND_ADDRESSES],
+                          "households": [h for _, _, _, h in HAND_ADDRESSES]},
+                         geometry=[shapely.Point(X0 + x, Y0 + y) for x, y, _, _ in HAND_ADDRESSES], crs=METRIC_CRS)
+    f = gpd.GeoDataFrame({"id": [f"F{i}" for i in range(len(HAND_FACILITIES))],
+                          "name": [c for _, _, c, _ in HAND_FACILITIES], "category": [c for _, _, c, _ in HAND_FACILITIES],
+                          "capacity": [k for _, _, _, k in HAND_FACILITIES]},
+                         geometry=[shapely.Point(X0 + x, Y0 + y) for x, y, _, _ in HAND_FACILITIES], crs=METRIC_CRS)
+    roads = gpd.GeoDataFrame({"id": ["R1"], "name": ["新华路"], "kind": "local"},
+                             geometry=[shapely.LineString([(X0, Y0 + 50), (X0 + 500, Y0 + 50)])], crs=METRIC_CRS)
+    com = gpd.GeoDataFrame({"code": ["A", "B"], "name": ["甲社区", "乙社区"], "division_code": "D"},
+                           geometry=[shapely.box(X0, Y0, X0 + 200, Y0 + 100), shapely.box(X0 + 200, Y0, X0 + 500, Y0 + 100)],
+                           crs=METRIC_CRS)
+    layers = {"grids": g, "addresses": a, "facilities": f, "roads": roads, "committees": com}
+    return {k: v.to_crs("EPSG:4326") for k, v in layers.items()}
+
+
+def _by_code(result: coverage.CoverageResult, level: str = "grid") -> dict[str, dict]:
+    return {r["code"]: r for r in result.records(level)}
+
+
+@pytest.mark.parametrize("mode", ["straight", "walk"])
+def test_each_required_kind_within_its_own_distance(mode: str) -> None:
+    result = coverage.analyse(hand_city(), requirements=HAND_REQUIREMENTS, mode=mode)
+    assert result.params.rule == "all" and result.params.target_pct == coverage.KIND_TARGET_PCT == 90.0
+    rows = _by_code(result)
+    assert {c: r["missing"] for c, r in rows.items()} == {
+        "G1": ["tcm_clinic"], "G2": [], "G3": ["library"], "G4": ["library"], "G5": []}
+    assert {c: r["below_target"] for c, r in rows.items()} == {
+        "G1": True, "G2": False, "G3": True, "G4": True, "G5": False}
+    assert {c: (r["pct_library"], r["pct_tcm_clinic"]) for c, r in rows.items()} == {
+        "G1": (100.0, 0.0), "G2": (90.0, 100.0), "G3": (0.0, 100.0), "G4": (0.0, 100.0), "G5": (None, None)}
+    # residents with every kind in reach: only G2's first address (18 of 20)
+    assert {c: r["residents_pct"] for c, r in rows.items()} == {
+        "G1": 0.0, "G2": 90.0, "G3": 0.0, "G4": 0.0, "G5": None}
+    assert rows["G2"]["residents_uncovered"] == 2 and rows["G2"]["dist_max_m"] == pytest.approx(200.0, abs=0.2)  # farthest kind: the clinic
+    assert list(result.underserved()["code"]) == ["G1", "G3", "G4"]
+    # committees: A has 28 of 30 near the library but 20 of 30 near the clinic; B has no library
+    com = _by_code(result, "committee")
+    assert (com["A"]["missing"], com["B"]["missing"]) == (["tcm_clinic"], ["library"])
+    assert com["A"]["pct_library"] == pytest.approx(93.33) and com["A"]["pct_tcm_clinic"] == pytest.approx(66.67)
+    city = result.summary()
+    assert (city["pct_library"], city["pct_tcm_clinic"], city["residents_pct"]) == (56.0, 80.0, 36.0)
+    assert city["missing"] == ["library", "tcm_clinic"]
+    assert [(k["category"], k["distance_m"], k["residents_pct"], k["units_missing"]) for k in result.kinds()] == [
+        ("library", 120.0, 56.0, 2), ("tcm_clinic", 220.0, 80.0, 1)]
+    body = json.loads(result.map_json())
+    assert body["underserved_count"] == 3 and body["underserved"][0]["missing"] in (["tcm_clinic"], ["library"])
+    assert body["parameters"]["requirements"] == [{"category": "library", "distance_m": 120.0},
+                                                  {"category": "tcm_clinic", "distance_m": 220.0}]
+    assert {f["properties"]["code"]: f["properties"]["missing"] for f in body["units"]["features"]}["G1"] == ["tcm_clinic"]
+
+
+def test_the_pooled_rule_would_call_the_same_city_served() -> None:
+    """The old "any of" reading: every grid has one of the two within 220 m, so nothing is underserved."""
+    pooled = coverage.analyse(hand_city(), ["library", "tcm_clinic"], 220, target_pct=90)
+    assert pooled.params.rule == "any" and pooled.underserved().empty
+    assert all(r["missing"] == [] for r in pooled.records())
+    assert pooled.kinds() == [] and pooled.kind_columns == []
+    below = coverage.analyse(hand_city(), ["library"], 120, target_pct=90)
+    assert {c: r["missing"] for c, r in _by_code(below).items()} == {
+        "G1": [], "G2": [], "G3": ["library"], "G4": ["library"], "G5": []}
+
+
+def test_target_rule_and_no_target() -> None:
+    strict = coverage.analyse(hand_city(), requirements=HAND_REQUIREMENTS, strict=True)
+    assert _by_code(strict)["G2"]["missing"] == ["library"]  # 90% is not above 90%
+    lenient = coverage.analyse(hand_city(), requirements=HAND_REQUIREMENTS, target_pct=50)
+    assert _by_code(lenient, "city")["city"]["missing"] == []  # 56% and 80% both reach 50%
+    none = coverage.analyse(hand_city(), requirements="library:120,tcm_clinic:220", target_pct=None)
+    assert none.underserved().empty and all(r["missing"] == [] for r in none.records())
+    assert _by_code(none)["G1"]["pct_tcm_clinic"] == 0.0
+
+
+def test_area_within_reach_of_every_kind() -> None:
+    result = coverage.analyse(hand_city(), requirements=HAND_REQUIREMENTS)
+    lib = shapely.Point(X0 + 50, Y0 + 50).buffer(120, quad_segs=512)
+    tcm = shapely.Point(X0 + 350, Y0 + 50).buffer(220, quad_segs=512)
+    both = lib.intersection(tcm)
+    for code, x in ((c, x) for c, x, _ in HAND_GRIDS):
+        cell = shapely.box(X0 + x, Y0, X0 + x + 100, Y0 + 100)
+        got = result.grids.set_index("code").loc[code, "area_covered_m2"]
+        assert got == pytest.approx(cell.intersection(both).area, abs=5.0), code
+    assert result.service_area(result.metric_crs).area == pytest.approx(both.area, rel=2e-3)
+
+
+def test_parking_spaces_per_100_households_are_kept() -> None:
+    result = coverage.analyse(hand_city(), preset="circle_10min")
+    rows = _by_code(result)
+    assert rows["G3"]["capacity"] == 30 and rows["G3"]["spaces_per_100_households"] == 600.0
+    assert rows["G1"]["spaces_per_100_households"] == 0.0 and rows["G5"]["spaces_per_100_households"] is None
+    assert result.summary()["spaces_per_100_households"] == 142.86  # 30 spaces for 21 households
+    # the car park is within 500 m of everyone; no bus stop or study room anywhere
+    assert {c: r["missing"] for c, r in rows.items()} == {
+        "G1": ["bus_stop", "study_room"], "G2": ["bus_stop", "study_room"], "G3": ["bus_stop", "study_room"],
+        "G4": ["bus_stop", "study_room"], "G5": []}
+    assert result.summary()["pct_parking"] == 100.0 and result.summary()["pct_bus_stop"] == 0.0
+
+
+def test_presets_name_their_kinds_distances_and_standards() -> None:
+    circle = coverage.PRESETS["circle_15min"].to_dict()
+    assert [(r["category"], r["distance_m"]) for r in circle["requirements"]] == [
+        ("library", 1000.0), ("senior_university", 1000.0), ("tcm_clinic", 1000.0)]
+    assert [(r["category"], r["distance_m"]) for r in coverage.PRESETS["circle_10min"].to_dict()["requirements"]] == [
+        ("bus_stop", 500.0), ("parking", 500.0), ("study_room", 500.0)]
+    assert {s["key"] for s in circle["standards"]} >= {"gb50180_circles", "gridmap_kind_target"}
+    for p in coverage.PRESETS.values():
+        assert p.requirements and set(p.standards) <= set(coverage.STANDARDS)
+        assert all(r.standard in coverage.STANDARDS for r in p.requirements)
+    for s in coverage.STANDARDS.values():
+        assert s.zh and s.en and s.document and (s.gridmap_choice == (s.document == "gridmap"))
+    assert coverage.STANDARDS["gb50180_circles"].values["circle_15min_m"] == 1000.0
+    params = coverage.make_params(preset="circle_15min")
+    assert params.label("zh") == "15分钟生活圈 直线" and params.label("en") == "15-minute living circle straight line"
+    assert coverage.make_params(requirements={"library": 1000, "senior_university": 1000,
+                                              "tcm_clinic": 1000}).preset == "circle_15min"
+
+
+@pytest.mark.parametrize("bad", ["library", "library:0", "library:100,library:200", "nope:100", ""])
+def test_bad_requirements_are_refused(bad: str) -> None:
+    with pytest.raises(coverage.CoverageError):
+        coverage.make_params(requirements=bad)
+    with pytest.raises(coverage.CoverageError):
+        coverage.make_params(preset="circle_99min")
+
+
+def test_missing_names() -> None:
+    assert coverage.missing_names("library,tcm_clinic") == "图书馆分馆、中医馆"
+    assert coverage.missing_names(["library"], "en") == "Library branch"
+    assert coverage.missing_names("") == ""
