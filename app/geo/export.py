@@ -13,6 +13,8 @@ import pandas as pd
 import pyogrio
 
 from app.geo._coverage_params import check_level
+from app.geo._export_columns import COLUMN_LABELS
+from app.geo._export_xlsx import write_workbook
 from app.geo.coverage import LEVELS, CoverageError, CoverageResult
 from app.geo.schema import PERSONAL_FIELDS, STORAGE_CRS
 
@@ -32,25 +34,16 @@ MEDIA_TYPES: dict[str, str] = {
 #: File extension of each format.
 _EXTENSIONS: dict[str, str] = {fmt: ext for ext, fmt in FORMATS.items()}
 
-#: Every table column: its label in Simplified Chinese and its shapefile field name (at most 10 characters).
-_COLUMNS: dict[str, tuple[str, str]] = {
-    "code": ("编码", "code"), "name": ("名称", "name"),
-    "committee_code": ("社区/村编码", "comm_code"), "committee_name": ("社区/村", "comm_name"),
-    "division_code": ("街道/镇编码", "div_code"), "division_name": ("街道/镇", "div_name"),
-    "grids": ("网格数", "grids"), "residents": ("居民数", "residents"), "households": ("户数", "households"),
-    "residents_covered": ("覆盖居民", "res_cov"), "residents_uncovered": ("未覆盖居民", "res_uncov"),
-    "residents_pct": ("居民覆盖率%", "res_pct"), "area_m2": ("面积m²", "area_m2"),
-    "area_covered_m2": ("覆盖面积m²", "area_cov"), "area_pct": ("面积覆盖率%", "area_pct"),
-    "dist_mean_m": ("平均距离m", "d_mean"), "dist_median_m": ("距离中位数m", "d_median"),
-    "dist_p90_m": ("90%距离m", "d_p90"), "dist_max_m": ("最大距离m", "d_max"),
-    "residents_unreachable": ("不可达居民", "res_unrch"), "facilities": ("设施数", "facilities"),
-    "capacity": ("车位数", "capacity"), "spaces_per_100_households": ("每百户车位", "sp_per_100"),
-    "below_target": ("低于目标", "below_tgt"),
-}
-#: Column labels in Simplified Chinese (Excel headers and the report).
-COLUMN_LABELS: dict[str, str] = {column: label for column, (label, _) in _COLUMNS.items()}
 #: Shapefile field names (at most 10 characters) for the table columns.
-SHAPEFILE_FIELDS: dict[str, str] = {column: short for column, (_, short) in _COLUMNS.items()}
+SHAPEFILE_FIELDS: dict[str, str] = {
+    "code": "code", "name": "name", "committee_code": "comm_code", "committee_name": "comm_name",
+    "division_code": "div_code", "division_name": "div_name", "grids": "grids", "residents": "residents",
+    "households": "households", "residents_covered": "res_cov", "residents_uncovered": "res_uncov",
+    "residents_pct": "res_pct", "area_m2": "area_m2", "area_covered_m2": "area_cov", "area_pct": "area_pct",
+    "dist_mean_m": "d_mean", "dist_median_m": "d_median", "dist_p90_m": "d_p90", "dist_max_m": "d_max",
+    "residents_unreachable": "res_unrch", "facilities": "facilities", "capacity": "capacity",
+    "spaces_per_100_households": "sp_per_100", "below_target": "below_tgt", "missing": "missing",
+}
 
 
 def format_of(path: str | Path) -> str:
@@ -83,7 +76,19 @@ def public_table(result: CoverageResult, level: str) -> pd.DataFrame:
 
 
 def _without_personal(df: pd.DataFrame) -> pd.DataFrame:
-    return df.drop(columns=[c for c in df.columns if c in PERSONAL_FIELDS])
+    return _flat(df.drop(columns=[c for c in df.columns if c in PERSONAL_FIELDS]))
+
+
+def _flat(df: pd.DataFrame) -> pd.DataFrame:
+    """List cells (such as ``missing``) joined with commas, so that CSV, GeoPackage and shapefiles can hold them."""
+    lists = [c for c in df.columns if df[c].dtype == object
+             and df[c].map(lambda v: isinstance(v, (list, tuple, set))).any()]
+    if not lists:
+        return df
+    df = df.copy()
+    for c in lists:
+        df[c] = df[c].map(lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple, set)) else v)
+    return df
 
 
 def parameters_rows(result: CoverageResult) -> list[tuple[str, str]]:
@@ -104,12 +109,13 @@ def parameters_rows(result: CoverageResult) -> list[tuple[str, str]]:
 
 
 def write(result: CoverageResult, path: str | Path, level: str | None = None,
-          progress: Callable[[str], None] | None = None) -> Path:
+          progress: Callable[[str], None] | None = None, lang: str = "zh", tz: str = "Asia/Shanghai",
+          unit: tuple[str, str] | None = None) -> Path:
     """Write a coverage result to a file whose extension names the format.
 
     - ``.csv``: the ``level`` table, UTF-8 with a BOM (opens in Excel);
-    - ``.xlsx``: one sheet per level, the underserved grids and a parameters sheet
-      (parameters, data version, time);
+    - ``.xlsx``: one formatted sheet per level, the underserved grids, a parameters sheet
+      and a notes sheet, all in ``lang`` (:func:`app.geo._export_xlsx.write_workbook`);
     - ``.geojson``: the ``level`` table with polygons, WGS84;
     - ``.gpkg``: every level as a layer, plus the service area and a parameters table;
     - ``.zip``: the ``level`` table as a shapefile (``.shp .shx .dbf .prj .cpg``, UTF-8,
@@ -126,6 +132,12 @@ def write(result: CoverageResult, path: str | Path, level: str | None = None,
         Level for single-table formats (default: the result's level).
     progress : callable, optional
         Called with short progress messages.
+    lang : str
+        ``zh`` or ``en``: the language of the workbook's headers, sheet names and values.
+    tz : str
+        IANA time zone the workbook and the PDF show times in (the TIMEZONE setting).
+    unit : (level, code), optional
+        For a PDF: the report of one committee or division instead of the whole city.
 
     Returns
     -------
@@ -142,7 +154,7 @@ def write(result: CoverageResult, path: str | Path, level: str | None = None,
     if fmt == "csv":
         public_table(result, level).to_csv(path, index=False, encoding="utf-8-sig")
     elif fmt == "xlsx":
-        _write_xlsx(result, path)
+        write_workbook(result, path, lang=lang, tz=tz)
     elif fmt == "geojson":
         if path.exists():
             path.unlink()
@@ -154,11 +166,12 @@ def write(result: CoverageResult, path: str | Path, level: str | None = None,
     else:
         from app.geo import report
 
-        report.write_pdf(result, path, progress=say)
+        report.write_pdf(result, path, progress=say, lang=lang, tz=tz, unit=unit)
     return path
 
 
-def to_bytes(result: CoverageResult, fmt: str, level: str | None = None) -> bytes:
+def to_bytes(result: CoverageResult, fmt: str, level: str | None = None, lang: str = "zh",
+             tz: str = "Asia/Shanghai", unit: tuple[str, str] | None = None) -> bytes:
     """Return the bytes of an export, for a download.
 
     Parameters
@@ -169,6 +182,12 @@ def to_bytes(result: CoverageResult, fmt: str, level: str | None = None) -> byte
         A format name (``csv``, ``xlsx`` ...).
     level : str, optional
         Level for single-table formats.
+    lang : str
+        ``zh`` or ``en`` (the XLSX workbook's language).
+    tz : str
+        IANA time zone for the times the XLSX workbook and the PDF show.
+    unit : (level, code), optional
+        For a PDF: the report of one committee or division (``("committee", code)``) instead of the city.
 
     Returns
     -------
@@ -179,7 +198,7 @@ def to_bytes(result: CoverageResult, fmt: str, level: str | None = None) -> byte
     if ext is None:
         raise CoverageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS.values())}")
     with tempfile.TemporaryDirectory(prefix="gridmap-export-") as tmp:
-        out = write(result, Path(tmp) / f"coverage{ext}", level)
+        out = write(result, Path(tmp) / f"coverage{ext}", level, lang=lang, tz=tz, unit=unit)
         return out.read_bytes()
 
 
@@ -192,26 +211,6 @@ def file_name(result: CoverageResult, fmt: str, level: str | None = None) -> str
 
 def _geo(result: CoverageResult, level: str) -> gpd.GeoDataFrame:
     return _without_personal(result.geodataframe(level))
-
-
-def _labelled(df: pd.DataFrame) -> pd.DataFrame:
-    return df.rename(columns={c: f"{COLUMN_LABELS[c]} {c}" if c in COLUMN_LABELS else c for c in df.columns})
-
-
-def _write_xlsx(result: CoverageResult, path: Path) -> None:
-    sheets = {"grid 网格": "grid", "committee 社区村": "committee", "division 街道镇": "division", "city 全市": "city"}
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        for sheet, level in sheets.items():
-            _labelled(public_table(result, level)).to_excel(xw, sheet_name=sheet, index=False)
-        _labelled(_without_personal(result.underserved())).to_excel(xw, sheet_name="underserved 未达标网格",
-                                                                     index=False)
-        pd.DataFrame(parameters_rows(result), columns=["参数 parameter", "值 value"]).to_excel(
-            xw, sheet_name="parameters 参数", index=False)
-        for ws in xw.book.worksheets:
-            ws.freeze_panes = "A2"
-            for col in ws.columns:
-                width = max(len(str(c.value or "")) for c in col[:50])
-                ws.column_dimensions[col[0].column_letter].width = min(40, max(8, width * 1.3))
 
 
 def _write_gpkg(result: CoverageResult, path: Path) -> None:
