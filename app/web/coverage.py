@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 
 from app.geo import coverage, export
 from app.geo.schema import CATEGORIES
@@ -33,22 +34,57 @@ i18n.register({
     "coverage.residents": ("居民覆盖率", "Residents within reach"),
     "coverage.area": ("面积覆盖率", "Area within reach"),
     "coverage.distance": ("平均/P90距离", "Mean / p90 distance"),
+    "coverage.dist_mean": ("平均距离", "Mean distance"),
     "coverage.facilities": ("设施数", "Facilities"),
     "coverage.underserved": ("未达标网格", "Grids below target"),
-    "coverage.uncovered": ("未覆盖居民", "Residents not covered"),
+    "coverage.uncovered": ("未覆盖居民（人）", "Residents not covered"),
+    "coverage.col.residents": ("居民（人）", "Residents"),
+    "coverage.col.coverage": ("覆盖率", "Covered share"),
+    "coverage.spaces": ("每百户停车位", "Parking spaces per 100 households"),
+    "coverage.capacity": ("停车位", "Parking spaces"),
+    "coverage.missing": ("缺少", "Missing"),
+    "coverage.by_kind": ("分类覆盖", "By facility kind"),
+    "coverage.kind_missing": ("缺该类网格", "Grids lacking it"),
+    "coverage.kind": ("设施类别", "Facility kind"),
+    "coverage.kind_radius": ("步行距离（米）", "Distance (m)"),
+    "coverage.rule": ("任一类设施超出距离，即为未达标网格。", "A grid is below standard when any kind is out of reach."),
     "coverage.none": ("无", "None"),
     "coverage.download": ("下载", "Download"),
     "coverage.service_area": ("服务范围", "Service area"),
     "coverage.working": ("计算中…", "Working…"),
+    "coverage.error": ("分析失败", "The analysis failed"),
     "coverage.grid": ("网格", "Grid"),
+    "coverage.pin": ("固定为方案A，用于对比", "Pin as run A to compare"),
+    "coverage.unpin": ("取消对比", "Stop comparing"),
+    "coverage.compare": ("方案对比", "Comparison"),
+    "coverage.run_a": ("方案A", "Run A"),
+    "coverage.run_b": ("方案B", "Run B"),
+    "coverage.metric": ("指标", "Metric"),
+    "coverage.change": ("变化（B−A）", "Change (B−A)"),
+    "coverage.changed": ("结论改变的网格", "Grids whose verdict changed"),
+    "coverage.now_met": ("转为达标", "now meets"),
+    "coverage.now_below": ("转为未达标", "now below"),
+    "coverage.no_change": ("没有网格改变结论", "No grid changed its verdict"),
+    "coverage.list_sep": ("、", ", "),
+    "coverage.was_missing": ("原缺少", "lacked"),
+    "coverage.standards": ("依据标准", "Standards"),
+    "coverage.gridmap_choice": ("gridmap 取值", "gridmap's choice"),
 })
 
 _PARAMS = [
-    {"name": "category", "in": "query", "required": True, "style": "form", "explode": True,
-     "description": "Facility categories (repeat or comma-separate), e.g. bus_stop",
+    {"name": "category", "in": "query", "required": False, "style": "form", "explode": True,
+     "description": "Facility categories pooled as any of (repeat or comma-separate), e.g. bus_stop; "
+                    "needs radius. Give this, require or preset.",
      "schema": {"type": "array", "items": {"type": "string", "enum": list(CATEGORIES)}, "minItems": 1}},
-    {"name": "radius", "in": "query", "required": True, "description": "Distance in metres",
+    {"name": "radius", "in": "query", "required": False, "description": "Distance in metres, with category",
      "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": coverage.MAX_RADIUS_M}},
+    {"name": "require", "in": "query", "required": False, "style": "form", "explode": True,
+     "description": "Required kinds, each within its own distance (all of): kind:metres, repeat or "
+                    "comma-separate, e.g. library:1000,tcm_clinic:1000",
+     "schema": {"type": "array", "items": {"type": "string"}}},
+    {"name": "preset", "in": "query", "required": False,
+     "description": "A planning preset: its requirements (unless require is given), target and rule",
+     "schema": {"type": "string", "enum": list(coverage.PRESETS)}},
     {"name": "mode", "in": "query", "required": False,
      "schema": {"type": "string", "enum": list(coverage.MODES), "default": "straight"}},
     {"name": "level", "in": "query", "required": False,
@@ -72,14 +108,43 @@ OPENAPI_PATHS = {
     "/api/v1/coverage/export.{fmt}": {"get": {
         "summary": "Coverage as a file", "operationId": "coverageExport",
         "parameters": [{"name": "fmt", "in": "path", "required": True,
-                        "schema": {"type": "string", "enum": list(export.MEDIA_TYPES)}}, *_PARAMS],
+                        "schema": {"type": "string", "enum": list(export.MEDIA_TYPES)}}, *_PARAMS,
+                       {"name": "unit", "in": "query", "required": False,
+                        "description": "PDF only: the report of one area, committee:CODE or division:CODE",
+                        "schema": {"type": "string", "pattern": "^(committee|division):.+$"}}],
         "responses": {"200": {"description": "the file"}, **error_responses(400, 404)}}},
 }
 
 
+def _requirements() -> dict[str, str]:
+    """``require=kind:metres`` pairs (repeated or comma-separated) as a kind → metres mapping."""
+    out: dict[str, str] = {}
+    for value in request.args.getlist("require"):
+        for part in (v.strip() for v in value.split(",")):
+            if not part:
+                continue
+            kind, sep, metres = part.partition(":")
+            if not sep or not kind.strip() or not metres.strip():
+                raise ApiError(f"require must be kind:metres, e.g. require=library:1000, got {part!r}")
+            out[kind.strip()] = metres.strip()
+    return out
+
+
 def _params() -> dict[str, Any]:
-    """Coverage parameters from the query string (categories repeated or comma-separated)."""
+    """Coverage parameters from the query string (categories repeated or comma-separated, or requirements)."""
     args = request.args
+    out: dict[str, Any] = {"mode": args.get("mode", "straight")}
+    if "target" in args:
+        raw = args["target"].strip().lower()
+        out["target_pct"] = None if raw in ("", "none", "null") else raw
+    required = _requirements()
+    preset = args.get("preset", "").strip()
+    if preset:
+        out["preset"] = preset
+    if required or preset:
+        if required:
+            out["requirements"] = required
+        return out
     cats: list[str] = []
     for value in args.getlist("category") + args.getlist("categories"):
         cats.extend(v for v in value.split(",") if v.strip())
@@ -88,10 +153,7 @@ def _params() -> dict[str, Any]:
                        categories=list(CATEGORIES))
     if "radius" not in args:
         raise ApiError("radius is missing: give a distance in metres, e.g. radius=500")
-    out: dict[str, Any] = {"categories": cats, "radius_m": args["radius"], "mode": args.get("mode", "straight")}
-    if "target" in args:
-        raw = args["target"].strip().lower()
-        out["target_pct"] = None if raw in ("", "none", "null") else raw
+    out.update(categories=cats, radius_m=args["radius"])
     return out
 
 
@@ -118,9 +180,29 @@ def _limit() -> int:
 
 
 def _underserved(result: coverage.CoverageResult, limit: int) -> list[dict[str, Any]]:
-    cols = ["code", "name", "committee_name", "division_name", "residents", "residents_uncovered",
-            "residents_pct", "area_pct", "dist_mean_m", "dist_p90_m"]
-    return coverage.records_of(result.underserved()[cols].head(limit))
+    under = result.underserved()
+    cols = [c for c in ("code", "name", "committee_name", "division_name", "residents", "residents_uncovered",
+                        "residents_pct", "area_pct", "dist_mean_m", "dist_p90_m", "missing",
+                        *result.kind_columns) if c in under]
+    return coverage.records_of(under[cols].head(limit))
+
+
+def _facilities(categories: list[str]) -> dict[str, Any]:
+    """The facilities of ``categories`` as a GeoJSON FeatureCollection of points (WGS84), cached per version."""
+    ds = dataset()
+    key = ("coverage.page_facilities", tuple(sorted(categories)))
+    if key not in ds.cache:
+        fac = ds.layer("facilities")
+        fac = fac[fac["category"].astype(str).isin(categories).to_numpy(dtype=bool)]
+        caps = fac["capacity"].tolist() if "capacity" in fac else [None] * len(fac)
+        ds.cache[key] = {"type": "FeatureCollection", "features": [
+            {"type": "Feature",
+             "properties": {"id": str(i), "name": str(n), "category": str(c),
+                            "capacity": None if cap is None or cap != cap else int(cap)},
+             "geometry": {"type": "Point", "coordinates": [round(float(x), 6), round(float(y), 6)]}}
+            for i, n, c, cap, x, y in zip(fac["id"], fac["name"], fac["category"], caps,
+                                          fac.geometry.x, fac.geometry.y, strict=True)]}
+    return ds.cache[key]
 
 
 @bp.get("/api/v1/coverage/presets")
@@ -151,6 +233,7 @@ def analyse():
         "rows": result.records(level),
         "underserved": _underserved(result, limit),
         "underserved_count": int(result.grids["below_target"].sum()),
+        "kinds": result.kinds(),
     })
 
 
@@ -160,7 +243,21 @@ def map_layers():
     level = _level()
     limit = _limit()
     result = _analyse(level)
-    return Response(result.map_json(level, limit), mimetype="application/json")
+    body = result.map_json(level, limit)
+    # the analysed kinds' facilities, for markers: spliced into the cached answer rather than re-serialised
+    facilities = json.dumps(_facilities(list(result.params.categories)), ensure_ascii=False, separators=(",", ":"))
+    return Response(body[:-1] + ',"facilities":' + facilities + "}", mimetype="application/json")
+
+
+def _unit() -> tuple[str, str] | None:
+    """``?unit=committee:CODE`` or ``division:CODE``: the PDF report of one area instead of the city."""
+    raw = request.args.get("unit")
+    if not raw:
+        return None
+    level, _, code = raw.partition(":")
+    if level not in ("committee", "division") or not code:
+        raise ApiError(f"unit must be committee:CODE or division:CODE, not {raw[:60]!r}")
+    return level, code
 
 
 @bp.get("/api/v1/coverage/export.<fmt>")
@@ -170,9 +267,22 @@ def download(fmt: str):
         raise ApiError(f"unknown format {fmt!r}; expected one of {', '.join(export.MEDIA_TYPES)}", status=404)
     level = _level()
     result = _analyse(level)
-    data = export.to_bytes(result, fmt, level)
+    unit = _unit() if fmt == "pdf" else None
+    data = export.to_bytes(result, fmt, level, lang=i18n.current_lang(), tz=current_app.config["TIMEZONE"],
+                           unit=unit)
     return send_file(io.BytesIO(data), mimetype=export.MEDIA_TYPES[fmt], as_attachment=True,
                      download_name=export.file_name(result, fmt, level))
+
+
+#: Strings the page's script shows: its name → the i18n key after ``coverage.``.
+_PAGE_TEXT = {
+    "service": "service_area", "working": "working", "none": "none", "error": "error",
+    "legend_residents": "residents", "coverage_pct": "col.coverage", "uncovered": "uncovered", "area": "area",
+    "distance": "distance", "dist_mean": "dist_mean", "facilities": "facilities", "underserved": "underserved",
+    "spaces": "spaces", "capacity": "capacity", "missing": "missing", "run_a": "run_a", "run_b": "run_b",
+    "now_met": "now_met", "now_below": "now_below", "no_change": "no_change", "list_sep": "list_sep", "was_missing": "was_missing",
+    "standards": "standards", "gridmap_choice": "gridmap_choice",
+}
 
 
 @bp.get("/coverage")
@@ -182,10 +292,21 @@ def page():
 
     ds = dataset()
     west, south, east, north = (round(float(v), 6) for v in ds.grids.total_bounds)
+    lang = i18n.current_lang()
+    presets = [p.to_dict() for p in coverage.PRESETS.values()]
+    config = {
+        "bounds": [[south, west], [north, east]] if len(ds.grids) else None,
+        "presets": presets,
+        "categories": {c.key: {"label": i18n.label(c.zh, c.en), "color": c.color} for c in CATEGORIES.values()},
+        "max_radius": coverage.MAX_RADIUS_M,
+        "lang": lang,
+        "locale": "en-GB" if lang == "en" else "zh-CN",
+        "text": {k: i18n.t(f"coverage.{v}") for k, v in _PAGE_TEXT.items()},
+    }
     return render_template(
         "coverage.html",
-        start_bounds=[[south, west], [north, east]],
-        presets=[p.to_dict() for p in coverage.PRESETS.values()],
+        config=config,
+        presets=presets,
         categories=list(CATEGORIES.values()),
         formats=list(export.FORMATS.values()),
         max_radius=coverage.MAX_RADIUS_M,

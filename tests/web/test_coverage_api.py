@@ -54,6 +54,10 @@ def test_map_layers(client):
     ("category=bus_stop&radius=300&level=street", "level"),
     ("category=bus_stop&radius=300&target=200", "target"),
     ("category=bus_stop&radius=300&limit=x", "limit"),
+    ("require=library", "kind:metres"),
+    ("require=library:-5", "distance"),
+    ("require=zoo:300", "unknown category"),
+    ("preset=circle_99min", "preset"),
 ])
 def test_bad_requests(client, query, message):
     assert message in json_error(client.get(f"/api/v1/coverage?{query}"), 400)
@@ -68,15 +72,72 @@ def test_downloads(client, fmt, magic):
     assert "attachment" in r.headers["Content-Disposition"]
 
 
+def test_the_pdf_of_one_area_and_in_english(client, app):
+    import subprocess
+
+    division = str(app.extensions["gridmap.data"].current().layer("divisions")["code"].iloc[0])
+    r = client.get(f"/api/v1/coverage/export.pdf?preset=bus_stop&unit=division:{division}&lang=en")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-", "-"], input=r.data, capture_output=True).stdout.decode()
+    assert "Coverage" in text and "覆盖分析报告" not in text
+    assert "committee:CODE" in json_error(client.get("/api/v1/coverage/export.pdf?preset=bus_stop&unit=x"), 400)
+
+
 def test_unknown_format(client):
     assert "format" in json_error(client.get("/api/v1/coverage/export.doc?category=bus_stop&radius=500"), 404)
 
 
-def test_page(client):
-    r = client.get("/coverage")
+def test_living_circle_names_what_each_grid_lacks(client):
+    body = client.get("/api/v1/coverage?preset=circle_15min").get_json()
+    assert body["parameters"]["rule"] == "all"
+    assert {r["category"] for r in body["parameters"]["requirements"]} == {"library", "senior_university", "tcm_clinic"}
+    assert body["summary"]["residents_uncovered"] > 0 and body["underserved_count"] > 0
+    kinds = {k["category"]: k for k in body["kinds"]}
+    assert set(kinds) == {"library", "senior_university", "tcm_clinic"}
+    assert all(k["distance_m"] == 1000 and k["units_missing"] > 0 for k in kinds.values())
+    for g in body["underserved"]:
+        assert g["missing"] and set(g["missing"]) <= set(kinds)
+        assert {"pct_library", "pct_tcm_clinic"} <= set(g)
+
+
+def test_requirements_with_their_own_distances(client):
+    near = client.get("/api/v1/coverage?require=library:500,tcm_clinic:500&target=90").get_json()
+    far = client.get("/api/v1/coverage?require=library:2000&require=tcm_clinic:2000&target=90").get_json()
+    assert [r["distance_m"] for r in near["parameters"]["requirements"]] == [500, 500]
+    assert far["summary"]["residents_pct"] >= near["summary"]["residents_pct"]
+    assert far["underserved_count"] <= near["underserved_count"]
+    edited = client.get("/api/v1/coverage?preset=circle_15min&require=library:1500").get_json()
+    assert edited["parameters"]["requirements"] == [{"category": "library", "distance_m": 1500}]
+
+
+def test_map_has_the_analysed_facilities(client):
+    body = client.get("/api/v1/coverage/map?category=parking&radius=300").get_json()
+    feats = body["facilities"]["features"]
+    assert feats and {f["properties"]["category"] for f in feats} == {"parking"}
+    assert all(f["geometry"]["type"] == "Point" and isinstance(f["properties"]["capacity"], int) for f in feats)
+    assert body["summary"]["spaces_per_100_households"] is not None
+    circle = client.get("/api/v1/coverage/map?preset=circle_15min").get_json()
+    assert {f["properties"]["category"] for f in circle["facilities"]["features"]} == {
+        "library", "senior_university", "tcm_clinic"}
+    assert all("missing" in f["properties"] for f in circle["units"]["features"])
+
+
+@pytest.mark.parametrize("lang,words", [
+    ("zh", ["覆盖率", "未覆盖居民（人）", "方案对比", "缺该类网格"]),
+    ("en", ["Covered share", "Residents not covered", "Comparison", "Grids lacking it"]),
+])
+def test_page(client, lang, words):
+    r = client.get(f"/coverage?lang={lang}")
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert "/static/vendor/leaflet/leaflet.js" in html
-    assert "/api/v1/coverage/map" in html and "export." in html
+    assert "/static/vendor/leaflet/leaflet.js" in html and "/static/gridmap/coverage.js" in html
     assert not any(cdn in html for cdn in ("cdn.", "unpkg.com", "jsdelivr", "cdnjs"))
-    assert "公交站" in html
+    assert ("公交站" if lang == "zh" else "Bus stop") in html
+    for word in words:
+        assert word in html
+    assert "coverage." not in html.replace("gridmap/coverage.js", "")  # no untranslated key
+
+
+def test_page_script_calls_the_api(client):
+    js = client.get("/static/gridmap/coverage.js").get_data(as_text=True)
+    assert "/api/v1/coverage/map?" in js and "/api/v1/coverage/export." in js
