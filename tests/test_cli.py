@@ -170,3 +170,10 @@ def test_serve_on_a_port_in_use_says_so(tmp_path):
                            env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_lang_zh_prints_refusals_in_chinese(runner):
+    en = runner.invoke(main, ["locate", "--lon", "abc", "--lat", "1", "--data-dir", str(MINI)])
+    zh = runner.invoke(main, ["--lang", "zh", "locate", "--lon", "abc", "--lat", "1", "--data-dir", str(MINI)])
+    assert en.exit_code == zh.exit_code == 1
+    assert en.output != zh.output and any("\u4e00" <= ch <= "\u9fff" for ch in zh.output.split("Error:")[-1])

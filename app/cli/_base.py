@@ -21,12 +21,19 @@ class _Gridmap(click.Group):
         try:
             return super().invoke(ctx)
         except GridmapError as exc:
+            lang = ctx.params.get("lang")
+            if lang:  # gridmap --lang zh …: the refusal in Chinese (app.messages), keyed by its code
+                from app import messages
+
+                raise click.ClickException(messages.translate(exc.key, exc.message, lang)) from None
             raise click.ClickException(exc.message) from None
 
 
 @click.group(cls=_Gridmap, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="gridmap")
-def main() -> None:
+@click.option("--lang", type=click.Choice(("zh", "en")), default=None,
+              help="Language of refusals (zh: Chinese); by default they are printed as the core words them.")
+def main(lang: str | None) -> None:
     """gridmap: grid mapping for community governance (网格化治理).
 
     Serve the map and APIs, build and validate geodata, locate addresses and

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app import messages as _messages
 from app.errors import GridmapError
 
 
@@ -36,9 +37,57 @@ def wants_json(default: bool = True) -> bool:
     return best == "application/json"
 
 
-def error_page(status: int, message: str) -> tuple[str, int]:
-    """Render the error page with ``status`` and ``message`` (a 404 says "not found")."""
-    return render_template("error.html", message=message, status=status), status
+def json_lang() -> str | None:
+    """Return the language a JSON answer's ``error`` is written in, or None for the core's own text.
+
+    A request that names its language (``?lang=``, the language cookie), a browser's fetch from one
+    of this site's pages (``Sec-Fetch-Site: same-origin``: the page's language) and a request with
+    ``Accept-Language`` get that language. Scripts that say nothing keep the core's (English)
+    messages, as before.
+
+    Returns
+    -------
+    str or None
+        ``"zh"``, ``"en"`` or None.
+    """
+    from app.web import i18n
+
+    if request.args.get("lang") in i18n.LANGUAGES or request.cookies.get(i18n.COOKIE) in i18n.LANGUAGES:
+        return i18n.current_lang()
+    if request.headers.get("Sec-Fetch-Site") == "same-origin":
+        return i18n.current_lang()
+    if request.headers.get("Accept-Language"):
+        return request.accept_languages.best_match(i18n.LANGUAGES)
+    return None
+
+
+def page_lang() -> str:
+    """Return the language of an error page: the request's UI language."""
+    from app.web import i18n
+
+    return i18n.current_lang()
+
+
+def message_of(err: GridmapError, lang: str | None) -> str:
+    """Return ``err``'s message in ``lang`` (Chinese from :mod:`app.messages` for ``"zh"``)."""
+    return _messages.translate(err.key, err.message, lang)
+
+
+def error_page(status: int, message: str, code: str | None = None) -> tuple[str, int]:
+    """Render the error page with ``status`` and ``message`` in the page's language (a 404 says "not found").
+
+    Parameters
+    ----------
+    status : int
+        The HTTP status.
+    message : str
+        The text; a core refusal's English message is said in Chinese on Chinese pages.
+    code : str, optional
+        The refusal's key (``GridmapError.key``); when omitted, any known pattern may translate it.
+    """
+    lang = page_lang()
+    text = _messages.translate(code, message, lang) if code else _messages.translate_any(message, lang)
+    return render_template("error.html", message=text, status=status), status
 
 
 def register(app: Flask) -> None:
@@ -47,13 +96,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(GridmapError)
     def _gridmap_error(err: GridmapError):
         if wants_json():
-            return jsonify(err.to_dict()), err.status
-        return error_page(err.status, err.message)
+            return jsonify({**err.to_dict(), "error": message_of(err, json_lang())}), err.status
+        return error_page(err.status, err.message, err.key)
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         if wants_json():
-            return jsonify({"error": err.description, "status": err.code}), err.code
+            text = _messages.http_message(err.code or 500, err.description, json_lang()) or err.description
+            return jsonify({"error": text, "status": err.code}), err.code
         if err.code is None or err.code < 400:
             return err  # a redirect raised as an exception
         from app.web.i18n import t

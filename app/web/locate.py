@@ -5,15 +5,17 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pandas as pd
 import shapely
-from flask import Blueprint, current_app, jsonify, render_template, request, send_file
+from flask import Blueprint, current_app, jsonify, render_template, request, send_file, url_for
 from shapely.geometry import mapping
 
+from app import messages as _messages
 from app.geo import mapdata, tabular
 from app.geo.crs import wgs84_to_gcj02
-from app.geo.locate import locate_address, locate_frame, locate_point, summarize
-from app.web import assets, auth, dataset, i18n
-from app.web.errors import ApiError
+from app.geo.locate import locate_address, locate_frame, locate_point, parse_crs, summarize
+from app.web import _locate_batch, assets, auth, dataset, i18n
+from app.web.errors import ApiError, json_lang, message_of
 from app.web.openapi import CRS_PARAM, ERROR, error_responses
 
 bp = Blueprint("locate", __name__)
@@ -65,6 +67,38 @@ OPENAPI_PATHS = {
                       **error_responses(400, 413),
                       "401": {"description": "sign-in needed (GRIDMAP_BATCH_REQUIRE_SIGN_IN)",
                               "content": {"application/json": {"schema": ERROR}}}},
+    }},
+    "/api/v1/locate/batch/preview": {"post": {
+        "summary": "Hold an uploaded CSV/XLSX file for its column mapping; answer its columns and first rows",
+        "operationId": "locateBatchPreview",
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+        "responses": {"200": {"description": "job id, columns, detected lon/lat/address columns (null when not "
+                                             "recognised), the first rows and the row count"},
+                      **error_responses(400, 413)},
+    }},
+    "/api/v1/locate/batch/run": {"post": {
+        "summary": "Start locating a previewed file with the chosen columns and CRS", "operationId": "locateBatchRun",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["job"],
+            "properties": {"job": {"type": "string"}, "lon_col": {"type": "string"}, "lat_col": {"type": "string"},
+                           "address_col": {"type": "string"}, "crs": {"type": "string"}}}}}},
+        "responses": {"202": {"description": "started; poll status_url"}, **error_responses(400, 404, 429)},
+    }},
+    "/api/v1/locate/jobs/{job}": {"get": {
+        "summary": "A batch job's progress; when done its summary and first problem rows", "operationId": "locateJob",
+        "parameters": [{"name": "job", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "state (running, done or failed), done and total rows, summary, "
+                                             "problems, download_url"}, **error_responses(404)},
+    }},
+    "/api/v1/locate/jobs/{job}/download": {"get": {
+        "summary": "A finished batch job's rows as a file", "operationId": "locateJobDownload",
+        "parameters": [{"name": "job", "in": "path", "required": True, "schema": {"type": "string"}},
+                       {"name": "format", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": list(BATCH_FORMATS), "default": "csv"}}],
+        "responses": {"200": {"description": "CSV, XLSX or GeoJSON"}, **error_responses(404, 413),
+                      "409": {"description": "the job is not finished", "content": {"application/json": {"schema": ERROR}}}},
     }},
 }
 
@@ -124,9 +158,8 @@ def _gcj02(point: dict) -> dict:
     return {"lon": round(float(lon), 7), "lat": round(float(lat), 7)}
 
 
-@bp.post("/api/v1/locate/batch")
-def api_batch():
-    """Locate every row of an uploaded CSV/XLSX file; answer JSON or a file in ``format``.
+def _read_upload() -> tuple[pd.DataFrame, str, tabular.TableLimits]:
+    """The uploaded table of a batch request, held to the caller's limits: (table, file name, limits).
 
     The upload is held to :class:`~app.geo.tabular.TableLimits`: the staff's, or the lower ones
     of the public; with ``BATCH_REQUIRE_SIGN_IN`` the public get 401.
@@ -144,26 +177,122 @@ def api_batch():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ApiError("upload a CSV or XLSX file in the form field 'file'")
-    fmt = (request.form.get("format") or request.args.get("format") or "json").lower()
-    if fmt not in {"json", *BATCH_FORMATS}:
-        raise ApiError(f"unknown format {fmt!r}; use json, csv, xlsx or geojson")
     df = tabular.read_table(upload.stream, filename=upload.filename, label=upload.filename, limits=limits)
+    return df, upload.filename, limits
+
+
+def _row_lang() -> str | None:
+    """The language of batch row messages: the request's, when it names one (see :func:`errors.json_lang`)."""
+    return json_lang()
+
+
+def _file_response(result: pd.DataFrame, fmt: str, filename: str, limits: tabular.TableLimits):
+    """``result`` as a download in ``fmt`` (csv, xlsx or geojson), refused (413) past BATCH_MAX_RESPONSE_MB."""
+    chunks = tabular.table_chunks(result, fmt, lon="lon_wgs84", lat="lat_wgs84")
+    body = b"".join(tabular.collect(chunks, limits))
+    resp = send_file(io.BytesIO(body), mimetype=BATCH_FORMATS[fmt], as_attachment=True,
+                     download_name=f"{Path(filename).stem or 'located'}_grids.{fmt}")
+    resp.cache_control.no_cache = True
+    return resp
+
+
+def _format(default: str = "json") -> str:
+    fmt = (request.form.get("format") or request.args.get("format") or default).lower()
+    allowed = (["json"] if default == "json" else []) + list(BATCH_FORMATS)
+    if fmt not in allowed:
+        raise ApiError(f"unknown format {fmt!r}; use {', '.join(allowed)}")
+    return fmt
+
+
+@bp.post("/api/v1/locate/batch")
+def api_batch():
+    """Locate every row of an uploaded CSV/XLSX file; answer JSON or a file in ``format``.
+
+    The upload is held to :class:`~app.geo.tabular.TableLimits`: the staff's, or the lower ones
+    of the public; with ``BATCH_REQUIRE_SIGN_IN`` the public get 401.
+    """
+    fmt = _format()
+    df, filename, limits = _read_upload()
     form = {**request.args, **request.form}
     ds = dataset()
     result = locate_frame(ds, df, crs=form.get("crs"), lon_col=form.get("lon_col"),
                           lat_col=form.get("lat_col"), address_col=form.get("address_col"))
-    if fmt == "json":
-        head = {"summary": summarize(result), "data_version": ds.version}
-        chunks = tabular.json_document(head, "rows", result, current_app.json.dumps)
-    else:
-        chunks = tabular.table_chunks(result, fmt, lon="lon_wgs84", lat="lat_wgs84")
+    lang = _row_lang()
+    if lang == "zh":
+        result = _locate_batch.translated(result, _messages.row_translator(lang))
+    if fmt != "json":
+        return _file_response(result, fmt, filename, limits)
+    head = {"summary": summarize(result), "data_version": ds.version}
+    chunks = tabular.json_document(head, "rows", result, current_app.json.dumps)
     body = b"".join(tabular.collect(chunks, limits))  # refused (413) once it passes BATCH_MAX_RESPONSE_MB
-    if fmt == "json":
-        return current_app.response_class(body, mimetype="application/json")
-    resp = send_file(io.BytesIO(body), mimetype=BATCH_FORMATS[fmt], as_attachment=True,
-                     download_name=f"{Path(upload.filename).stem or 'located'}_grids.{fmt}")
-    resp.cache_control.no_cache = True
-    return resp
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def _jobs() -> _locate_batch.JobStore:
+    store = current_app.extensions.get("gridmap.batch_jobs")
+    if store is None:
+        store = current_app.extensions.setdefault("gridmap.batch_jobs", _locate_batch.JobStore())
+    return store
+
+
+@bp.post("/api/v1/locate/batch/preview")
+def api_batch_preview():
+    """Hold an uploaded table for its column mapping: its columns, the detected ones and its first rows."""
+    df, filename, limits = _read_upload()
+    job = _jobs().add(filename, df, limits)
+    return jsonify(_locate_batch.preview(job))
+
+
+def _column(params: dict, name: str) -> str | None:
+    value = params.get(name)
+    return str(value) if value not in (None, "") else None
+
+
+@bp.post("/api/v1/locate/batch/run")
+def api_batch_run():
+    """Start locating a previewed table with the chosen columns and CRS; poll its status URL."""
+    p = {**request.args, **request.form}
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise ApiError("the JSON body must be an object")
+        p.update(body)
+    job = _jobs().get(str(p.get("job") or ""))
+    spec = tabular.detect_columns(job.table, lon=_column(p, "lon_col"), lat=_column(p, "lat_col"),
+                                  address=_column(p, "address_col"))
+    if spec.mode == "none":
+        raise ApiError("choose the lon and lat columns, or the address column")
+    crs = _column(p, "crs")
+    parse_crs(crs)  # refuse a bad CRS now, not in the thread
+    _jobs().start(job, dataset(), spec, crs)
+    answer = {"job": job.id, "state": job.state, "done": job.done, "total": job.total,
+              "status_url": url_for("locate.api_job", job=job.id)}
+    return jsonify(answer), 202
+
+
+@bp.get("/api/v1/locate/jobs/<job>")
+def api_job(job: str):
+    """A batch job's progress; once done, its summary (counts by status) and its first problem rows."""
+    found = _jobs().get(job)
+    lang = _row_lang()
+    answer = _locate_batch.status(found, _messages.row_translator(lang), lambda e: message_of(e, lang))
+    if found.state == "done":
+        answer["download_url"] = url_for("locate.api_job_download", job=found.id)
+    return jsonify(answer)
+
+
+@bp.get("/api/v1/locate/jobs/<job>/download")
+def api_job_download(job: str):
+    """A finished batch job's rows as a file: ``format`` csv (default), xlsx or geojson."""
+    found = _jobs().get(job)
+    fmt = _format("csv")
+    if found.state != "done" or found.result is None:
+        raise ApiError(f"the batch job {job} is not finished yet", 409)
+    result = found.result
+    lang = _row_lang()
+    if lang == "zh":
+        result = _locate_batch.translated(result, _messages.row_translator(lang))
+    return _file_response(result, fmt, found.filename, found.limits)
 
 
 i18n.register({
@@ -199,7 +328,36 @@ i18n.register({
     "locate.batch_intro": ("上传 CSV 或 Excel 文件（含经纬度列或地址列，支持 GB18030 编码），为每一行分配网格。",
                            "Upload a CSV or Excel file (lon/lat or address columns; GB18030 is fine) to assign every row to a grid."),
     "locate.batch_format": ("结果格式", "Result format"),
-    "locate.batch_submit": ("上传并定位", "Upload and locate"),
+    "locate.batch_submit": ("上传并预览", "Upload and preview"),
+    "locate.batch_reading": ("正在读取文件…", "Reading the file…"),
+    "locate.batch_mapping": ("第 2 步：确认列", "Step 2: confirm the columns"),
+    "locate.batch_rows": ("{name}：共 {total} 行，以下为前 {shown} 行。", "{name}: {total} rows; the first {shown} are shown."),
+    "locate.batch_detected": ("已自动识别下列列，请确认或修改。", "These columns were recognised; confirm or change them."),
+    "locate.batch_unrecognised": ("未能识别经纬度列或地址列，请在下面选择对应的列。",
+                                  "No lon/lat or address column was recognised; choose them below."),
+    "locate.batch_lon": ("经度（X）列", "Longitude (x) column"),
+    "locate.batch_lat": ("纬度（Y）列", "Latitude (y) column"),
+    "locate.batch_address": ("地址列", "Address column"),
+    "locate.batch_none": ("（不使用）", "(none)"),
+    "locate.batch_run": ("开始定位", "Locate the rows"),
+    "locate.batch_restart": ("换一个文件", "Another file"),
+    "locate.batch_need_columns": ("请选择经度列和纬度列，或选择地址列。", "Choose the lon and lat columns, or the address column."),
+    "locate.batch_progress": ("正在定位：{done} / {total} 行", "Locating: {done} / {total} rows"),
+    "locate.batch_summary": ("定位结果", "Result"),
+    "locate.batch_total": ("共 {total} 行", "{total} rows"),
+    "locate.batch_status.ok": ("已定位", "Located"),
+    "locate.batch_status.outside": ("不在网格内", "Outside every grid"),
+    "locate.batch_status.not_found": ("未找到地址", "Address not found"),
+    "locate.batch_status.invalid": ("无效", "Invalid"),
+    "locate.batch_problems": ("前 {n} 条问题行", "First {n} problem rows"),
+    "locate.batch_row": ("行号", "Row"),
+    "locate.batch_status": ("状态", "Status"),
+    "locate.batch_message": ("说明", "Note"),
+    "locate.batch_values": ("内容", "Values"),
+    "locate.batch_download": ("下载结果", "Download the result"),
+    "locate.batch_no_problems": ("所有行都已定位。", "Every row was located."),
+    "locate.batch_failed": ("批量定位失败", "Batch lookup failed"),
+    "locate.batch_choose_file": ("请先选择 CSV 或 Excel 文件。", "Choose a CSV or Excel file first."),
 })
 
 

@@ -208,7 +208,7 @@ def test_locate_page_finds_an_address_and_a_clicked_point(page: _Page, hostile_c
     page.page.fill("#gm-q", "98.3, 95")  # out of range: the error is shown, nothing breaks
     page.page.click("#gm-locate-submit")
     page.page.wait_for_selector("#gm-result .alert-danger", timeout=10000)
-    assert "out of range" in page.page.inner_text("#gm-result")
+    assert "坐标超出范围" in page.page.inner_text("#gm-result")  # the zh page words the refusal in Chinese
     assert [e for e in page.errors if "400" not in e] == []
     assert page.off_host() == []
 

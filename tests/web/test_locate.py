@@ -136,3 +136,130 @@ def test_locate_page_renders_in_both_languages(client):
     assert r.status_code == 200 and "定位" in r.get_data(as_text=True)
     r = client.get("/locate?lang=en")
     assert r.status_code == 200 and "Locate" in r.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- the page's batch steps
+
+
+def _unusual_csv(ds: Dataset) -> bytes:
+    """Headers no detector knows (东经/北纬), one good row, one outside every grid, one bad."""
+    lon, lat = inside_point(ds.grids, 0)
+    return f"序号,东经,北纬\n1,{lon},{lat}\n2,10.0,10.0\n3,abc,\n".encode()
+
+
+def _preview(client, data: bytes, name: str = "点位.csv", **query: str) -> dict:
+    r = client.post("/api/v1/locate/batch/preview", query_string=query,
+                    data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def _wait(client, url: str, **query: str) -> dict:
+    import time
+
+    for _ in range(200):
+        body = client.get(url, query_string=query).get_json()
+        if body["state"] != "running":
+            return body
+        time.sleep(0.05)
+    raise AssertionError("the batch job did not finish")
+
+
+def test_batch_preview_of_unrecognised_headers_asks_for_the_columns(client, ds):
+    p = _preview(client, _unusual_csv(ds))
+    assert p["mode"] == "none" and p["detected"] == {"lon": None, "lat": None, "address": None}
+    assert p["columns"] == ["序号", "东经", "北纬"] and p["total"] == 3
+    assert p["rows"][0][0] == "1" and len(p["rows"]) == 3 and p["job"]
+
+
+def test_batch_preview_detects_known_headers(client, ds):
+    p = _preview(client, _csv(ds, "gb18030"))
+    assert p["mode"] == "coords" and p["detected"] == {"lon": "经度", "lat": "纬度", "address": "地址"}
+
+
+def test_batch_run_with_chosen_columns_reports_progress_summary_and_problems(client, ds):
+    p = _preview(client, _unusual_csv(ds))
+    r = client.post("/api/v1/locate/batch/run", json={"job": p["job"], "lon_col": "东经", "lat_col": "北纬",
+                                                      "crs": "4326"})
+    assert r.status_code == 202, r.get_json()
+    st = _wait(client, r.get_json()["status_url"], lang="zh")
+    assert st["state"] == "done" and st["done"] == st["total"] == 3
+    assert st["summary"] == {"ok": 1, "outside": 1, "not_found": 0, "invalid": 1, "total": 3}
+    assert [(x["row"], x["status"]) for x in st["problems"]] == [(3, "outside"), (4, "invalid")]
+    assert st["problems"][1]["message"] == "坐标缺失或不是数字"
+    assert st["problems"][0]["values"] == {"东经": "10.0", "北纬": "10.0"}
+    csv = client.get(st["download_url"], query_string={"lang": "zh"})
+    assert csv.status_code == 200 and csv.data.startswith(b"\xef\xbb\xbf")
+    assert "坐标缺失或不是数字" in csv.data.decode("utf-8-sig")
+    xlsx = client.get(st["download_url"], query_string={"format": "xlsx", "lang": "en"})
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
+    header = [c.value for c in ws[1]]
+    assert ws.max_row == 4 and "missing or non-numeric coordinates" in [c.value for c in ws[4]]
+    assert "grid_code" in header
+
+
+@pytest.mark.parametrize(
+    ("body", "zh", "en"),
+    [
+        ({}, "请同时选择经度列和纬度列", "choose the lon and lat columns"),
+        ({"lon_col": "东经"}, "请同时选择经度列和纬度列，或都不选", "give both the lon and the lat column"),
+        ({"lon_col": "东经", "lat_col": "纬"}, "找不到纬度列", "lat column '纬' not found"),
+        ({"lon_col": "东经", "lat_col": "北纬", "crs": "EPSG:0"}, "坐标系", "EPSG:0"),
+    ],
+)
+def test_batch_run_refusals_speak_the_pages_language(client, ds, body, zh, en):
+    p = _preview(client, _unusual_csv(ds))
+    for lang, needle in (("zh", zh), ("en", en)):
+        r = client.post("/api/v1/locate/batch/run", query_string={"lang": lang}, json={"job": p["job"], **body})
+        assert r.status_code == 400 and needle in r.get_json()["error"], r.get_json()
+        assert r.get_json()["code"]
+
+
+def test_batch_unknown_job_is_404(client):
+    r = client.post("/api/v1/locate/batch/run", json={"job": "nope"})
+    assert r.status_code == 404 and "upload the file again" in r.get_json()["error"]
+    r = client.get("/api/v1/locate/jobs/nope", query_string={"lang": "zh"})
+    assert r.status_code == 404 and "重新上传" in r.get_json()["error"]
+
+
+def test_batch_preview_refusals_are_translated(client):
+    r = client.post("/api/v1/locate/batch/preview", query_string={"lang": "zh"},
+                    data={"file": (io.BytesIO(b""), "空.csv")}, content_type="multipart/form-data")
+    assert r.status_code == 400 and r.get_json()["error"] == "空.csv：文件是空的。"
+    assert r.get_json()["code"] == "table"
+
+
+def test_json_errors_keep_english_for_scripts_and_follow_the_page(client):
+    r = client.get("/api/v1/locate/point?lon=abc&lat=1")
+    assert "must be a number" in r.get_json()["error"]  # a script that names no language
+    r = client.get("/api/v1/locate/point?lon=abc&lat=1", headers={"Sec-Fetch-Site": "same-origin"})
+    assert r.get_json()["error"].startswith("经度必须是数字")  # the page's default language (zh)
+    r = client.get("/api/v1/locate/point?lon=abc&lat=1&lang=en", headers={"Sec-Fetch-Site": "same-origin"})
+    assert "must be a number" in r.get_json()["error"]
+
+
+def test_batch_api_rows_in_chinese_when_asked(client, ds):
+    data = {"file": (io.BytesIO(_csv(ds, "utf-8")), "points.csv")}
+    r = client.post("/api/v1/locate/batch", data=data, content_type="multipart/form-data")
+    assert r.get_json()["rows"][2]["message"] == "missing or non-numeric coordinates"  # scripts: as before
+    data = {"file": (io.BytesIO(_csv(ds, "utf-8")), "points.csv")}
+    r = client.post("/api/v1/locate/batch?lang=zh", data=data, content_type="multipart/form-data")
+    assert r.get_json()["rows"][2]["message"] == "坐标缺失或不是数字"
+
+
+def test_batch_job_is_chunked(client, ds, monkeypatch):
+    from app.web import _locate_batch
+
+    monkeypatch.setattr(_locate_batch, "CHUNK_ROWS", 2)
+    lon, lat = inside_point(ds.grids, 0)
+    text = "lon,lat\n" + "".join(f"{lon},{lat}\n" for _ in range(7))
+    p = _preview(client, text.encode())
+    r = client.post("/api/v1/locate/batch/run", json={"job": p["job"], "lon_col": "lon", "lat_col": "lat"})
+    st = _wait(client, r.get_json()["status_url"])
+    assert st["summary"]["ok"] == 7 and st["done"] == 7 and st["problems"] == []
+
+
+def test_locate_page_has_the_batch_steps(client):
+    html = client.get("/locate").get_data(as_text=True)
+    for marker in ("gm-batch-mapping", "gm-batch-progress", "gm-batch-summary", "第 2 步：确认列"):
+        assert marker in html

@@ -146,6 +146,7 @@
       return encodeURIComponent(k) + "=" + encodeURIComponent(params[k]);
     }).join("&");
     if (cfg.datum !== "wgs84") qs += "&display=" + encodeURIComponent(cfg.datum);
+    qs += "&lang=" + encodeURIComponent(cfg.lang);
     return fetch(url + "?" + qs, { headers: { Accept: "application/json" } }).then(function (r) {
       return r.json().then(function (body) {
         if (!r.ok) throw new Error(body.error || ("HTTP " + r.status));
@@ -181,5 +182,170 @@
   map.on("click", function (e) {
     var crs = cfg.datum === "gcj02" ? "gcj02" : "4326";
     lookupPoint(e.latlng.lng.toFixed(7), e.latlng.lat.toFixed(7), crs, e.latlng);
+  });
+
+  /* ---- batch: upload -> column mapping with a preview -> progress -> summary and download ---- */
+  var B = {
+    form: document.getElementById("gm-batch-form"), file: document.getElementById("gm-batch-file"),
+    upload: document.getElementById("gm-batch-upload"), alert: document.getElementById("gm-batch-alert"),
+    mapping: document.getElementById("gm-batch-mapping"), rows: document.getElementById("gm-batch-rows"),
+    hint: document.getElementById("gm-batch-hint"), lon: document.getElementById("gm-batch-lon"),
+    lat: document.getElementById("gm-batch-lat"), address: document.getElementById("gm-batch-address"),
+    crs: document.getElementById("gm-batch-crs"), preview: document.getElementById("gm-batch-preview"),
+    run: document.getElementById("gm-batch-run"), restart: document.getElementById("gm-batch-restart"),
+    progress: document.getElementById("gm-batch-progress"), bar: document.getElementById("gm-batch-bar"),
+    progressText: document.getElementById("gm-batch-progress-text"),
+    summary: document.getElementById("gm-batch-summary"), total: document.getElementById("gm-batch-total"),
+    counts: document.getElementById("gm-batch-counts"), problems: document.getElementById("gm-batch-problems"),
+    format: document.getElementById("gm-batch-format"), download: document.getElementById("gm-batch-download")
+  };
+  var job = null;
+  var downloadUrl = null;
+
+  function fmt(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (m, k) { return values[k] !== undefined ? String(values[k]) : m; });
+  }
+  function show(elem, on) { elem.classList.toggle("d-none", !on); }
+  function batchError(message) {
+    B.alert.textContent = message;
+    show(B.alert, true);
+  }
+  function withLang(url) { return url + (url.indexOf("?") < 0 ? "?" : "&") + "lang=" + encodeURIComponent(cfg.lang); }
+
+  /* Every answer is read as JSON; a refusal's message (in the page's language) goes into the page. */
+  function api(url, options) {
+    return fetch(withLang(url), Object.assign({ headers: { Accept: "application/json" } }, options || {}))
+      .then(function (r) {
+        return r.json().catch(function () { return null; }).then(function (body) {
+          if (!r.ok || !body) throw new Error((body && body.error) || (T.batchFailed + " (HTTP " + r.status + ")"));
+          return body;
+        });
+      });
+  }
+
+  function fillSelect(select, columns, chosen) {
+    var opts = [node("option", { value: "", text: T.batchNone })].concat(columns.map(function (c) {
+      return node("option", { value: c, text: c });
+    }));
+    select.replaceChildren.apply(select, opts);
+    select.value = chosen || "";
+  }
+
+  function markColumns() {
+    var picked = [B.lon.value, B.lat.value, B.address.value];
+    Array.prototype.forEach.call(B.preview.querySelectorAll("th[data-col]"), function (th) {
+      th.classList.toggle("table-primary", picked.indexOf(th.getAttribute("data-col")) >= 0);
+    });
+  }
+
+  function showMapping(p) {
+    job = p.job;
+    fillSelect(B.lon, p.columns, p.detected.lon);
+    fillSelect(B.lat, p.columns, p.detected.lat);
+    fillSelect(B.address, p.columns, p.detected.address);
+    B.rows.textContent = fmt(T.batchRows, { name: p.filename, total: p.total, shown: p.rows.length });
+    B.hint.textContent = p.mode === "none" ? T.batchUnrecognised : T.batchDetected;
+    B.hint.className = "small mb-2 " + (p.mode === "none" ? "text-danger fw-semibold" : "gm-muted");
+    var head = node("tr", {}, p.columns.map(function (c) { return node("th", { "data-col": c, text: c }); }));
+    var body = node("tbody", {}, p.rows.map(function (row) {
+      return node("tr", {}, row.map(function (v) { return node("td", { text: v }); }));
+    }));
+    B.preview.replaceChildren(node("thead", {}, [head]), body);
+    markColumns();
+    show(B.mapping, true);
+  }
+
+  [B.lon, B.lat, B.address].forEach(function (s) { s.addEventListener("change", markColumns); });
+
+  function reset() {
+    job = null;
+    [B.alert, B.mapping, B.progress, B.summary].forEach(function (e) { show(e, false); });
+    B.upload.disabled = false;
+  }
+
+  B.form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    reset();
+    if (!B.file.files.length) { batchError(T.chooseFile); return; }
+    var data = new FormData();
+    data.append("file", B.file.files[0]);
+    B.upload.disabled = true;
+    B.progressText.textContent = T.batchReading;
+    B.bar.style.width = "0%";
+    show(B.progress, true);
+    api(cfg.batchPreview, { method: "POST", body: data }).then(showMapping)
+      .catch(function (e) { batchError(e.message); })
+      .then(function () { B.upload.disabled = false; show(B.progress, false); });
+  });
+
+  B.restart.addEventListener("click", function () { reset(); B.file.value = ""; B.file.focus(); });
+
+  function setProgress(done, total) {
+    var pct = total ? Math.round(100 * done / total) : 0;
+    B.bar.style.width = pct + "%";
+    B.bar.parentNode.setAttribute("aria-valuenow", String(pct));
+    B.progressText.textContent = fmt(T.batchProgress, { done: done, total: total });
+  }
+
+  function setDownload() {
+    if (downloadUrl) B.download.setAttribute("href", withLang(downloadUrl + "?format=" + B.format.value));
+  }
+  B.format.addEventListener("change", setDownload);
+
+  function showSummary(st) {
+    show(B.progress, false);
+    var s = st.summary;
+    B.total.textContent = fmt(T.batchTotal, { total: s.total });
+    B.counts.replaceChildren.apply(B.counts, ["ok", "outside", "not_found", "invalid"].map(function (k) {
+      return node("li", { "data-status": k }, [node("span", { "class": "gm-batch-count", text: String(s[k]) }),
+        node("span", { text: " " + T["status_" + k] })]);
+    }));
+    var parts = [];
+    if (!st.problems.length) {
+      parts.push(node("p", { "class": "small text-success mb-1", text: T.batchNoProblems }));
+    } else {
+      var rows = st.problems.map(function (p) {
+        var values = Object.keys(p.values).map(function (k) { return p.values[k]; }).filter(Boolean).join(", ");
+        return node("tr", {}, [node("td", { text: String(p.row) }),
+          node("td", { "class": "text-nowrap", text: T["status_" + p.status] || p.status }),
+          node("td", { text: p.message || (p.nearest_grid_code ? T.nearest + "：" + p.nearest_grid_code + "，" +
+            Math.round(p.distance_m) + " " + T.metres : "") }), node("td", { text: values })]);
+      });
+      parts.push(node("h4", { "class": "h6 small fw-semibold mb-1", text: fmt(T.batchProblems, { n: st.problems.length }) }));
+      parts.push(node("div", { "class": "table-responsive" }, [node("table", { "class": "table table-sm small mb-1", id: "gm-batch-problem-table" }, [
+        node("thead", {}, [node("tr", {}, [node("th", { "class": "text-nowrap", text: T.batchRow }),
+          node("th", { "class": "text-nowrap", text: T.batchStatus }),
+          node("th", { text: T.batchMessage }), node("th", { text: T.batchValues })])]),
+        node("tbody", {}, rows)])]));
+    }
+    B.problems.replaceChildren.apply(B.problems, parts);
+    downloadUrl = st.download_url;
+    setDownload();
+    show(B.summary, true);
+  }
+
+  function poll(url) {
+    api(url).then(function (st) {
+      setProgress(st.done, st.total);
+      if (st.state === "running") { setTimeout(function () { poll(url); }, 400); return; }
+      B.run.disabled = false;
+      if (st.state === "failed") { show(B.progress, false); batchError(st.error); return; }
+      showSummary(st);
+    }).catch(function (e) { B.run.disabled = false; show(B.progress, false); batchError(e.message); });
+  }
+
+  B.run.addEventListener("click", function () {
+    show(B.alert, false);
+    show(B.summary, false);
+    if (!(B.lon.value && B.lat.value) && !B.address.value) { batchError(T.batchNeedColumns); return; }
+    var body = { job: job, lon_col: B.lon.value, lat_col: B.lat.value, address_col: B.address.value,
+                 crs: B.crs.value };
+    B.run.disabled = true;
+    setProgress(0, 0);
+    show(B.progress, true);
+    api(cfg.batchRun, { method: "POST", headers: { Accept: "application/json", "Content-Type": "application/json" },
+                        body: JSON.stringify(body) })
+      .then(function (st) { setProgress(st.done, st.total); poll(st.status_url); })
+      .catch(function (e) { B.run.disabled = false; show(B.progress, false); batchError(e.message); });
   });
 })();

@@ -1,0 +1,284 @@
+"""Chinese text for the core's refusals and batch row messages, keyed by the GridmapError ``code``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+#: Column and parameter names as the Chinese messages call them.
+_NAMES = {"lon": "经度", "lat": "纬度", "x": "x 坐标", "y": "y 坐标", "address": "地址", "limit": "limit 参数",
+          "radius": "radius 参数"}
+
+
+def _name(text: str) -> str:
+    return _NAMES.get(text, text)
+
+
+#: Per code: (English pattern, Chinese template). Patterns are matched against the whole message
+#: (after an optional ``<file name>: `` prefix); ``{name}`` groups go through :data:`_NAMES`.
+PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "request": (
+        (r"upload a CSV or XLSX file in the form field 'file'", "请选择要上传的 CSV 或 Excel 文件。"),
+        (r"unknown format (?P<fmt>.+?); (?:use|expected one of) (?P<choices>.+)",
+         "不支持的结果格式 {fmt}，可选：{choices}。"),
+        (r"give lon and lat \(or x and y\)", "请同时提供经度和纬度（或 x 和 y）。"),
+        (r"the JSON body must be an object", "JSON 请求体必须是对象。"),
+        (r"limit must be a whole number(?:, got (?P<value>.+))?", "limit 必须是整数。"),
+        (r"limit must be between (?P<a>\d+) and (?P<b>\d+)", "limit 必须在 {a} 到 {b} 之间。"),
+        (r"limit must be from (?P<a>\d+) to (?P<b>\d+), got (?P<value>.+)", "limit 必须在 {a} 到 {b} 之间（收到 {value}）。"),
+        (r"sign in as staff to use batch jobs.*", "批量定位需要以工作人员身份登录（GRIDMAP_BATCH_REQUIRE_SIGN_IN）。"),
+        (r"sign in as (?P<role>\w+) first", "请先以 {role} 身份登录。"),
+        (r"this needs the (?P<role>\w+) role", "此操作需要 {role} 角色。"),
+        (r"the form has expired or did not come from this site.*", "表单已过期或并非来自本站（CSRF 令牌缺失或错误），请刷新页面后重试。"),
+        (r"category is missing.*", "缺少设施类别：请给出一个或多个类别，如 category=bus_stop。"),
+        (r"radius is missing.*", "缺少距离：请以米为单位给出，如 radius=500。"),
+        (r"unknown level (?P<level>.+?); expected one of (?P<choices>.+)", "未知的统计层级 {level}，可选：{choices}。"),
+        (r"the upload (?P<rest>.+)", "上传的文件过大。"),
+        (r"choose the lon and lat columns, or the address column", "请同时选择经度列和纬度列，或选择地址列。"),
+        (r"give both the lon and the lat column, or neither", "请同时选择经度列和纬度列，或都不选。"),
+        (r"no batch job (?P<job>\S+).*", "找不到该批量任务（可能已过期），请重新上传文件。"),
+        (r"the batch job (?P<job>\S+) is not finished yet", "批量任务尚未完成，请稍候。"),
+        (r"too many batch jobs are running.*", "正在运行的批量任务过多，请稍后再试。"),
+    ),
+    "origin": (
+        (r"refused: this request comes from (?P<origin>\S+) .*", "已拒绝：该请求来自 {origin}，而非本站。"),
+    ),
+    "locate": (
+        (r"(?P<name>\w+) must be a number, got (?P<value>.+)", "{name}必须是数字，收到的是 {value}。"),
+        (r"(?P<name>\w+) must be a finite number, got (?P<value>.+)", "{name}必须是有限的数字，收到的是 {value}。"),
+        (r"(?P<name>\w+) is missing", "缺少{name}。"),
+        (r"coordinates out of range: .*got (?P<x>\S+), (?P<y>\S+)",
+         "坐标超出范围：经度应在 ±180 以内、纬度在 ±90 以内，收到 {x}, {y}。"),
+        (r"coordinates (?P<x>\S+), (?P<y>\S+) are outside the valid area of (?P<crs>.+)",
+         "坐标 {x}, {y} 不在 {crs} 的有效范围内。"),
+        (r"address is empty", "地址为空。"),
+        (r"address is longer than (?P<n>\d+) characters", "地址超过 {n} 个字符。"),
+        (r"address (?P<text>.+) has no usable text after normalisation", "地址 {text} 规范化后没有可用的文字。"),
+        (r"no lon/lat columns and no address column found.*",
+         "未找到经纬度列或地址列：请将列命名为 经度/纬度（lon/lat）或 地址（address），或在页面上选择对应的列。"),
+    ),
+    "crs": (
+        (r"unknown CRS (?P<crs>.+?): no such EPSG code", "未知的坐标系 {crs}：没有这个 EPSG 代码。"),
+        (r"unknown CRS (?P<crs>.+?): expected EPSG:<code>.*",
+         "未知的坐标系 {crs}：应为 EPSG:<代码>、EPSG 代码数字、wgs84、cgcs2000、gcj02 或 bd09。"),
+        (r"unknown CRS (?P<crs>.+?): not an EPSG code", "未知的坐标系 {crs}：不是 EPSG 代码。"),
+        (r"unknown CRS '': empty CRS name", "坐标系名称为空。"),
+        (r"unknown CRS (?P<crs>.+?): expected a string or an EPSG code", "未知的坐标系 {crs}：应为文字或 EPSG 代码。"),
+        (r"CRS (?P<crs>.+?) has no EPSG code; give it as EPSG:<code>", "坐标系 {crs} 没有 EPSG 代码，请写成 EPSG:<代码>。"),
+    ),
+    "table": (
+        (r"the file is empty", "文件是空的。"),
+        (r"file not found", "找不到文件。"),
+        (r"is a folder, not a file", "这是文件夹，不是文件。"),
+        (r"the header row is empty; .*", "表头行为空：第一行必须是列名。"),
+        (r"no header row \(the first row holds only numbers: (?P<cells>.+)\); .*",
+         "缺少表头行（第一行全是数字：{cells}）：请添加列名行，如 经度,纬度 或 地址。"),
+        (r"UTF-16 text is not supported; .*", "不支持 UTF-16 文本，请另存为“CSV UTF-8”。"),
+        (r"the file is binary, not CSV text", "这是二进制文件，不是 CSV 文本。"),
+        (r"cannot decode the file as UTF-8 or GB18030 \(bad byte at offset (?P<at>\d+)\); .*",
+         "无法按 UTF-8 或 GB18030 解码（第 {at} 字节有误），请另存为“CSV UTF-8”。"),
+        (r"the file does not look like text .*", "文件不像文本（含控制字符），请另存为“CSV UTF-8”。"),
+        (r"row (?P<row>\d+) has (?P<n>\d+) fields but the header has (?P<width>\d+)",
+         "第 {row} 行有 {n} 个字段，而表头有 {width} 个。"),
+        (r"not readable as CSV near line (?P<line>\d+) .*", "第 {line} 行附近无法按 CSV 读取。"),
+        (r"legacy \.xls workbooks are not accepted .*", "批量定位不接受旧版 .xls 工作簿，请另存为 .xlsx 或 CSV。"),
+        (r"this is an Excel workbook, not CSV text; .*", "这是 Excel 工作簿而不是 CSV 文本：请将扩展名改为 .xlsx 或导出 CSV。"),
+        (r"unsupported file type (?P<ext>.+?); use (?P<choices>.+)", "不支持的文件类型 {ext}，可用：{choices}。"),
+        (r"the workbook has no sheets", "工作簿中没有工作表。"),
+        (r"the first sheet is empty", "第一个工作表是空的。"),
+        (r"the workbook is encrypted; .*", "工作簿已加密，请去掉密码后另存。"),
+        (r"not (?:a readable Excel|an XLSX) workbook.*", "不是可读取的 Excel 工作簿，请另存为 .xlsx 或 CSV。"),
+        (r"binary \(\.xlsb\) and OpenDocument workbooks are not accepted; .*",
+         "不接受二进制（.xlsb）或 OpenDocument 工作簿，请另存为 .xlsx。"),
+        (r"(?P<role>lon|lat|address) column (?P<col>.+?) not found; columns are: (?P<cols>.*)",
+         "找不到{role}列 {col}；文件的列为：{cols}。"),
+        (r"give both the lon and the lat column, or neither", "请同时选择经度列和纬度列，或都不选。"),
+        (r"cannot write GeoJSON: no lon/lat columns.*", "无法输出 GeoJSON：没有经纬度列。"),
+        (r"the workbook .*", "工作簿结构异常，请在 Excel 中重新保存后再试。"),
+    ),
+    "table.limit": (
+        (r"(?P<what>.+?) is (?P<size>[\d.]+ \w+); at most (?P<max>[\d.]+ \w+) are accepted(?P<anon> without signing in)?"
+         r" \((?P<setting>\w+)\)", "文件大小为 {size}，{anon}最多接受 {max}（{setting}）。"),
+        (r"the file has (?:more than )?(?P<rows>\d+) rows; at most (?P<max>\d+) are accepted(?P<anon> without signing in)?"
+         r" \((?P<setting>\w+)\)", "文件行数过多，{anon}最多接受 {max} 行（{setting}）。"),
+        (r".*? (?P<cols>\d+) columns; at most (?P<max>\d+) are accepted.*\((?P<setting>\w+)\)",
+         "文件有 {cols} 列，最多接受 {max} 列（{setting}）。"),
+        (r"row (?P<row>\d+) has a cell of .* characters; at most (?P<max>\d+) are accepted.*\((?P<setting>\w+)\)",
+         "第 {row} 行有单元格超过 {max} 个字符（{setting}）。"),
+        (r"the workbook unpacks to (?P<size>[\d.]+ \w+); at most (?P<max>[\d.]+ \w+) are accepted.*\((?P<setting>\w+)\)",
+         "工作簿解压后为 {size}，最多接受 {max}（{setting}）。"),
+        (r"the result would be larger than (?P<max>[\d.]+ \w+), .*\((?P<setting>\w+)\)",
+         "结果将超过可发送的上限 {max}（{setting}）：请拆分文件，或选择体积最小的 CSV 格式。"),
+        (r"a sheet of the workbook spans (?P<rows>\d+) rows; at most (?P<max>\d+) .*\((?P<setting>\w+)\)",
+         "工作表有 {rows} 行，最多接受 {max} 行（{setting}）。"),
+        (r".*\((?P<setting>\w+)\)", "工作簿超出限制（{setting}）。"),
+    ),
+    "features": (
+        (r"no collection (?P<cid>.+)", "没有要素集合 {cid}。"),
+        (r"collection (?P<cid>.+?) has no feature (?P<fid>.+)", "要素集合 {cid} 中没有要素 {fid}。"),
+        (r"(?P<name>\w+) must be an integer, got (?P<value>.+)", "{name} 必须是整数，收到 {value}。"),
+        (r"(?P<name>\w+) must be at least (?P<min>\S+), got (?P<value>.+)", "{name} 至少为 {min}，收到 {value}。"),
+        (r"bbox needs 4 \(or 6\) comma-separated numbers, got (?P<n>\d+)", "bbox 需要 4 个（或 6 个）逗号分隔的数字，收到 {n} 个。"),
+        (r"bbox must be comma-separated numbers, got (?P<value>.+)", "bbox 必须是逗号分隔的数字，收到 {value}。"),
+        (r"bbox: .*", "bbox 的范围有误。"),
+        (r"unknown property (?P<name>.+?); queryable: (?P<choices>.+)", "未知属性 {name}，可查询：{choices}。"),
+        (r"cannot sort by (?P<name>.+?); sortable: (?P<choices>.+)", "不能按 {name} 排序，可排序：{choices}。"),
+        (r"unsupported (?P<param>\S+) (?P<value>.+?); supported: (?P<choices>.+)", "不支持的 {param} {value}，可用：{choices}。"),
+    ),
+    "store.busy": ((r".*", "数据正在被另一项操作修改，请稍后再试。"),),
+    "store.read_only": ((r".*", "数据为只读，无法修改。"),),
+}
+
+#: Per code: what the refusal is about, said in Chinese, for messages no pattern covers.
+GENERIC: dict[str, str] = {
+    "error": "请求未能完成",
+    "request": "请求参数有误",
+    "origin": "请求来源不被接受",
+    "locate": "无法定位",
+    "crs": "坐标系有误",
+    "table": "文件无法读取",
+    "table.limit": "文件超出限制",
+    "store": "数据存储出错",
+    "store.busy": "数据正忙",
+    "store.read_only": "数据为只读",
+    "settings": "设置有误",
+    "users": "账号操作未能完成",
+    "operation": "操作未能完成",
+    "coverage": "覆盖分析参数有误",
+    "report": "报告未能生成",
+    "features": "要素查询有误",
+    "features.collection": "没有这个要素集合",
+    "features.item": "没有这个要素",
+    "features.f": "不支持的输出格式",
+    "features.filter": "筛选条件有误",
+    "import.field": "字段有误",
+    "import.refused": "导入被拒绝",
+    "init_city": "城市初始化未能完成",
+    "init_city.refused": "城市初始化被拒绝",
+    "data.check": "数据检查未通过",
+    "assets": "静态资源缺失",
+    "auth.basic": "身份验证失败",
+    "rollback.confirm": "请确认回滚",
+}
+
+#: HTTP errors without a GridmapError (werkzeug's, the rate limiter's), by status.
+HTTP: dict[int, tuple[str, str]] = {
+    400: ("请求有误。", "Bad request."),
+    401: ("请先登录。", "Please sign in."),
+    403: ("没有权限。", "Not allowed."),
+    404: ("页面或资源不存在。", "Not found."),
+    405: ("不支持该请求方法。", "Method not allowed."),
+    413: ("上传的文件太大。", "The upload is too large."),
+    429: ("请求过于频繁，请稍后再试。", "Too many requests; try again shortly."),
+    500: ("服务器内部错误，已记录。", "Internal error; it has been logged."),
+}
+
+#: Batch row messages of :func:`app.geo.locate.locate_frame`: English pattern -> Chinese template.
+ROW_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"missing or non-numeric coordinates", "坐标缺失或不是数字"),
+    (r"coordinates out of range", "坐标超出范围"),
+    (r"coordinates outside the valid area of (?P<crs>.+)", "坐标不在 {crs} 的有效范围内"),
+    (r"empty address", "地址为空"),
+    (r"closest: (?P<list>.+)", "相近地址：{list}"),
+    (r"no similar address", "没有相近的地址"),
+)
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_COMPILED: dict[str, list[tuple[re.Pattern[str], str]]] = {
+    code: [(re.compile(p, re.S), zh) for p, zh in pairs] for code, pairs in PATTERNS.items()
+}
+_COMPILED["locate"] += _COMPILED["crs"]  # lookups re-raise the CRS refusals as their own
+_ROWS = [(re.compile(p, re.S), zh) for p, zh in ROW_PATTERNS]
+
+
+def _fill(template: str, match: re.Match[str]) -> str:
+    groups = {k: (v or "") for k, v in match.groupdict().items()}
+    for key in ("name", "role", "what"):
+        if key in groups:
+            groups[key] = _name(groups[key])
+    if "anon" in groups:
+        groups["anon"] = "未登录时" if groups["anon"] else ""
+    return template.format(**groups)
+
+
+def _match(patterns: list[tuple[re.Pattern[str], str]], message: str) -> str | None:
+    for pattern, zh in patterns:
+        m = pattern.fullmatch(message)
+        if m:
+            return _fill(zh, m)
+    return None
+
+
+def translate(code: str, message: str, lang: str | None) -> str:
+    """Return a refusal's message in ``lang``.
+
+    Parameters
+    ----------
+    code : str
+        The error's key (``GridmapError.key``, ``code`` in JSON), e.g. ``"locate"``.
+    message : str
+        The core's message (English, or already translated by the web layer).
+    lang : str or None
+        ``"zh"`` for Chinese; anything else keeps the message as it is.
+
+    Returns
+    -------
+    str
+        A Chinese sentence from :data:`PATTERNS` (a ``<file name>: `` prefix kept), else the code's
+        :data:`GENERIC` sentence followed by the original message; the message itself when it is
+        already Chinese or ``lang`` is not ``"zh"``.
+    """
+    if lang != "zh" or not message:
+        return message
+    patterns = _COMPILED.get(code, []) or _COMPILED.get(code.split(".")[0], [])
+    found = _match(patterns, message)
+    if found is None and ": " in message:  # "<file name>: <message>"
+        label, rest = message.split(": ", 1)
+        inner = _match(patterns, rest)
+        found = f"{label}：{inner}" if inner else None
+    if found is not None:
+        return found
+    if _CJK.search(message):  # said in Chinese already (the web layer's own i18n strings)
+        return message
+    generic = GENERIC.get(code) or GENERIC.get(code.split(".")[0]) or GENERIC["error"]
+    return f"{generic}（{message}）"
+
+
+def translate_any(message: str, lang: str | None) -> str:
+    """Return ``message`` in ``lang`` by whichever code's patterns match it, else unchanged (no code known)."""
+    if lang != "zh" or not message:
+        return message
+    for code, patterns in _COMPILED.items():
+        if code.startswith("store."):
+            continue  # their catch-all patterns fit every message
+        found = _match(patterns, message)
+        if found is not None:
+            return found
+    return message
+
+
+def http_message(status: int, description: str | None, lang: str | None) -> str | None:
+    """Return the text of an HTTP error without a GridmapError in ``lang``, or None to keep ``description``."""
+    pair = HTTP.get(status)
+    if lang != "zh" or pair is None:
+        return None
+    return pair[0]
+
+
+def row_message(message: str, lang: str | None) -> str:
+    """Return one batch row's ``message`` in ``lang`` (``"zh"`` translates; empty stays empty)."""
+    if lang != "zh" or not message or not isinstance(message, str):
+        return message
+    return _match(_ROWS, message) or message
+
+
+def row_translator(lang: str | None) -> Callable[[str], str]:
+    """Return a function translating batch row messages into ``lang`` (cached per distinct message)."""
+    cache: dict[str, str] = {}
+
+    def tr(message: str) -> str:
+        if message not in cache:
+            cache[message] = row_message(message, lang)
+        return cache[message]
+
+    return tr
