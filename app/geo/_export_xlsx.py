@@ -14,7 +14,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from app.geo._coverage_params import PRESETS
+from app.geo._coverage_params import PRESETS, STANDARDS
 from app.geo._export_columns import NUMBER_FORMATS, Column, column
 from app.geo.audit import format_time
 from app.geo.schema import CATEGORIES, PERSONAL_FIELDS
@@ -166,7 +166,7 @@ def parameter_rows(result: Any, lang: str = "zh", tz: str = "Asia/Shanghai", cit
     rows += [
         (text("mode", lang), text(p["mode"], lang) if p["mode"] in _TEXT else str(p["mode"])),
         (text("target", lang), target),
-        (text("standard", lang), _standard(result, p) or text("no_standard", lang)),
+        (text("standard", lang), _standard(result, p, lang) or text("no_standard", lang)),
         (text("metric_crs", lang), str(p["metric_crs"])),
         (text("data_version", lang), str(p["data_version"])),
         (text("computed_at", lang), format_time(p["computed_at"], tz)),
@@ -234,17 +234,26 @@ def _requirements(req: Any, lang: str) -> str:
     return sep.join(parts)
 
 
-def _standard(result: Any, p: dict) -> str:
+def _standard(result: Any, p: dict, lang: str = "zh") -> str:
+    """The standards behind the analysis in ``lang``: each document with what gridmap takes from it."""
     if p.get("standard"):
         return str(p["standard"])
-    preset = p.get("preset")
-    if preset in PRESETS:
-        return PRESETS[preset].standard
-    cats = sorted(p["categories"])
-    for candidate in PRESETS.values():
-        if sorted(candidate.categories) == cats and float(p["radius_m"]) in candidate.radii:
-            return candidate.standard
-    return ""
+    preset = PRESETS.get(p.get("preset") or "")
+    if preset is None:
+        cats = sorted(p["categories"])
+        preset = next((c for c in PRESETS.values()
+                       if sorted(c.categories) == cats and float(p["radius_m"]) in c.radii), None)
+    if preset is None:
+        return ""
+    if not preset.standards:
+        return preset.standard
+    parts = []
+    for key in preset.standards:
+        std = STANDARDS[key]
+        said = (std.en if lang == "en" else std.zh).rstrip("。. ")
+        parts.append(f"{std.document}{(' ' + std.clause) if std.clause else ''}：{said}" if lang != "en"
+                     else f"{std.document}{(' ' + std.clause) if std.clause else ''}: {said}")
+    return "；".join(parts) if lang != "en" else "; ".join(parts)
 
 
 def _cell_value(col: Column, value: Any, lang: str) -> Any:
