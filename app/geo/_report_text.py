@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.geo import _coverage_params
+from app.geo import _coverage_params, audit
 from app.geo.schema import CATEGORIES
 
 #: Residents-share classes, as the coverage page's ``color()`` draws them: (lower bound %, colour).
@@ -152,20 +150,12 @@ def class_labels() -> list[tuple[str, str]]:
 
 def local_date(ts: str, tz: str, lang: str = "zh", with_time: bool = False) -> str:
     """A stored UTC time as the local date (and time) in ``tz``: ``2026年12月2日`` or ``2 December 2026``."""
-    try:
-        when = datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
-    except ValueError:
+    local = audit.local_time(ts, tz)
+    if local is None:
         return str(ts)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    try:
-        when = when.astimezone(ZoneInfo(tz))
-        zone = ""
-    except (ZoneInfoNotFoundError, ValueError):
-        when = when.astimezone(UTC)
-        zone = " UTC"
+    when, known = local
     text = f"{when.day} {when:%B %Y}" if lang == "en" else f"{when.year}年{when.month}月{when.day}日"
-    return text + (f" {when:%H:%M}" if with_time else "") + zone
+    return text + (f" {when:%H:%M}" if with_time else "") + ("" if known else " UTC")
 
 
 def find_preset(params: Any) -> Any | None:

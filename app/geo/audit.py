@@ -236,14 +236,35 @@ def format_time(ts: str, tz: str = "Asia/Shanghai") -> str:
     str
         The local time to the minute; ``ts`` itself when it cannot be read.
     """
+    local = local_time(ts, tz)
+    if local is None:
+        return str(ts)
+    when, known = local
+    return when.strftime("%Y-%m-%d %H:%M") + ("" if known else " UTC")
+
+
+def local_time(ts: str, tz: str) -> tuple[datetime, bool] | None:
+    """Return a stored UTC time (ISO 8601, ``…Z``) in the time zone ``tz``, and whether ``tz`` was known.
+
+    Parameters
+    ----------
+    ts : str
+        The stored time.
+    tz : str
+        An IANA time zone name; an unknown one gives the time in UTC and ``False``.
+
+    Returns
+    -------
+    (datetime, bool) or None
+        The aware local time and whether it is in ``tz``; None when ``ts`` cannot be read.
+    """
     try:
         when = datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
     except ValueError:
-        return str(ts)
+        return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     try:
-        zone = ZoneInfo(tz)
+        return when.astimezone(ZoneInfo(tz)), True
     except (ZoneInfoNotFoundError, ValueError):
-        return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return when.astimezone(UTC), False
