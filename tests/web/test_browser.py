@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import helpers
-from tests.web.browsing import ARGS, ARTIFACTS, CHROMIUM
+from tests.web.browsing import ARTIFACTS, CHROMIUM
 from tests.web.browsing import Page as _Page
 
 pytestmark = pytest.mark.browser
@@ -43,14 +43,6 @@ def server(hostile_code: tuple[Path, str], tmp_path_factory: pytest.TempPathFact
     data, _ = hostile_code
     with helpers.Server(tmp_path_factory.mktemp("instance"), data, LANGUAGE="zh") as srv:
         yield srv.base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

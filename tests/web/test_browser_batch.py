@@ -9,7 +9,7 @@ import geopandas as gpd
 import pytest
 
 from tests import helpers
-from tests.web.browsing import ARGS, CHROMIUM
+from tests.web.browsing import CHROMIUM
 from tests.web.browsing import Page as _Page
 
 pytestmark = pytest.mark.browser
@@ -26,14 +26,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gridmap serve` over the demo city, Chinese by default, with the offline basemap."""
     with helpers.Server(tmp_path_factory.mktemp("instance"), helpers.DEMO, LANGUAGE="zh") as srv:
         yield srv.base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

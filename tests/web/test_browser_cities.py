@@ -17,7 +17,7 @@ import pytest
 from app.geo import users
 from app.geo.crs import gcj02_to_wgs84
 from tests import cities, helpers
-from tests.web.browsing import ARGS, CHROMIUM
+from tests.web.browsing import CHROMIUM
 from tests.web.browsing import Page as _Page
 
 pytestmark = pytest.mark.browser
@@ -81,14 +81,6 @@ def other(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             columns={"标准地址": "address", "经度": "lon", "纬度": "lat"})
     with _serve(root, source) as srv:
         yield name, City(source, cities.grids_of(source), addresses, srv.base)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

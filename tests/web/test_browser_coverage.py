@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests import helpers
-from tests.web.browsing import ARGS, CHROMIUM
+from tests.web.browsing import CHROMIUM
 from tests.web.browsing import Page as _Page
 
 pytestmark = pytest.mark.browser
@@ -28,14 +28,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gridmap serve` on a free port over the demo city."""
     with helpers.Server(tmp_path_factory.mktemp("instance"), helpers.DEMO, LANGUAGE="zh") as srv:
         yield srv.base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
