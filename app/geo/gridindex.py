@@ -270,11 +270,10 @@ class GridIndex:
         lon0 = float(minx + maxx) / 2.0
         lat0 = float(miny + maxy) / 2.0
         self._kx, self._ky = _metres_per_degree(lat0)
-        self._to_metric = pyproj.Transformer.from_crs(
-            "EPSG:4326",
-            pyproj.CRS.from_proj4(f"+proj=tmerc +lat_0={lat0!r} +lon_0={lon0!r} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m"),
-            always_xy=True,
-        )
+        self._metric_def = f"+proj=tmerc +lat_0={lat0!r} +lon_0={lon0!r} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m"
+        # pyproj Transformers must not be shared between threads (a concurrent transform can abort the
+        # process): each thread that locates gets its own, see _to_metric
+        self._threads = threading.local()
         metric = shapely.transform(geoms, lambda c: np.column_stack(self._to_metric.transform(c[:, 0], c[:, 1])))
         self._metric_boundary = shapely.boundary(metric)
         # The border band: every point within border_tol_m of a grid's boundary, as a lon/lat polygon
@@ -288,6 +287,15 @@ class GridIndex:
             shapely.prepare(self._band)
         self._near: _NearestIndex | None = None
         self._near_lock = threading.Lock()
+
+    @property
+    def _to_metric(self) -> pyproj.Transformer:
+        """This thread's transformer from lon/lat to the index's local metric projection."""
+        tr = getattr(self._threads, "to_metric", None)
+        if tr is None:
+            tr = self._threads.to_metric = pyproj.Transformer.from_crs(
+                "EPSG:4326", pyproj.CRS.from_proj4(self._metric_def), always_xy=True)
+        return tr
 
     def _nearest_index(self) -> _NearestIndex:
         """Return the nearest-grid structure, built on first use (most callers never need it)."""
