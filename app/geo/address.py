@@ -252,6 +252,12 @@ class Candidate(NamedTuple):
     lat: float
 
 
+#: The statuses a match can have.
+STATUSES = ("ok", "ambiguous", "not_found", "invalid")
+#: How the answer was reached (:attr:`MatchResult.match_kind`).
+MATCH_KINDS = ("exact", "normalised", "fuzzy", "ambiguous", "not_found")
+
+
 @dataclass(frozen=True)
 class MatchResult:
     """The outcome of matching one address text.
@@ -263,22 +269,46 @@ class MatchResult:
     normalized : str
         The text after :func:`normalize`.
     status : str
-        ``"ok"`` (best candidate scores >= :data:`OK_THRESHOLD` and is not tied), ``"not_found"``
-        (``candidates`` then holds the closest suggestions, possibly none) or ``"invalid"``
-        (nothing left after normalisation).
+        ``"ok"`` (one candidate scores >= :data:`OK_THRESHOLD` and is clearly ahead of any
+        candidate in another grid), ``"ambiguous"`` (two or more candidates too close to call,
+        listed in ``candidates``), ``"not_found"`` (``candidates`` then holds the closest
+        suggestions, possibly none; none for texts without address content such as 不详) or
+        ``"invalid"`` (nothing left after normalisation).
     candidates : tuple of Candidate
         Best first.
+    kind : str
+        For ``ok``: ``"exact"``, ``"normalised"`` or ``"fuzzy"`` (see :attr:`match_kind`).
     """
 
     query: str
     normalized: str
     status: str
     candidates: tuple[Candidate, ...] = field(default=())
+    kind: str = ""
 
     @property
     def best(self) -> Candidate | None:
         """The top candidate when the status is ``ok``, else None."""
         return self.candidates[0] if self.status == "ok" and self.candidates else None
+
+    @property
+    def match_kind(self) -> str:
+        """``exact`` (the text is a stored standard address), ``normalised`` (equal after
+        normalisation and parsing), ``fuzzy`` (typo-tolerant but ``ok``), ``ambiguous`` or ``not_found``."""
+        if self.status == "ok":
+            return self.kind or "normalised"
+        return "ambiguous" if self.status == "ambiguous" else "not_found"
+
+    @property
+    def matched_address(self) -> str | None:
+        """The standard address of the winning candidate; None unless the status is ``ok``."""
+        b = self.best
+        return b.address if b is not None else None
+
+    @property
+    def score(self) -> float:
+        """The best candidate's score (0-100), 0 when there is no candidate."""
+        return float(self.candidates[0].score) if self.candidates else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -286,6 +316,9 @@ class MatchResult:
             "query": self.query,
             "normalized": self.normalized,
             "status": self.status,
+            "matched_address": self.matched_address,
+            "match_kind": self.match_kind,
+            "score": self.score,
             "candidates": [c._asdict() for c in self.candidates],
         }
 
@@ -443,7 +476,7 @@ class AddressMatcher:
         cands = tuple(_new_tuple(Candidate, (rows[i][0], float(s), *rows[i][2:])) for i, s in ranked)
         best = cands[0].score
         tied = best < 100 and len(cands) > 1 and cands[1].score == best and cands[1].address != cands[0].address
-        status = "ok" if best >= OK_THRESHOLD and not tied else "not_found"
+        status = ("ambiguous" if tied else "ok") if best >= OK_THRESHOLD else "not_found"
         return status, cands
 
     def match(self, text: str, limit: int = 5) -> MatchResult:
@@ -468,7 +501,7 @@ class AddressMatcher:
         if not norm:
             return MatchResult(text, norm, "invalid", ())
         status, cands = self._match_core(norm, limit)
-        return MatchResult(text, norm, status, cands)
+        return MatchResult(text, norm, status, cands, _kind(text, status, cands))
 
     def match_many(self, texts: Iterable[str], limit: int = 5) -> list[MatchResult]:
         """Match many addresses; repeated texts and repeated normalised forms are matched once.
@@ -501,10 +534,18 @@ class AddressMatcher:
                     core = by_norm.get(norm)
                     if core is None:
                         core = by_norm[norm] = self._match_core(norm, limit)
-                    res = MatchResult(text, norm, core[0], core[1])
+                    res = MatchResult(text, norm, core[0], core[1], _kind(text, core[0], core[1]))
                 by_text[text] = res
             out.append(res)
         return out
+
+
+def _kind(text: str, status: str, cands: tuple[Candidate, ...]) -> str:
+    if status != "ok":
+        return ""
+    if text.strip() == cands[0].address:
+        return "exact"
+    return "normalised" if cands[0].score >= 100 else "fuzzy"
 
 
 def results_frame(results: Sequence[MatchResult]) -> pd.DataFrame:
@@ -518,9 +559,10 @@ def results_frame(results: Sequence[MatchResult]) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns ``query, normalized, status, matched_address, score, address_id, grid_code, lon,
-        lat, suggestions``; candidate fields are empty/NaN unless status is ``ok``, and
-        ``suggestions`` lists up to three candidate addresses for ``not_found`` rows.
+        Columns ``query, normalized, status, matched_address, match_kind, score, address_id,
+        grid_code, lon, lat, suggestions``; candidate fields are empty/NaN unless status is ``ok``
+        (``score`` is the best candidate's score, 0 when there is none), and ``suggestions`` lists
+        up to three candidate addresses for ``ambiguous`` and ``not_found`` rows.
     """
     rows = []
     for r in results:
@@ -530,13 +572,13 @@ def results_frame(results: Sequence[MatchResult]) -> pd.DataFrame:
             "normalized": r.normalized,
             "status": r.status,
             "matched_address": b.address if b else "",
-            "score": b.score if b else (r.candidates[0].score if r.candidates else np.nan),
+            "match_kind": r.match_kind,
+            "score": r.score,
             "address_id": b.id if b else "",
             "grid_code": b.grid_code if b else "",
             "lon": b.lon if b else np.nan,
             "lat": b.lat if b else np.nan,
             "suggestions": "" if b else "；".join(c.address for c in r.candidates[:3]),
         })
-    return pd.DataFrame(rows, columns=["query", "normalized", "status", "matched_address", "score",
+    return pd.DataFrame(rows, columns=["query", "normalized", "status", "matched_address", "match_kind", "score",
                                        "address_id", "grid_code", "lon", "lat", "suggestions"])
-

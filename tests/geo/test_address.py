@@ -180,7 +180,8 @@ def test_fuzzy_street_typo(matcher: AddressMatcher) -> None:
 
 def test_ambiguous_typo_is_not_ok(matcher: AddressMatcher) -> None:
     res = matcher.match("新x路12号")  # one edit from both 新华路 and 新民路, and both have a No. 12
-    assert res.status == "not_found"
+    assert res.status == "ambiguous" and res.match_kind == "ambiguous"
+    assert res.matched_address is None and res.best is None
     assert {c.address for c in res.candidates[:2]} == {"新华路12号", "新民路12号"}
     assert res.candidates[0].score == res.candidates[1].score >= OK_THRESHOLD
     res = matcher.match("新x路3号")  # only 新民路 has a No. 3
@@ -238,6 +239,11 @@ def test_match_many_matches_match(matcher: AddressMatcher) -> None:
 def test_to_dict(matcher: AddressMatcher) -> None:
     d = matcher.match("新华路12号").to_dict()
     assert d["status"] == "ok"
+    assert (d["matched_address"], d["match_kind"], d["score"]) == ("新华路12号", "exact", 100.0)
+    d = matcher.match("新华路十二号").to_dict()
+    assert (d["matched_address"], d["match_kind"], d["score"]) == ("新华路12号", "normalised", 100.0)
+    d = matcher.match("新华路13号").to_dict()
+    assert (d["matched_address"], d["match_kind"]) == (None, "not_found") and 0 < d["score"] < OK_THRESHOLD
     assert d["candidates"][0]["address"] == "新华路12号"
     assert set(d["candidates"][0]) == {"address", "score", "id", "grid_code", "lon", "lat"}
 
