@@ -11,6 +11,11 @@ from app.errors import GridmapError
 from app.geo.schema import CATEGORIES, FIELDS, SUBTYPES
 
 __all__ = [
+    "ADDRESS_PARTS",
+    "ALIAS_FILE_COLUMNS",
+    "COMPOUND_WORDS",
+    "ROAD_WORDS",
+    "address_parts",
     "CATEGORY_WORDS",
     "COORDINATE_PAIRS",
     "CRS_HINTS",
@@ -131,6 +136,8 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "residents": ("居民", "居民数", "居住人数", *_PEOPLE, "residents"),
         "households": _HOUSEHOLDS,
         "grid_code": _GRID_CODE,
+        "aliases": ("别名", "曾用名", "简称", "俗称", "别称", "旧名", "地址别名", "其他名称", "alias", "aliases",
+                    "old_name", "oldname", "old_names", "other_names"),
     },
     "roads": {
         "id": ("编号", "编码", "道路编号", "道路编码", "road_id", "uid"),
@@ -142,6 +149,36 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
 #: Pseudo-fields per layer: matched like fields, kept as extra attributes, used to group areas.
 GROUPING_FIELDS: dict[str, tuple[str, ...]] = {"committees": ("division_name",),
                                                "grids": ("committee_name", "division_name")}
+
+#: The parts of a standard-address list (标准地址库) an address is composed from when the sheet has no full-address
+#: column: part -> column names (compared by :func:`norm`; a name is tried whole before its bracketed part is dropped,
+#: so 街路巷(小区) is ``road_or_compound`` and 街路巷 ``road``).
+ADDRESS_PARTS: dict[str, tuple[str, ...]] = {
+    "road_or_compound": ("道路/小区", "道路或小区", "街路巷(小区)", "街路巷/小区", "街巷/小区", "路/小区", "小区/道路",
+                         "道路(小区)", "道路小区名称", "街路巷小区名称", "road_or_compound", "road/compound"),
+    "road": ("街路巷", "街路巷名", "街路巷名称", "道路", "道路名称", "路名", "街巷", "街巷名", "街巷名称", "road",
+             "road_name", "street", "street_name"),
+    "compound": ("小区", "小区名称", "小区名", "住宅小区", "小区(院落)", "院落", "院落名称", "楼盘", "楼盘名称",
+                 "compound", "compound_name", "estate"),
+    "door": ("门牌号", "门牌", "门牌号码", "门号", "号", "号码", "house_number", "housenumber", "door_number",
+             "number", "no", "num"),
+    "building": ("楼栋", "楼栋号", "楼号", "栋", "栋号", "幢", "幢号", "楼幢", "楼幢号", "楼栋(幢)", "building",
+                 "building_no", "building_number", "bldg"),
+    "unit": ("单元", "单元号", "unit", "unit_no"),
+    "division": _DIVISION_NAME,
+    "committee": _COMMITTEE_NAME,
+}
+#: Column names of an alias file's two columns: the standard name (of a road or compound) and one alias per row.
+ALIAS_FILE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("标准名称", "标准名", "名称", "标准地名", "道路/小区", "道路", "小区", "街路巷", "name", "standard_name",
+             "standard", "street", "road", "compound"),
+    "alias": ("别名", "曾用名", "简称", "俗称", "别称", "旧名", "alias", "aliases", "old_name", "other_name"),
+}
+#: Last words of a residential compound's name (a name ending so, without a building column, is a compound).
+COMPOUND_WORDS: tuple[str, ...] = ("小区", "花园", "家园", "新村", "家属院", "家属区", "公寓", "大厦", "山庄", "别墅",
+                                   "宿舍", "名邸", "公馆", "新城", "苑", "园", "院", "庭", "府", "湾", "居")
+#: Last words of a road's name (a name ending so is a road unless a building is given).
+ROAD_WORDS: tuple[str, ...] = ("路", "街", "巷", "道", "大道", "胡同", "弄", "里", "线", "公路")
 
 # --------------------------------------------------------------------------- category words
 
@@ -423,6 +460,45 @@ def coordinate_columns(columns: Iterable[str]) -> tuple[str, str, str | None] | 
         return None
     *_, lon, lat, hint = min(pairs)
     return lon, lat, hint
+
+
+# --------------------------------------------------------------------------- address parts
+
+
+def address_parts(columns: Iterable[str], parts: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, str]:
+    """Find the columns of a standard-address list's parts (:data:`ADDRESS_PARTS`) by name.
+
+    A column's whole name is tried before the name without its bracketed part, over all parts,
+    so ``街路巷(小区)`` is the road-or-compound column and ``街路巷`` the road column. A part takes
+    the first column of the file that names it; a column feeds one part.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        The file's columns, in file order.
+    parts : mapping of str to tuple of str, optional
+        Part -> column names; :data:`ADDRESS_PARTS` by default (:data:`ALIAS_FILE_COLUMNS` for alias files).
+
+    Returns
+    -------
+    dict of str to str
+        Part -> column, for the parts found.
+    """
+    words = parts if parts is not None else ADDRESS_PARTS
+    by_word: dict[str, str] = {}
+    for part, names in words.items():
+        for w in names:
+            by_word.setdefault(norm(w), part)
+    found: dict[str, str] = {}
+    used: set[str] = set()
+    for rank in range(3):
+        for col in dict.fromkeys(str(c) for c in columns):
+            keys = _keys(col)
+            part = by_word.get(keys[rank]) if rank < len(keys) else None
+            if part is not None and part not in found and col not in used:
+                found[part] = col
+                used.add(col)
+    return found
 
 
 # --------------------------------------------------------------------------- categories

@@ -103,6 +103,15 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "no_grid": ("尚无网格", "no grids stored"),
     "outside_grids": ("不在任何网格内", "outside every grid"),
     "grid_mismatch": ("所在网格不符", "grid does not match"),
+    # standard-address lists (标准地址库)
+    "composed_address": ("地址由各部分组成", "address composed from its parts"),
+    "duplicate_address": ("地址重复", "duplicate address"),
+    "no_residents": ("缺少人口或户数", "no residents or households"),
+    "place_mismatch": ("街道或社区与网格不符", "sub-district or committee differs from the grid's"),
+    "aliases": ("别名", "aliases"),
+    "alias_file": ("别名文件", "alias file"),
+    "alias_unknown_name": ("别名对应的名称不存在", "alias of an unknown name"),
+    "alias_conflict": ("别名冲突", "conflicting alias"),
 }
 
 

@@ -15,6 +15,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from app.errors import GridmapError
+from app.geo._import_addresses import AliasEntry, check_places, compose_addresses, read_alias_file
 from app.geo._import_archive import check_archive
 from app.geo._import_base import RawLayer, _gc_paused, _safe_text, _Stop
 from app.geo._import_checks import (
@@ -71,6 +72,8 @@ _MIB = 1024 * 1024
 #: The csv module's default field size limit: the longest table cell an import reads.
 _CSV_FIELD_LIMIT = 131072
 _DEFAULTS = Config()
+#: Optional fields left out of a layer when no row has a value (so a file without them stores what it did before).
+_OMIT_EMPTY = frozenset({"aliases"})
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,7 @@ def _report_unclosed(raw: RawLayer, report: Report, repair: bool) -> list[BaseGe
 @_gc_paused()
 def check_layer(raw: RawLayer, layer: str, report: Report, *, crs: str | None = None, repair: bool = False,
                 context: ReadStore | None = None, fields: Mapping[str, str] | None = None,
-                city: City | None = None) -> ImportPlan:
+                city: City | None = None, aliases: list[AliasEntry] | None = None) -> ImportPlan:
     """Check features read by :func:`read_source` as one layer; nothing is stored.
 
     Parameters
@@ -251,6 +254,8 @@ def check_layer(raw: RawLayer, layer: str, report: Report, *, crs: str | None = 
         Target field -> source column, winning over the names found (:mod:`app.geo.fieldnames`).
     city : app.geo.city.City, optional
         The city (its code scheme); by default the context store's, else ``City()`` (free codes).
+    aliases : list of AliasEntry, optional
+        An alias file's rows (addresses only, :func:`app.geo._import_addresses.read_alias_file`).
 
     Returns
     -------
@@ -297,6 +302,10 @@ def check_layer(raw: RawLayer, layer: str, report: Report, *, crs: str | None = 
     geometry_errors = len(report.errors) > tiling_errors  # overlaps and gaps leave the features whole
     _check_text(rows, labels, report)
     _check_text(extra_rows, labels, report, extra=True)
+    address_cols = None
+    if layer == "addresses":  # a standard-address list: compose addresses from their parts, gather aliases
+        address_cols = compose_addresses(raw.columns, raw.props, rows, extra_rows, labels, report,
+                                         overrides=fields, alias_entries=aliases)
     _coerce_fields(layer, rows, labels, report)
     _check_codes(layer, rows, labels, report, scheme,
                  _context_layer(context, "committees") if layer == "grids" else None)
@@ -307,6 +316,9 @@ def check_layer(raw: RawLayer, layer: str, report: Report, *, crs: str | None = 
         _check_areas(layer, rows, geoms, labels, report, context)
     if layer in ("facilities", "addresses"):
         _assign_grids(rows, geoms, labels, _context_layer(context, "grids"), report)
+    if address_cols is not None:
+        check_places(address_cols, raw.props, rows, geoms, labels, report, _context_layer(context, "grids"),
+                     _context_layer(context, "committees"), _context_layer(context, "divisions"))
     if not report.ok:
         return ImportPlan(layer, report)
     return ImportPlan(layer, report, _frame(layer, rows, extra_rows, geoms))
@@ -315,9 +327,12 @@ def check_layer(raw: RawLayer, layer: str, report: Report, *, crs: str | None = 
 def _frame(layer: str, rows: list[dict[str, Any]], extra_rows: list[dict[str, Any]],
            geoms: np.ndarray) -> gpd.GeoDataFrame:
     """The checked layer: the data model's columns with their dtypes, then the extra attributes, then geometry."""
-    columns = [f.name for f in FIELDS[layer]]
+    columns = [f.name for f in FIELDS[layer]
+               if f.required or f.name not in _OMIT_EMPTY or any(r.get(f.name) is not None for r in rows)]
     df = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
     for f in FIELDS[layer]:
+        if f.name not in df.columns:
+            continue
         if f.dtype == "int":
             df[f.name] = df[f.name].astype("Int64") if df[f.name].isna().any() else df[f.name].astype("int64")
         elif f.dtype == "float":
@@ -333,7 +348,8 @@ def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: boo
             limits: Limits | None = None, context: ReadStore | None = None,
             filename: str | None = None, work_dir: str | Path | None = None,
             fields: Mapping[str, str] | None = None, city: City | None = None,
-            source_layer: str | None = None) -> ImportPlan:
+            source_layer: str | None = None, aliases: str | Path | None = None,
+            aliases_filename: str | None = None) -> ImportPlan:
     """Read and check a file for one layer (:func:`read_source`, then :func:`check_layer`); nothing is stored.
 
     Parameters
@@ -363,6 +379,11 @@ def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: boo
         The city; by default the context store's.
     source_layer : str, optional
         The GeoPackage layer to read, by name.
+    aliases : str or Path, optional
+        An alias file for an addresses layer: CSV/XLSX with a standard-name column (标准名称) and an
+        alias column (别名), one alias per row.
+    aliases_filename : str, optional
+        The alias file's original name (uploads are saved under temporary names).
 
     Returns
     -------
@@ -379,7 +400,14 @@ def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: boo
                               work_dir=work_dir, report=report)
     if raw is None:
         return ImportPlan(layer, report)
-    return check_layer(raw, layer, report, crs=crs, repair=repair, context=context, fields=fields, city=city)
+    entries = None
+    if aliases is not None:
+        if layer != "addresses":
+            report.error("alias_file", "an alias file goes with the addresses layer only")
+            return ImportPlan(layer, report)
+        entries = read_alias_file(aliases, report, limits or Limits(), filename=aliases_filename)
+    return check_layer(raw, layer, report, crs=crs, repair=repair, context=context, fields=fields, city=city,
+                       aliases=entries)
 
 
 @dataclass
@@ -401,7 +429,8 @@ class ImportOutcome:
 def run_import(store: Store, layer: str, path: str | Path, *, author: str, crs: str | None = None,
                repair: bool = False, dry_run: bool = False, limits: Limits | None = None,
                filename: str | None = None, work_dir: str | Path | None = None,
-               fields: Mapping[str, str] | None = None) -> ImportOutcome:
+               fields: Mapping[str, str] | None = None, aliases: str | Path | None = None,
+               aliases_filename: str | None = None) -> ImportOutcome:
     """Check a file and, when it passes and this is no dry run, store it as a new data version.
 
     Nothing is written unless the report has no errors; a refused import leaves the store
@@ -418,7 +447,7 @@ def run_import(store: Store, layer: str, path: str | Path, *, author: str, crs: 
         The file.
     author : str
         Who imports, for the version's record.
-    crs, repair, limits, filename, work_dir, fields
+    crs, repair, limits, filename, work_dir, fields, aliases, aliases_filename
         As for :func:`prepare`.
     dry_run : bool
         Check only.
@@ -440,7 +469,7 @@ def run_import(store: Store, layer: str, path: str | Path, *, author: str, crs: 
                             "set GRIDMAP_STORE_DIR to a versioned store to import")
     base = store.version() if store.writable and store.exists() else None
     plan = prepare(path, layer, crs=crs, repair=repair, limits=limits, context=store, filename=filename,
-                   work_dir=work_dir, fields=fields)
+                   work_dir=work_dir, fields=fields, aliases=aliases, aliases_filename=aliases_filename)
     if dry_run or not plan.report.ok:
         return ImportOutcome(plan, None, dry_run)
     name = filename or Path(path).name

@@ -103,6 +103,9 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("residents", "int", doc="residents registered at this address"),
         Field("households", "int", doc="households registered at this address"),
         Field("grid_code", "str", doc="code of the grid it lies in"),
+        Field("aliases", "str", required=False,
+              doc="other names of the row's street (road or compound): old names, abbreviations, common names, "
+                  "separated by |, e.g. 嘉和苑|嘉和小区老区; from an alias column (别名, 曾用名, 简称) or an alias file"),
     ),
     "roads": (
         Field("id", "str", doc="stable identifier, e.g. R0001"),

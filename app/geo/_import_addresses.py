@@ -1,0 +1,474 @@
+"""The importer's standard-address list (标准地址库): addresses composed from their parts, kinds, aliases, places."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+
+from app.geo import tabular
+from app.geo._import_base import _as_code, _safe_text, _wgs_place
+from app.geo._validate_text import escape, nfc, strip_hidden
+from app.geo.fieldnames import (
+    ALIAS_FILE_COLUMNS,
+    COMPOUND_WORDS,
+    ROAD_WORDS,
+    FieldError,
+    address_parts,
+    match_columns,
+    norm,
+)
+from app.geo.findings import LIST_LIMIT, Report
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from app.geo.importer import Limits
+
+__all__ = ["AddressColumns", "AliasEntry", "check_places", "compose_addresses", "read_alias_file"]
+
+#: Separators between several aliases in one cell (the stored field uses ``|``).
+ALIAS_SEP = re.compile(r"[|｜、,，;；/\s]+")
+#: Most place mismatches named one by one; the rest are counted.
+PLACE_LIMIT = 100
+_KIND_WORDS: dict[str, str] = {
+    **{norm(w): "road" for w in ("road", "道路", "路", "街路巷", "街巷", "门牌", "道路门牌", "沿街", "沿街门牌")},
+    **{norm(w): "compound" for w in ("compound", "小区", "楼栋", "楼", "院落", "住宅小区", "小区楼栋", "楼幢")},
+}
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9}
+_NUMBER_SUFFIX = re.compile(r"(号楼|号院|号|栋|幢|座|楼|#)$")
+_FULL_RE = re.compile(r"^(?P<street>.*?\D)(?P<number>\d+)(?P<suffix>号楼|号)$")
+_PLACE_SUFFIXES = ("居民委员会", "村民委员会", "居委会", "村委会", "办事处", "社区", "街道", "镇", "乡", "村")
+
+
+@dataclass
+class AliasEntry:
+    """One row of an alias file: a standard road or compound name and one alias of it."""
+
+    name: str
+    alias: str
+    label: str
+
+
+@dataclass
+class AddressColumns:
+    """The columns a standard-address list's parts were read from (part -> column), and what was done."""
+
+    parts: dict[str, str] = field(default_factory=dict)
+    full: str | None = None
+    kind: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    composed: int = 0
+
+
+def _text(value: Any) -> str | None:
+    """A cell as clean text (NFC, hidden characters removed, stripped; ``12.0`` -> ``12``), or None when empty."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        if value.is_integer():
+            value = int(value)
+    text = nfc(strip_hidden(str(value))).strip()
+    return text or None
+
+
+def _cn_number(text: str) -> int | None:
+    """一 … 九十九 as a number, or None."""
+    if not text or any(ch not in _CN_DIGITS and ch != "十" for ch in text):
+        return None
+    if "十" not in text:
+        return int("".join(str(_CN_DIGITS[ch]) for ch in text)) if len(text) <= 3 else None
+    tens, _, ones = text.partition("十")
+    if "十" in ones or len(tens) > 1 or len(ones) > 1:
+        return None
+    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+
+def house_number(value: Any) -> int | None:
+    """A house or building number cell as a whole number: ``12``, ``12号``, ``12.0``, ``３号楼``, ``十二栋``, ``#5``.
+
+    Parameters
+    ----------
+    value : object
+        The cell.
+
+    Returns
+    -------
+    int or None
+        The number; None when the cell is no plain whole number (附3号, 甲5号, 12-1 ...).
+    """
+    text = _text(value)
+    if text is None:
+        return None
+    text = unicodedata.normalize("NFKC", text).replace(" ", "").lstrip("#第")
+    text = _NUMBER_SUFFIX.sub("", text)
+    n = int(float(text)) if re.fullmatch(r"\d+(\.0+)?", text) else _cn_number(text)
+    return n if n is not None and 0 < n < 100000 else None
+
+
+def looks_like_compound(name: str) -> bool:
+    """Whether a name reads as a residential compound's (嘉和小区, 东湖花园, 福民苑) rather than a road's."""
+    if name.endswith(ROAD_WORDS):
+        return False
+    return name.endswith(COMPOUND_WORDS)
+
+
+def _split_aliases(text: str | None) -> list[str]:
+    return [a for a in ALIAS_SEP.split(text or "") if a]
+
+
+def read_alias_file(path: str | Path, report: Report, limits: Limits, filename: str | None = None) -> list[AliasEntry]:
+    """Read an alias file: a CSV/XLSX with a standard-name column (标准名称/name) and an alias column (别名/alias).
+
+    One alias per row; a cell holding several (separated by ``、``, ``,``, ``|`` ...) is split.
+    A two-column table whose headers are not recognised is read as name, alias with a warning.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (GBK/GB18030 and UTF-8 CSVs, XLSX).
+    report : Report
+        Where problems go, naming the alias file's rows (``别名.csv row 3``).
+    limits : Limits
+        The import's size limits.
+    filename : str, optional
+        The name shown in findings (the file's own by default).
+
+    Returns
+    -------
+    list of AliasEntry
+        The entries read; empty when the file could not be read (an ``alias_file`` error then).
+    """
+    name = _safe_text(filename or Path(path).name, 80)
+    try:
+        df = tabular.read_table(path, filename=filename or Path(path).name, limits=limits.for_tables())
+    except tabular.TableError as exc:
+        report.error("alias_file", f"the alias file {name} cannot be read: {exc}")
+        return []
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for hostile workbooks
+        report.error("alias_file", f"the alias file {name} cannot be read ({_safe_text(exc)})")
+        return []
+    cols = [str(c) for c in df.columns]
+    found = address_parts(cols, ALIAS_FILE_COLUMNS)
+    if len(found) < 2 and len(cols) == 2:
+        found = {"name": cols[0], "alias": cols[1]}
+        report.warning("alias_file", f"the alias file {name} names no 标准名称/别名 columns; read its columns "
+                       f"{_safe_text(cols[0], 30)} as the standard name and {_safe_text(cols[1], 30)} as the alias")
+    if len(found) < 2:
+        report.error("alias_file", f"the alias file {name} needs a standard-name column (标准名称, name) and an "
+                     f"alias column (别名, alias); its columns are {_safe_text(', '.join(cols), 200) or '(none)'}")
+        return []
+    out: list[AliasEntry] = []
+    for i, row in enumerate(df.to_dict("records")):
+        label = f"{name} row {i + 2}"
+        std, alias = _text(row.get(found["name"])), _text(row.get(found["alias"]))
+        if std is None and alias is None:
+            continue
+        if std is None or alias is None:
+            missing = found["name"] if std is None else found["alias"]
+            report.error("alias_file", f"the {_safe_text(missing, 30)} cell is empty", feature=label, field=missing)
+            continue
+        out.extend(AliasEntry(std, a, label) for a in _split_aliases(alias))
+    return out
+
+
+def _columns(columns: list[str], overrides: Mapping[str, str] | None) -> AddressColumns:
+    """Which columns hold the full address, the kind, the aliases and the parts."""
+    try:
+        match = match_columns("addresses", columns, overrides)
+    except FieldError:  # reported by the importer's own column matching
+        match = match_columns("addresses", columns)
+    cols = AddressColumns(full=match.column_of("address"), kind=match.column_of("kind"))
+    alias_col = match.column_of("aliases")
+    taken = {c for c, t in match.mapping.items() if t not in ("street", "number")}
+    cols.parts = address_parts([c for c in columns if c not in taken])
+    over = dict(overrides or {})
+    if "street" in over:
+        for p in ("road", "compound"):
+            cols.parts.pop(p, None)
+        cols.parts["road_or_compound"] = match.column_of("street") or over["street"]
+    if "number" in over:
+        cols.parts.pop("building", None)
+        cols.parts["door"] = match.column_of("number") or over["number"]
+    alias_words = {norm(w) for w in ("别名", "曾用名", "简称", "俗称", "别称", "旧名", "地址别名", "其他名称", "alias",
+                                     "aliases", "old_name", "other_names")}
+    cols.aliases = [c for c in columns if c == alias_col or (c not in match.mapping and norm(c) in alias_words)]
+    return cols
+
+
+def _kind_of(cell: str | None) -> str | None:
+    return _KIND_WORDS.get(norm(cell)) if cell else None
+
+
+def compose_addresses(columns: list[str], props: list[dict[str, Any]], rows: list[dict[str, Any]],
+                      extra_rows: list[dict[str, Any]], labels: list[str], report: Report, *,
+                      overrides: Mapping[str, str] | None = None,
+                      alias_entries: list[AliasEntry] | None = None) -> AddressColumns:
+    """Fill in an address layer's fields from a standard-address list's parts, kinds and aliases.
+
+    Where the file has road or compound columns (道路/小区, 街路巷, 小区名称 with 门牌号, 楼栋),
+    each row's ``street``, ``number``, ``kind`` and ``address`` are composed from them:
+    ``{road}{number}号`` for roads, ``{compound}{building}号楼`` for compounds. The kind comes from a
+    kind column (道路/小区 words too), else a building or compound column, else the name's last word
+    (小区, 花园, 苑 ... ``COMPOUND_WORDS``). A full-address column that differs is kept as an extra
+    attribute. A file with only a full-address column gets street, number and kind from its text.
+    Aliases from the alias columns and ``alias_entries`` become ``aliases``, ``|``-separated, on every
+    row of the street they name.
+
+    Parameters
+    ----------
+    columns : list of str
+        The file's columns.
+    props : list of dict
+        The rows as read (column -> value).
+    rows : list of dict
+        The rows' schema fields as matched; changed in place.
+    extra_rows : list of dict
+        The rows' extra attributes; changed in place.
+    labels : list of str
+        One label per row, to name it in findings.
+    report : Report
+        Where findings go.
+    overrides : mapping of str to str, optional
+        ``--field TARGET=SOURCE`` mappings: ``street`` and ``number`` name the part columns.
+    alias_entries : list of AliasEntry, optional
+        An alias file's rows.
+
+    Returns
+    -------
+    AddressColumns
+        The columns used, for :func:`check_places`.
+    """
+    cols = _columns(columns, overrides)
+    parts = cols.parts
+    has_parts = any(p in parts for p in ("road_or_compound", "road", "compound"))
+    bad_numbers = 0
+    differs = 0
+    for i, (p, r) in enumerate(zip(props, rows, strict=True)):
+        if has_parts:
+            done = _compose_row(i, p, r, cols, labels, report, strict=cols.full is None)
+            if done is None:
+                bad_numbers += 1
+            elif done:
+                cols.composed += cols.full is None
+                given = _text(p.get(cols.full)) if cols.full else None
+                if given is not None and given != r["address"]:
+                    differs += 1
+                    extra_rows[i][cols.full] = given
+        else:
+            _from_full_text(r)
+        if r.get("kind") is not None and r["kind"] not in ("road", "compound"):
+            kind = _kind_of(str(r["kind"]))
+            if kind is None:
+                report.error("bad_value", f"kind {_safe_text(r['kind'], 20)!r} is neither road (道路) nor compound "
+                             "(小区)", feature=labels[i], field=cols.kind or "kind")
+            r["kind"] = kind
+    if cols.composed:
+        used = ", ".join(f"{_safe_text(c, 20)} ({k})" for k, c in parts.items() if k not in ("division", "committee"))
+        report.warning("composed_address", f"the address of {cols.composed} rows was composed from the columns "
+                       f"{used}: {{road}}{{number}}号 or {{compound}}{{building}}号楼", field="address")
+    if differs:
+        report.warning("composed_address", f"{differs} rows' {_safe_text(cols.full, 30)} differs from the composed "
+                       f"address; it is kept as the extra attribute {_safe_text(cols.full, 30)}", field="address")
+    _duplicates(rows, labels, report, "unit" in parts)
+    _aliases(props, rows, labels, report, cols.aliases, alias_entries or [])
+    for name, zh in (("residents", "人口"), ("households", "户数")):
+        if all(r.get(name) is None for r in rows):
+            report.warning("no_residents", f"the file has no {name} ({zh}) column: every address gets 0 {name}, so "
+                           f"coverage counted by {name} will be empty until a register with {name} is imported",
+                           field=name)
+    return cols
+
+
+def _compose_row(i: int, p: dict[str, Any], r: dict[str, Any], cols: AddressColumns, labels: list[str],
+                 report: Report, strict: bool) -> bool | None:
+    """Compose one row's street, number, kind and address; False when it has no parts, None on an error."""
+    parts = cols.parts
+    comb, road, comp, door, bld = (_text(p.get(parts[k])) if k in parts else None
+                                   for k in ("road_or_compound", "road", "compound", "door", "building"))
+    given = _kind_of(_text(p.get(cols.kind))) if cols.kind else None
+    if given is None and cols.kind and _text(p.get(cols.kind)) in ("road", "compound"):
+        given = _text(p.get(cols.kind))
+    if given is not None:
+        kind = given
+    elif bld or (comp and not road):
+        kind = "compound"
+    elif road:
+        kind = "road"
+    elif comb:
+        kind = "compound" if looks_like_compound(comb) else "road"
+    else:
+        kind = None
+    street = (comp or comb or road) if kind == "compound" else (road or comb or comp)
+    if kind == "compound" and bld:
+        cell, col = bld, parts.get("building")
+    else:
+        cell, col = door or bld, parts.get("door") if door else parts.get("building")
+    if street is None or cell is None:
+        if not strict:
+            return False
+        what = "a road or compound name" if street is None else "a house or building number"
+        where = (parts.get("road_or_compound") or parts.get("road") or parts.get("compound")) if street is None else \
+            (parts.get("building") if kind == "compound" and "building" in parts else parts.get("door"))
+        report.error("missing_value", f"the row has no {what}", feature=labels[i], field=where or "address")
+        return None
+    number = house_number(cell)
+    if number is None:
+        report.error("bad_value", f"{_safe_text(col, 20)} is {_safe_text(cell, 20)!r}, not a whole number: the "
+                     f"address layer holds {{road}}{{number}}号 and {{compound}}{{building}}号楼 (附N号, 甲/乙 and "
+                     "N-M numbers are not supported)", feature=labels[i], field=col)
+        return None
+    r.update(street=street, number=number, kind=kind,
+             address=f"{street}{number}号" + ("楼" if kind == "compound" else ""))
+    return True
+
+
+def _from_full_text(r: dict[str, Any]) -> None:
+    """Street, number and kind of a row with only a full address (新华路12号, 嘉和小区3号楼), where missing."""
+    text = r.get("address")
+    m = _FULL_RE.match(str(text).strip()) if text else None
+    if m is None:
+        return
+    if r.get("street") is None:
+        r["street"] = m["street"]
+    if r.get("number") is None:
+        r["number"] = int(m["number"])
+    if r.get("kind") is None:
+        r["kind"] = "compound" if m["suffix"] == "号楼" else "road"
+
+
+def _duplicates(rows: list[dict[str, Any]], labels: list[str], report: Report, units: bool) -> None:
+    """Refuse two rows with the same address (the matcher could not tell them apart)."""
+    first: dict[str, int] = {}
+    hint = "; units (单元) are not addresses of their own: give one row per building" if units else ""
+    for i, r in enumerate(rows):
+        text = r.get("address")
+        if not text:
+            continue
+        if text in first:
+            report.error("duplicate_address", f"address {escape(text)} is also {labels[first[text]]}{hint}",
+                         feature=labels[i], field="address")
+        else:
+            first[text] = i
+
+
+def _aliases(props: list[dict[str, Any]], rows: list[dict[str, Any]], labels: list[str], report: Report,
+             alias_cols: list[str], entries: list[AliasEntry]) -> None:
+    """Gather each street's aliases from the alias columns and the alias file into ``aliases`` on its rows."""
+    streets = {r["street"] for r in rows if r.get("street")}
+    by_street: dict[str, dict[str, str]] = defaultdict(dict)  # street -> alias -> where it came from
+    for i, (p, r) in enumerate(zip(props, rows, strict=True)):
+        street = r.get("street")
+        for col in alias_cols:
+            for alias in _split_aliases(_text(p.get(col))):
+                if street:
+                    by_street[street].setdefault(alias, labels[i])
+    unknown = 0
+    for e in entries:
+        if e.name in streets:
+            by_street[e.name].setdefault(e.alias, e.label)
+        else:
+            unknown += 1
+            if unknown <= LIST_LIMIT:
+                report.warning("alias_unknown_name", f"{escape(e.name)} is no road or compound of the file; its "
+                               f"alias {escape(e.alias)} is not used", feature=e.label)
+    owners: dict[str, list[str]] = defaultdict(list)
+    for street, aliases in by_street.items():
+        for alias in list(aliases):
+            if alias == street:
+                del aliases[alias]
+            elif alias in streets:
+                report.warning("alias_conflict", f"the alias {escape(alias)} of {escape(street)} is itself a standard "
+                               "name of the file; it is not used", feature=aliases.pop(alias))
+            else:
+                owners[alias].append(street)
+    for alias, names in owners.items():
+        if len(names) > 1:
+            report.warning("alias_conflict", f"the alias {escape(alias)} names several roads or compounds "
+                           f"({escape('、'.join(names[:5]))}): a lookup by it answers ambiguous",
+                           feature=by_street[names[1]][alias])
+    n = 0
+    for r in rows:
+        aliases = by_street.get(r.get("street") or "")
+        r["aliases"] = "|".join(aliases) if aliases else None
+        n += bool(aliases)
+    if n:
+        report.warning("aliases", f"{sum(1 for a in by_street.values() if a)} roads or compounds have aliases "
+                       f"({sum(len(a) for a in by_street.values())} in all), stored in aliases on their {n} rows",
+                       field="aliases")
+
+
+def _core(name: str) -> str:
+    """A committee or division name without its generic last word: 建设社区居委会 -> 建设, 雄关街道办事处 -> 雄关."""
+    text = norm(name)
+    for _ in range(2):
+        for suffix in _PLACE_SUFFIXES:
+            if text.endswith(suffix) and len(text) > len(suffix):
+                text = text[: -len(suffix)]
+                break
+    return text
+
+
+def _same_place(given: str, stored: str) -> bool:
+    g, s = _core(given), _core(stored)
+    return bool(g) and bool(s) and (g == s or g.endswith(s) or s.endswith(g))
+
+
+def check_places(cols: AddressColumns, props: list[dict[str, Any]], rows: list[dict[str, Any]], geoms: np.ndarray,
+                 labels: list[str], report: Report, grids: gpd.GeoDataFrame | None,
+                 committees: gpd.GeoDataFrame | None, divisions: gpd.GeoDataFrame | None) -> None:
+    """Warn where a row's 街道 or 社区 column names another division or committee than its grid's.
+
+    Parameters
+    ----------
+    cols : AddressColumns
+        The columns found by :func:`compose_addresses` (``division``, ``committee`` parts).
+    props, rows : list of dict
+        The rows as read and their schema fields (``grid_code`` filled in).
+    geoms : numpy.ndarray
+        The points in WGS84 (for the findings' places).
+    labels : list of str
+        One label per row.
+    report : Report
+        Where the warnings go: the first :data:`PLACE_LIMIT` named, the rest counted.
+    grids, committees, divisions : GeoDataFrame or None
+        The stored layers.
+    """
+    checks = [(k, cols.parts[k]) for k in ("division", "committee") if k in cols.parts]
+    if not checks or grids is None or not len(grids):
+        return
+    names = {"committee": {}, "division": {}}
+    for key, layer in (("committee", committees), ("division", divisions)):
+        if layer is not None and len(layer) and "name" in layer.columns:
+            names[key] = {_as_code(c): str(n) for c, n in zip(layer["code"], layer["name"], strict=True)}
+    parent = {_as_code(c): {"committee": _as_code(cc), "division": _as_code(dc)}
+              for c, cc, dc in zip(grids["code"], grids.get("committee_code", [None] * len(grids)),
+                                   grids.get("division_code", [None] * len(grids)), strict=True)}
+    shown = more = 0
+    for i, (p, r) in enumerate(zip(props, rows, strict=True)):
+        up = parent.get(r.get("grid_code") or "")
+        if up is None:
+            continue
+        for key, col in checks:
+            given = _text(p.get(col))
+            stored = names[key].get(up[key] or "")
+            if given is None or stored is None or _same_place(given, stored):
+                continue
+            if shown < PLACE_LIMIT:
+                shown += 1
+                report.warning("place_mismatch", f"{_safe_text(col, 20)} is {escape(given)} but the point lies in "
+                               f"grid {r['grid_code']} of {escape(stored)}", feature=labels[i], field=col,
+                               place=_wgs_place(geoms[i]) if geoms[i] is not None else None)
+            else:
+                more += 1
+    if more:
+        report.warning("place_mismatch", f"{more} more rows name another 街道 or 社区 than their grid's")
