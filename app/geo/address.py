@@ -5,241 +5,48 @@ from __future__ import annotations
 import bisect
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
 
-from app.geo.city import City, short_form
+from app.geo._address_parse import (
+    MAX_LENGTH,
+    NO_PREFIXES,
+    AddressPrefixes,
+    _clean,
+    is_placeholder_cleaned,
+    normalize,
+    normalize_cleaned,
+    parse,
+)
+from app.geo._address_streets import StreetHit, StreetIndex
 
-#: A match is ``ok`` when the best candidate scores at least this much (0-100) and is not tied.
-#: Scores: 100 exact after normalisation; 96 house number found but with the other suffix
-#: (新华路12号楼 for 新华路12号); 92 one wrong/missing/extra character in the street name, or
-#: unknown text before a known street; 84 two edits; below 90 a different house number on the
-#: street (<= 85), a street without a number (70) or only a loose resemblance (< 60).
+__all__ = ["MATCH_KINDS", "MAX_LENGTH", "NO_PREFIXES", "OK_THRESHOLD", "STATUSES", "AddressMatcher",
+           "AddressPrefixes", "Candidate", "MatchResult", "normalize", "parse", "results_frame"]
+
+#: A match is ``ok`` when the best candidate scores at least this much (0-100) and no candidate
+#: with another address scores within :data:`MARGIN` of it. Scores: 100 the street (or an alias)
+#: and number as stored, after normalisation; 98 a generic ending added (福民花园小区 for
+#: 福民花园); 97 a homophone street name; 96 a near-homophone, a missing generic ending, or the
+#: other number suffix (新华路12号楼 for 新华路12号); 92 one wrong, missing, extra or swapped
+#: character, another generic ending, or unknown text before a known street; 84 two edits;
+#: below 90 a number the street does not have (<= 86), a street without a number (<= 70) or
+#: only a loose resemblance (< 60). Candidates outside a committee named in the text lose
+#: :data:`COMMITTEE_PENALTY` when some candidate is inside it.
 OK_THRESHOLD = 90
-
-#: Points taken off per character edit in the street name.
-_EDIT_PENALTY = 8
-#: Points taken off when unknown text precedes a known street (e.g. an unlisted community name).
-_JUNK_PREFIX_PENALTY = 8
+#: A winner must be this many points ahead of the best candidate with another address.
+MARGIN = 4
+#: Points taken off candidates outside the committee the text names (when any candidate is in it).
+COMMITTEE_PENALTY = 6
 #: Points taken off when the number exists with the other suffix (号 vs 号楼).
 _SUFFIX_PENALTY = 4
 
-_CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_CN_NUM_RE = re.compile("[零〇○一二两三四五六七八九十百千]+")
-_DASH_RE = re.compile("[‐‑‒–—―−~～]")
-_DROP_RE = re.compile(r"[^\w#\-]|_")
-_HASH_RE = re.compile(r"(?<!\d)(\d+)#(?:号楼|楼)?")
-_BUILDING_RE = re.compile(r"(?<!\d)(\d+)号?(?:栋|幢|座)(?:楼)?")
-#: A committee name, only when a street name (not a bare number) follows it: the one prefix every city shares.
-_COMMITTEE_RE = re.compile(
-    r"^[\u4e00-\u9fff]{1,8}?(?:社区居民委员会|社区居委会|居民委员会|居委会|村民委员会|村委会|社区)(?=\D)")
-#: Characters that, after a bare short name (嘉峪关) or a village name, show it starts a longer
-#: name (嘉峪关村, 嘉峪关路, 河口村东路) rather than being a prefix.
-_NAME_GOES_ON = "村路街巷道大东西南北关城镇"
-_TAIL_RE = re.compile(
-    r"^(?P<head>.*?\D\d+(?!\d)(?:号楼|号)?)"
-    r"(?P<tail>(?:-?\d+(?!\d)(?:单元|门|层|楼|室|号房|房|号|户)?)+)$"
-)
-_PARSE_RE = re.compile(r"^(?P<street>.*?\D)(?P<number>\d+)(?P<suffix>号楼|号)?$")
-
 _SUFFIX = {"compound": "号楼", "road": "号"}
 _new_tuple = tuple.__new__
-
-#: Longer texts are cut to this many characters before normalising (no address is that long;
-#: the cap keeps the worst case of the regular expressions small).
-MAX_LENGTH = 200
-
-
-def _cn_number(run: str) -> str:
-    """Return the Arabic digits for a run of Chinese numerals (十二 -> 12, 一〇五 -> 105)."""
-    if not any(ch in _CN_UNITS for ch in run):
-        return "".join(str(_CN_DIGITS[ch]) for ch in run)
-    total = 0
-    current = 0
-    for ch in run:
-        if ch in _CN_UNITS:
-            total += (current or 1) * _CN_UNITS[ch]
-            current = 0
-        else:
-            current = _CN_DIGITS[ch]
-    return str(total + current)
-
-
-def _clean(text: str) -> str:
-    """Character-level clean-up: NFKC, lower case, Arabic numerals, no spaces or punctuation (keeps # and -)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _DROP_RE.sub("", _DASH_RE.sub("-", text))
-    return _CN_NUM_RE.sub(lambda m: _cn_number(m.group()), text)
-
-
-def _alternation(names: Iterable[str]) -> str:
-    """A regular-expression alternation of cleaned names, longest first (so 雄关街道 wins over 雄关)."""
-    cleaned = {_clean(n) for n in names if n and str(n).strip()}
-    return "|".join(re.escape(n) for n in sorted((n for n in cleaned if n), key=lambda n: (-len(n), n)))
-
-
-@dataclass(frozen=True)
-class AddressPrefixes:
-    """The leading place names an address of one city may start with, which matching ignores.
-
-    Each is dropped from the start of an address only when more address text follows it.
-
-    Attributes
-    ----------
-    province : str
-        E.g. ``"甘肃省"``; its short form (``甘肃``) is dropped too, unless it starts a longer
-        name (``甘肃路``).
-    city : str
-        E.g. ``"嘉峪关市"``.
-    short_name : str
-        The city's short name, ``"嘉峪关"``: dropped unless it starts a longer name such as
-        嘉峪关村 or 嘉峪关路.
-    areas : tuple of str
-        District, sub-district and town names (雄关区, 雄关街道, 新城镇): dropped whenever more text follows.
-    committees : tuple of str
-        Community and village names (建设社区, 河口村): dropped only when a street name (not a
-        number, nor the rest of a longer name) follows, so 河口村5号 stays.
-    """
-
-    province: str = ""
-    city: str = ""
-    short_name: str = ""
-    areas: tuple[str, ...] = ()
-    committees: tuple[str, ...] = ()
-
-    @classmethod
-    def for_city(cls, city: City, areas: Iterable[str] = (), committees: Iterable[str] = ()) -> AddressPrefixes:
-        """Return the prefixes of a city: its province, name and short name, its districts, and the given names.
-
-        Parameters
-        ----------
-        city : City
-            The stored city (:attr:`app.geo.dataset.Dataset.city`).
-        areas : iterable of str
-            Further district, sub-district and town names, e.g. the divisions layer's names.
-        committees : iterable of str
-            Community and village names, e.g. the committees layer's names.
-
-        Returns
-        -------
-        AddressPrefixes
-            Empty names are left out; duplicates are kept once.
-        """
-        def unique(names: Iterable[str]) -> tuple[str, ...]:
-            return tuple(dict.fromkeys(str(n).strip() for n in names if isinstance(n, str) and n.strip()))
-
-        return cls(province=city.province, city=city.name, short_name=city.short_name,
-                   areas=unique((*city.districts, *areas)), committees=unique(committees))
-
-    @cached_property
-    def patterns(self) -> tuple[re.Pattern[str], ...]:
-        """The prefix patterns, in the order :func:`normalize` tries them."""
-        out: list[re.Pattern[str]] = []
-        # a bare short name is a prefix unless it starts a longer name; before a known area it always is (兰州城关区)
-        areas = _alternation(self.areas)
-        goes_on = f"(?:(?={areas})|(?![{_NAME_GOES_ON}]))" if areas else f"(?![{_NAME_GOES_ON}])"
-        province, short_province = _clean(self.province), _clean(short_form(self.province))
-        if province:
-            out.append(re.compile(f"^{re.escape(province)}"))
-        if short_province and short_province != province:
-            out.append(re.compile(f"^{re.escape(short_province)}{goes_on}"))
-        city = _clean(self.city)
-        if city:
-            out.append(re.compile(f"^{re.escape(city)}"))
-        short = _clean(self.short_name)
-        if short and short != city:
-            out.append(re.compile(f"^{re.escape(short)}{goes_on}"))
-        if areas:
-            out.append(re.compile(f"^(?:{areas})"))
-        # before the names: 河口村委会河口村5号 drops 河口村委会, not 河口村
-        out.append(_COMMITTEE_RE)
-        if self.committees:  # nor 河口村 of 河口村委会5号 or 河口村民委员会
-            out.append(re.compile(f"^(?:{_alternation(self.committees)})(?=\\D)(?![{_NAME_GOES_ON}委居社民])"))
-        return tuple(out)
-
-    @cached_property
-    def city_words(self) -> tuple[str, ...]:
-        """Cleaned city and province short names, which the matcher also drops before a known street (嘉峪关东湖新村)."""
-        return tuple(w for w in dict.fromkeys((_clean(self.short_name), _clean(short_form(self.province)))) if w)
-
-
-#: No city-specific prefixes: only the committee rule every city shares.
-NO_PREFIXES = AddressPrefixes()
-
-
-def normalize(text: str, prefixes: AddressPrefixes | None = None) -> str:
-    """Normalise a Chinese address for matching.
-
-    Steps: NFKC (full-width to half-width) and lower case; Chinese numerals to Arabic
-    (十二 -> 12, 二十三 -> 23, 一〇五 -> 105, 两 -> 2); building suffixes 栋/幢/座/# to 号楼;
-    the city's leading province, city name (or bare short name unless it starts a name like
-    嘉峪关村), district, division and committee names (``prefixes``) dropped when more address
-    text follows, and so is any leading ``…社区``/``…居委会``/``…村委会`` before a street; a
-    trailing unit/room part (2单元301室, -2-301, 301号房, ...) dropped; spaces and punctuation
-    removed. Only the first :data:`MAX_LENGTH` characters are considered.
-
-    Parameters
-    ----------
-    text : str
-        Free-text address, e.g. ``"甘肃省嘉峪关市雄关街道 阳光小区三栋2单元301室"``.
-    prefixes : AddressPrefixes, optional
-        The city's place names (:meth:`AddressPrefixes.for_city`); without them no city-specific
-        prefix is dropped.
-
-    Returns
-    -------
-    str
-        The normalised address, e.g. ``"阳光小区3号楼"``; empty if nothing is left.
-    """
-    if not text:
-        return ""
-    s = _clean(str(text)[:MAX_LENGTH])
-    s = _HASH_RE.sub(r"\1号楼", s)
-    s = _BUILDING_RE.sub(r"\1号楼", s)
-    patterns = (prefixes or NO_PREFIXES).patterns
-    changed = True
-    while changed:
-        changed = False
-        for pattern in patterns:
-            m = pattern.match(s)
-            if m and m.end() < len(s):
-                s = s[m.end():]
-                changed = True
-    m = _TAIL_RE.match(s)
-    if m:
-        s = m.group("head")
-    return s.replace("-", "").replace("#", "")
-
-
-def parse(normalized: str) -> tuple[str, int | None, str]:
-    """Split a normalised address into street, number and suffix.
-
-    Parameters
-    ----------
-    normalized : str
-        Output of :func:`normalize`.
-
-    Returns
-    -------
-    tuple of (str, int or None, str)
-        ``(street, number, suffix)``; suffix is ``"号"``, ``"号楼"`` or ``""``. When the text
-        ends in no number, ``(normalized, None, "")``.
-    """
-    m = _PARSE_RE.match(normalized)
-    if not m:
-        return normalized, None, ""
-    return m.group("street"), int(m.group("number")), m.group("suffix") or ""
-
 
 class Candidate(NamedTuple):
     """One ranked match candidate."""
@@ -323,31 +130,39 @@ class MatchResult:
         }
 
 
-_CoreResult = tuple[str, tuple[Candidate, ...]]
+_CoreResult = tuple[str, tuple[Candidate, ...], str]
 
 
 class AddressMatcher:
     """Match free-text addresses against an address table.
 
     The index is built on first use (well under a second for ~12k addresses): an exact
-    dictionary of normalised addresses, and per street the sorted house numbers. Queries that
-    are not exact after normalisation are blocked by street: the exact street (nearest house
-    numbers), a known street after unknown leading text, then streets within one or two
-    character edits (rapidfuzz Levenshtein); if none of those, the streets most alike by
-    rapidfuzz WRatio give low-scored suggestions.
+    dictionary of normalised addresses, and per street (and per alias) the sorted house numbers.
+    A query is normalised and parsed into street, number and suffix; a street that is not known
+    is looked up typo-tolerantly (:class:`app.geo._address_streets.StreetIndex`: generic
+    endings, unknown leading text, homophones and near-homophones in pinyin, one or two
+    character edits). Every reading is scored; the best wins only when it is clearly ahead of
+    the best candidate with another address (:data:`MARGIN`), else the answer is ``ambiguous``.
+    When the likeliest street lacks the number, no other street's candidate may win. A
+    committee named in the text breaks ties (:data:`COMMITTEE_PENALTY`).
 
     Parameters
     ----------
     addresses : DataFrame or GeoDataFrame
         Columns ``id``, ``address``, ``grid_code`` and either point ``geometry`` (lon/lat) or
-        ``lon``/``lat`` columns; ``street``, ``number`` and ``kind`` are used when present.
+        ``lon``/``lat`` columns; ``street``, ``number`` and ``kind`` are used when present, and
+        ``aliases`` ("|"-separated other names of the row's street, e.g. an old road name).
     prefixes : AddressPrefixes, optional
         The city's place names that addresses may start with (see :func:`normalize`); none by default.
+    grid_committee : mapping of str to str, optional
+        Committee name by grid code, for the committee tie-break; none by default.
     """
 
-    def __init__(self, addresses: pd.DataFrame, prefixes: AddressPrefixes | None = None) -> None:
+    def __init__(self, addresses: pd.DataFrame, prefixes: AddressPrefixes | None = None,
+                 grid_committee: dict[str, str] | None = None) -> None:
         self._source = addresses
         self.prefixes = prefixes or NO_PREFIXES
+        self.grid_committee = dict(grid_committee or {})
         self._lock = threading.Lock()
         self._built = False
 
@@ -373,6 +188,7 @@ class AddressMatcher:
             streets = df["street"].astype(str).tolist() if "street" in df.columns else [None] * n
             numbers = df["number"].tolist() if "number" in df.columns else [None] * n
             kinds = df["kind"].astype(str).tolist() if "kind" in df.columns else [None] * n
+            aliases = df["aliases"].tolist() if "aliases" in df.columns else [None] * n
 
             self._rows: list[Candidate] = []
             self._suffix: list[str] = []
@@ -389,14 +205,29 @@ class AddressMatcher:
                     keys.add(key)
                     street, number, suffix = parse(key)
                 self._suffix.append(suffix)
+                names = [street]
+                if isinstance(aliases[i], str) and aliases[i].strip() and number is not None:
+                    for alias in aliases[i].split("|"):
+                        key = normalize(f"{alias.strip()}{number}{suffix}", self.prefixes)
+                        alias_street, alias_number, _ = parse(key)
+                        if alias.strip() and alias_number == number:
+                            keys.add(key)
+                            names.append(alias_street)
                 for key in keys:
                     if key:
                         self._exact.setdefault(key, []).append(i)
                 if number is not None:
-                    by_street.setdefault(street, {}).setdefault(number, []).append(i)
+                    for name in names:
+                        by_street.setdefault(name, {}).setdefault(number, []).append(i)
             self._by_street = by_street
             self._numbers = {s: sorted(nums) for s, nums in by_street.items()}
             self._streets = sorted(by_street)
+            self._index = StreetIndex(by_street, self.prefixes.city_words)
+            self._row_committee = [self.grid_committee.get(g, "") for g in grids]
+            names = {_clean(c) for c in (*self.prefixes.committees, *self.grid_committee.values()) if c}
+            alternation = "|".join(re.escape(c) for c in sorted((c for c in names if c), key=lambda c: (-len(c), c)))
+            self._committee_re = re.compile(alternation) if alternation else None
+            self._committee_name = {_clean(c): c for c in self.grid_committee.values() if c}
             self._built = True
 
     def __len__(self) -> int:
@@ -406,50 +237,51 @@ class AddressMatcher:
         return len(self._rows)
 
     # -- matching ----------------------------------------------------------------------------
-    def _street_candidates(self, street: str) -> list[tuple[str, int]]:
-        """Known streets close to ``street`` with their penalty, best first."""
-        if street in self._by_street:
-            return [(street, 0)]
-        for word in self.prefixes.city_words:  # 嘉峪关东湖新村: the city, not part of the name
-            if street.startswith(word) and street[len(word):] in self._by_street:
-                return [(street[len(word):], 0)]
-        found: list[tuple[str, int]] = []
-        for k in range(1, len(street) - 1):  # longest known street that ends the text
-            if street[k:] in self._by_street:
-                found.append((street[k:], _JUNK_PREFIX_PENALTY))
-                break
-        max_edits = 1 if len(street) <= 4 else 2
-        for known, dist, _ in process.extract(street, self._streets, scorer=Levenshtein.distance,
-                                              score_cutoff=max_edits, limit=5):
-            if len(known) >= 3 and all(known != s for s, _ in found):
-                found.append((known, int(dist) * _EDIT_PENALTY))
-        return sorted(found, key=lambda t: t[1])
+    def _committee(self, cleaned: str, norm: str) -> str:
+        """The committee the text names before its street, or ``""``."""
+        if self._committee_re is None:
+            return ""
+        m = self._committee_re.search(cleaned)
+        if m is None or norm.startswith(m.group()):
+            return ""
+        return self._committee_name.get(m.group(), "")
 
-    def _match_core(self, norm: str, limit: int) -> _CoreResult:
-        """Status and candidates for a normalised, non-empty text."""
+    def _match_core(self, norm: str, committee: str, limit: int) -> _CoreResult:
+        """Status, candidates and match kind for a normalised, non-empty text."""
         street, number, suffix = parse(norm)
         exact = self._exact.get(norm, ())
         scored: dict[int, float] = dict.fromkeys(exact, 100.0)
+        fuzzy: set[int] = set()
 
-        def add(i: int, score: float) -> None:
+        def add(i: int, score: float, is_fuzzy: bool) -> None:
             if score > scored.get(i, -1.0):
                 scored[i] = score
+                if is_fuzzy:
+                    fuzzy.add(i)
+                else:
+                    fuzzy.discard(i)
 
         if exact:  # exact first, then neighbours on the same street as further suggestions
-            streets = [(street, 0)] if street in self._by_street else []
+            hits: tuple[StreetHit, ...] = (StreetHit(street, 0, False),) if street in self._by_street else ()
         else:
-            streets = self._street_candidates(street)
-        for known, penalty in streets:
+            hits = self._index.lookup(street)
+        cap = 101.0
+        if number is not None and hits and not exact:
+            top = hits[0].penalty
+            if not any(number in self._by_street[h.street] for h in hits if h.penalty == top):
+                cap = OK_THRESHOLD - 1  # the likeliest street lacks the number: nothing else may win
+        for known, penalty, is_fuzzy in hits:
             numbers = self._numbers[known]
             on_street = self._by_street[known]
             if number is None:
                 for num in numbers[:limit]:
                     for i in on_street[num]:
-                        add(i, 70 - penalty)
+                        add(i, 70 - penalty, True)
                 continue
             for i in on_street.get(number, ()):
                 wrong_suffix = bool(suffix) and suffix != self._suffix[i]
-                add(i, 100 - penalty - (_SUFFIX_PENALTY if wrong_suffix else 0))
+                score = 100 - penalty - (_SUFFIX_PENALTY if wrong_suffix else 0)
+                add(i, score if penalty == hits[0].penalty else min(score, cap), is_fuzzy)
             pos = bisect.bisect_left(numbers, number)
             lo, hi = pos - 1, pos + (pos < len(numbers) and numbers[pos] == number)
             for _ in range(limit):  # the nearest other numbers, walking outwards
@@ -460,24 +292,54 @@ class AddressMatcher:
                 else:
                     break
                 for i in on_street[num]:
-                    add(i, max(50, 86 - 2 * abs(num - number)) - penalty)
-        if not streets and self._streets:
+                    add(i, max(50, 86 - 2 * abs(num - number)) - penalty, True)
+        if not hits and self._streets:
             for known, sim, _ in process.extract(street, self._streets, scorer=fuzz.WRatio,
                                                  limit=min(3, limit)):
                 numbers = self._numbers[known]
                 pos = bisect.bisect_left(numbers, number) if number is not None else 0
                 for num in numbers[max(0, pos - 1):pos + 1]:
                     for i in self._by_street[known][num]:
-                        add(i, round(sim * 0.6, 1))
+                        add(i, round(sim * 0.6, 1), True)
         if not scored:
-            return "not_found", ()
-        ranked = sorted(scored.items(), key=lambda t: (-t[1], t[0]))[:limit]
+            return "not_found", (), ""
+        if committee:
+            inside = {i for i in scored if self._row_committee[i] == committee}
+            if inside and len(inside) < len(scored):
+                for i in scored:
+                    if i not in inside:
+                        scored[i] -= COMMITTEE_PENALTY
+        ranked = sorted(scored.items(), key=lambda t: (-t[1], t[0]))
         rows = self._rows
-        cands = tuple(_new_tuple(Candidate, (rows[i][0], float(s), *rows[i][2:])) for i, s in ranked)
-        best = cands[0].score
-        tied = best < 100 and len(cands) > 1 and cands[1].score == best and cands[1].address != cands[0].address
-        status = ("ambiguous" if tied else "ok") if best >= OK_THRESHOLD else "not_found"
-        return status, cands
+        first, best = ranked[0]
+        if best < OK_THRESHOLD:
+            status = "not_found"
+        else:
+            rival = next((s for i, s in ranked[1:] if rows[i].address != rows[first].address), None)
+            close = rival is not None and rival > best - MARGIN and not (best >= 100 > rival)
+            status = "ambiguous" if close else "ok"
+        cands = tuple(_new_tuple(Candidate, (rows[i][0], float(s), *rows[i][2:])) for i, s in ranked[:limit])
+        kind = ("fuzzy" if first in fuzzy else "normalised") if status == "ok" else ""
+        return status, cands, kind
+
+    def _result(self, text: str, cache: dict[tuple[str, str], _CoreResult] | None, limit: int) -> MatchResult:
+        cleaned = _clean(text[:MAX_LENGTH])
+        norm = normalize_cleaned(cleaned, self.prefixes)
+        if is_placeholder_cleaned(cleaned):
+            return MatchResult(text, norm, "not_found", ())
+        if not norm:
+            return MatchResult(text, norm, "invalid", ())
+        committee = self._committee(cleaned, norm)
+        key = (norm, committee)
+        core = cache.get(key) if cache is not None else None
+        if core is None:
+            core = self._match_core(norm, committee, limit)
+            if cache is not None:
+                cache[key] = core
+        status, cands, kind = core
+        if status == "ok" and text.strip() == cands[0].address:
+            kind = "exact"
+        return MatchResult(text, norm, status, cands, kind)
 
     def match(self, text: str, limit: int = 5) -> MatchResult:
         """Match one free-text address.
@@ -492,16 +354,13 @@ class AddressMatcher:
         Returns
         -------
         MatchResult
-            Status ``ok``, ``not_found`` or ``invalid`` and ranked candidates.
+            Status ``ok``, ``ambiguous``, ``not_found`` or ``invalid``, the match kind and ranked
+            candidates. Texts that say there is no address (无, 不详, 未知, 空, only a number)
+            are ``not_found`` with no candidate; empty ones are ``invalid``.
         """
         if not self._built:
             self._build()
-        text = "" if text is None else str(text)
-        norm = normalize(text, self.prefixes)
-        if not norm:
-            return MatchResult(text, norm, "invalid", ())
-        status, cands = self._match_core(norm, limit)
-        return MatchResult(text, norm, status, cands, _kind(text, status, cands))
+        return self._result("" if text is None else str(text), None, limit)
 
     def match_many(self, texts: Iterable[str], limit: int = 5) -> list[MatchResult]:
         """Match many addresses; repeated texts and repeated normalised forms are matched once.
@@ -521,31 +380,15 @@ class AddressMatcher:
         if not self._built:
             self._build()
         by_text: dict[str, MatchResult] = {}
-        by_norm: dict[str, _CoreResult] = {}
+        by_norm: dict[tuple[str, str], _CoreResult] = {}
         out: list[MatchResult] = []
         for raw in texts:
             text = "" if raw is None or (isinstance(raw, float) and raw != raw) else str(raw)
             res = by_text.get(text)
             if res is None:
-                norm = normalize(text, self.prefixes)
-                if not norm:
-                    res = MatchResult(text, norm, "invalid", ())
-                else:
-                    core = by_norm.get(norm)
-                    if core is None:
-                        core = by_norm[norm] = self._match_core(norm, limit)
-                    res = MatchResult(text, norm, core[0], core[1], _kind(text, core[0], core[1]))
-                by_text[text] = res
+                res = by_text[text] = self._result(text, by_norm, limit)
             out.append(res)
         return out
-
-
-def _kind(text: str, status: str, cands: tuple[Candidate, ...]) -> str:
-    if status != "ok":
-        return ""
-    if text.strip() == cands[0].address:
-        return "exact"
-    return "normalised" if cands[0].score >= 100 else "fuzzy"
 
 
 def results_frame(results: Sequence[MatchResult]) -> pd.DataFrame:
