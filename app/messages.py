@@ -181,6 +181,16 @@ ROW_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"empty address", "地址为空"),
     (r"closest: (?P<list>.+)", "相近地址：{list}"),
     (r"no similar address", "没有相近的地址"),
+    (r"ambiguous: (?P<list>.+)", "地址有歧义，请从候选中选择：{list}"),
+    (r"fuzzy match: (?P<address>.+) \(score (?P<score>[\d.]+)\)", "模糊匹配：{address}（得分 {score}）"),
+    (r"lat/lon swapped, read as lat,lon", "经纬度顺序颠倒，已按 纬度,经度 解读"),
+    (r"outside every grid, nearest grid (?P<code>\S+) at (?P<m>[\d.]+) m", "不在任何网格内，最近网格 {code}，相距 {m} 米"),
+    (r"read as GCJ-02 \(AMap, Tencent\) it falls in grid (?P<code>\S+), check the coordinate system",
+     "按 GCJ-02（高德、腾讯）坐标解读则落在网格 {code} 内，请检查坐标系"),
+    (r"read as BD-09 \(Baidu\) it falls in grid (?P<code>\S+), check the coordinate system",
+     "按 BD-09（百度）坐标解读则落在网格 {code} 内，请检查坐标系"),
+    (r"read as WGS84 it falls in grid (?P<code>\S+), check the coordinate system",
+     "按 WGS84（GPS）坐标解读则落在网格 {code} 内，请检查坐标系"),
 )
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -269,7 +279,10 @@ def row_message(message: str, lang: str | None) -> str:
     """Return one batch row's ``message`` in ``lang`` (``"zh"`` translates; empty stays empty)."""
     if lang != "zh" or not message or not isinstance(message, str):
         return message
-    return _match(_ROWS, message) or message
+    found = _match(_ROWS, message)
+    if found is None and "; " in message:  # parts of one row's message, each translated
+        return "；".join(_match(_ROWS, part) or part for part in message.split("; "))
+    return found or message
 
 
 def row_translator(lang: str | None) -> Callable[[str], str]:

@@ -16,13 +16,15 @@ import pandas as pd
 import pyproj
 
 from app.errors import GridmapError
+from app.geo import _locate_reverse as _reverse
+from app.geo import _locate_rows as _rows
 from app.geo import crs as crsmod
 from app.geo.dataset import Dataset
 from app.geo.memory_store import OverlayStore
 from app.geo.schema import PERSONAL_FIELDS, STORAGE_CRS
 
 #: Row statuses in batch results.
-STATUSES = ("ok", "outside", "not_found", "invalid")
+STATUSES = ("ok", "ambiguous", "outside", "not_found", "invalid")
 
 
 class LocateError(GridmapError, ValueError):
@@ -182,7 +184,9 @@ def locate_point(ds: Dataset, x: Any, y: Any, crs: str | int | None = None, pers
     -------
     dict
         ``status`` (ok or outside), ``grid`` (``grid.code`` is null outside), ``on_border``,
-        ``nearest`` (outside only: nearest grid and distance in metres), ``wgs84`` and ``data_version``.
+        ``nearest`` (outside only: nearest grid and distance in metres), ``nearest_address`` (the
+        standard address nearest the point with ``distance_m``, null when none is within
+        :data:`app.geo._locate_reverse.MAX_DISTANCE_M`), ``wgs84`` and ``data_version``.
     """
     spec = parse_crs(crs)
     lon, lat = to_lonlat(x, y, spec)
@@ -200,11 +204,12 @@ def locate_point(ds: Dataset, x: Any, y: Any, crs: str | int | None = None, pers
     if not inside and hit.nearest_index >= 0:
         near = grid_info(ds, hit.nearest_index, False)
         answer["nearest"] = {"code": near["code"], "name": near["name"], "distance_m": round(float(hit.distance_m), 1)}
+    answer["nearest_address"] = _reverse.nearest_address(ds, lon, lat)
     return answer
 
 
 def locate_address(ds: Dataset, text: Any, limit: int = 5, personal: bool = False) -> dict[str, Any]:
-    """Find the grid of a Chinese address through the gazetteer.
+    """Find the grid of a Chinese address through the gazetteer, saying how it was matched.
 
     Parameters
     ----------
@@ -220,28 +225,82 @@ def locate_address(ds: Dataset, text: Any, limit: int = 5, personal: bool = Fals
     Returns
     -------
     dict
-        ``status`` (ok or not_found), ``normalized`` text, ranked ``candidates`` with scores,
-        and ``grid`` of the best match (``grid.code`` null when not found).
+        ``status`` (ok, ambiguous or not_found), ``normalized`` text, ``matched_address`` (the
+        standard address matched; null unless ok), ``match_kind`` (exact, normalised, fuzzy,
+        ambiguous or not_found), ``score`` (0-100), ranked ``candidates`` (each with its grid's
+        code and name) and ``grid`` of the match (``grid.code`` null unless ok: an ambiguous
+        answer picks no grid). Text without address content (无, 不详, punctuation) is not_found
+        with no candidates.
+
+    Raises
+    ------
+    LocateError
+        For an empty or over-long text.
     """
     if text is None or not str(text).strip():
         raise LocateError("address is empty")
     if len(str(text)) > 200:
         raise LocateError("address is longer than 200 characters")
     result = ds.address_matcher.match(str(text), limit=limit)
-    if result.status == "invalid":
-        raise LocateError(f"address {str(text)!r} has no usable text after normalisation")
-    best = result.candidates[0] if result.status == "ok" and result.candidates else None
+    matched, kind, score = _rows.explain(result)
+    status = "not_found" if result.status == "invalid" else result.status
+    cands = () if result.status == "invalid" else result.candidates
+    best = cands[0] if status == "ok" and cands else None
     index = ds.grid_row(best.grid_code) if best is not None else None
+    grid_names = ds.grids["name"] if "name" in ds.grids.columns else ds.grids["code"]
+
+    def grid_name(code: str) -> str | None:
+        row = ds.grid_row(code)
+        return None if row is None else grid_names.iloc[row]
+
     return {
-        "status": result.status,
+        "status": status,
         "query": {"address": str(text)},
         "normalized": result.normalized,
+        "matched_address": matched if status == "ok" else None,
+        "match_kind": kind if status != "not_found" else "not_found",
+        "score": round(score, 1) if cands else 0.0,
         "candidates": [
             {"address": c.address, "score": round(float(c.score), 1), "grid_code": c.grid_code,
-             "lon": c.lon, "lat": c.lat}
-            for c in result.candidates
+             "grid_name": grid_name(c.grid_code), "lon": c.lon, "lat": c.lat}
+            for c in cands
         ],
         "grid": grid_info(ds, index, personal),
+        "data_version": ds.version,
+    }
+
+
+def reverse_lookup(ds: Dataset, x: Any, y: Any, crs: str | int | None = None,
+                   max_distance: float = _reverse.MAX_DISTANCE_M) -> dict[str, Any]:
+    """Find the standard address nearest a coordinate (reverse geocoding), in metres of the city's metric CRS.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    x, y : number or str
+        Coordinate in ``crs`` (lon/lat order for geographic CRSs).
+    crs : str or int, optional
+        Input CRS, WGS84 by default.
+    max_distance : float
+        Farthest an address may be, in metres.
+
+    Returns
+    -------
+    dict
+        ``status`` (ok, or not_found when no address is within ``max_distance``), ``query``,
+        ``wgs84``, ``address`` (``address``, ``id``, ``grid_code``, ``lon``, ``lat``,
+        ``distance_m``; null when not found), ``max_distance_m`` and ``data_version``.
+    """
+    spec = parse_crs(crs)
+    lon, lat = to_lonlat(x, y, spec)
+    near = _reverse.nearest_address(ds, lon, lat, max_distance)
+    return {
+        "status": "ok" if near else "not_found",
+        "query": {"x": x, "y": y, "crs": spec.label},
+        "wgs84": {"lon": round(lon, 7), "lat": round(lat, 7)},
+        "address": near,
+        "max_distance_m": max_distance,
         "data_version": ds.version,
     }
 
@@ -257,8 +316,10 @@ def locate_frame(
 ) -> pd.DataFrame:
     """Assign every row of a table to a grid, keeping every row.
 
-    Rows with coordinates are located exactly; rows with only an address go through the
-    gazetteer. Bad rows get status ``invalid`` and a message; they never fail the table.
+    Rows with coordinates are located exactly (a lat,lon pair written the other way round is
+    taken swapped when that reading falls in a grid, and flagged); rows with only an address go
+    through the gazetteer with the rules of :func:`locate_address`. Bad rows get status
+    ``invalid`` and a message; they never fail the table.
 
     Parameters
     ----------
@@ -277,50 +338,30 @@ def locate_frame(
     -------
     DataFrame
         The input columns plus ``grid_code``, ``grid_name``, ``committee_code``, ``committee_name``,
-        ``division_code``, ``division_name``, ``status``, ``score``, ``on_border``,
-        ``nearest_grid_code``, ``distance_m``, ``message``, and ``lon_wgs84``/``lat_wgs84``: the
-        point in WGS84 (the input converted, or the matched address's location).
+        ``division_code``, ``division_name``, ``status`` (one of :data:`STATUSES`), ``score``,
+        ``match_kind`` and ``matched_address`` (address rows), ``on_border``, ``nearest_grid_code``,
+        ``distance_m``, ``nearest_address`` and ``nearest_address_m`` (coordinate rows: the nearest
+        standard address and metres to it), ``message`` (parts joined by ``"; "``), and
+        ``lon_wgs84``/``lat_wgs84``: the point in WGS84 (the input converted, or the matched
+        address's location).
     """
     from app.geo import tabular
 
     spec = parse_crs(crs)
     cols = tabular.detect_columns(df, lon=lon_col, lat=lat_col, address=address_col)
     n = len(df)
-    status = np.full(n, "invalid", dtype=object)
-    message = np.full(n, "", dtype=object)
-    score = np.full(n, np.nan)
-    grid_idx = np.full(n, -1, dtype=np.int64)
-    on_border = np.zeros(n, dtype=bool)
-    nearest = np.full(n, -1, dtype=np.int64)
-    dist = np.full(n, np.nan)
-    wgs_lon = np.full(n, np.nan)
-    wgs_lat = np.full(n, np.nan)
-
+    out = _rows.Rows.empty(n)
     todo_addr = np.zeros(n, dtype=bool)
     if cols.lon and cols.lat:
         x = pd.to_numeric(df[cols.lon].astype(str).str.strip(), errors="coerce").to_numpy(float)
         y = pd.to_numeric(df[cols.lat].astype(str).str.strip(), errors="coerce").to_numpy(float)
-        ok = np.isfinite(x) & np.isfinite(y)
-        if _is_geographic(spec):
-            ok &= (np.abs(x) <= 180) & (np.abs(y) <= 90)
         missing = ~np.isfinite(x) | ~np.isfinite(y)
-        message[missing] = "missing or non-numeric coordinates"
-        message[~missing & ~ok] = "coordinates out of range"
+        out.message[missing] = "missing or non-numeric coordinates"
         if cols.address:
             has_addr = df[cols.address].astype(str).str.strip().replace({"nan": "", "None": ""}) != ""
             todo_addr = missing & has_addr.to_numpy()
-        if ok.any():
-            lon, lat = crsmod.to_wgs84(x[ok], y[ok], spec)
-            good = np.isfinite(lon) & np.isfinite(lat)
-            res = ds.grid_index.locate(lon, lat)
-            rows = np.flatnonzero(ok)
-            wgs_lon[rows], wgs_lat[rows] = lon, lat
-            grid_idx[rows] = np.where(good, res.index, -1)
-            on_border[rows] = res.on_border & good
-            nearest[rows] = np.where(res.index < 0, res.nearest_index, -1)
-            dist[rows] = np.where(res.index < 0, res.distance_m, np.nan)
-            status[rows] = np.where(~good, "invalid", np.where(res.index >= 0, "ok", "outside"))
-            message[rows[~good]] = f"coordinates outside the valid area of {spec.label}"
+        rows = np.flatnonzero(~missing)
+        _rows.locate_coordinates(ds, out, rows, x[rows], y[rows], spec, _is_geographic(spec))
     elif cols.address:
         todo_addr[:] = True
     else:
@@ -328,41 +369,20 @@ def locate_frame(
                           "name them lon/lat (经度/纬度) or address (地址)")
     if progress:
         progress(int((~todo_addr).sum()), n)
-
     if todo_addr.any():
         rows = np.flatnonzero(todo_addr)
         texts = df[cols.address].iloc[rows].astype(str).tolist()
-        results = ds.address_matcher.match_many(texts)
-        for i, (row, res) in enumerate(zip(rows, results, strict=True)):
-            message[row] = ""  # the address answers for the missing coordinates
-            if res.status == "invalid":
-                status[row], message[row] = "invalid", "empty address"
-            elif res.status == "ok":
-                best = res.candidates[0]
-                status[row], score[row] = "ok", best.score
-                wgs_lon[row], wgs_lat[row] = best.lon, best.lat
-                grid_idx[row] = ds.grid_row(best.grid_code)
-            else:
-                status[row] = "not_found"
-                if res.candidates:
-                    score[row] = res.candidates[0].score
-                    message[row] = "closest: " + "；".join(c.address for c in res.candidates[:3])
-                else:
-                    message[row] = "no similar address"
-            if progress and (i + 1) % 10000 == 0:
-                progress(n - len(rows) + i + 1, n)
+        step = (lambda done: progress(n - len(rows) + done, n)) if progress else None
+        _rows.locate_addresses(ds, out, rows, texts, step)
     if progress:
         progress(n, n)
-    out = _attach(ds, df, grid_idx, status, score, on_border, nearest, dist, message)
-    out["lon_wgs84"] = np.round(wgs_lon, 7)
-    out["lat_wgs84"] = np.round(wgs_lat, 7)
-    return out
+    return _attach(ds, df, out)
 
 
-def _attach(ds: Dataset, df: pd.DataFrame, grid_idx: np.ndarray, status: np.ndarray, score: np.ndarray,
-            on_border: np.ndarray, nearest: np.ndarray, dist: np.ndarray, message: np.ndarray) -> pd.DataFrame:
+def _attach(ds: Dataset, df: pd.DataFrame, rows: _rows.Rows) -> pd.DataFrame:
     grids = ds.grids
     names = _lookup(ds)
+    grid_idx = rows.grid_idx
     inside = grid_idx >= 0
     safe = np.where(inside, grid_idx, 0)
 
@@ -379,13 +399,20 @@ def _attach(ds: Dataset, df: pd.DataFrame, grid_idx: np.ndarray, status: np.ndar
     out["committee_name"] = [names.committees.get(c) if c else None for c in out["committee_code"]]
     out["division_code"] = pick("division_code")
     out["division_name"] = [names.divisions.get(c) if c else None for c in out["division_code"]]
-    out["status"] = status
-    out["score"] = np.round(score, 1)
-    out["on_border"] = on_border
+    out["status"] = rows.status
+    out["score"] = np.round(rows.score, 1)
+    out["match_kind"] = rows.match_kind
+    out["matched_address"] = rows.matched_address
+    out["on_border"] = rows.on_border
+    nearest = rows.nearest
     has_near = nearest >= 0
     out["nearest_grid_code"] = np.where(has_near, grids["code"].to_numpy(object)[np.where(has_near, nearest, 0)], None)
-    out["distance_m"] = np.round(dist, 1)
-    out["message"] = message
+    out["distance_m"] = np.round(rows.dist, 1)
+    out["nearest_address"] = rows.near_addr
+    out["nearest_address_m"] = rows.near_addr_m
+    out["message"] = rows.message
+    out["lon_wgs84"] = np.round(rows.wgs_lon, 7)
+    out["lat_wgs84"] = np.round(rows.wgs_lat, 7)
     assert not (set(out.columns) & PERSONAL_FIELDS - set(df.columns))
     return out
 

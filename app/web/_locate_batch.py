@@ -152,8 +152,13 @@ def status(job: Job, translate: Callable[[str], str], error_text: Callable[[Grid
 
 def problems(result: pd.DataFrame, spec: tabular.ColumnSpec | None, translate: Callable[[str], str],
              limit: int = PROBLEM_ROWS) -> list[dict[str, Any]]:
-    """The first rows whose status is not ``ok``: file row (header = 1), status, message and the mapped cells."""
-    bad = result.index[result["status"] != "ok"][:limit]
+    """The first rows that need a look: not ``ok``, or ``ok`` with a note (swapped lat/lon, a fuzzy match).
+
+    Each with its file row (header = 1), status, message, the mapped cells and, for coordinates,
+    the nearest grid and standard address.
+    """
+    flagged = (result["status"] != "ok") | (result["message"].fillna("").astype(str) != "")
+    bad = result.index[flagged.to_numpy()][:limit]
     cols = [c for c in ((spec.lon, spec.lat, spec.address) if spec else ()) if c]
     out = []
     for i in bad:
@@ -162,7 +167,9 @@ def problems(result: pd.DataFrame, spec: tabular.ColumnSpec | None, translate: C
         out.append({"row": int(i) + 2, "status": row["status"], "message": translate(str(row["message"] or "")),
                     "values": {c: str(row[c]) for c in cols},
                     "nearest_grid_code": None if pd.isna(nearest) else str(nearest),
-                    "distance_m": None if pd.isna(row["distance_m"]) else float(row["distance_m"])})
+                    "distance_m": None if pd.isna(row["distance_m"]) else float(row["distance_m"]),
+                    "matched_address": row.get("matched_address") or None,
+                    "nearest_address": row.get("nearest_address") or None})
     return out
 
 

@@ -13,7 +13,7 @@ from shapely.geometry import mapping
 from app import messages as _messages
 from app.geo import mapdata, tabular
 from app.geo.crs import wgs84_to_gcj02
-from app.geo.locate import locate_address, locate_frame, locate_point, parse_crs, summarize
+from app.geo.locate import locate_address, locate_frame, locate_point, parse_crs, reverse_lookup, summarize
 from app.web import _locate_batch, assets, auth, dataset, i18n
 from app.web.errors import ApiError, json_lang, message_of
 from app.web.openapi import CRS_PARAM, ERROR, error_responses
@@ -51,7 +51,24 @@ OPENAPI_PATHS = {
             {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1,
                                                                            "maximum": 20, "default": 5}},
         ],
-        "responses": {"200": {"description": "ranked candidates; status ok or not_found"}, **error_responses(400)},
+        "responses": {"200": {"description": "the matched standard address, how it was matched and ranked candidates; "
+                                             "an ambiguous answer lists the candidates and picks no grid",
+                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AddressAnswer"}}}},
+                      **error_responses(400)},
+    }},
+    "/api/v1/locate/reverse": {"get": {
+        "summary": "The standard address nearest a coordinate, with its distance in metres", "operationId": "locateReverse",
+        "parameters": [
+            {"name": "lon", "in": "query", "required": True, "description": "Longitude, or x in a projected CRS",
+             "schema": {"type": "number"}},
+            {"name": "lat", "in": "query", "required": True, "description": "Latitude, or y in a projected CRS",
+             "schema": {"type": "number"}},
+            CRS_PARAM,
+        ],
+        "responses": {"200": {"description": "the nearest address (status not_found and address null when none is "
+                                             "within max_distance_m); distances in the city's metric CRS",
+                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReverseAnswer"}}}},
+                      **error_responses(400)},
     }},
     "/api/v1/locate/batch": {"post": {
         "summary": "Assign every row of a CSV/XLSX file to a grid", "operationId": "locateBatch",
@@ -102,6 +119,31 @@ OPENAPI_PATHS = {
     }},
 }
 
+_NEAREST_ADDRESS = {"$ref": "#/components/schemas/NearestAddress"}
+OPENAPI_SCHEMAS = {
+    "NearestAddress": {"type": "object", "required": ["address", "distance_m"], "properties": {
+        "address": {"type": "string"}, "id": {"type": "string"}, "grid_code": {"type": "string"},
+        "lon": {"type": "number"}, "lat": {"type": "number"},
+        "distance_m": {"type": "number", "description": "metres, in the city's metric CRS"}}},
+    "AddressCandidate": {"type": "object", "properties": {
+        "address": {"type": "string"}, "score": {"type": "number"}, "grid_code": {"type": "string"},
+        "grid_name": {"type": ["string", "null"]}, "lon": {"type": "number"}, "lat": {"type": "number"}}},
+    "AddressAnswer": {"type": "object",
+                      "required": ["status", "matched_address", "match_kind", "score", "candidates", "grid"],
+                      "properties": {
+        "status": {"type": "string", "enum": ["ok", "ambiguous", "not_found"]},
+        "normalized": {"type": "string"},
+        "matched_address": {"type": ["string", "null"], "description": "the standard address matched (null unless ok)"},
+        "match_kind": {"type": "string", "enum": ["exact", "normalised", "fuzzy", "ambiguous", "not_found"]},
+        "score": {"type": "number", "minimum": 0, "maximum": 100},
+        "candidates": {"type": "array", "items": {"$ref": "#/components/schemas/AddressCandidate"}},
+        "grid": {"$ref": "#/components/schemas/Grid"}, "data_version": {"type": "string"}}},
+    "ReverseAnswer": {"type": "object", "required": ["status", "address"], "properties": {
+        "status": {"type": "string", "enum": ["ok", "not_found"]},
+        "address": {"oneOf": [_NEAREST_ADDRESS, {"type": "null"}]},
+        "wgs84": {"type": "object"}, "max_distance_m": {"type": "number"}, "data_version": {"type": "string"}}},
+}
+
 
 def _personal() -> bool:
     """Whether the caller may see staff contacts."""
@@ -131,6 +173,22 @@ def api_point():
     answer = locate_point(dataset(), x, y, p.get("crs"), personal=_personal())
     if p.get("display") == "gcj02":  # the page draws on GCJ-02 tiles (AMap)
         answer["display"] = _gcj02(answer["wgs84"])
+        if answer.get("nearest_address"):
+            answer["nearest_address"]["display"] = _gcj02(answer["nearest_address"])
+    return jsonify(answer)
+
+
+@bp.route("/api/v1/locate/reverse", methods=["GET", "POST"])
+def api_reverse():
+    """The standard address nearest one coordinate: lon/lat (or x/y) and an optional crs."""
+    p = _args()
+    x = p.get("lon", p.get("x"))
+    y = p.get("lat", p.get("y"))
+    if x is None or y is None:
+        raise ApiError("give lon and lat (or x and y)")
+    answer = reverse_lookup(dataset(), x, y, p.get("crs"))
+    if p.get("display") == "gcj02" and answer["address"]:
+        answer["address"]["display"] = _gcj02(answer["address"])
     return jsonify(answer)
 
 
@@ -322,6 +380,21 @@ i18n.register({
     "locate.score": ("匹配度", "Score"),
     "locate.normalized": ("规范化地址", "Normalised address"),
     "locate.wgs84": ("WGS84 坐标", "WGS84 coordinates"),
+    "locate.matched": ("匹配地址", "Matched address"),
+    "locate.kind.exact": ("精确匹配", "exact"),
+    "locate.kind.normalised": ("规范化后一致", "same after normalising"),
+    "locate.kind.fuzzy": ("模糊匹配", "fuzzy"),
+    "locate.fuzzy_note": ("模糊匹配：您输入的是“{typed}”，匹配到“{matched}”，得分 {score}。请核对。",
+                          "Fuzzy match: you typed “{typed}”, matched “{matched}”, score {score}. Please check."),
+    "locate.ambiguous": ("地址有歧义：“{typed}”与下列几个标准地址同样接近，无法确定网格。请点击选择。",
+                         "Ambiguous: “{typed}” is as close to each of these standard addresses; no grid is chosen. "
+                         "Click one to see its grid."),
+    "locate.not_found_typed": ("未找到“{typed}”对应的标准地址。", "No standard address found for “{typed}”."),
+    "locate.choose_candidate": ("请选择候选地址", "Choose a candidate"),
+    "locate.chosen": ("已选择", "Chosen"),
+    "locate.nearest_address": ("最近地址", "Nearest address"),
+    "locate.nearest_address_none": ("附近 2 公里内没有标准地址。", "No standard address within 2 km."),
+    "locate.distance": ("（相距 {m} 米）", "({m} m away)"),
     "locate.error": ("查询失败", "Lookup failed"),
     "locate.details": ("网格详情", "Grid page"),
     "locate.batch": ("批量定位", "Batch lookup"),
@@ -346,6 +419,7 @@ i18n.register({
     "locate.batch_summary": ("定位结果", "Result"),
     "locate.batch_total": ("共 {total} 行", "{total} rows"),
     "locate.batch_status.ok": ("已定位", "Located"),
+    "locate.batch_status.ambiguous": ("地址有歧义", "Ambiguous address"),
     "locate.batch_status.outside": ("不在网格内", "Outside every grid"),
     "locate.batch_status.not_found": ("未找到地址", "Address not found"),
     "locate.batch_status.invalid": ("无效", "Invalid"),

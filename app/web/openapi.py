@@ -35,6 +35,7 @@ SCHEMAS: dict[str, Any] = {
         "grid": {"$ref": "#/components/schemas/Grid"},
         "on_border": {"type": "boolean"},
         "nearest": {"type": ["object", "null"]},
+        "nearest_address": {"oneOf": [{"$ref": "#/components/schemas/NearestAddress"}, {"type": "null"}]},
         "wgs84": {"type": "object"}, "data_version": {"type": "string"}}},
 }
 

@@ -139,7 +139,7 @@ def test_frame_keeps_every_row_with_status(ds):
     assert "non-numeric" in out["message"].iloc[1] and "out of range" in out["message"].iloc[3]
     assert out["message"].iloc[2] == ""  # found by its address: no complaint about its empty coordinates
     assert out["nearest_grid_code"].iloc[4] is not None and out["distance_m"].iloc[4] > 0
-    assert summarize(out) == {"ok": 2, "outside": 1, "not_found": 0, "invalid": 2, "total": 5}
+    assert summarize(out) == {"ok": 2, "ambiguous": 0, "outside": 1, "not_found": 0, "invalid": 2, "total": 5}
     assert not {"leader_phone", "worker_phone", "leader_name"} & set(out.columns)
 
 

@@ -79,7 +79,7 @@ def test_batch_csv_encodings(client, ds, encoding):
     r = client.post("/api/v1/locate/batch", data=data, content_type="multipart/form-data")
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert body["summary"] == {"ok": 2, "outside": 0, "not_found": 0, "invalid": 1, "total": 3}
+    assert body["summary"] == {"ok": 2, "ambiguous": 0, "outside": 0, "not_found": 0, "invalid": 1, "total": 3}
     assert [row["名称"] for row in body["rows"]] == ["甲", "乙", "丙"]
 
 
@@ -184,7 +184,7 @@ def test_batch_run_with_chosen_columns_reports_progress_summary_and_problems(cli
     assert r.status_code == 202, r.get_json()
     st = _wait(client, r.get_json()["status_url"], lang="zh")
     assert st["state"] == "done" and st["done"] == st["total"] == 3
-    assert st["summary"] == {"ok": 1, "outside": 1, "not_found": 0, "invalid": 1, "total": 3}
+    assert st["summary"] == {"ok": 1, "ambiguous": 0, "outside": 1, "not_found": 0, "invalid": 1, "total": 3}
     assert [(x["row"], x["status"]) for x in st["problems"]] == [(3, "outside"), (4, "invalid")]
     assert st["problems"][1]["message"] == "坐标缺失或不是数字"
     assert st["problems"][0]["values"] == {"东经": "10.0", "北纬": "10.0"}

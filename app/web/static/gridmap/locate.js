@@ -98,6 +98,24 @@
     return node("div", {}, [dl, link]);
   }
 
+  var addressMarker = null;
+
+  function dropAddressMarker() {
+    if (addressMarker) { addressMarker.remove(); addressMarker = null; }
+  }
+
+  /* The standard address nearest a point, as a line and a small marker on the map. */
+  function nearestAddressBlock(near) {
+    dropAddressMarker();
+    if (!near) return node("div", { "class": "gm-muted small mt-1", id: "gm-nearest-address", text: T.nearestAddressNone });
+    addressMarker = L.circleMarker(display(near), { radius: 5, color: "#1f3a5f", weight: 2, fillColor: "#fff",
+                                                    fillOpacity: 1 }).addTo(map);
+    addressMarker.bindTooltip(near.address);
+    return node("div", { "class": "gm-nearest-address mt-1", id: "gm-nearest-address" }, [
+      node("span", { "class": "gm-muted", text: T.nearestAddress + "：" }), node("b", { text: near.address }),
+      node("span", { "class": "gm-muted", text: " " + fmt(T.distance, { m: Math.round(near.distance_m) }) })]);
+  }
+
   function showPoint(ans, latlng) {
     resultBox.classList.remove("d-none");
     var parts = [];
@@ -109,6 +127,7 @@
       }
     }
     if (ans.on_border) parts.push(node("div", { "class": "gm-note", text: T.onBorder }));
+    parts.push(nearestAddressBlock(ans.nearest_address));
     parts.push(gridBlock(ans.grid));
     parts.push(node("div", { "class": "gm-muted small mt-2",
       text: T.wgs84 + "：" + ans.wgs84.lon.toFixed(6) + ", " + ans.wgs84.lat.toFixed(6) }));
@@ -117,23 +136,57 @@
     place(latlng || display(ans.display ? ans : ans.wgs84));
   }
 
+  /* An ambiguous answer's candidate, chosen: its grid (with committee and staff) under the list. */
+  function chooseCandidate(c, tr, box) {
+    Array.prototype.forEach.call(tr.parentNode.children, function (row) { row.classList.remove("table-active"); });
+    tr.classList.add("table-active");
+    highlight(c.grid_code);
+    place(display(c), 16);
+    request(cfg.point, { lon: c.lon, lat: c.lat, crs: "4326" }).then(function (ans) {
+      box.replaceChildren(node("div", { "class": "gm-muted small mb-1", text: T.chosen + "：" + c.address }),
+                          gridBlock(ans.grid));
+    }).catch(function (e) { showError(e.message); });
+  }
+
   function showAddress(ans) {
     resultBox.classList.remove("d-none");
-    var parts = [node("div", { "class": "gm-muted small mb-1", text: T.normalized + "：" + ans.normalized })];
-    if (ans.status !== "ok") parts.push(node("div", { "class": "gm-note", text: T.notFound }));
+    dropAddressMarker();
+    var parts = [];
+    var typed = ans.query.address;
+    if (ans.status === "ok") {
+      parts.push(node("div", { "class": "gm-matched mb-1", id: "gm-matched" }, [
+        node("span", { "class": "gm-muted", text: T.matched + "：" }), node("b", { text: ans.matched_address }),
+        node("span", { "class": "badge gm-kind gm-kind-" + ans.match_kind, text: T["kind_" + ans.match_kind] || ans.match_kind })]));
+      if (ans.match_kind === "fuzzy") {
+        parts.push(node("div", { "class": "gm-note gm-fuzzy", id: "gm-fuzzy",
+          text: fmt(T.fuzzyNote, { typed: typed, matched: ans.matched_address, score: Math.round(ans.score) }) }));
+      }
+    } else if (ans.status === "ambiguous") {
+      parts.push(node("div", { "class": "gm-note", id: "gm-ambiguous", text: fmt(T.ambiguous, { typed: typed }) }));
+    } else {
+      parts.push(node("div", { "class": "gm-note", id: "gm-not-found", text: fmt(T.notFoundTyped, { typed: typed }) }));
+    }
     parts.push(gridBlock(ans.grid));
+    var choice = node("div", { "class": "gm-choice mt-2", id: "gm-choice" });
     if (ans.candidates.length) {
       var tbody = node("tbody");
+      var pick = ans.status === "ambiguous";
       ans.candidates.forEach(function (c, i) {
-        var tr = node("tr", { "data-idx": String(i) }, [node("td", { text: c.address }),
-          node("td", { "class": "gm-grid-code", text: c.grid_code }), node("td", { text: String(c.score) })]);
-        tr.addEventListener("click", function () { highlight(c.grid_code); place(display(c), 16); });
+        var gridCell = node("td", {}, [node("span", { text: c.grid_name || "" }), node("br"),
+                                       node("span", { "class": "gm-grid-code", text: c.grid_code })]);
+        var tr = node("tr", { "data-idx": String(i) }, [node("td", { text: c.address }), gridCell,
+                                                         node("td", { text: String(Math.round(c.score)) })]);
+        tr.addEventListener("click", function () {
+          if (pick) { chooseCandidate(c, tr, choice); } else { highlight(c.grid_code); place(display(c), 16); }
+        });
         tbody.appendChild(tr);
       });
-      parts.push(node("h3", { "class": "h6 mt-3 mb-1", text: ans.status === "ok" ? T.candidates : T.suggestions }));
-      parts.push(node("table", { "class": "table table-sm mb-0" }, [
+      var title = pick ? T.chooseCandidate : (ans.status === "ok" ? T.candidates : T.suggestions);
+      parts.push(node("h3", { "class": "h6 mt-3 mb-1", text: title }));
+      parts.push(node("table", { "class": "table table-sm mb-0", id: "gm-candidates" }, [
         node("thead", {}, [node("tr", {}, [node("th", { text: T.address }),
           node("th", { text: T.grid }), node("th", { text: T.score })])]), tbody]));
+      if (pick) parts.push(choice);
     }
     resultBody.replaceChildren.apply(resultBody, parts.filter(Boolean));
     var best = ans.status === "ok" ? ans.candidates[0] : null;
@@ -296,7 +349,7 @@
     show(B.progress, false);
     var s = st.summary;
     B.total.textContent = fmt(T.batchTotal, { total: s.total });
-    B.counts.replaceChildren.apply(B.counts, ["ok", "outside", "not_found", "invalid"].map(function (k) {
+    B.counts.replaceChildren.apply(B.counts, ["ok", "ambiguous", "outside", "not_found", "invalid"].map(function (k) {
       return node("li", { "data-status": k }, [node("span", { "class": "gm-batch-count", text: String(s[k]) }),
         node("span", { text: " " + T["status_" + k] })]);
     }));

@@ -1,0 +1,225 @@
+"""Batch rows of :func:`app.geo.locate.locate_frame`: coordinates (swaps, datum warnings) and addresses, vectorised."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.geo import crs as crsmod
+from app.geo._locate_reverse import address_points
+from app.geo.dataset import Dataset
+
+#: Separates the parts of one row's ``message`` (each part is translated on its own).
+SEP = "; "
+#: Alternative readings of geographic coordinates checked when a point falls outside every grid:
+#: (spec kind, label of the message, converter to WGS84).
+_READINGS: tuple[tuple[str, str, Callable[[Any, Any], tuple[Any, Any]]], ...] = (
+    ("gcj02", "GCJ-02 (AMap, Tencent)", crsmod.gcj02_to_wgs84),
+    ("bd09", "BD-09 (Baidu)", crsmod.bd09_to_wgs84),
+)
+
+
+@dataclass
+class Rows:
+    """Per-row answers of one table, filled by the coordinate and address passes.
+
+    Every array has one entry per input row; see :func:`app.geo.locate.locate_frame` for the columns.
+    """
+
+    status: NDArray[np.object_]
+    message: NDArray[np.object_]
+    score: NDArray[np.float64]
+    match_kind: NDArray[np.object_]
+    matched_address: NDArray[np.object_]
+    grid_idx: NDArray[np.int64]
+    on_border: NDArray[np.bool_]
+    nearest: NDArray[np.int64]
+    dist: NDArray[np.float64]
+    wgs_lon: NDArray[np.float64]
+    wgs_lat: NDArray[np.float64]
+    near_addr: NDArray[np.object_]
+    near_addr_m: NDArray[np.float64]
+
+    @classmethod
+    def empty(cls, n: int) -> Rows:
+        """``n`` rows, all ``invalid`` with no message, grid or address."""
+        return cls(np.full(n, "invalid", dtype=object), np.full(n, "", dtype=object), np.full(n, np.nan),
+                   np.full(n, None, dtype=object), np.full(n, None, dtype=object), np.full(n, -1, dtype=np.int64),
+                   np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int64), np.full(n, np.nan),
+                   np.full(n, np.nan), np.full(n, np.nan), np.full(n, None, dtype=object), np.full(n, np.nan))
+
+    def add_message(self, rows: NDArray[np.int64], parts: Sequence[str] | str) -> None:
+        """Append ``parts`` (one per row, or one for all) to the messages of ``rows``."""
+        texts = [parts] * len(rows) if isinstance(parts, str) else list(parts)
+        for r, text in zip(rows, texts, strict=True):
+            self.message[r] = f"{self.message[r]}{SEP}{text}" if self.message[r] else text
+
+
+def _in_range(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
+    return np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
+
+
+def locate_coordinates(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArray[np.float64],
+                       y: NDArray[np.float64], spec: crsmod.CrsSpec, geographic: bool) -> None:
+    """Locate coordinate rows into ``out``, all at once.
+
+    A geographic pair that misses every grid (or is out of range) while its swapped reading
+    ``(y, x)`` falls in a grid is located there, and the row's message says so. A point still
+    outside gets its nearest grid in the message and, when its GCJ-02 or BD-09 reading (or the
+    WGS84 one, for those CRSs) falls in a grid, a warning naming that grid; it is not moved.
+    Every located point gets its nearest standard address within
+    :data:`app.geo._locate_reverse.MAX_DISTANCE_M`.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    out : Rows
+        The answers, filled in place at ``rows``.
+    rows : ndarray of int
+        Rows with finite numbers in both columns.
+    x, y : ndarray of float
+        Their coordinates in ``spec`` (same length as ``rows``).
+    spec : CrsSpec
+        The table's CRS.
+    geographic : bool
+        Whether ``spec`` is in degrees (then ±180/±90 applies and swaps are looked for).
+    """
+    n = len(rows)
+    if not n:
+        return
+    index = ds.grid_index
+    ok = _in_range(x, y) if geographic else np.ones(n, dtype=bool)
+    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+    if ok.any():
+        lon[ok], lat[ok] = crsmod.to_wgs84(x[ok], y[ok], spec)
+    good = np.isfinite(lon) & np.isfinite(lat)
+    res = index.locate(np.where(good, lon, 0.0), np.where(good, lat, 0.0))
+    grid = np.where(good, res.index, -1)
+    near, dist = np.where(good, res.nearest_index, -1), np.where(good, res.distance_m, np.nan)
+    border = res.on_border & good
+    swapped = np.zeros(n, dtype=bool)
+    if geographic:  # lat,lon written the other way round: only taken when that reading is in a grid
+        try_swap = np.flatnonzero((grid < 0) & _in_range(y, x))
+        if len(try_swap):
+            slon, slat = crsmod.to_wgs84(y[try_swap], x[try_swap], spec)
+            sgood = np.isfinite(slon) & np.isfinite(slat)
+            sres = index.locate(np.where(sgood, slon, 0.0), np.where(sgood, slat, 0.0), nearest=False)
+            hit = sgood & (sres.index >= 0)
+            k = try_swap[hit]
+            swapped[k] = True
+            lon[k], lat[k], grid[k] = slon[hit], slat[hit], sres.index[hit]
+            good[k], border[k], near[k], dist[k] = True, sres.on_border[hit], -1, np.nan
+    out.wgs_lon[rows], out.wgs_lat[rows] = lon, lat
+    out.grid_idx[rows] = grid
+    out.on_border[rows] = border
+    outside = good & (grid < 0)
+    out.nearest[rows] = np.where(outside, near, -1)
+    out.dist[rows] = np.where(outside, dist, np.nan)
+    out.status[rows] = np.where(good, np.where(grid >= 0, "ok", "outside"), "invalid")
+    out.message[rows[~ok & ~swapped]] = "coordinates out of range"
+    out.message[rows[ok & ~good]] = f"coordinates outside the valid area of {spec.label}"
+    if swapped.any():
+        out.add_message(rows[swapped], "lat/lon swapped, read as lat,lon")
+    codes = ds.grids["code"].to_numpy(object)
+    far = np.flatnonzero(outside & (near >= 0))
+    if len(far):
+        out.add_message(rows[far], [f"outside every grid, nearest grid {codes[g]} at {d:.0f} m"
+                                    for g, d in zip(near[far], dist[far], strict=True)])
+    if geographic and outside.any():
+        _warn_other_datums(ds, out, rows, x, y, spec, np.flatnonzero(outside), codes)
+    points = address_points(ds)
+    found, metres = points.nearest(lon, lat)
+    has = found >= 0
+    out.near_addr[rows[has]] = points.addresses[found[has]]
+    out.near_addr_m[rows[has]] = np.round(metres[has], 1)
+
+
+def _warn_other_datums(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArray[np.float64],
+                       y: NDArray[np.float64], spec: crsmod.CrsSpec, outside: NDArray[np.int64],
+                       codes: NDArray[np.object_]) -> None:
+    """Warn rows outside every grid whose reading in another datum (GCJ-02, BD-09, WGS84) falls in one."""
+    readings: list[tuple[str, Callable[[Any, Any], tuple[Any, Any]]]] = [
+        (label, conv) for kind, label, conv in _READINGS if kind != spec.kind]
+    if spec.kind != "epsg":
+        readings.insert(0, ("WGS84", lambda a, b: (np.asarray(a, float), np.asarray(b, float))))
+    warned = np.zeros(len(outside), dtype=bool)
+    for label, convert in readings:
+        todo = np.flatnonzero(~warned)
+        if not len(todo):
+            break
+        k = outside[todo]
+        alon, alat = convert(x[k], y[k])
+        alon, alat = np.asarray(alon, float), np.asarray(alat, float)
+        fine = np.isfinite(alon) & np.isfinite(alat)
+        res = ds.grid_index.locate(np.where(fine, alon, 0.0), np.where(fine, alat, 0.0), nearest=False)
+        hit = fine & (res.index >= 0)
+        if hit.any():
+            out.add_message(rows[k[hit]], [f"read as {label} it falls in grid {codes[g]}, check the coordinate system"
+                                           for g in res.index[hit]])
+            warned[todo[hit]] = True
+
+
+def explain(result: Any) -> tuple[str | None, str, float]:
+    """``(matched_address, match_kind, score)`` of one :class:`~app.geo.address.MatchResult`."""
+    best = result.candidates[0] if result.candidates else None
+    matched = getattr(result, "matched_address", best.address if best is not None and result.status == "ok" else None)
+    kind = getattr(result, "match_kind", None)
+    if kind is None:  # a matcher that does not say: tell exact, fuzzy and the rest apart by the status
+        kind = ("exact" if best.score >= 100 else "fuzzy") if result.status == "ok" and best is not None else (
+            "ambiguous" if result.status == "ambiguous" else "not_found")
+    score = getattr(result, "score", best.score if best is not None else 0.0)
+    return matched, kind, float(score)
+
+
+def locate_addresses(ds: Dataset, out: Rows, rows: NDArray[np.int64], texts: list[str],
+                     progress: Callable[[int], None] | None = None) -> None:
+    """Match address rows into ``out`` with the rules of a single lookup.
+
+    ``ok`` rows get the matched address's grid and position; ``ambiguous`` rows list the
+    candidates in the message and get no grid; ``not_found`` rows name the closest addresses,
+    if any; an empty cell is ``invalid``. Fuzzy matches say so in the message.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    out : Rows
+        The answers, filled in place at ``rows``.
+    rows : ndarray of int
+        The rows to match.
+    texts : list of str
+        Their address cells.
+    progress : callable, optional
+        Called with the number of rows matched so far, every 10,000 rows.
+    """
+    results = ds.address_matcher.match_many(texts)
+    for i, (row, res) in enumerate(zip(rows, results, strict=True)):
+        text = texts[i].strip()
+        out.message[row] = ""  # the address answers for any missing coordinates
+        if res.status == "invalid" or not text or text.lower() in ("nan", "none"):
+            out.status[row], out.message[row], out.match_kind[row] = "invalid", "empty address", "not_found"
+            continue
+        matched, kind, score = explain(res)
+        out.match_kind[row], out.score[row] = kind, score
+        if res.status == "ok":
+            best = res.candidates[0]
+            out.status[row], out.matched_address[row] = "ok", matched or best.address
+            out.wgs_lon[row], out.wgs_lat[row] = best.lon, best.lat
+            out.grid_idx[row] = ds.grid_row(best.grid_code) if best.grid_code else -1
+            if kind == "fuzzy":
+                out.message[row] = f"fuzzy match: {out.matched_address[row]} (score {score:.0f})"
+        elif res.status == "ambiguous":
+            out.status[row] = "ambiguous"
+            out.message[row] = "ambiguous: " + "；".join(
+                f"{c.address} ({c.grid_code})" for c in res.candidates[:3])
+        else:
+            out.status[row] = "not_found"
+            out.message[row] = ("closest: " + "；".join(c.address for c in res.candidates[:3])
+                                if res.candidates else "no similar address")
+        if progress and (i + 1) % 10000 == 0:
+            progress(i + 1)
