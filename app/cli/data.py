@@ -56,8 +56,11 @@ def validate(folder: Path, expected_grids: int | None) -> None:
 @click.option("--field", "fields", multiple=True, metavar="TARGET=SOURCE",
               help="Read field TARGET from column SOURCE of FILE (repeatable), e.g. --field code=网格号; "
                    "wins over the names found.")
+@click.option("--aliases", "aliases", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="addresses only: a CSV/XLSX of aliases (old names, abbreviations) with a standard-name column "
+                   "(标准名称) and an alias column (别名), one alias per row.")
 def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair: bool,
-                 fields: tuple[str, ...]) -> None:
+                 fields: tuple[str, ...], aliases: Path | None) -> None:
     """Check FILE and store it as LAYER in a new data version (exit 1 and change nothing if refused).
 
     A FILE identical to what is served makes no version. Old versions beyond GRIDMAP_KEEP_VERSIONS
@@ -67,12 +70,19 @@ def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair:
     or CSV/XLSX with lon/lat (经度/纬度, or 经度(GCJ-02) naming the CRS) or WKT columns. Columns
     are found by their Chinese or English names (网格编码, 所属社区, 户数 ...); other columns are
     kept as extra attributes. The report names every problem with the feature and the place.
+
+    An addresses FILE may be a standard-address list (标准地址库) without a full-address column:
+    the address is composed from its parts (道路/小区, 门牌号, 楼栋), the kind derived, the grid
+    found from the point, and 街道/社区 checked against the grid's. Aliases come from an alias
+    column (别名, 曾用名, 简称) and/or --aliases FILE.
     """
     from app.geo import operations
     from app.geo.changes import format_summary
 
     mapping = _field_options(fields)
     extra = {"fields": mapping} if mapping else {}
+    if aliases is not None:
+        extra["aliases"] = aliases
     outcome = operations.import_layer(workspace(), actor(), layer, file, crs=crs, repair=repair,
                                       dry_run=dry_run, **extra)
     report = outcome.report

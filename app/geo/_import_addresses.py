@@ -320,12 +320,14 @@ def _compose_row(i: int, p: dict[str, Any], r: dict[str, Any], cols: AddressColu
         where = (parts.get("road_or_compound") or parts.get("road") or parts.get("compound")) if street is None else \
             (parts.get("building") if kind == "compound" and "building" in parts else parts.get("door"))
         report.error("missing_value", f"the row has no {what}", feature=labels[i], field=where or "address")
+        r.update(address=f"{street or ''}{cell or ''}" or "?", number=house_number(cell))  # refused: no 2nd error
         return None
     number = house_number(cell)
     if number is None:
         report.error("bad_value", f"{_safe_text(col, 20)} is {_safe_text(cell, 20)!r}, not a whole number: the "
                      f"address layer holds {{road}}{{number}}号 and {{compound}}{{building}}号楼 (附N号, 甲/乙 and "
                      "N-M numbers are not supported)", feature=labels[i], field=col)
+        r.update(street=street, kind=kind, number=None, address=f"{street}{cell}")  # refused: no second error
         return None
     r.update(street=street, number=number, kind=kind,
              address=f"{street}{number}号" + ("楼" if kind == "compound" else ""))

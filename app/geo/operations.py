@@ -155,7 +155,8 @@ class Actor:
 def import_layer(ws: Workspace, actor: Actor, layer: str, path: str | Path, *, crs: str | None = None,
                  repair: bool = False, dry_run: bool = False, filename: str | None = None,
                  work_dir: str | Path | None = None,
-                 fields: Mapping[str, str] | None = None) -> importer.ImportOutcome:
+                 fields: Mapping[str, str] | None = None, aliases: str | Path | None = None,
+                 aliases_filename: str | None = None) -> importer.ImportOutcome:
     """Check a file and store it as ``layer`` in a new version, recording the outcome in the audit log.
 
     A file that holds what the current version holds already makes no version (``unchanged``;
@@ -181,6 +182,10 @@ def import_layer(ws: Workspace, actor: Actor, layer: str, path: str | Path, *, c
         Where to unpack archives while checking (an upload's own folder; the system temp folder by default).
     fields : mapping, optional
         Schema field -> the file's column, for columns the synonyms do not find (``--field``).
+    aliases : str or Path, optional
+        An alias file for the addresses layer (标准名称, 别名 columns; ``--aliases``).
+    aliases_filename : str, optional
+        The alias file's name as the user gave it.
 
     Returns
     -------
@@ -198,7 +203,8 @@ def import_layer(ws: Workspace, actor: Actor, layer: str, path: str | Path, *, c
         raise OperationError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}", key="import.layer")
     outcome = importer.run_import(ws.store, layer, path, author=actor.name, crs=crs, repair=repair,
                                   dry_run=dry_run, limits=importer.Limits.from_config(ws.config),
-                                  filename=filename, work_dir=work_dir, fields=fields)
+                                  filename=filename, work_dir=work_dir, fields=fields, aliases=aliases,
+                                  aliases_filename=aliases_filename)
     report, version = outcome.report, outcome.version
     if version is not None and outcome.unchanged:
         audit.record(ws.db, actor.name, "import_unchanged", target=layer, ip=actor.ip,
