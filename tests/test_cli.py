@@ -177,3 +177,32 @@ def test_lang_zh_prints_refusals_in_chinese(runner):
     zh = runner.invoke(main, ["--lang", "zh", "locate", "--lon", "abc", "--lat", "1", "--data-dir", str(MINI)])
     assert en.exit_code == zh.exit_code == 1
     assert en.output != zh.output and any("\u4e00" <= ch <= "\u9fff" for ch in zh.output.split("Error:")[-1])
+
+
+def test_locate_address_and_point_explain_the_answer(runner, data_dir):
+    import json
+
+    import geopandas as gpd
+
+    addr = gpd.read_file(data_dir / "addresses.geojson").iloc[3]
+    r = runner.invoke(main, ["locate", "--address", "嘉峪关市" + addr["address"], "--data-dir", str(data_dir)])
+    body = json.loads(r.output)
+    assert body["matched_address"] == addr["address"] and body["match_kind"] == "normalised" and body["score"] == 100
+    p = addr.geometry
+    r = runner.invoke(main, ["locate", "--lon", str(p.x), "--lat", str(p.y), "--data-dir", str(data_dir)])
+    assert json.loads(r.output)["nearest_address"]["address"] == addr["address"]
+
+
+def test_locate_batch_flags_swapped_rows_in_chinese(runner, data_dir, tmp_path):
+    lon, lat, code = _inside_point(data_dir)
+    src = tmp_path / "in.csv"
+    src.write_text(f"名称,经度,纬度\n甲,{lat},{lon}\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    r = runner.invoke(main, ["--lang", "zh", "locate-batch", str(src), "--out", str(out), "--data-dir", str(data_dir)])
+    assert r.exit_code == 0, r.output
+    assert "row 2: ok: 经纬度顺序颠倒，已按 纬度,经度 解读" in r.output
+    from app.geo.tabular import read_table
+
+    df = read_table(out)
+    assert df["grid_code"].iloc[0] == code and df["nearest_address"].iloc[0]
+    assert {"matched_address", "match_kind", "nearest_address_m"} <= set(df.columns)

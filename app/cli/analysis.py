@@ -24,6 +24,11 @@ def locate(x: str | None, y: str | None, crs: str, address: str | None, limit: i
            data_dir: Path | None) -> None:
     """Print, as JSON, the grid a coordinate or an address falls in (grid.code is null outside).
 
+    A coordinate's answer names its nearest standard address (nearest_address, with distance_m
+    in the city's metric CRS). An address's answer names the standard address matched
+    (matched_address), how (match_kind: exact, normalised, fuzzy, ambiguous, not_found) and its
+    score; an ambiguous answer lists the candidates and picks no grid.
+
     \b
     Examples:
       gridmap locate --lon 98.29 --lat 39.77
@@ -64,7 +69,10 @@ def locate_batch(infile: Path, outfile: Path, crs: str, grids_file: Path | None,
 
     IN has lon/lat columns or an address column; CSV may be UTF-8, UTF-8 with BOM or
     GB18030 (Excel on Chinese Windows). Every row is kept, with its grid, status
-    (ok, outside, not_found, invalid), match score and a message for bad rows.
+    (ok, ambiguous, outside, not_found, invalid), the matched standard address, match kind and
+    score of address rows, the nearest standard address of coordinate rows, and a message for
+    rows that need a look (swapped lat/lon, another datum, fuzzy matches, bad rows);
+    `gridmap --lang zh locate-batch …` writes those messages in Chinese.
 
     IN and the result are held to the limits of signed-in staff on the web (GRIDMAP_MAX_UPLOAD_MB,
     GRIDMAP_BATCH_MAX_ROWS, GRIDMAP_BATCH_MAX_COLUMNS, GRIDMAP_BATCH_MAX_CELL_CHARS,
@@ -91,10 +99,17 @@ def locate_batch(infile: Path, outfile: Path, crs: str, grids_file: Path | None,
 
     result = locate_frame(ds, df, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col,
                           progress=progress)
+    lang = click.get_current_context().find_root().params.get("lang")
+    if lang == "zh":  # gridmap --lang zh locate-batch …: row messages in Chinese, in the file and here
+        from app import messages
+
+        translate = messages.row_translator(lang)
+        result["message"] = [translate(m) if isinstance(m, str) else m for m in result["message"]]
     tabular.write_table(result, outfile, lon="lon_wgs84", lat="lat_wgs84", limits=limits)
     counts = summarize(result)
-    for _, row in result[result["status"] == "invalid"].head(20).iterrows():
-        click.echo(f"  row {int(row.name) + 2}: invalid: {row['message']}", err=True)
+    noted = (result["status"] != "ok") | (result["message"].fillna("").astype(str) != "")
+    for _, row in result[noted.to_numpy()].head(20).iterrows():
+        click.echo(f"  row {int(row.name) + 2}: {row['status']}: {row['message']}", err=True)
     click.echo(f"wrote {outfile}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
                + f" in {time.perf_counter() - started:.1f} s")
 

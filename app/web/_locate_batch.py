@@ -168,9 +168,14 @@ def problems(result: pd.DataFrame, spec: tabular.ColumnSpec | None, translate: C
                     "values": {c: str(row[c]) for c in cols},
                     "nearest_grid_code": None if pd.isna(nearest) else str(nearest),
                     "distance_m": None if pd.isna(row["distance_m"]) else float(row["distance_m"]),
-                    "matched_address": row.get("matched_address") or None,
-                    "nearest_address": row.get("nearest_address") or None})
+                    "matched_address": _text(row.get("matched_address")),
+                    "nearest_address": _text(row.get("nearest_address"))})
     return out
+
+
+def _text(value: Any) -> str | None:
+    """A cell as text for JSON; None for an empty or missing one."""
+    return None if value is None or pd.isna(value) or value == "" else str(value)
 
 
 def translated(result: pd.DataFrame, translate: Callable[[str], str]) -> pd.DataFrame:

@@ -263,3 +263,58 @@ def test_locate_page_has_the_batch_steps(client):
     html = client.get("/locate").get_data(as_text=True)
     for marker in ("gm-batch-mapping", "gm-batch-progress", "gm-batch-summary", "第 2 步：确认列"):
         assert marker in html
+
+
+def test_address_answer_carries_matched_address_kind_and_score(client, ds):
+    addr = ds.layer("addresses").iloc[3]
+    body = client.get("/api/v1/locate/address", query_string={"q": "甘肃省嘉峪关市" + addr["address"] + "2单元301室"}).get_json()
+    assert body["status"] == "ok" and body["matched_address"] == addr["address"]
+    assert body["match_kind"] == "normalised" and body["score"] == 100
+    assert body["candidates"][0]["grid_code"] == addr["grid_code"] and body["candidates"][0]["grid_name"]
+    nothing = client.get("/api/v1/locate/address", query_string={"q": "不详"}).get_json()
+    assert nothing["status"] == "not_found" and nothing["candidates"] == [] and nothing["match_kind"] == "not_found"
+
+
+def test_reverse_lookup_api(client, ds):
+    addr = ds.layer("addresses").iloc[5]
+    p = addr.geometry
+    r = client.get("/api/v1/locate/reverse", query_string={"lon": p.x, "lat": p.y + 0.0001})
+    body = r.get_json()
+    assert r.status_code == 200 and body["status"] == "ok"
+    assert body["address"]["address"] == addr["address"] and 10 < body["address"]["distance_m"] < 12.5
+    far = client.get("/api/v1/locate/reverse", query_string={"lon": p.x + 1, "lat": p.y}).get_json()
+    assert far["status"] == "not_found" and far["address"] is None
+    assert "out of range" in json_error(client.get("/api/v1/locate/reverse?lon=98.3&lat=100"), 400)
+    assert "纬度" in json_error(client.get("/api/v1/locate/reverse?lon=98.3&lat=100&lang=zh"), 400)
+    point = client.get("/api/v1/locate/point", query_string={"lon": p.x, "lat": p.y, "display": "gcj02"}).get_json()
+    assert point["nearest_address"]["address"] == addr["address"] and "display" in point["nearest_address"]
+
+
+def test_openapi_documents_reverse_and_the_explained_address(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/locate/reverse" in doc["paths"]
+    answer = doc["components"]["schemas"]["AddressAnswer"]["properties"]
+    assert {"matched_address", "match_kind", "score"} <= set(answer)
+    assert "ambiguous" in answer["status"]["enum"]
+
+
+def test_batch_rows_flag_swaps_and_carry_the_new_columns(client, ds):
+    lon, lat = inside_point(ds.grids, 0)
+    addr = ds.layer("addresses").iloc[3]["address"]
+    text = f"名称,经度,纬度,地址\n甲,{lat},{lon},\n乙,,,{addr}\n丙,99.9,39.77,\n"
+    data = {"file": (io.BytesIO(text.encode()), "points.csv")}
+    body = client.post("/api/v1/locate/batch?lang=zh", data=data, content_type="multipart/form-data").get_json()
+    rows = body["rows"]
+    assert [r["status"] for r in rows] == ["ok", "ok", "outside"]
+    assert rows[0]["message"] == "经纬度顺序颠倒，已按 纬度,经度 解读" and rows[0]["nearest_address"]
+    assert rows[1]["matched_address"] == addr and rows[1]["match_kind"] == "exact"
+    assert rows[2]["message"].startswith("不在任何网格内，最近网格 ")
+    p = _preview(client, text.encode())
+    r = client.post("/api/v1/locate/batch/run", json={"job": p["job"]})
+    st = _wait(client, r.get_json()["status_url"], lang="zh")
+    assert [(x["row"], x["status"]) for x in st["problems"]] == [(2, "ok"), (4, "outside")]
+    assert st["problems"][0]["message"].startswith("经纬度顺序颠倒")
+    csv = client.get(st["download_url"], query_string={"lang": "zh"}).data.decode("utf-8-sig")
+    header = csv.splitlines()[0].split(",")
+    assert {"matched_address", "match_kind", "nearest_address", "nearest_address_m"} <= set(header)
+    assert "不在任何网格内" in csv
