@@ -17,6 +17,22 @@ def _name(text: str) -> str:
 #: Per code: (English pattern, Chinese template). Patterns are matched against the whole message
 #: (after an optional ``<file name>: `` prefix); ``{name}`` groups go through :data:`_NAMES`.
 PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "recommend": (
+        (r"unknown category (?P<v>.+?); expected one of (?P<c>.+)", "未知的设施类别 {v}，可选：{c}。"),
+        (r"radius must be more than 0 and at most (?P<m>\S+) m, got (?P<v>.+)", "服务半径必须大于 0 且不超过 {m} 米（收到 {v}）。"),
+        (r"add must be a whole number from 1 to (?P<m>\d+), got (?P<v>.+)", "新增站点数必须是 1 到 {m} 之间的整数（收到 {v}）。"),
+        (r"add must be at most the number of candidate sites \((?P<n>\d+)\), got (?P<v>.+)", "新增站点数不能超过候选点数（{n}），收到 {v}。"),
+        (r"(?P<f>.+?): the candidate file has no points", "{f}：候选点文件中没有点。"),
+        (r"(?P<f>.+?): no coordinate columns .*", "{f}：候选点文件中没有坐标列（经度/纬度或 x/y）。"),
+        (r"(?P<f>.+?): row (?P<r>\d+) has no numeric coordinates", "{f}：第 {r} 行没有数字坐标。"),
+        (r"unknown output format (?P<v>.+?); use .+", "不支持的输出格式 {v}，请使用 .geojson、.xlsx 或 .pdf。"),
+        (r"unknown objective (?P<v>.+?); expected .+", "未知的优化目标 {v}，可选：mclp、lscp、pmedian。"),
+        (r"unknown preset (?P<v>.+?); expected one of (?P<c>.+)", "未知的预设 {v}，可选：{c}。"),
+        (r"give a facility category \(with a radius\) or a preset", "请指定设施类别（及服务半径）或预设标准。"),
+        (r"give a radius in metres", "请指定服务半径（米）。"),
+        (r"there are no candidate sites", "没有候选点。"),
+        (r"candidates from a file need the file", "请上传候选点文件。"),
+    ),
     "request": (
         (r"upload a CSV or XLSX file in the form field 'file'", "请选择要上传的 CSV 或 Excel 文件。"),
         (r"unknown format (?P<fmt>.+?); (?:use|expected one of) (?P<choices>.+)",
@@ -125,6 +141,21 @@ PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
         (r"cannot sort by (?P<name>.+?); sortable: (?P<choices>.+)", "不能按 {name} 排序，可排序：{choices}。"),
         (r"unsupported (?P<param>\S+) (?P<value>.+?); supported: (?P<choices>.+)", "不支持的 {param} {value}，可用：{choices}。"),
     ),
+    "rebalance": (
+        (r"households must be a band LOW-HIGH of whole numbers, e.g\. 300-500, got (?P<value>.+)",
+         "户数范围须写成“下限-上限”的整数，例如 300-500，收到 {value}。"),
+        (r"households must lie between (?P<a>\d+) and (?P<b>\d+), got (?P<value>.+)",
+         "户数须在 {a} 到 {b} 之间，收到 {value}。"),
+        (r"households band (?P<value>\S+) is empty: .*", "户数范围 {value} 无效：下限不能大于上限。"),
+        (r"give one committee code or one division code", "请给出一个社区（村）编码或一个街道（镇）编码。"),
+        (r"unknown committee (?P<code>.+)", "没有编码为 {code} 的社区（村）。"),
+        (r"unknown division (?P<code>.+)", "没有编码为 {code} 的街道（镇）。"),
+        (r"division (?P<code>\S+) has no committees", "街道（镇）{code} 下没有社区（村）。"),
+        (r"committee (?P<code>\S+) has no addresses with households to rebalance",
+         "社区（村）{code} 没有带户数的地址，无法调整网格。"),
+        (r"unknown format (?P<fmt>.+?); (?:use|expected one of) (?P<choices>.+)",
+         "不支持的格式 {fmt}，可选：{choices}。"),
+    ),
     "store.busy": ((r".*", "数据正在被另一项操作修改，请稍后再试。"),),
     "store.read_only": ((r".*", "数据为只读，无法修改。"),),
 }
@@ -145,6 +176,8 @@ GENERIC: dict[str, str] = {
     "users": "账号操作未能完成",
     "operation": "操作未能完成",
     "coverage": "覆盖分析参数有误",
+    "rebalance": "网格调整参数有误",
+    "recommend": "选址推荐参数有误",
     "report": "报告未能生成",
     "features": "要素查询有误",
     "features.collection": "没有这个要素集合",
