@@ -210,17 +210,17 @@ def _kind_of(cell: str | None) -> str | None:
 
 
 def compose_addresses(columns: list[str], props: list[dict[str, Any]], rows: list[dict[str, Any]],
-                      extra_rows: list[dict[str, Any]], labels: list[str], report: Report, *,
+                      labels: list[str], report: Report, *,
                       overrides: Mapping[str, str] | None = None,
                       alias_entries: list[AliasEntry] | None = None) -> AddressColumns:
     """Fill in an address layer's fields from a standard-address list's parts, kinds and aliases.
 
-    Where the file has road or compound columns (道路/小区, 街路巷, 小区名称 with 门牌号, 楼栋),
-    each row's ``street``, ``number``, ``kind`` and ``address`` are composed from them:
+    Where the file has no full-address column but road or compound columns (道路/小区, 街路巷,
+    小区名称 with 门牌号, 楼栋), each row's ``street``, ``number``, ``kind`` and ``address`` are composed from them:
     ``{road}{number}号`` for roads, ``{compound}{building}号楼`` for compounds. The kind comes from a
     kind column (道路/小区 words too), else a building or compound column, else the name's last word
-    (小区, 花园, 苑 ... ``COMPOUND_WORDS``). A full-address column that differs is kept as an extra
-    attribute. A file with only a full-address column gets street, number and kind from its text.
+    (小区, 花园, 苑 ... ``COMPOUND_WORDS``). A file with a full-address column keeps its text, and
+    gets a missing street, number and kind from it (新华路12号, 嘉和小区3号楼).
     Aliases from the alias columns and ``alias_entries`` become ``aliases``, ``|``-separated, on every
     row of the street they name.
 
@@ -232,8 +232,6 @@ def compose_addresses(columns: list[str], props: list[dict[str, Any]], rows: lis
         The rows as read (column -> value).
     rows : list of dict
         The rows' schema fields as matched; changed in place.
-    extra_rows : list of dict
-        The rows' extra attributes; changed in place.
     labels : list of str
         One label per row, to name it in findings.
     report : Report
@@ -250,20 +248,11 @@ def compose_addresses(columns: list[str], props: list[dict[str, Any]], rows: lis
     """
     cols = _columns(columns, overrides)
     parts = cols.parts
-    has_parts = any(p in parts for p in ("road_or_compound", "road", "compound"))
-    bad_numbers = 0
-    differs = 0
+    # a full-address column wins: its text is kept, the parts only fill in what is missing
+    has_parts = cols.full is None and any(p in parts for p in ("road_or_compound", "road", "compound"))
     for i, (p, r) in enumerate(zip(props, rows, strict=True)):
         if has_parts:
-            done = _compose_row(i, p, r, cols, labels, report, strict=cols.full is None)
-            if done is None:
-                bad_numbers += 1
-            elif done:
-                cols.composed += cols.full is None
-                given = _text(p.get(cols.full)) if cols.full else None
-                if given is not None and given != r["address"]:
-                    differs += 1
-                    extra_rows[i][cols.full] = given
+            cols.composed += _compose_row(i, p, r, cols, labels, report)
         else:
             _from_full_text(r)
         if r.get("kind") is not None and r["kind"] not in ("road", "compound"):
@@ -276,10 +265,7 @@ def compose_addresses(columns: list[str], props: list[dict[str, Any]], rows: lis
         used = ", ".join(f"{_safe_text(c, 20)} ({k})" for k, c in parts.items() if k not in ("division", "committee"))
         report.warning("composed_address", f"the address of {cols.composed} rows was composed from the columns "
                        f"{used}: {{road}}{{number}}号 or {{compound}}{{building}}号楼", field="address")
-    if differs:
-        report.warning("composed_address", f"{differs} rows' {_safe_text(cols.full, 30)} differs from the composed "
-                       f"address; it is kept as the extra attribute {_safe_text(cols.full, 30)}", field="address")
-    _duplicates(rows, labels, report, "unit" in parts)
+    _duplicates(rows, labels, report, "unit" in parts, "error" if has_parts else "warning")
     _aliases(props, rows, labels, report, cols.aliases, alias_entries or [])
     for name, zh in (("residents", "人口"), ("households", "户数")):
         if all(r.get(name) is None for r in rows):
@@ -290,8 +276,8 @@ def compose_addresses(columns: list[str], props: list[dict[str, Any]], rows: lis
 
 
 def _compose_row(i: int, p: dict[str, Any], r: dict[str, Any], cols: AddressColumns, labels: list[str],
-                 report: Report, strict: bool) -> bool | None:
-    """Compose one row's street, number, kind and address; False when it has no parts, None on an error."""
+                 report: Report) -> bool:
+    """Compose one row's street, number, kind and address; False (and an error naming the row) when it cannot."""
     parts = cols.parts
     comb, road, comp, door, bld = (_text(p.get(parts[k])) if k in parts else None
                                    for k in ("road_or_compound", "road", "compound", "door", "building"))
@@ -314,21 +300,19 @@ def _compose_row(i: int, p: dict[str, Any], r: dict[str, Any], cols: AddressColu
     else:
         cell, col = door or bld, parts.get("door") if door else parts.get("building")
     if street is None or cell is None:
-        if not strict:
-            return False
         what = "a road or compound name" if street is None else "a house or building number"
         where = (parts.get("road_or_compound") or parts.get("road") or parts.get("compound")) if street is None else \
             (parts.get("building") if kind == "compound" and "building" in parts else parts.get("door"))
         report.error("missing_value", f"the row has no {what}", feature=labels[i], field=where or "address")
         r.update(address=f"{street or ''}{cell or ''}" or "?", number=house_number(cell))  # refused: no 2nd error
-        return None
+        return False
     number = house_number(cell)
     if number is None:
         report.error("bad_value", f"{_safe_text(col, 20)} is {_safe_text(cell, 20)!r}, not a whole number: the "
                      f"address layer holds {{road}}{{number}}号 and {{compound}}{{building}}号楼 (附N号, 甲/乙 and "
                      "N-M numbers are not supported)", feature=labels[i], field=col)
         r.update(street=street, kind=kind, number=None, address=f"{street}{cell}")  # refused: no second error
-        return None
+        return False
     r.update(street=street, number=number, kind=kind,
              address=f"{street}{number}号" + ("楼" if kind == "compound" else ""))
     return True
@@ -348,8 +332,12 @@ def _from_full_text(r: dict[str, Any]) -> None:
         r["kind"] = "compound" if m["suffix"] == "号楼" else "road"
 
 
-def _duplicates(rows: list[dict[str, Any]], labels: list[str], report: Report, units: bool) -> None:
-    """Refuse two rows with the same address (the matcher could not tell them apart)."""
+def _duplicates(rows: list[dict[str, Any]], labels: list[str], report: Report, units: bool, severity: str) -> None:
+    """Report two rows with the same address (the matcher cannot tell them apart; `gridmap validate` refuses them).
+
+    Composed addresses are refused (``severity`` error); a file's own full addresses are warned
+    about, as before this check they were stored.
+    """
     first: dict[str, int] = {}
     hint = "; units (单元) are not addresses of their own: give one row per building" if units else ""
     for i, r in enumerate(rows):
@@ -357,8 +345,8 @@ def _duplicates(rows: list[dict[str, Any]], labels: list[str], report: Report, u
         if not text:
             continue
         if text in first:
-            report.error("duplicate_address", f"address {escape(text)} is also {labels[first[text]]}{hint}",
-                         feature=labels[i], field="address")
+            report.add(severity, "duplicate_address", f"address {escape(text)} is also {labels[first[text]]}{hint}",
+                       feature=labels[i], field="address")
         else:
             first[text] = i
 

@@ -234,6 +234,30 @@ def parse_field_options(options: Iterable[str]) -> dict[str, dict[str, str]]:
     return out
 
 
+#: Words in a table's file name that say it holds aliases of the addresses' roads and compounds (别名.csv, 地址别名.xlsx).
+ALIAS_WORDS: tuple[str, ...] = ("别名", "曾用名", "alias")
+#: Extensions an alias file may have.
+ALIAS_EXTENSIONS: tuple[str, ...] = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
+
+
+def is_alias_file(name: str) -> bool:
+    """Whether a file's name says it is an alias file of the addresses (``地址别名.xlsx``, ``aliases.csv``).
+
+    Parameters
+    ----------
+    name : str
+        A file name or a path inside the source.
+
+    Returns
+    -------
+    bool
+        True for a table (CSV/XLSX) whose name holds one of :data:`ALIAS_WORDS`.
+    """
+    stem = PurePosixPath(name.replace("\\", "/")).name.casefold()
+    ext = next((e for e in ALIAS_EXTENSIONS if stem.endswith(e)), None)
+    return ext is not None and any(w in stem[: -len(ext)] for w in ALIAS_WORDS)
+
+
 def layer_from_name(name: str) -> str | None:
     """The layer a file or layer name says (``网格.zip`` -> grids), or None.
 

@@ -277,6 +277,9 @@ def prepare_addresses(raw: Any, report: Report, cm: fieldnames.ColumnMatch, fiel
                       normalize: Callable[[str], str]) -> None:
     """Split each address into kind, street and number; drop (with a warning naming row and text) those that do not parse."""
     col = cm.column_of("address")
+    parts = fieldnames.address_parts(columns_of(raw))
+    if col is None and any(p in parts for p in ("road_or_compound", "road", "compound")):
+        return  # a standard-address list (标准地址库): the importer composes the addresses from their parts
     if col is None:
         report.error("missing_field", "the address file has no address column (地址 / address)", field="address")
         return

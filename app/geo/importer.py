@@ -304,7 +304,7 @@ def check_layer(raw: RawLayer, layer: str, report: Report, *, crs: str | None = 
     _check_text(extra_rows, labels, report, extra=True)
     address_cols = None
     if layer == "addresses":  # a standard-address list: compose addresses from their parts, gather aliases
-        address_cols = compose_addresses(raw.columns, raw.props, rows, extra_rows, labels, report,
+        address_cols = compose_addresses(raw.columns, raw.props, rows, labels, report,
                                          overrides=fields, alias_entries=aliases)
     _coerce_fields(layer, rows, labels, report)
     _check_codes(layer, rows, labels, report, scheme,

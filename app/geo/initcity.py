@@ -15,6 +15,7 @@ import geopandas as gpd
 import shapely
 
 from app.geo import audit, fieldnames, importer
+from app.geo._import_addresses import AliasEntry, read_alias_file
 from app.geo._import_base import _safe_text, _Stop
 from app.geo._initcity_build import address_sums, dissolve, sum_up
 from app.geo._initcity_detect import (
@@ -23,6 +24,7 @@ from app.geo._initcity_detect import (
     SourceFile,
     collect,
     geometry_family,
+    is_alias_file,
     layer_from_content,
     load_mapping,
     parse_field_options,
@@ -51,7 +53,8 @@ __all__ = ["CityMapping", "CityPlan", "FileEntry", "InitCityError", "InitCityRef
 #: The order layers are checked in when committees and divisions come as files.
 _GIVEN_ORDER: tuple[str, ...] = ("divisions", "committees", "grids", "facilities", "addresses", "roads")
 _HOW = {"name": "按名称 by name", "content": "按内容 by content", "mapping": "按映射文件 by mapping file",
-        "derived": "由网格汇总 derived from the grids", "size": "按内容 by content (largest polygon layer)"}
+        "derived": "由网格汇总 derived from the grids", "size": "按内容 by content (largest polygon layer)",
+        "aliases": "按名称为别名文件 alias file by name"}
 
 
 class InitCityRefused(InitCityError):
@@ -239,12 +242,21 @@ def plan_city(source: str | Path, *, name: str | None = None, table_crs: str | N
         plan.ignored = list(found.ignored)
         raws: dict[str, tuple[FileEntry, Any, SourceFile]] = {}
         pending: list[tuple[FileEntry, Any, SourceFile]] = []
+        aliases: list[AliasEntry] = []
         for sf in found.files:
             opts = cmap.file_options(sf.name)
             if opts.get("ignore"):
                 plan.ignored.append(sf.name)
                 continue
             forced = opts.get("layer")
+            if not forced and is_alias_file(sf.name):  # read with the addresses, not a layer of its own
+                say(f"reading {sf.name}")
+                entry = FileEntry(sf.name, "addresses", "aliases", format="table",
+                                  report=Report(source=sf.name, layer="addresses"))
+                plan.files.append(entry)
+                aliases += read_alias_file(sf.path, entry.report, limits, filename=sf.filename)  # type: ignore[arg-type]
+                entry.features = len(aliases)
+                continue
             guess = forced or file_layer_by_name(sf.name, sf.source_layer)
             say(f"reading {sf.name}")
             report = Report(source=sf.name, layer=guess or "")
@@ -270,7 +282,9 @@ def plan_city(source: str | Path, *, name: str | None = None, table_crs: str | N
                      districts=tuple(cmap.city.get("districts") or ()),
                      code_scheme=str(cmap.city.get("code_scheme") or "free"))
     if "grids" in raws:  # detection problems refuse the city, but the files found are still checked
-        _check_all(plan, raws, cmap, options, table_crs, repair, say)
+        if aliases and "addresses" not in raws:
+            plan.report.warning("alias_file", "an alias file was found but no address layer: its aliases are not used")
+        _check_all(plan, raws, cmap, options, table_crs, repair, say, aliases)
     return plan
 
 
@@ -345,7 +359,7 @@ def _by_content(plan: CityPlan, raws: dict[str, tuple[FileEntry, Any, SourceFile
 
 def _check_all(plan: CityPlan, raws: dict[str, tuple[FileEntry, Any, SourceFile]], cmap: CityMapping,
                options: Mapping[str, Mapping[str, str]], table_crs: str | None, repair: bool,
-               say: Callable[[str], None]) -> None:
+               say: Callable[[str], None], aliases: list[AliasEntry] | None = None) -> None:
     """Prepare and check every layer in order, each against the layers built before it."""
     built: dict[str, gpd.GeoDataFrame] = {}
     city = plan.city
@@ -362,7 +376,8 @@ def _check_all(plan: CityPlan, raws: dict[str, tuple[FileEntry, Any, SourceFile]
             if crs is None and entry.format in ("table", "csv", "xlsx") and table_crs:
                 crs = table_crs
         out = importer.check_layer(raw, layer, entry.report, crs=crs, repair=repair, context=context(),
-                                   fields=fields or None, city=city)
+                                   fields=fields or None, city=city,
+                                   aliases=aliases if layer == "addresses" else None)
         entry.crs = entry.report.crs or entry.crs
         if out.gdf is None or not entry.report.ok:
             return False

@@ -171,3 +171,22 @@ def test_compound_words_and_part_columns():
     assert address_parts(["所属街道", "社区名称", "街路巷(小区)", "门牌号码", "楼栋号", "单元"]) == {
         "division": "所属街道", "committee": "社区名称", "road_or_compound": "街路巷(小区)", "door": "门牌号码",
         "building": "楼栋号", "unit": "单元"}
+
+
+def test_init_city_takes_a_list_and_its_alias_file(tmp_path):
+    from app.geo.initcity import plan_city
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for layer in ("divisions", "committees", "grids"):
+        shutil.copy(MINI / f"{layer}.geojson", src / f"{layer}.geojson")
+    write_list(address_list(gcj02=True), src / "标准地址库.xlsx")
+    write_aliases(src / "地址别名.csv")
+    plan = plan_city(src)
+    assert plan.ok, plan.format_text()
+    how = {f.name: (f.layer, f.detected_by) for f in plan.files}
+    assert how["地址别名.csv"] == ("addresses", "aliases") and how["标准地址库.xlsx"] == ("addresses", "name")
+    gdf = plan.layers["addresses"]
+    assert list(gdf["address"]) == list(mini_addresses()["address"])
+    assert set(gdf.loc[gdf["street"] == "嘉和小区", "aliases"]) == {"嘉和苑"}
+    assert "别名" in plan.format_text() and "没有这条路" in plan.format_text()
