@@ -506,6 +506,9 @@ def _assign_grids(rows: list[dict[str, Any]], geoms: np.ndarray, labels: list[st
             if moved <= LIST_LIMIT:
                 report.warning("grid_mismatch", f"grid_code {escape(r['grid_code'])} but the point lies in grid "
                                f"{where}", feature=labels[i], place=_wgs_place(geoms[i]), field="grid_code")
+    if outside > LIST_LIMIT:
+        report.warning("outside_grids", f"… and {outside - LIST_LIMIT} more points lie in no grid "
+                       f"({outside} in all); their grid_code is empty")
     if filled:
         report.warning("filled_fields", f"grid_code filled in from the stored grids for {filled} features")
 
