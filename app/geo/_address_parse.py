@@ -13,7 +13,9 @@ from app.geo.city import City, short_form
 _CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
               "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_CN_NUM_RE = re.compile("[零〇○一二两三四五六七八九十百千]+")
+#: Chinese numerals that are a number (house, building, unit, room), not part of a name (五一路, 第十一住宅区):
+#: followed by a number word, a digit, a separator or the end.
+_CN_NUM_RE = re.compile("[零〇○一二两三四五六七八九十百千]+(?=号|栋|幢|座|楼|单元|门|层|室|房|户|附|之|甲|乙|丙|丁|[#\\d\\-]|$)")
 _DASH_RE = re.compile("[‐‑‒–—―−~～]")
 _DROP_RE = re.compile(r"[^\w#\-]|_")
 _HASH_RE = re.compile(r"(?<!\d)(\d+)#(?:号楼|楼)?")
@@ -69,7 +71,7 @@ def _cn_number(run: str) -> str:
 
 
 def _clean(text: str) -> str:
-    """Character-level clean-up: NFKC, lower case, Arabic numerals, no spaces or punctuation (keeps # and -)."""
+    """Character-level clean-up: NFKC, lower case, Arabic numbers, no spaces or punctuation (keeps # and -)."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = _DROP_RE.sub("", _DASH_RE.sub("-", text))
     return _CN_NUM_RE.sub(lambda m: _cn_number(m.group()), text)
@@ -157,7 +159,7 @@ class AddressPrefixes:
         # before the names: 河口村委会河口村5号 drops 河口村委会, not 河口村
         out.append(_COMMITTEE_RE)
         if self.committees:  # nor 河口村 of 河口村委会5号 or 河口村民委员会
-            out.append(re.compile(f"^(?:{_alternation(self.committees)})(?=\\D)(?![{_NAME_GOES_ON}委居社民])"))
+            out.append(re.compile(f"^(?:{_alternation(self.committees)})(?=\\D)(?![{_NAME_GOES_ON}委居社民零〇一二两三四五六七八九十百千])"))
         return tuple(out)
 
     @cached_property

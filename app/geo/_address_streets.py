@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -9,7 +11,7 @@ from typing import NamedTuple
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from app.geo._address_parse import core_name
+from app.geo._address_parse import GENERIC_SUFFIXES, core_name
 
 #: Points taken off (from 100) for each way a typed name can differ from a known one.
 #: The typed name is the known one with a generic ending added (福民花园小区 for 福民花园).
@@ -20,8 +22,20 @@ HOMOPHONE_PENALTY = 3
 MISSING_SUFFIX_PENALTY = 4
 #: The typed name sounds like the known one with a near-homophone (zh/z, n/l, an/ang, in/ing ...).
 NEAR_HOMOPHONE_PENALTY = 4
-#: Per character edit (wrong, missing, extra or swapped character).
+#: A character missing or doubled.
+SLIP_PENALTY = 4
+#: One wrong character that shares its pinyin initial or final with the right one (a pick from the
+#: wrong IME candidate, 简拼 input).
+IME_SLIP_PENALTY = 8
+#: Two neighbouring characters swapped (every character is there).
+SWAP_PENALTY = 4
+#: A stray extra character (every character of the name is there, in order).
+EXTRA_PENALTY = 6
+#: Per character edit otherwise (one wrong character that does not sound alike).
 EDIT_PENALTY = 8
+#: An edit in a name whose own part (without 路/街/小区 ...) has only two characters, touching that
+#: part (兰杨路 for 兰新路): too little left to go on, so never ``ok`` by itself.
+WEAK_EDIT_PENALTY = 11
 #: Another generic ending than the known one's (福民小区 for 福民花园).
 OTHER_SUFFIX_PENALTY = 8
 #: Unknown text before a known name (an unlisted unit or community name).
@@ -30,6 +44,13 @@ JUNK_PREFIX_PENALTY = 8
 #: Near-homophone initials and finals that pinyin IMEs and southern speakers mix up, each folded onto one.
 _INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"), ("r", "l"), ("f", "h"))
 _FINALS = (("iang", "ian"), ("uang", "uan"), ("ang", "an"), ("eng", "en"), ("ing", "in"), ("ong", "on"))
+
+#: Endings that say what a name is rather than which one it is; an edit there keeps the name's own part.
+ENDINGS = (*GENERIC_SUFFIXES, "大道", "大街", "胡同", "路", "街", "巷", "道", "村")
+_INITIAL_LETTERS = ("b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "z", "c", "s", "r",
+                    "y", "w")
+_CN = "零一二三四五六七八九"
+_DIGITS_RE = re.compile(r"\d+")
 
 #: Most query names remembered per index (a bound on memory under arbitrary input).
 _CACHE_SIZE = 50_000
@@ -55,12 +76,109 @@ def _syllable(py: str) -> str:
     return py
 
 
+def _spoken(digits: str) -> str:
+    """Digits as they are said (21 -> 二十一, 105 -> 一百零五), so 第二十姨 sounds like 第二十一 (stored 第21)."""
+    n = int(digits)
+    if len(digits) > 4 or digits.startswith("0"):
+        return "".join(_CN[int(d)] for d in digits)
+    out = ""
+    zero = False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        d, n = divmod(n, value)
+        if d:
+            out += ("零" if zero else "") + ("" if (unit == "十" and d == 1 and not out) else _CN[d]) + unit
+            zero = False
+        elif out:
+            zero = True
+    return out or "零"
+
+
 def pinyin_keys(name: str) -> tuple[str, str]:
     """The exact and the near-homophone pinyin key of a name (``"yang guang xiao qu"``, ``"yan guan xiao qu"``)."""
     from pypinyin import lazy_pinyin  # a large dictionary: loaded on the first typo-tolerant lookup
 
-    syllables = lazy_pinyin(name, errors="default")
+    syllables = lazy_pinyin(_DIGITS_RE.sub(lambda m: _spoken(m.group()), name), errors="default")
     return " ".join(syllables), " ".join(_syllable(s) for s in syllables)
+
+
+@functools.lru_cache(maxsize=8192)
+def _readings(ch: str) -> frozenset[str]:
+    """All toneless pinyin readings of one character (长: chang, zhang); the character itself if it has none."""
+    from pypinyin import Style, pinyin
+
+    return frozenset(pinyin(ch, style=Style.NORMAL, heteronym=True, errors="default")[0]) or frozenset((ch,))
+
+
+def _split(py: str) -> tuple[str, str]:
+    """A folded pinyin syllable's initial and final (zhang -> z, an)."""
+    py = _syllable(py)
+    for initial in _INITIAL_LETTERS:
+        if py.startswith(initial) and len(py) > len(initial):
+            return initial, py[len(initial):]
+    return "", py
+
+
+def _sounds_alike(a: str, b: str) -> int:
+    """How alike two characters sound: 3 a reading in common, 2 a near-homophone (zh/z, n/l, an/ang ...),
+    1 the same initial or final, 0 not."""
+    ra, rb = _readings(a), _readings(b)
+    if ra & rb:
+        return 3
+    if {_syllable(x) for x in ra} & {_syllable(y) for y in rb}:
+        return 2
+    (ia, fa), (ib, fb) = _split(_primary(a)), _split(_primary(b))  # rare readings (园 wan) would match too much
+    return 1 if (ia and ia == ib) or fa == fb else 0
+
+
+@functools.lru_cache(maxsize=8192)
+def _primary(ch: str) -> str:
+    """The usual toneless reading of one character."""
+    from pypinyin import lazy_pinyin
+
+    return lazy_pinyin(ch, errors="default")[0]
+
+
+def _own_part(known: str) -> int:
+    """Length of a name without its ending (新华路 -> 2, 福民花园小区 -> 2, 第11住宅区 -> 4)."""
+    for ending in ENDINGS:
+        if known.endswith(ending) and len(known) > len(ending):
+            return len(known) - len(ending)
+    return len(known)
+
+
+def edit_penalty(typed: str, known: str) -> int:
+    """Points off for one character edit that turns ``typed`` into ``known``, by what the edit is.
+
+    Parameters
+    ----------
+    typed, known : str
+        Names at OSA distance 1.
+
+    Returns
+    -------
+    int
+        :data:`HOMOPHONE_PENALTY` / :data:`NEAR_HOMOPHONE_PENALTY` for a character that sounds
+        the same / alike, :data:`IME_SLIP_PENALTY` for one that shares its initial or final,
+        :data:`SLIP_PENALTY` for a missing or doubled character,
+        :data:`SWAP_PENALTY` for swapped and :data:`EXTRA_PENALTY` for stray characters, else
+        :data:`EDIT_PENALTY`; :data:`WEAK_EDIT_PENALTY` when the edit touches a two-character own part.
+    """
+    own = _own_part(known)
+    if len(typed) == len(known):
+        diff = [i for i, (a, b) in enumerate(zip(typed, known, strict=True)) if a != b]
+        if len(diff) == 1:
+            i = diff[0]
+            alike = _sounds_alike(typed[i], known[i])
+            if alike:
+                return (IME_SLIP_PENALTY, NEAR_HOMOPHONE_PENALTY, HOMOPHONE_PENALTY)[alike - 1]
+            return WEAK_EDIT_PENALTY if own <= 2 and i < own else EDIT_PENALTY
+        return SWAP_PENALTY
+    if len(typed) < len(known):  # a character missing: in the ending, or from the name's own part
+        i = next((k for k in range(len(typed)) if typed[k] != known[k]), len(typed))
+        return EDIT_PENALTY if i < own else SLIP_PENALTY
+    i = next((k for k in range(len(known)) if typed[k] != known[k]), len(known))  # an extra character
+    doubled = (i > 0 and typed[i] == typed[i - 1]) or (i + 1 < len(typed) and typed[i] == typed[i + 1])
+    return SLIP_PENALTY if doubled else EXTRA_PENALTY
 
 
 class StreetIndex:
@@ -165,5 +283,5 @@ class StreetIndex:
         max_edits = 1 if len(street) <= 4 else 2
         for known, dist, _ in process.extract(street, self._long, scorer=OSA.distance,
                                               score_cutoff=max_edits, limit=8):
-            add(known, int(dist) * EDIT_PENALTY, True)
+            add(known, edit_penalty(street, known) if dist == 1 else int(dist) * EDIT_PENALTY, True)
         return tuple(sorted(found.values(), key=lambda h: (h.penalty, h.street)))

@@ -38,6 +38,9 @@ __all__ = ["MATCH_KINDS", "MAX_LENGTH", "NO_PREFIXES", "OK_THRESHOLD", "STATUSES
 #: only a loose resemblance (< 60). Candidates outside a committee named in the text lose
 #: :data:`COMMITTEE_PENALTY` when some candidate is inside it.
 OK_THRESHOLD = 90
+#: Below :data:`OK_THRESHOLD` but this high: one character edit in a short name (兰杨路 for 兰新路), never
+#: ``ok`` alone; two such readings tied are ``ambiguous``, one alone is ``not_found`` with it as suggestion.
+PLAUSIBLE = 87
 #: A winner must be this many points ahead of the best candidate with another address.
 MARGIN = 4
 #: Points taken off candidates outside the committee the text names (when any candidate is in it).
@@ -312,12 +315,12 @@ class AddressMatcher:
         ranked = sorted(scored.items(), key=lambda t: (-t[1], t[0]))
         rows = self._rows
         first, best = ranked[0]
-        if best < OK_THRESHOLD:
-            status = "not_found"
-        else:
-            rival = next((s for i, s in ranked[1:] if rows[i].address != rows[first].address), None)
-            close = rival is not None and rival > best - MARGIN and not (best >= 100 > rival)
+        rival = next((s for i, s in ranked[1:] if rows[i].address != rows[first].address), None)
+        close = rival is not None and rival > best - MARGIN and not (best >= 100 > rival)
+        if best >= OK_THRESHOLD:
             status = "ambiguous" if close else "ok"
+        else:  # a tie of readings that would each be weak alone is still a tie
+            status = "ambiguous" if close and best >= PLAUSIBLE else "not_found"
         cands = tuple(_new_tuple(Candidate, (rows[i][0], float(s), *rows[i][2:])) for i, s in ranked[:limit])
         kind = ("fuzzy" if first in fuzzy else "normalised") if status == "ok" else ""
         return status, cands, kind

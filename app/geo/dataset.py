@@ -154,7 +154,15 @@ class Dataset:
 
         prefixes = AddressPrefixes.for_city(self.city, areas=layer_names("divisions"),
                                             committees=layer_names("committees"))
-        return AddressMatcher(self.layer("addresses"), prefixes)
+        grid_committee: dict[str, str] = {}  # for the committee tie-break: 朝晖社区阳光小区3号楼
+        if "committees" in names and {"code", "committee_code"} <= set(self.grids.columns):
+            coms = self.layer("committees")
+            if {"code", "name"} <= set(coms.columns):
+                com_name = dict(zip(coms["code"].astype(str), coms["name"], strict=True))
+                grid_committee = {str(g): com_name[str(c)] for g, c in zip(self.grids["code"],
+                                  self.grids["committee_code"], strict=True)
+                                  if isinstance(com_name.get(str(c)), str)}
+        return AddressMatcher(self.layer("addresses"), prefixes, grid_committee)
 
     @cached_property
     def _grid_rows(self) -> dict[str, int]:
