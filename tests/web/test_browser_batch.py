@@ -75,12 +75,12 @@ def test_mapping_step_for_unusual_headers_then_summary_and_download(page: _Page,
     page.until("!document.getElementById('gm-batch-summary').classList.contains('d-none')", timeout=60)
     counts = dict(page.page.eval_on_selector_all(
         "#gm-batch-counts li", "els => els.map(e => [e.dataset.status, e.querySelector('.gm-batch-count').textContent])"))
-    assert counts == {"ok": "1197", "outside": "1", "not_found": "0", "invalid": "2"}
+    assert counts == {"ok": "1197", "ambiguous": "0", "outside": "1", "not_found": "0", "invalid": "2"}
     rows = page.page.eval_on_selector_all("#gm-batch-problem-table tbody tr",
                                           "els => els.map(e => Array.from(e.cells).map(c => c.textContent))")
     assert [r[0] for r in rows] == ["6", "10", "13"]
     assert rows[0][1] == "无效" and rows[0][2] == "坐标缺失或不是数字"
-    assert rows[1][1] == "不在网格内"
+    assert rows[1][1] == "不在网格内" and rows[1][2].startswith("不在任何网格内，最近网格 ")
     page.page.evaluate("document.querySelector('.gm-locate-side').scrollTop = 10000")
     page.shot("batch-summary.png")
     page.page.select_option("#gm-batch-format", "csv")

@@ -49,6 +49,15 @@
   var resultBox = document.getElementById("gm-result");
   var resultBody = document.getElementById("gm-result-body");
 
+  /* On a phone the side panel scrolls: bring the top of a new result (or of a chosen grid) into view. */
+  function reveal(elem) {
+    var box = elem || resultBox;
+    var side = box.closest(".gm-locate-side");
+    if (!side) return;
+    var s = side.getBoundingClientRect(), r = box.getBoundingClientRect();
+    if (r.top < s.top || r.top > s.bottom - 60) side.scrollTop += r.top - s.top - 8;
+  }
+
   function showError(message) {
     resultBox.classList.remove("d-none");
     resultBody.replaceChildren(node("div", { "class": "alert alert-danger py-1 px-2 mb-0", role: "alert" },
@@ -132,6 +141,7 @@
     parts.push(node("div", { "class": "gm-muted small mt-2",
       text: T.wgs84 + "：" + ans.wgs84.lon.toFixed(6) + ", " + ans.wgs84.lat.toFixed(6) }));
     resultBody.replaceChildren.apply(resultBody, parts.filter(Boolean));
+    reveal();
     highlight(ans.grid.code || (ans.nearest && ans.nearest.code));
     place(latlng || display(ans.display ? ans : ans.wgs84));
   }
@@ -145,6 +155,7 @@
     request(cfg.point, { lon: c.lon, lat: c.lat, crs: "4326" }).then(function (ans) {
       box.replaceChildren(node("div", { "class": "gm-muted small mb-1", text: T.chosen + "：" + c.address }),
                           gridBlock(ans.grid));
+      reveal(box);
     }).catch(function (e) { showError(e.message); });
   }
 
@@ -189,6 +200,7 @@
       if (pick) parts.push(choice);
     }
     resultBody.replaceChildren.apply(resultBody, parts.filter(Boolean));
+    reveal();
     var best = ans.status === "ok" ? ans.candidates[0] : null;
     highlight(best ? best.grid_code : null);
     if (best) place(display(best), 16);
