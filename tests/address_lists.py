@@ -94,3 +94,11 @@ def write_aliases(path: Path, rows: tuple[tuple[str, str], ...] = ALIASES) -> Pa
     """Write an alias file (标准名称, 别名) as CSV or XLSX by ``path``'s extension."""
     write_table(pd.DataFrame(list(rows), columns=["标准名称", "别名"]), path)
     return path
+
+
+def write_workbook(df: pd.DataFrame, path: Path, rows: tuple[tuple[str, str], ...] = ALIASES) -> Path:
+    """Write an XLSX whose first sheet is the list and whose second, named 别名, the aliases (标准名称, 别名)."""
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        df.to_excel(xl, sheet_name="标准地址库", index=False)
+        pd.DataFrame(list(rows), columns=["标准名称", "别名"]).to_excel(xl, sheet_name="别名", index=False)
+    return path

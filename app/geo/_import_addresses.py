@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import pandas as pd
 
 from app.geo import tabular
 from app.geo._import_base import _as_code, _safe_text, _wgs_place
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
     from app.geo.importer import Limits
 
-__all__ = ["AddressColumns", "AliasEntry", "check_places", "compose_addresses", "read_alias_file"]
+__all__ = ["AddressColumns", "AliasEntry", "check_places", "compose_addresses", "read_alias_file",
+           "read_alias_sheet"]
 
 #: Separators between several aliases in one cell (the stored field uses ``|``).
 ALIAS_SEP = re.compile(r"[|｜、,，;；/\s]+")
@@ -157,6 +159,66 @@ def read_alias_file(path: str | Path, report: Report, limits: Limits, filename: 
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for hostile workbooks
         report.error("alias_file", f"the alias file {name} cannot be read ({_safe_text(exc)})")
         return []
+    return _alias_entries(df, name, report)
+
+
+def read_alias_sheet(path: str | Path, report: Report, limits: Limits,
+                     filename: str | None = None) -> list[AliasEntry] | None:
+    """Read the aliases from a sheet of an addresses workbook named 别名/曾用名/alias (not its first sheet).
+
+    So one upload (the admin page takes one file) carries the list and its aliases. The workbook
+    has passed the importer's archive checks already; at most ``limits.max_features`` rows are read.
+
+    Parameters
+    ----------
+    path : str or Path
+        The XLSX workbook whose first sheet is the address list.
+    report : Report
+        Where problems go, naming the sheet's rows (``标准地址库.xlsx:别名 row 3``).
+    limits : Limits
+        The import's size limits.
+    filename : str, optional
+        The name shown in findings.
+
+    Returns
+    -------
+    list of AliasEntry or None
+        The entries; None when the workbook has no such sheet (or cannot be opened: the address
+        list's own reading reports that).
+    """
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        names = [str(n) for n in book.sheet_names]
+    except Exception:  # noqa: BLE001 - the first sheet's reader reports a broken workbook
+        return None
+    sheet = next((n for n in names[1:] if any(w in n.casefold() for w in ("别名", "曾用名", "alias"))), None)
+    if sheet is None:
+        return None
+    label = _safe_text(f"{filename or Path(path).name}:{sheet}", 80)
+    rows: list[list[str]] = []
+    try:
+        for values in book.get_sheet_by_name(sheet).iter_rows():
+            cells = [_text(v) or "" for v in values]
+            if any(cells):
+                rows.append(cells)
+            if len(rows) > limits.max_features:
+                report.error("alias_file", f"the sheet {label} has more than {limits.max_features} rows")
+                return []
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for corrupt sheets
+        report.error("alias_file", f"the sheet {label} cannot be read ({_safe_text(exc)})")
+        return []
+    if not rows:
+        return []
+    width = len(rows[0])
+    df = pd.DataFrame([r[:width] + [""] * (width - len(r)) for r in rows[1:]], columns=rows[0], dtype=object)
+    report.warning("alias_file", f"aliases read from the sheet {label}")
+    return _alias_entries(df, label, report)
+
+
+def _alias_entries(df: pd.DataFrame, name: str, report: Report) -> list[AliasEntry]:
+    """An alias table's entries: its name and alias columns found by their names (or the only two columns)."""
     cols = [str(c) for c in df.columns]
     found = address_parts(cols, ALIAS_FILE_COLUMNS)
     if len(found) < 2 and len(cols) == 2:

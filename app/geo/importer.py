@@ -15,7 +15,13 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from app.errors import GridmapError
-from app.geo._import_addresses import AliasEntry, check_places, compose_addresses, read_alias_file
+from app.geo._import_addresses import (
+    AliasEntry,
+    check_places,
+    compose_addresses,
+    read_alias_file,
+    read_alias_sheet,
+)
 from app.geo._import_archive import check_archive
 from app.geo._import_base import RawLayer, _gc_paused, _safe_text, _Stop
 from app.geo._import_checks import (
@@ -381,7 +387,8 @@ def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: boo
         The GeoPackage layer to read, by name.
     aliases : str or Path, optional
         An alias file for an addresses layer: CSV/XLSX with a standard-name column (标准名称) and an
-        alias column (别名), one alias per row.
+        alias column (别名), one alias per row. Without it, an addresses workbook's sheet named
+        别名/alias (not its first) is read as one.
     aliases_filename : str, optional
         The alias file's original name (uploads are saved under temporary names).
 
@@ -406,6 +413,8 @@ def prepare(path: str | Path, layer: str, *, crs: str | None = None, repair: boo
             report.error("alias_file", "an alias file goes with the addresses layer only")
             return ImportPlan(layer, report)
         entries = read_alias_file(aliases, report, limits or Limits(), filename=aliases_filename)
+    elif layer == "addresses" and Path(name).suffix.lower() in (".xlsx", ".xlsm"):  # a sheet named 别名, if any
+        entries = read_alias_sheet(path, report, limits or Limits(), filename=name)
     return check_layer(raw, layer, report, crs=crs, repair=repair, context=context, fields=fields, city=city,
                        aliases=entries)
 

@@ -13,7 +13,7 @@ from app.geo._import_addresses import house_number, looks_like_compound
 from app.geo.fieldnames import address_parts
 from app.geo.geojson import dump_geojson
 from app.geo.geojson_store import FolderStore
-from tests.address_lists import address_list, mini_addresses, write_aliases, write_list
+from tests.address_lists import address_list, mini_addresses, write_aliases, write_list, write_workbook
 from tests.helpers import MINI
 
 MINI_STORE = FolderStore(MINI)
@@ -87,6 +87,14 @@ def test_alias_column_and_alias_file(tmp_path):
     assert pd.isna(by_street["雄关路"])
     unknown = _problems(plan.report, "alias_unknown_name")
     assert [f.feature for f in unknown] == ["别名.csv row 5"] and "没有这条路" in unknown[0].message
+
+
+def test_a_workbook_sheet_named_aliases_is_read_with_the_list(tmp_path):
+    plan = _prepare(write_workbook(address_list(), tmp_path / "标准地址库.xlsx"))
+    assert plan.report.ok, plan.report.format_text()
+    by_street = dict(zip(plan.gdf["street"], plan.gdf["aliases"], strict=True))
+    assert by_street["光华路"] == "光华大道" and by_street["嘉和小区"] == "嘉和苑"
+    assert [f.feature for f in _problems(plan.report, "alias_unknown_name")] == ["标准地址库.xlsx:别名 row 5"]
 
 
 def test_alias_that_is_another_standard_name_is_dropped(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from app.geo import users
 from tests import helpers
-from tests.address_lists import address_list, write_list
+from tests.address_lists import address_list, write_workbook
 from tests.web.browsing import ARTIFACTS, CHROMIUM
 from tests.web.browsing import Page as _Page
 
@@ -39,7 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_admin_uploads_a_list_and_sees_its_findings(browser: object, server: str, tmp_path: Path) -> None:
     df = address_list(gcj02=True, alias_column=True, residents=False)
     df.loc[4, "社区"] = "朝晖社区"  # row 6: another committee than its grid's
-    sheet = write_list(df, tmp_path / "标准地址库.xlsx")
+    sheet = write_workbook(df, tmp_path / "标准地址库.xlsx")  # with a sheet 别名 of aliases
     page = _Page(browser, server)
     try:
         p = page.page
@@ -54,12 +54,13 @@ def test_admin_uploads_a_list_and_sees_its_findings(browser: object, server: str
         p.click("form[action$='/admin/import'] button[type=submit]")
         p.wait_for_load_state()
         text = p.inner_text("main")
-        page.shot("admin-address-list.png")
+        ARTIFACTS.mkdir(exist_ok=True)
+        p.screenshot(path=str(ARTIFACTS / "admin-address-list.png"), full_page=True)  # every finding
         shots = Path("/work/notes/shots")
         if shots.is_dir():
             shutil.copy(ARTIFACTS / "admin-address-list.png", shots / "admin-address-list.png")
         assert "地址由各部分组成" in text and "街道或社区与网格不符" in text and "row 6" in text
-        assert "缺少人口或户数" in text and "GCJ-02" in text
+        assert "缺少人口或户数" in text and "GCJ-02" in text and "标准地址库.xlsx:别名 row 5" in text
         assert "0002" in text  # stored as a new version
         assert page.errors == [] and page.off_host() == []
     finally:
