@@ -203,7 +203,7 @@
     reveal();
     var best = ans.status === "ok" ? ans.candidates[0] : null;
     highlight(best ? best.grid_code : null);
-    if (best) place(display(best), 16);
+    if (best) { place(display(best), 16); } else if (marker) { marker.remove(); marker = null; }  /* no stale point */
   }
 
   function request(url, params) {
