@@ -15,13 +15,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from app.errors import GridmapError
-from app.geo._import_addresses import (
-    AliasEntry,
-    check_places,
-    compose_addresses,
-    read_alias_file,
-    read_alias_sheet,
-)
+from app.geo._import_addresses import check_places, compose_addresses
+from app.geo._import_aliases import AliasEntry, read_alias_file, read_alias_sheet
 from app.geo._import_archive import check_archive
 from app.geo._import_base import RawLayer, _gc_paused, _safe_text, _Stop
 from app.geo._import_checks import (
@@ -261,7 +256,7 @@ def check_layer(raw: RawLayer, layer: str, report: Report, *, crs: str | None = 
     city : app.geo.city.City, optional
         The city (its code scheme); by default the context store's, else ``City()`` (free codes).
     aliases : list of AliasEntry, optional
-        An alias file's rows (addresses only, :func:`app.geo._import_addresses.read_alias_file`).
+        An alias file's rows (addresses only, :func:`app.geo._import_aliases.read_alias_file`).
 
     Returns
     -------

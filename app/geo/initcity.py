@@ -15,7 +15,7 @@ import geopandas as gpd
 import shapely
 
 from app.geo import audit, fieldnames, importer
-from app.geo._import_addresses import AliasEntry, read_alias_file
+from app.geo._import_aliases import AliasEntry, read_alias_file
 from app.geo._import_base import _safe_text, _Stop
 from app.geo._initcity_build import address_sums, dissolve, sum_up
 from app.geo._initcity_detect import (
