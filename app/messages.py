@@ -156,6 +156,18 @@ PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
         (r"unknown format (?P<fmt>.+?); (?:use|expected one of) (?P<choices>.+)",
          "不支持的格式 {fmt}，可选：{choices}。"),
     ),
+    "tiles": (
+        (r"unknown tile layer (?P<name>.+?); expected one of (?P<choices>.+)", "没有图层 {name}，可用：{choices}。"),
+        (r"zoom (?P<z>\S+) out of range (?P<range>\S+)", "缩放级别 {z} 超出范围 {range}。"),
+        (r"tile (?P<t>\S+) lies outside the world", "瓦片 {t} 超出世界范围。"),
+        (r"unknown datum (?P<d>.+?); expected one of (?P<choices>.+)", "不支持的坐标基准 {d}，可用：{choices}。"),
+        (r"no grid has the code (?P<code>.+)", "没有编码为 {code} 的网格。"),
+    ),
+    "search": (
+        (r"the search query q is empty", "请输入搜索内容。"),
+        (r"the search query is longer than (?P<n>\d+) characters", "搜索内容不能超过 {n} 个字符。"),
+        (r"limit must be between (?P<a>\d+) and (?P<b>\d+)", "limit 必须在 {a} 到 {b} 之间。"),
+    ),
     "store.busy": ((r".*", "数据正在被另一项操作修改，请稍后再试。"),),
     "store.read_only": ((r".*", "数据为只读，无法修改。"),),
 }
@@ -190,6 +202,8 @@ GENERIC: dict[str, str] = {
     "init_city.refused": "城市初始化被拒绝",
     "data.check": "数据检查未通过",
     "assets": "静态资源缺失",
+    "tiles": "地图瓦片请求有误",
+    "search": "搜索请求有误",
     "auth.basic": "身份验证失败",
     "rollback.confirm": "请确认回滚",
 }

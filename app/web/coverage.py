@@ -314,3 +314,131 @@ def page():
         leaflet_css=vendor_url("leaflet/leaflet.css"),
         data_version=ds.version,
     )
+
+
+# -- site recommendation ----------------------------------------------------------------------
+
+i18n.register({
+    "recommend.title": ("推荐新增站点/选址", "Recommend new sites"),
+    "recommend.category": ("设施类别", "Facility kind"),
+    "recommend.preset": ("或按预设逐类推荐", "Or per kind of a preset"),
+    "recommend.radius": ("服务半径（米）", "Radius (m)"),
+    "recommend.add": ("新增数量", "Sites to add"),
+    "recommend.objective": ("优化目标", "Objective"),
+    "recommend.objective.mclp": ("最大覆盖（MCLP）", "Max coverage (MCLP)"),
+    "recommend.objective.lscp": ("最少站点全覆盖（LSCP）", "Fewest sites for all (LSCP)"),
+    "recommend.objective.pmedian": ("最短平均距离（p-中位）", "Shortest mean distance (p-median)"),
+    "recommend.candidates": ("候选点", "Candidates"),
+    "recommend.candidates.roads": ("沿道路", "Along roads"),
+    "recommend.candidates.addresses": ("地址点", "Address points"),
+    "recommend.candidates.file": ("上传文件", "Upload a file"),
+    "recommend.spacing": ("间距（米）", "Spacing (m)"),
+    "recommend.file": ("候选点文件（CSV/XLSX/GeoJSON）", "Candidates file (CSV/XLSX/GeoJSON)"),
+    "recommend.crs": ("坐标系", "CRS"),
+    "recommend.run": ("推荐", "Recommend"),
+    "recommend.working": ("正在优化…", "Optimising…"),
+    "recommend.sites": ("推荐站点", "Recommended sites"),
+    "recommend.site": ("站点", "Site"),
+    "recommend.new_res": ("新增覆盖居民", "Residents newly covered"),
+    "recommend.before": ("原", "Before"),
+    "recommend.after": ("新", "After"),
+    "recommend.coverage": ("居民覆盖率", "Residents within reach"),
+    "recommend.dist": ("平均距离（米）", "Mean distance (m)"),
+    "recommend.below": ("未达标网格", "Grids below target"),
+    "recommend.committee": ("社区", "Committee"),
+    "recommend.by_committee": ("受益社区（前后对比）", "Committees that gain (before/after)"),
+    "recommend.newly": ("新增覆盖的居民点", "Residents newly covered"),
+    "recommend.status.optimal": ("最优解", "optimal"),
+    "recommend.status.time_limit": ("达到时限，已找到的最优解", "time limit: best found"),
+    "recommend.status.greedy": ("求解器超时，贪心结果", "solver timed out: greedy answer"),
+    "recommend.status.empty": ("无需新增", "nothing to add"),
+})
+
+_RECOMMEND_FIELDS = {
+    "category": {"type": "string", "enum": list(CATEGORIES)},
+    "preset": {"type": "string", "enum": list(coverage.PRESETS)},
+    "radius": {"type": "number", "exclusiveMinimum": 0, "maximum": coverage.MAX_RADIUS_M},
+    "add": {"type": "integer", "minimum": 1, "default": 5},
+    "mode": {"type": "string", "enum": list(coverage.MODES), "default": "straight"},
+    "objective": {"type": "string", "enum": ["mclp", "lscp", "pmedian"], "default": "mclp"},
+    "candidates": {"type": "string", "enum": ["roads", "addresses", "file"], "default": "roads"},
+    "spacing": {"type": "number", "minimum": 10, "default": 100},
+    "crs": {"type": "string", "default": "EPSG:4326", "description": "CRS of the candidates file, e.g. gcj02"},
+    "file": {"type": "string", "format": "binary", "description": "CSV/XLSX/GeoJSON of candidate points"},
+}
+_RECOMMEND_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "properties": {
+        k: v for k, v in _RECOMMEND_FIELDS.items() if k != "file"}}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": _RECOMMEND_FIELDS}}}}
+
+OPENAPI_PATHS.update({
+    "/api/v1/coverage/recommend": {"post": {
+        "summary": "Recommend new facility sites (MCLP, LSCP or p-median with spopt and HiGHS)",
+        "operationId": "coverageRecommend", "requestBody": _RECOMMEND_BODY,
+        "responses": {"200": {"description": "sites, per-kind before/after figures, committee table and GeoJSON"},
+                      **error_responses(400)}}},
+    "/api/v1/coverage/recommend/export.{fmt}": {"post": {
+        "summary": "The recommendation as a file", "operationId": "coverageRecommendExport",
+        "parameters": [{"name": "fmt", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": ["geojson", "xlsx", "pdf"]}}],
+        "requestBody": _RECOMMEND_BODY,
+        "responses": {"200": {"description": "the file"}, **error_responses(400, 404)}}},
+})
+
+#: Recommendations kept per data version, so a download after a run is not solved again.
+_RECOMMEND_CACHE = 8
+
+
+def _recommendation():
+    """Solve (or reuse) the recommendation the request's JSON body or form asks for."""
+    import hashlib
+    from collections import OrderedDict
+
+    from app.geo import recommend as rec
+
+    body = request.get_json(silent=True) if request.is_json else None
+    if request.is_json and not isinstance(body, dict):
+        raise ApiError("the JSON body must be an object")
+    args = body if body is not None else {**request.args.to_dict(), **request.form.to_dict()}
+    upload = request.files.get("file")
+    candidates = str(args.get("candidates") or "roads")
+    data = upload.read() if upload is not None and candidates == "file" else None
+    if candidates == "file" and not data:
+        raise ApiError("candidates from a file need the file", key="recommend")
+    params = rec.make_params(args.get("category") or None, args.get("radius"), args.get("add", 5),
+                             str(args.get("mode") or "straight"), str(args.get("objective") or "mclp"), candidates,
+                             args.get("spacing") or 100, current_app.config["OPTIMISE_TIME_LIMIT"],
+                             args.get("preset") or None, upload.filename if data else None,
+                             str(args.get("crs") or "EPSG:4326"))
+    ds = dataset()
+    key = (params, hashlib.sha256(data).hexdigest() if data else None)
+    cache: OrderedDict = ds.cache.setdefault("recommend.results", OrderedDict())
+    if key in cache:
+        return cache[key]
+    result = rec.recommend(ds, params, data)
+    cache[key] = result
+    while len(cache) > _RECOMMEND_CACHE:
+        cache.popitem(last=False)
+    return result
+
+
+@bp.post("/api/v1/coverage/recommend")
+def recommend_api():
+    """Recommended sites with the residents they newly cover and before/after figures."""
+    result = _recommendation()
+    body = result.to_json("committee")
+    body["existing"] = _facilities([r.category for r in result.runs])
+    return jsonify(body)
+
+
+@bp.post("/api/v1/coverage/recommend/export.<fmt>")
+def recommend_download(fmt: str):
+    """The recommendation as GeoJSON, XLSX or PDF."""
+    from app.geo import _recommend_export as rx
+
+    if fmt not in rx.MEDIA_TYPES:
+        raise ApiError(f"unknown format {fmt!r}; expected one of {', '.join(rx.MEDIA_TYPES)}", status=404)
+    result = _recommendation()
+    data = rx.to_bytes(result, fmt, i18n.current_lang())
+    name = f"recommend-{'-'.join(r.category for r in result.runs)}.{fmt}"
+    return send_file(io.BytesIO(data), mimetype=rx.MEDIA_TYPES[fmt], as_attachment=True, download_name=name)
