@@ -18,15 +18,21 @@ from app.geo.city import City
 ROOT = Path(__file__).resolve().parents[1]
 GEODATA = ROOT / "geodata"
 
-#: Variant kinds that name an existing address (the right answer is ``ok`` with that address).
+#: Variant kinds that name an existing address as grid staff type it (the right answer is ``ok`` with
+#: that address). ``wrong_char`` is one wrong character as a pinyin IME gives it (a character sharing
+#: the pinyin initial or final: a wrong pick from the candidate list).
 FOUND_KINDS = (
-    "clean", "yard", "extra_suffix", "wrong_char", "random_char", "homophone", "near_homophone", "missing_char", "extra_char",
+    "clean", "yard", "extra_suffix", "wrong_char", "homophone", "near_homophone", "missing_char", "extra_char",
     "swapped", "no_hao", "cn_numeral", "building_word", "unit_room", "committee", "spaces", "full_width",
     "prefixes", "annex",
 )
+#: A stress kind reported on its own: one wrong character that neither sounds nor looks like the right
+#: one (any common character). In a two-character name it cannot be told from another street that is
+#: not in the table, so the matcher answers it ``ok`` only when the name has more to go on.
+STRESS_KINDS = ("random_char",)
 #: Variant kinds that name no existing address (any ``ok`` answer is wrong).
 ABSENT_KINDS = ("absent_number", "unknown_street", "placeholder")
-KINDS = FOUND_KINDS + ABSENT_KINDS
+KINDS = FOUND_KINDS + STRESS_KINDS + ABSENT_KINDS
 
 _CN = "零一二三四五六七八九"
 _NUMERALS = set("零〇一二两三四五六七八九十百千")

@@ -25,14 +25,15 @@ NEAR_HOMOPHONE_PENALTY = 4
 #: A character missing or doubled.
 SLIP_PENALTY = 4
 #: One wrong character that shares its pinyin initial or final with the right one (a pick from the
-#: wrong IME candidate, 简拼 input).
-IME_SLIP_PENALTY = 8
+#: wrong IME candidate, 简拼 input); :data:`WEAK_IME_SLIP_PENALTY` in a two-character own part.
+IME_SLIP_PENALTY = 6
+WEAK_IME_SLIP_PENALTY = 8
 #: Two neighbouring characters swapped (every character is there).
 SWAP_PENALTY = 4
 #: A stray extra character (every character of the name is there, in order).
-EXTRA_PENALTY = 6
+EXTRA_PENALTY = 7
 #: Per character edit otherwise (one wrong character that does not sound alike).
-EDIT_PENALTY = 8
+EDIT_PENALTY = 10
 #: An edit in a name whose own part (without 路/街/小区 ...) has only two characters, touching that
 #: part (兰杨路 for 兰新路): too little left to go on, so never ``ok`` by itself.
 WEAK_EDIT_PENALTY = 11
@@ -119,14 +120,15 @@ def _split(py: str) -> tuple[str, str]:
 
 
 def _sounds_alike(a: str, b: str) -> int:
-    """How alike two characters sound: 3 a reading in common, 2 a near-homophone (zh/z, n/l, an/ang ...),
-    1 the same initial or final, 0 not."""
+    """How alike two characters sound: 3 the same (one's usual reading is one of the other's: 张 and 长),
+    2 a near-homophone (zh/z, n/l, an/ang ...), 1 the same initial or final, 0 not."""
+    pa, pb = _primary(a), _primary(b)
     ra, rb = _readings(a), _readings(b)
-    if ra & rb:
+    if pa in rb or pb in ra:  # not any two rare readings (滑 gu, 家 gu)
         return 3
-    if {_syllable(x) for x in ra} & {_syllable(y) for y in rb}:
+    if _syllable(pa) in {_syllable(y) for y in rb} or _syllable(pb) in {_syllable(x) for x in ra}:
         return 2
-    (ia, fa), (ib, fb) = _split(_primary(a)), _split(_primary(b))  # rare readings (园 wan) would match too much
+    (ia, fa), (ib, fb) = _split(pa), _split(pb)  # rare readings (园 wan) would match too much
     return 1 if (ia and ia == ib) or fa == fb else 0
 
 
@@ -169,13 +171,15 @@ def edit_penalty(typed: str, known: str) -> int:
         if len(diff) == 1:
             i = diff[0]
             alike = _sounds_alike(typed[i], known[i])
+            weak = own <= 2 and i < own
             if alike:
-                return (IME_SLIP_PENALTY, NEAR_HOMOPHONE_PENALTY, HOMOPHONE_PENALTY)[alike - 1]
-            return WEAK_EDIT_PENALTY if own <= 2 and i < own else EDIT_PENALTY
+                slip = WEAK_IME_SLIP_PENALTY if weak else IME_SLIP_PENALTY
+                return (slip, NEAR_HOMOPHONE_PENALTY, HOMOPHONE_PENALTY)[alike - 1]
+            return WEAK_EDIT_PENALTY if weak else EDIT_PENALTY
         return SWAP_PENALTY
     if len(typed) < len(known):  # a character missing: in the ending, or from the name's own part
         i = next((k for k in range(len(typed)) if typed[k] != known[k]), len(typed))
-        return EDIT_PENALTY if i < own else SLIP_PENALTY
+        return WEAK_IME_SLIP_PENALTY if i < own else SLIP_PENALTY
     i = next((k for k in range(len(known)) if typed[k] != known[k]), len(known))  # an extra character
     doubled = (i > 0 and typed[i] == typed[i - 1]) or (i + 1 < len(typed) and typed[i] == typed[i + 1])
     return SLIP_PENALTY if doubled else EXTRA_PENALTY

@@ -268,6 +268,12 @@ class AddressMatcher:
             hits: tuple[StreetHit, ...] = (StreetHit(street, 0, False),) if street in self._by_street else ()
         else:
             hits = self._index.lookup(street)
+            if committee and street not in self._index:  # 横沟村遗组路: the village is part of the name
+                merged = {h.street: h for h in self._index.lookup(_clean(committee) + street)}
+                for h in hits:
+                    if h.street not in merged or h.penalty < merged[h.street].penalty:
+                        merged[h.street] = h
+                hits = tuple(sorted(merged.values(), key=lambda h: (h.penalty, h.street)))
         cap = 101.0
         if number is not None and hits and not exact:
             top = hits[0].penalty
