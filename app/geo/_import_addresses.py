@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 
 from app.geo._import_aliases import AliasEntry, clean_text, gather_aliases
-from app.geo._import_base import _as_code, _safe_text, _wgs_place
+from app.geo._import_base import RawLayer, _as_code, _safe_text, _wgs_place
 from app.geo._validate_text import escape
 from app.geo.fieldnames import (
     COMPOUND_WORDS,
@@ -26,7 +26,7 @@ from app.geo.findings import Report
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["AddressColumns", "check_places", "compose_addresses", "house_number", "looks_like_compound"]
+__all__ = ["AddressColumns", "check_places", "compose_addresses", "house_number", "looks_like_compound", "merge_units"]
 
 #: Most place mismatches named one by one; the rest are counted.
 PLACE_LIMIT = 100
@@ -50,6 +50,8 @@ class AddressColumns:
     kind: str | None = None
     aliases: list[str] = field(default_factory=list)
     composed: int = 0
+    #: Field (residents, households) -> its column.
+    counts: dict[str, str] = field(default_factory=dict)
 
 
 def _cn_number(text: str) -> int | None:
@@ -114,7 +116,73 @@ def _columns(columns: list[str], overrides: Mapping[str, str] | None) -> Address
     alias_words = {norm(w) for w in ("别名", "曾用名", "简称", "俗称", "别称", "旧名", "地址别名", "其他名称", "alias",
                                      "aliases", "old_name", "other_names")}
     cols.aliases = [c for c in columns if c == alias_col or (c not in match.mapping and norm(c) in alias_words)]
+    cols.counts = {f: c for f in ("residents", "households") if (c := match.column_of(f)) is not None}
     return cols
+
+
+def _count(value: Any) -> float | None:
+    text = clean_text(value)
+    if text is None:
+        return 0.0
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def merge_units(raw: RawLayer, report: Report, overrides: Mapping[str, str] | None = None) -> None:
+    """Merge the unit rows (单元) of one building of a standard-address list into that building's row.
+
+    An address is a road's house number or a compound's building; a list with a row per unit
+    would give one address many rows. The rows of one building (same road/compound, 门牌号 and
+    楼栋, with a unit) become its first row: residents and households summed when every value is
+    a number, the units listed (``1、2、3``), the first row's point kept.
+
+    Parameters
+    ----------
+    raw : RawLayer
+        The rows as read; ``props``, ``geoms`` and ``labels`` are changed in place.
+    report : Report
+        Where the ``units_merged`` warning goes.
+    overrides : mapping of str to str, optional
+        ``--field TARGET=SOURCE`` mappings.
+    """
+    cols = _columns(raw.columns, overrides)
+    unit = cols.parts.get("unit")
+    keys = [cols.parts[k] for k in ("road_or_compound", "road", "compound", "door", "building") if k in cols.parts]
+    if unit is None or cols.full is not None or raw.unclosed or not any(
+            k in cols.parts for k in ("road_or_compound", "road", "compound")):
+        return
+    first: dict[tuple[str | None, ...], int] = {}
+    merged: dict[int, list[int]] = {}
+    for i, p in enumerate(raw.props):
+        if clean_text(p.get(unit)) is None:
+            continue
+        key = tuple(clean_text(p.get(c)) for c in keys)
+        if key in first:
+            merged.setdefault(first[key], []).append(i)
+        else:
+            first[key] = i
+    if not merged:
+        return
+    for head, others in merged.items():
+        group = [head, *others]
+        target = raw.props[head]
+        for col in cols.counts.values():
+            values = [_count(raw.props[i].get(col)) for i in group]
+            if all(v is not None for v in values):
+                total = sum(values)  # type: ignore[arg-type]
+                target[col] = int(total) if float(total).is_integer() else total
+        target[unit] = "、".join(dict.fromkeys(clean_text(raw.props[i].get(unit)) or "" for i in group))
+    drop = {i for others in merged.values() for i in others}
+    head, others = next(iter(merged.items()))
+    report.warning("units_merged", f"{len(drop) + len(merged)} rows of units (单元) were merged into the {len(merged)} "
+                   f"buildings they belong to, one address each: {', '.join(cols.counts.values()) or 'counts'} "
+                   f"summed, the first row's point kept; e.g. {raw.labels[head]} takes "
+                   f"{', '.join(raw.labels[i].split(' (')[0] for i in others[:5])}", field=unit)
+    for name in ("props", "geoms", "labels"):
+        seq = getattr(raw, name)
+        setattr(raw, name, [v for i, v in enumerate(seq) if i not in drop])
 
 
 def _kind_of(cell: str | None) -> str | None:

@@ -112,6 +112,7 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "alias_file": ("别名文件", "alias file"),
     "alias_unknown_name": ("别名对应的名称不存在", "alias of an unknown name"),
     "alias_conflict": ("别名冲突", "conflicting alias"),
+    "units_merged": ("单元已合并到楼栋", "units merged into their building"),
 }
 
 

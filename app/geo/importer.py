@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from app.errors import GridmapError
-from app.geo._import_addresses import check_places, compose_addresses
+from app.geo._import_addresses import check_places, compose_addresses, merge_units
 from app.geo._import_aliases import AliasEntry, read_alias_file, read_alias_sheet
 from app.geo._import_archive import check_archive
 from app.geo._import_base import RawLayer, _gc_paused, _safe_text, _Stop
@@ -272,6 +272,8 @@ def check_layer(raw: RawLayer, layer: str, report: Report, *, crs: str | None = 
     if not raw.geoms:
         report.error("no_features", "the file holds no features")
         return ImportPlan(layer, report)
+    if layer == "addresses":  # a standard-address list with a row per unit: one row per building
+        merge_units(raw, report, fields)
     city = city if city is not None else _city_of(context)
     scheme = city.code_scheme if city.code_scheme in CODE_SCHEMES else "free"
     labels = raw.labels

@@ -198,3 +198,19 @@ def test_init_city_takes_a_list_and_its_alias_file(tmp_path):
     assert list(gdf["address"]) == list(mini_addresses()["address"])
     assert set(gdf.loc[gdf["street"] == "嘉和小区", "aliases"]) == {"嘉和苑"}
     assert "别名" in plan.format_text() and "没有这条路" in plan.format_text()
+
+
+def test_unit_rows_are_merged_into_their_building(tmp_path):
+    df = address_list()
+    compound = df["楼栋"] != ""
+    first, second = df[compound].copy(), df[compound].copy()
+    first["人口"], second["人口"] = first["人口"] // 2, first["人口"] - first["人口"] // 2
+    first["户数"], second["户数"] = first["户数"] // 2, first["户数"] - first["户数"] // 2
+    first["单元"], second["单元"] = "1", "2单元"
+    units = pd.concat([df[~compound].assign(单元=""), first, second]).sort_index(kind="stable")
+    plan = _prepare(write_list(units.reset_index(drop=True), tmp_path / "units.csv"))
+    assert plan.report.ok, plan.report.format_text()
+    _same_as_mini(plan.gdf)  # residents summed back, one address per building
+    [merged] = _problems(plan.report, "units_merged")
+    assert merged.field == "单元" and "40 rows" in merged.message and "20 buildings" in merged.message
+    assert set(plan.gdf.loc[plan.gdf["kind"] == "compound", "单元"]) == {"1、2单元"}
