@@ -69,6 +69,7 @@ class Config:
     TRUSTED_ORIGINS: str = _setting("", "Further origins (comma-separated, e.g. https://grid.example.gov.cn) whose forms may post here; the service's own origin is always trusted.")
     COOKIE_SECURE: bool = _setting(True, "Send the session cookie over HTTPS only (browsers accept it on http://localhost too). Set 0 to serve plain HTTP on a LAN.")
     SESSION_HOURS: int = _setting(8, "Hours a sign-in lasts.")
+    VECTOR_TILES_MIN_GRIDS: int = _setting(5000, "Grids from which the home map draws its polygon layers as vector tiles cut by the app (fewer: one GeoJSON-like payload, drawn at once). 0 always uses tiles.")
     OPTIMISE_TIME_LIMIT: int = _setting(30, "Seconds the optimiser (site recommendation, grid rebalancing) may run; when it stops at this limit the answer is the best found, and gridmap says so with the gap.")
 
     def as_dict(self) -> dict[str, Any]:

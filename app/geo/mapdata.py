@@ -63,6 +63,7 @@ __all__ = [
     "assemble_rings", "build_topology", "classes", "classify", "committee_detail", "decode_topology",
     "encode_topology", "esc", "facilities_near", "facility_counts", "grid_attributes", "grid_detail",
     "home_payload", "neighbours", "payload_bytes", "rings_geometry", "shift_geometries", "simplify_coverage",
+    "tiled_payload", "tiled_payload_bytes",
     "staff_public", "subtype_label",
 ]
 
@@ -248,3 +249,59 @@ def payload_bytes(ds: Dataset, datum: str = "wgs84", show_personal: bool = False
         return body, hashlib.sha256(body).hexdigest()[:20]
 
     return ds.cached(f"mapdata.payload_bytes.{datum}.{int(show_personal)}", build)
+
+
+def tiled_payload(ds: Dataset, datum: str = "wgs84") -> dict[str, Any]:
+    """Build the small payload of the tiled home map: everything :func:`home_payload` holds but the grids.
+
+    The polygons come as vector tiles (:mod:`app.geo.tiles`) and a grid's popup from its own
+    record, so only the committee and division tables (no geometry), the facilities (their
+    ``grid`` column holds grid codes), the choropleth classes and the extent are sent. Nothing in it
+    is personal.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    datum : str
+        ``wgs84`` or ``gcj02``.
+
+    Returns
+    -------
+    dict
+        ``version``, ``datum``, ``quantum``, ``origin``, ``bounds``, ``divisions``, ``committees``,
+        ``facilities``, ``classes`` and ``tiled: true``.
+    """
+    check_datum(datum)
+
+    def build() -> dict[str, Any]:
+        grids = ds.layer("grids")
+        bounds = shift_geometries(np.asarray([shapely.box(*grids.total_bounds)]), datum)[0].bounds
+        origin = _origin(np.asarray(bounds))
+        divs = ds.layer("divisions")
+        coms = ds.layer("committees")
+        fac = _facility_part(ds, datum, origin)
+        codes = _escaped(grids["code"].tolist())
+        fac["columns"][5] = [codes[g] if isinstance(g, int) else g for g in fac["columns"][5]]
+        return {
+            "version": ds.version, "datum": datum, "quantum": QUANTUM, "origin": list(origin),
+            "bounds": [round(b, 6) for b in bounds], "tiled": True,
+            "divisions": {"fields": ["code", "name", "kind"],
+                          "columns": [_escaped(divs[c].tolist()) for c in ("code", "name", "kind")]},
+            "committees": {"fields": ["code", "name", "kind"],
+                           "columns": [_escaped(coms[c].tolist()) for c in ("code", "name", "kind")]},
+            "facilities": fac,
+            "classes": classes(ds),
+        }
+
+    return ds.cached(f"mapdata.tiled_payload.{datum}", build)
+
+
+def tiled_payload_bytes(ds: Dataset, datum: str = "wgs84") -> tuple[bytes, str]:
+    """Return :func:`tiled_payload` as compact UTF-8 JSON with a strong ETag (cached)."""
+
+    def build() -> tuple[bytes, str]:
+        body = json.dumps(tiled_payload(ds, datum), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return body, hashlib.sha256(body).hexdigest()[:20]
+
+    return ds.cached(f"mapdata.tiled_payload_bytes.{datum}", build)

@@ -126,7 +126,7 @@ def _script_json(obj: Any) -> str:
 
 def _static_version() -> str:
     h = hashlib.sha256()
-    for name in ("gridmap/map.js", "gridmap/app.css"):
+    for name in ("gridmap/map.js", "gridmap/map-live.js", "gridmap/app.css"):
         p = assets.STATIC_DIR / name
         h.update(p.read_bytes() if p.exists() else b"")
     return h.hexdigest()[:10]
@@ -141,7 +141,8 @@ def _categories(lang: str) -> dict[str, dict[str, str]]:
             for k, c in CATEGORIES.items()}
 
 
-def _client_config(lang: str, attr: str, data_url: str, bm: Basemap) -> dict[str, Any]:
+def _client_config(lang: str, attr: str, data_url: str, bm: Basemap,
+                   live: dict[str, Any] | None = None) -> dict[str, Any]:
     def s(key: str, **fmt: Any) -> str:
         return t(key, lang=lang, **fmt)
 
@@ -156,6 +157,8 @@ def _client_config(lang: str, attr: str, data_url: str, bm: Basemap) -> dict[str
         "gridUrl": "/grids/",
         "committeeUrl": "/committees/",
         "collapseLayers": False,
+        # served pages: tiles, road layer, grid records and search (None in the standalone export)
+        "live": live,
         "minimapTiles": minimap,
         "attributes": {k: {"label": a.en if lang == "en" else a.zh, "unit": a.unit_en if lang == "en" else a.unit_zh}
                        for k, a in mapdata.ATTRIBUTES.items()},
@@ -174,7 +177,9 @@ def _client_config(lang: str, attr: str, data_url: str, bm: Basemap) -> dict[str
             "searchPlaceholder": s("search.placeholder"), "notFound": s("search.notfound"),
             "minimapHide": s("map.minimap") + " −", "minimapShow": s("map.minimap"),
             "layerDivisions": s("layer.divisions"), "layerCommittees": s("layer.committees"),
-            "layerGrids": s("layer.grids"), "loadFailed": s("map.loadfailed"),
+            "layerGrids": s("layer.grids"), "loadFailed": s("map.loadfailed"), "layerRoads": s("layer.roads"),
+            "searchEverything": s("search.everything"), "searchEmpty": s("search.empty"),
+            "kindLabels": {k: s(f"search.kind.{k}") for k in ("grid", "committee", "division", "facility", "address")},
         },
     }
 
@@ -199,13 +204,13 @@ class _HomeLayers(JSCSSMixin):
         self.default_js = [
             ("markerclusterjs", v("leaflet.markercluster/leaflet.markercluster.js")),
             ("Control_MiniMap_js", v("leaflet-minimap/Control.MiniMap.min.js")),
-            ("Leaflet.Search.js", v("leaflet-search/dist/leaflet-search.min.js")),
+            *([("vectorgrid_js", v("leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"))] if cfg.get("live") else []),
             ("gridmap_map_js", _own_url("gridmap/map.js")),
+            ("gridmap_map_live_js", _own_url("gridmap/map-live.js")),
         ]
         self.default_css = [
             ("markerclustercss", v("leaflet.markercluster/MarkerCluster.css")),
             ("Control_MiniMap_css", v("leaflet-minimap/Control.MiniMap.min.css")),
-            ("Leaflet.Search.css", v("leaflet-search/dist/leaflet-search.min.css")),
         ]
 
 
@@ -255,17 +260,38 @@ def _base_map(bounds: tuple[float, float, float, float], bm: Basemap, lang: str,
     return m, base
 
 
-def _home_parts(lang: str, attr: str, bm: Basemap, data_url: str) -> dict[str, str]:
+def tiled(ds: Dataset) -> bool:
+    """Return whether the home map draws this version's polygons as vector tiles (VECTOR_TILES_MIN_GRIDS)."""
+    return len(ds.layer("grids")) >= int(current_app.config["VECTOR_TILES_MIN_GRIDS"])
+
+
+def _live(ds: Dataset, bm: Basemap) -> dict[str, Any]:
+    """What the served home map fetches besides its payload: tiles, road labels, grid records, search."""
+    from app.geo import tiles
+
+    layers = set(ds.store.layer_names())
+    return {
+        "tiled": tiled(ds),
+        "tileUrl": f"/tiles/{quote(ds.version, safe='')}/{bm.datum}/{{layer}}/{{z}}/{{x}}/{{y}}.pbf",
+        "zooms": tiles.zooms(ds), "maxNativeZoom": tiles.MAX_ZOOM,
+        "roads": "roads" in layers and len(ds.layer("roads")) > 0,
+        "roadLabelsUrl": f"/map/roads/{quote(ds.version, safe='')}.{bm.datum}.json",
+        "gridRecordUrl": f"/map/grid/{quote(ds.version, safe='')}/",
+        "searchUrl": f"/api/v1/search?datum={bm.datum}",
+    }
+
+
+def _home_parts(lang: str, attr: str, bm: Basemap, data_url: str, live: bool = True) -> dict[str, str]:
     """Render (once per data version, language, attribute and basemap) the Folium skeleton of the home map."""
     ds = dataset()
-    key = f"maps.home.{lang}.{attr}.{bm.key}.{data_url}"
+    key = f"maps.home.{lang}.{attr}.{bm.key}.{data_url}.{int(live)}"
 
     def build() -> dict[str, str]:
         grids = ds.layer("grids")
         box = shapely.box(*grids.total_bounds)
         bounds = mapdata.shift_geometries(np.asarray([box]), bm.datum)[0].bounds
         m, base = _base_map(bounds, bm, lang)
-        _HomeLayers(_client_config(lang, attr, data_url, bm), base).add_to(m)
+        _HomeLayers(_client_config(lang, attr, data_url, bm, _live(ds, bm) if live else None), base).add_to(m)
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
         return assets.folium_parts(m, drop=_LAYOUT_ASSETS + _UNUSED_ASSETS)
 
@@ -312,7 +338,8 @@ def home() -> Any:
     if req is None:
         return _bad_attr_page()
     attr, ds, bm, lang = req.attr, req.ds, req.bm, req.lang
-    data_url = url_for("maps.layer_data", version=ds.version, datum=bm.datum)
+    endpoint = "maps.tiled_data" if tiled(ds) else "maps.layer_data"
+    data_url = url_for(endpoint, version=ds.version, datum=bm.datum)
     parts = _home_parts(lang, attr, bm, data_url)
     body = render_template("maps/home.html", parts=parts, data_url=data_url, notice=bm.notice,
                            export_url=url_for("maps.export_map", attr=attr, lang=lang))
@@ -333,6 +360,24 @@ def layer_data(version: str, datum: str) -> Any:
         resp.cache_control.max_age = 31536000
         resp.cache_control.immutable = True
     else:  # an old version's URL: answer with the current data, but do not let it be cached
+        resp.cache_control.no_cache = True
+    return resp.make_conditional(request)
+
+
+@bp.get("/map/tiled/<version>.<datum>.json")
+def tiled_data(version: str, datum: str) -> Any:
+    """The small payload of the tiled home map: tables, facilities and classes, no polygons (immutable per version)."""
+    if datum not in mapdata.DATUMS:
+        return error_page(404, f"unknown datum {datum!r}")
+    ds = dataset()
+    body, etag = mapdata.tiled_payload_bytes(ds, datum)
+    resp = Response(body, mimetype="application/json")
+    resp.set_etag(etag)
+    if version == ds.version:
+        resp.cache_control.public = True
+        resp.cache_control.max_age = 31536000
+        resp.cache_control.immutable = True
+    else:
         resp.cache_control.no_cache = True
     return resp.make_conditional(request)
 
@@ -468,7 +513,7 @@ def export_map() -> Any:
     attr, ds, bm, lang = req.attr, req.ds, req.bm, req.lang
 
     def build() -> bytes:
-        parts = _home_parts(lang, attr, bm, "")
+        parts = _home_parts(lang, attr, bm, "", live=False)
         body, _etag = mapdata.payload_bytes(ds, bm.datum, show_personal=False)  # exports never carry personal data
         data_js = body.decode("utf-8").replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
         html = render_template("maps/export.html", parts=parts, data_js=data_js, version=ds.version,

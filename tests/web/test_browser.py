@@ -236,9 +236,8 @@ def test_search_control_finds_a_grid_by_name(page: _Page, hostile_code: tuple[Pa
     data, _ = hostile_code
     grid = json.loads((data / "grids.geojson").read_text(encoding="utf-8"))["features"][40]["properties"]
     page.open_map("/")
-    page.page.click(".leaflet-control-search .search-button")
-    page.page.type(".leaflet-control-search input", grid["name"], delay=30)
-    page.page.wait_for_timeout(400)
+    page.page.fill(".gm-search-input", grid["name"])
+    page.page.wait_for_selector(".gm-search-item", timeout=10000)
     page.page.keyboard.press("Enter")
     popup = page.page.wait_for_selector(".leaflet-popup-content", timeout=5000)
     assert grid["code"] in popup.inner_text()

@@ -151,8 +151,14 @@
   }
 
   function gridPopup(i) {
-    var c = gm.cfg, s = c.strings, rec = gm.grids[i];
-    var com = gm.committees[rec.committee], div = gm.divisions[rec.division];
+    var rec = gm.grids[i];
+    return gridPopupHtml(rec, gm.committees[rec.committee], gm.divisions[rec.division],
+      gm.data.grids.personal ? gm.data.grids.personal[i] : null);
+  }
+
+  // rec: the grid's fields; com, div: {code, name} or null; personal: staff names and phones or null
+  function gridPopupHtml(rec, com, div, personal) {
+    var c = gm.cfg, s = c.strings;
     var facs = [];
     Object.keys(c.categories).forEach(function (k) {
       var n = rec["fac_" + k];
@@ -161,7 +167,6 @@
     });
     var staff = s.staffSummary.replace("{l}", fmt(rec.leaders)).replace("{w}", fmt(rec.workers))
       .replace("{i}", fmt(rec.instructors)).replace("{n}", fmt(rec.parttime));
-    var personal = gm.data.grids.personal ? gm.data.grids.personal[i] : null;
     if (personal) {
       staff += "<br>" + s.leader + ": " + personal.leader_name + " " + personal.leader_phone +
         "<br>" + s.worker + ": " + personal.worker_name + " " + personal.worker_phone +
@@ -198,7 +203,8 @@
     return '<div class="gm-popup"><div class="gm-popup-title">' + f.name + "</div><table>" +
       row(s.category, cat.label + (sub ? " · " + sub : "")) +
       (f.capacity !== null ? row(s.capacity, fmt(f.capacity)) : "") +
-      row(s.grid, grid ? '<a href="' + c.gridUrl + grid.code + '">' + grid.name + "</a>" : f.grid) +
+      row(s.grid, grid ? '<a href="' + c.gridUrl + grid.code + '">' + grid.name + "</a>" :
+        typeof f.grid === "string" && f.grid ? '<a href="' + c.gridUrl + f.grid + '">' + f.grid + "</a>" : f.grid) +
       "</table></div>";
   }
 
@@ -245,7 +251,8 @@
   gm.setAttribute = function (attr) {
     if (!gm.data.classes[attr]) return;
     gm.attr = attr;
-    gm.gridLayers.forEach(function (layer, i) { layer.setStyle(gridStyle(gm.grids[i])); });
+    if (gm.gridLayers) gm.gridLayers.forEach(function (layer, i) { layer.setStyle(gridStyle(gm.grids[i])); });
+    else if (gm.gridTiles) gm.gridTiles.redraw();
     drawLegend();
     var url = new URL(window.location.href);
     url.searchParams.set("attr", attr);
@@ -258,44 +265,12 @@
     }
   };
 
-  function addSearch(map) {
-    var c = gm.cfg, records = {};
-    gm.grids.forEach(function (rec, i) {
-      var layer = gm.gridLayers[i];
-      if (!layer.getBounds().isValid()) return;
-      var loc = layer.getBounds().getCenter();
-      loc.layer = layer;
-      records[rec.code + " " + rec.name] = loc;
-    });
-    gm.committees.forEach(function (rec, i) {
-      var layer = gm.committeeLayers[i];
-      if (!layer.getBounds().isValid()) return;
-      var loc = layer.getBounds().getCenter();
-      loc.layer = layer;
-      loc.committee = rec;
-      records[rec.name + " (" + (c.kinds[rec.kind] || rec.kind) + ")"] = loc;
-    });
-    var control = new L.Control.Search({
-      sourceData: function (text, callResponse) { callResponse(records); return { abort: function () {} }; },
-      formatData: function (data) { return data; },
-      initial: false, casesensitive: false, zoom: null, marker: false, autoCollapse: true,
-      textPlaceholder: c.strings.searchPlaceholder, textErr: c.strings.notFound, textCancel: "×",
-      position: "topleft", tooltipLimit: 15,
-      moveToLocation: function (latlng) {
-        var layer = latlng.layer;
-        map.fitBounds(layer.getBounds(), { maxZoom: 16, padding: [20, 20] });
-        if (latlng.committee) return;
-        if (!map.hasLayer(gm.gridGroup)) map.addLayer(gm.gridGroup);
-        layer.openPopup(layer.getBounds().getCenter());
-      }
-    });
-    map.addControl(control);
-  }
-
   function addMinimap(map) {
     var c = gm.cfg, layer;
     if (c.minimapTiles) {
       layer = L.tileLayer(c.minimapTiles.url, c.minimapTiles.options);
+    } else if (!gm.divisionRings) {
+      layer = gm.live.minimapLayer();
     } else {
       layer = L.layerGroup(gm.divisionRings.map(function (rings) {
         return L.polygon(rings, {
@@ -317,7 +292,15 @@
     gm.timings.dataMs = performance.now();
     if (!map.options.maxZoom) map.setMaxZoom(19);
     map.createPane("grids").style.zIndex = 410;
+    map.createPane("roads").style.zIndex = 415;
     map.createPane("boundaries").style.zIndex = 420;
+    if (data.tiled) {
+      gm.divisions = tableRecords(data.divisions);
+      gm.committees = tableRecords(data.committees);
+      gm.facilities = tableRecords(data.facilities);
+      finish(map, gm.live.buildTiled(map));
+      return;
+    }
 
     // grids first: they are what the planner looks for
     gm.grids = tableRecords(data.grids);
@@ -347,6 +330,8 @@
       return layer;
     });
     gm.gridGroup = L.featureGroup(gm.gridLayers).addTo(map);
+    gm.gridLayerByCode = {};
+    gm.gridLayers.forEach(function (layer) { gm.gridLayerByCode[layer.gridCode] = layer; });
     gm.gridLayers.forEach(function (layer) {
       var el = layer.getElement && layer.getElement();
       if (el) el.setAttribute("data-code", layer.gridCode);
@@ -369,12 +354,20 @@
     });
     gm.divisionGroup = L.featureGroup(gm.divisionLayers).addTo(map);
 
-    // facilities: one clustered layer per category, with its count in the layer name
     var overlays = {};
     overlays[s.layerDivisions] = gm.divisionGroup;
     overlays[s.layerCommittees] = gm.committeeGroup;
     overlays[s.layerGrids] = gm.gridGroup;
+    finish(map, overlays);
+  }
+
+  // what both paths share: roads, facilities, the layer switcher, legend, search and minimap
+  function finish(map, overlays) {
+    var c = gm.cfg;
+    if (c.live && gm.live) gm.live.addRoads(map, overlays);
+    // facilities: one clustered layer per category, with its count in the layer name
     var byCat = {};
+    gm.facilityById = {};
     gm.facilities.forEach(function (f) {
       (byCat[f.category] = byCat[f.category] || []).push(f);
     });
@@ -388,6 +381,7 @@
       var icon = facilityIcon(cat);
       group.addLayers(list.map(function (f) {
         var mk = L.marker([gm.o[1] + f.y * gm.q, gm.o[0] + f.x * gm.q], { icon: icon, title: "" });
+        gm.facilityById[f.id] = { f: f, marker: mk, group: group };
         mk.bindPopup(function () { return facilityPopup(f); });
         mk.bindTooltip(f.name, { direction: "top", offset: [0, -10] });
         return mk;
@@ -401,7 +395,7 @@
     gm.layerControl = L.control.layers(gm.baseLayers || {}, overlays, { collapsed: c.collapseLayers, position: "topright" })
       .addTo(map);
     addLegend(map);
-    addSearch(map);
+    if (gm.live) gm.live.addSearch(map);
     addMinimap(map);
     var loading = document.getElementById("gm-loading");
     if (loading) loading.remove();
@@ -410,6 +404,12 @@
     document.body.setAttribute("data-gridmap-ready", "1");
     document.dispatchEvent(new CustomEvent("gridmap:ready"));
   }
+
+  // helpers the tiled map and the search box (map-live.js) use
+  gm.fn = {
+    classOf: classOf, fmt: fmt, row: row, gridPopup: gridPopup, gridPopupHtml: gridPopupHtml,
+    facilityPopup: facilityPopup
+  };
 
   gm.home = function (map, cfg, baseLayers) {
     gm.cfg = cfg;

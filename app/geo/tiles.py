@@ -1,0 +1,410 @@
+"""Mapbox Vector Tiles of the map layers, cut per data version and zoom, and the popup record of one grid."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import mapbox_vector_tile
+import numpy as np
+import shapely
+from shapely import STRtree
+
+from app.errors import GridmapError
+from app.geo._map_classes import ATTRIBUTES, grid_attributes
+from app.geo._map_details import esc, staff_public
+from app.geo._map_topology import check_datum, shift_geometries
+from app.geo.dataset import Dataset
+
+#: Layers served as tiles.
+TILE_LAYERS: tuple[str, ...] = ("divisions", "committees", "grids", "roads")
+#: Tile extent (coordinate units across a tile) and the buffer kept around it, in those units.
+EXTENT = 4096
+BUFFER = 64
+#: Simplification tolerance, in tile pixels (a tile is 256 px).
+SIMPLIFY_PX = 0.5
+#: Deepest zoom tiles are cut at; the client over-zooms beyond it.
+MAX_ZOOM = 16
+#: A layer is served from the zoom where its median feature is this many pixels across.
+LEGIBLE_PX = 12.0
+#: Tiles kept in memory per data version.
+CACHE_TILES = 4096
+#: Road kinds drawn below zoom 13 (the others appear from 13).
+MAJOR_ROADS = ("arterial", "secondary")
+
+_R = 6378137.0
+_WORLD = 2 * math.pi * _R
+
+
+class TileError(GridmapError):
+    """A tile request names no layer, a zoom out of range or a tile outside the world."""
+
+    default_status = 404
+    default_key = "tiles"
+
+
+def to_mercator(geoms: np.ndarray) -> np.ndarray:
+    """Project lon/lat geometries to Web Mercator (EPSG:3857) metres.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries
+        Longitude/latitude geometries.
+
+    Returns
+    -------
+    ndarray of shapely geometries
+        The same geometries in EPSG:3857.
+    """
+
+    def fwd(xy: np.ndarray) -> np.ndarray:
+        lat = np.clip(xy[:, 1], -85.05112878, 85.05112878)
+        return np.column_stack([np.radians(xy[:, 0]) * _R, _R * np.log(np.tan(np.pi / 4 + np.radians(lat) / 2))])
+
+    return shapely.transform(geoms, fwd)
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """Return the EPSG:3857 bounds ``(minx, miny, maxx, maxy)`` of tile ``z/x/y`` (XYZ scheme, y down).
+
+    Parameters
+    ----------
+    z, x, y : int
+        The tile address.
+
+    Returns
+    -------
+    tuple of float
+        The tile's bounds in metres.
+    """
+    size = _WORLD / (1 << z)
+    minx = -_WORLD / 2 + x * size
+    maxy = _WORLD / 2 - y * size
+    return minx, maxy - size, minx + size, maxy
+
+
+def check_tile(layer: str, z: int, x: int, y: int) -> None:
+    """Refuse an unknown layer or a tile address outside the world or the served zooms.
+
+    Raises
+    ------
+    TileError
+        With status 404 for an unknown layer, 400 for a bad ``z/x/y``.
+    """
+    if layer not in TILE_LAYERS:
+        raise TileError(f"unknown tile layer {layer!r}; expected one of {', '.join(TILE_LAYERS)}")
+    if not 0 <= z <= MAX_ZOOM:
+        raise TileError(f"zoom {z} out of range 0-{MAX_ZOOM}", status=400)
+    if not (0 <= x < (1 << z) and 0 <= y < (1 << z)):
+        raise TileError(f"tile {z}/{x}/{y} lies outside the world", status=400)
+
+
+@dataclass
+class _Layer:
+    """One layer ready to cut: Mercator geometries, their index, properties and the zoom it starts at."""
+
+    geoms: np.ndarray
+    tree: STRtree
+    props: list[dict[str, Any]]
+    min_zoom: int
+    major: np.ndarray | None = None
+
+
+def legible_zoom(geoms: np.ndarray, px: float = LEGIBLE_PX) -> int:
+    """Return the lowest zoom at which the median feature is ``px`` pixels across (0 for no feature).
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries
+        Polygons in EPSG:3857.
+    px : float
+        Pixels the median feature should span.
+
+    Returns
+    -------
+    int
+        A zoom in ``0..MAX_ZOOM``.
+    """
+    if len(geoms) == 0:
+        return 0
+    b = shapely.bounds(geoms)
+    size = float(np.nanmedian(np.sqrt(np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0))))
+    if not size > 0:
+        return 0
+    # metres per pixel at zoom z: _WORLD / 256 / 2**z; solve size / mpp >= px
+    z = math.ceil(math.log2(px * _WORLD / 256 / size))
+    return max(0, min(MAX_ZOOM, z))
+
+
+def _grid_props(ds: Dataset) -> list[dict[str, Any]]:
+    grids = ds.layer("grids")
+    attrs = grid_attributes(ds)
+    cols = {k: attrs[k].to_numpy() for k in ATTRIBUTES}
+    out = []
+    for i, (code, name) in enumerate(zip(grids["code"].tolist(), grids["name"].tolist(), strict=True)):
+        p: dict[str, Any] = {"code": esc(code), "name": esc(name)}
+        for k, v in cols.items():
+            p[k] = int(v[i]) if float(v[i]).is_integer() else round(float(v[i]), 3)
+        out.append(p)
+    return out
+
+
+def _layer(ds: Dataset, name: str, datum: str) -> _Layer:
+    """Build (once per version and datum) the Mercator geometries, index and properties of a layer."""
+
+    def build() -> _Layer:
+        gdf = ds.layer(name)
+        geoms = to_mercator(shift_geometries(np.asarray(gdf.geometry.values, dtype=object), datum))
+        major = None
+        if name == "grids":
+            props = _grid_props(ds)
+        elif name == "roads":
+            kinds = gdf["kind"].astype(str).tolist() if "kind" in gdf else [""] * len(gdf)
+            names = gdf["name"].tolist() if "name" in gdf else [""] * len(gdf)
+            props = [{"name": esc(n), "kind": esc(k)} for n, k in zip(names, kinds, strict=True)]
+            major = np.array([k in MAJOR_ROADS for k in kinds], dtype=bool)
+        else:
+            props = [{"code": esc(c), "name": esc(n), **({"kind": esc(k)} if k is not None else {})}
+                     for c, n, k in zip(gdf["code"].tolist(), gdf["name"].tolist(),
+                                        gdf["kind"].tolist() if "kind" in gdf else [None] * len(gdf), strict=True)]
+        return _Layer(geoms, STRtree(geoms), props, zooms(ds)[name], major)
+
+    return ds.cached(f"tiles.layer.{name}.{datum}", build)
+
+
+def zooms(ds: Dataset) -> dict[str, int]:
+    """Return the zoom each tile layer starts at on this version (cached).
+
+    Divisions and roads start at 0; committees and grids where their median feature is
+    :data:`LEGIBLE_PX` pixels across, grids never before committees.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+
+    Returns
+    -------
+    dict
+        ``{layer: zoom}`` for every layer of :data:`TILE_LAYERS`.
+    """
+
+    def build() -> dict[str, int]:
+        def of(layer: str) -> int:
+            gdf = ds.layer(layer)
+            return legible_zoom(to_mercator(np.asarray(gdf.geometry.values, dtype=object)))
+
+        com = of("committees")
+        return {"divisions": 0, "committees": com, "grids": max(com, of("grids")), "roads": 0}
+
+    return ds.cached("tiles.zooms", build)
+
+
+class _LRU:
+    """A small thread-safe least-recently-used cache of tile bodies."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: OrderedDict[tuple, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        with self.lock:
+            hit = self.data.get(key)
+            if hit is not None:
+                self.data.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, value: bytes) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+
+def _to_tile(geom: Any, bounds: tuple[float, float, float, float]) -> Any:
+    minx, miny, maxx, maxy = bounds
+    sx = EXTENT / (maxx - minx)
+
+    def fwd(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack([(xy[:, 0] - minx) * sx, (maxy - xy[:, 1]) * sx])
+
+    return shapely.transform(geom, fwd)
+
+
+def tile(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84") -> bytes:
+    """Return one Mapbox Vector Tile (protobuf bytes, not compressed) of a layer (cached per version).
+
+    Features whose box meets the tile (plus :data:`BUFFER`) are picked with an STRtree, clipped
+    to the buffered tile, moved to tile units (:data:`EXTENT` across, y down) and simplified by
+    :data:`SIMPLIFY_PX` pixels, so low zooms carry few vertices. Below the layer's zoom (see
+    :func:`zooms`) the tile is empty; below zoom 13 only :data:`MAJOR_ROADS` are in the roads layer.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    layer : str
+        One of :data:`TILE_LAYERS`; the tile's one MVT layer has this name.
+    z, x, y : int
+        Tile address (XYZ, as Leaflet asks).
+    datum : str
+        ``wgs84`` or ``gcj02`` (shifted to line up with AMap tiles).
+
+    Returns
+    -------
+    bytes
+        The encoded tile (possibly with no feature).
+
+    Raises
+    ------
+    TileError
+        For an unknown layer or a bad tile address.
+    """
+    check_tile(layer, z, x, y)
+    check_datum(datum)
+    cache: _LRU = ds.cached("tiles.lru", lambda: _LRU(CACHE_TILES))
+    key = (layer, datum, z, x, y)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    body = _cut(ds, layer, z, x, y, datum)
+    cache.put(key, body)
+    return body
+
+
+def _cut(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str) -> bytes:
+    feats: list[dict[str, Any]] = []
+    lay = _layer(ds, layer, datum) if layer in ds.store.layer_names() or layer != "roads" else None
+    if lay is not None and z >= lay.min_zoom and len(lay.geoms):
+        bounds = tile_bounds(z, x, y)
+        pad = (bounds[2] - bounds[0]) * BUFFER / EXTENT
+        box = (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
+        idx = np.sort(lay.tree.query(shapely.box(*box)))
+        if lay.major is not None and z < 13:
+            idx = idx[lay.major[idx]]
+        if len(idx):
+            clipped = shapely.clip_by_rect(lay.geoms[idx], *box)
+            tol = SIMPLIFY_PX * EXTENT / 256
+            for i, g in zip(idx.tolist(), clipped, strict=True):
+                if g is None or g.is_empty:
+                    continue
+                g = shapely.simplify(_to_tile(g, bounds), tol, preserve_topology=layer != "roads")
+                if g.is_empty:
+                    continue
+                feats.append({"geometry": g.wkb, "properties": lay.props[i], "id": i + 1})
+    return mapbox_vector_tile.encode([{"name": layer, "features": feats}],
+                                     default_options={"extents": EXTENT, "y_coord_down": True})
+
+
+def tile_info(ds: Dataset) -> dict[str, Any]:
+    """Return what the client needs to draw the tiled layers: their zooms and the deepest cut zoom."""
+    return {"zooms": zooms(ds), "maxNativeZoom": MAX_ZOOM, "layers": list(TILE_LAYERS)}
+
+
+def grid_record(ds: Dataset, code: str, show_personal: bool = False) -> dict[str, Any] | None:
+    """Return what a grid's popup on the home map shows, by grid code; None when no grid has it.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    code : str
+        The grid's code.
+    show_personal : bool
+        Include staff names and phones (signed-in staff only).
+
+    Returns
+    -------
+    dict or None
+        ``code``, ``name``, the :data:`ATTRIBUTES` values, ``area_km2``, staff counts, ``parttime``,
+        ``committee`` and ``division`` (``{"code", "name"}`` or None) and ``personal`` (or None);
+        text HTML-escaped as in the home payload.
+    """
+    row = ds.grid_row(code)
+    if row is None:
+        return None
+    grids = ds.layer("grids")
+    rec = grids.iloc[row]
+    attrs = grid_attributes(ds).iloc[row]
+
+    def named(layer: str, key: Any) -> dict[str, str] | None:
+        gdf = ds.layer(layer)
+        hit = gdf.index[gdf["code"].astype(str) == str(key)]
+        if key is None or len(hit) == 0:
+            return None
+        r = gdf.loc[hit[0]]
+        return {"code": esc(r["code"]), "name": esc(r.get("name", ""))}
+
+    def filled(role: str) -> int:
+        v = rec.get(f"{role}_name")
+        return int(isinstance(v, str) and v.strip() != "")
+
+    out: dict[str, Any] = {"code": esc(rec["code"]), "name": esc(rec.get("name", "")),
+                           "committee": named("committees", rec.get("committee_code")),
+                           "division": named("divisions", rec.get("division_code")),
+                           "area_km2": round(float(attrs["area_km2"]), 3),
+                           "parttime": int(rec.get("parttime_count") or 0) if "parttime_count" in grids else 0,
+                           "leaders": filled("leader"), "workers": filled("worker"),
+                           "instructors": filled("instructor"), "personal": None}
+    for k in ATTRIBUTES:
+        v = float(attrs[k])
+        out[k] = int(v) if v.is_integer() else round(v, 3)
+    if show_personal:
+        out["personal"] = staff_public(rec.to_dict(), True)
+    return out
+
+
+def road_labels(ds: Dataset, datum: str = "wgs84") -> list[list[Any]]:
+    """Return where each named road's label goes: ``[name, lon, lat, angle, kind]``, one per road (cached).
+
+    The label sits halfway along the road's longest part, turned along it (degrees clockwise
+    from east, kept within ±90 so text is never upside down). Names are HTML-escaped.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version; an empty list when it has no roads layer.
+    datum : str
+        ``wgs84`` or ``gcj02``.
+
+    Returns
+    -------
+    list of list
+        One row per named road.
+    """
+    check_datum(datum)
+
+    def build() -> list[list[Any]]:
+        if "roads" not in ds.store.layer_names():
+            return []
+        roads = ds.layer("roads")
+        if len(roads) == 0 or "name" not in roads:
+            return []
+        geoms = shift_geometries(np.asarray(roads.geometry.values, dtype=object), datum)
+        merc = to_mercator(geoms)
+        kinds = roads["kind"].astype(str).tolist() if "kind" in roads else [""] * len(roads)
+        out: list[list[Any]] = []
+        for name, g, m, kind in zip(roads["name"].tolist(), geoms, merc, kinds, strict=True):
+            if not isinstance(name, str) or not name.strip() or g is None or g.is_empty:
+                continue
+            parts = list(getattr(g, "geoms", [g]))
+            mparts = list(getattr(m, "geoms", [m]))
+            k = int(np.argmax([p.length for p in mparts]))
+            line, mline = parts[k], mparts[k]
+            mid = line.interpolate(0.5, normalized=True)
+            a = mline.interpolate(0.45, normalized=True)
+            b = mline.interpolate(0.55, normalized=True)
+            angle = -math.degrees(math.atan2(b.y - a.y, b.x - a.x))
+            if angle > 90:
+                angle -= 180
+            elif angle < -90:
+                angle += 180
+            out.append([esc(name), round(mid.x, 6), round(mid.y, 6), round(angle, 1), esc(kind)])
+        return out
+
+    return ds.cached(f"tiles.road_labels.{datum}", build)

@@ -1,0 +1,295 @@
+/* gridmap home map, served pages only: polygons as vector tiles (Leaflet.VectorGrid), the city's own roads,
+ * and one search box for grids, committees, divisions, facilities and addresses (/api/v1/search).
+ * Tile properties and payload text are HTML-escaped on the server; search results are escaped here. */
+(function () {
+  "use strict";
+
+  var gm = (window.gridmap = window.gridmap || {});
+  var live = (gm.live = {});
+
+  // Leaflet 1.8 dropped L.DomEvent.fakeStop, which VectorGrid 1.3's canvas renderer calls on a click
+  if (window.L && L.DomEvent && !L.DomEvent.fakeStop) {
+    L.DomEvent.fakeStop = function (e) { if (e) e._stopped = true; return true; };
+  }
+
+  function esc(text) {
+    return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (ch) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch];
+    });
+  }
+
+  function tileLayer(layer, style, options) {
+    var cfg = gm.cfg.live, styles = {};
+    styles[layer] = style;
+    return L.vectorGrid.protobuf(cfg.tileUrl.replace("{layer}", layer), L.extend({
+      rendererFactory: L.canvas.tile, vectorTileLayerStyles: styles, maxNativeZoom: cfg.maxNativeZoom,
+      maxZoom: 19, interactive: false, fetchOptions: { credentials: "same-origin" }
+    }, options));
+  }
+
+  // --- tiled polygons -----------------------------------------------------------------------------------
+
+  function gridStyle(props) {
+    var cls = gm.data.classes[gm.attr];
+    return {
+      fill: true, fillColor: cls.colors[gm.fn.classOf(props[gm.attr], cls.breaks)], fillOpacity: 0.72,
+      color: "#51606f", weight: 0.7, opacity: 0.9
+    };
+  }
+
+  var HOVER = { fill: true, fillOpacity: 0.72, color: "#1d3557", weight: 2.5, opacity: 1 };
+
+  live.buildTiled = function (map) {
+    var c = gm.cfg, s = c.strings, z = c.live.zooms, overlays = {};
+    gm.gridTiles = tileLayer("grids", gridStyle, {
+      pane: "grids", minZoom: z.grids, interactive: true,
+      getFeatureId: function (f) { return f.properties.code; }
+    });
+    var tip = L.tooltip({ sticky: true, className: "gm-tooltip", direction: "top", offset: [0, -8] });
+    gm.gridTiles.on("mouseover", function (e) {
+      var p = e.layer.properties;
+      gm.gridTiles.setFeatureStyle(p.code, L.extend({}, gridStyle(p), HOVER, { fillColor: gridStyle(p).fillColor }));
+      tip.setContent(p.code + " " + p.name).setLatLng(e.latlng);
+      map.openTooltip(tip);
+    });
+    gm.gridTiles.on("mouseout", function (e) {
+      gm.gridTiles.resetFeatureStyle(e.layer.properties.code);
+      map.closeTooltip(tip);
+    });
+    gm.gridTiles.on("click", function (e) { live.openGrid(map, e.layer.properties.code, e.latlng); });
+    gm.gridTiles.on("load", function () {
+      if (!gm.timings.gridsDrawnMs) gm.timings.gridsDrawnMs = performance.now();
+    });
+    gm.gridTiles.addTo(map);
+    gm.committeeTiles = tileLayer("committees", function (p, zoom) {
+      return zoom < z.grids
+        ? { fill: true, fillColor: "#cfd8e3", fillOpacity: 0.35, color: "#2b4a6f", weight: 1.2 }
+        : { fill: false, color: "#2b4a6f", weight: 1.6 };
+    }, { pane: "boundaries", minZoom: z.committees }).addTo(map);
+    gm.divisionTiles = tileLayer("divisions", function (p, zoom) {
+      return { fill: zoom < z.committees, fillColor: "#cfd8e3", fillOpacity: 0.4, color: "#7a1f3d", weight: 3,
+               dashArray: [8, 4] };
+    }, { pane: "boundaries" }).addTo(map);
+    // the first tiles of whichever layer the opening view shows
+    [gm.gridTiles, gm.committeeTiles, gm.divisionTiles].forEach(function (layer) {
+      layer.once("load", function () {
+        if (!gm.timings.firstTilesMs) {
+          gm.timings.firstTilesMs = performance.now();
+          if (window.performance && performance.mark) performance.mark("gridmap:grids-drawn");
+          document.body.setAttribute("data-gridmap-tiles", "1");
+        }
+      });
+    });
+    gm.gridGroup = gm.gridTiles;
+    overlays[s.layerDivisions] = gm.divisionTiles;
+    overlays[s.layerCommittees] = gm.committeeTiles;
+    overlays[s.layerGrids] = gm.gridTiles;
+    return overlays;
+  };
+
+  live.minimapLayer = function () {
+    return tileLayer("divisions", { fill: true, fillColor: "#cfd8e3", fillOpacity: 0.8, color: "#51606f", weight: 1 },
+      { maxZoom: 19 });
+  };
+
+  // a grid's popup: from the payload when the grids were sent whole, else from its record
+  live.openGrid = function (map, code, latlng) {
+    var c = gm.cfg, popup = L.popup({ maxWidth: 340, minWidth: 240, className: "gm-grid-popup" }).setLatLng(latlng);
+    if (gm.gridLayerByCode && gm.gridLayerByCode[code]) {
+      if (!map.hasLayer(gm.gridGroup)) map.addLayer(gm.gridGroup);
+      gm.gridLayerByCode[code].openPopup(latlng);
+      return;
+    }
+    popup.setContent('<div class="gm-popup">…</div>').openOn(map);
+    fetch(c.live.gridRecordUrl + encodeURIComponent(code) + ".json", { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (rec) {
+        popup.setContent(gm.fn.gridPopupHtml(rec, rec.committee, rec.division, rec.personal));
+      })
+      .catch(function (err) { popup.setContent('<div class="gm-popup gm-error">' + esc(err.message) + "</div>"); });
+  };
+
+  // --- the city's own roads -------------------------------------------------------------------------------
+
+  var ROAD = {
+    arterial: { weight: 4, color: "#4a5461", opacity: 0.9 },
+    secondary: { weight: 2.6, color: "#5d6876", opacity: 0.85 },
+    local: { weight: 1.4, color: "#6c7785", opacity: 0.8 },
+    rural: { weight: 1.2, color: "#7d8794", opacity: 0.8, dashArray: [4, 3] }
+  };
+
+  live.addRoads = function (map, overlays) {
+    var c = gm.cfg;
+    if (!c.live.roads) return;
+    gm.roadTiles = tileLayer("roads", function (p, zoom) {
+      var st = ROAD[p.kind] || ROAD.local, grow = zoom >= 15 ? 1.5 : 1;
+      return L.extend({}, st, { weight: st.weight * grow });
+    }, { pane: "roads" });
+    gm.roadLabels = L.layerGroup();
+    var group = L.layerGroup([gm.roadTiles, gm.roadLabels]).addTo(map);
+    overlays['<i class="fa-solid fa-road"></i> ' + c.strings.layerRoads] = group;
+    var labels = null, pending = false;
+    function draw() {
+      gm.roadLabels.clearLayers();
+      if (!map.hasLayer(group) || map.getZoom() < 15) return;
+      if (!labels) {
+        if (!pending) {
+          pending = true;
+          fetch(c.live.roadLabelsUrl, { credentials: "same-origin" }).then(function (r) { return r.json(); })
+            .then(function (rows) { labels = rows; draw(); });
+        }
+        return;
+      }
+      var view = map.getBounds().pad(0.1), seen = {};
+      labels.forEach(function (r) {
+        var ll = L.latLng(r[2], r[1]);
+        if (!view.contains(ll)) return;
+        var key = r[0] + Math.round(ll.lat * 200) + "," + Math.round(ll.lng * 200);
+        if (seen[key]) return;
+        seen[key] = true;
+        L.marker(ll, {
+          interactive: false, keyboard: false, pane: "boundaries",
+          icon: L.divIcon({ className: "gm-road-label gm-road-" + r[4], iconSize: null,
+                            html: '<span style="transform:translate(-50%,-50%) rotate(' + r[3] + 'deg)">' + r[0] + "</span>" })
+        }).addTo(gm.roadLabels);
+      });
+    }
+    map.on("moveend", draw);
+    map.on("overlayadd overlayremove", draw);
+    draw();
+  };
+
+  // --- search for everything -----------------------------------------------------------------------------
+
+  // the standalone export has no server: search the payload's grids, committees and divisions
+  function localSearch(q) {
+    var out = [], needle = q.toLowerCase();
+    function add(kind, list) {
+      (list || []).forEach(function (r) {
+        var name = String(r.name), code = String(r.code);
+        if (name.toLowerCase().indexOf(needle) >= 0 || code.indexOf(needle) === 0) {
+          out.push({ kind: kind, code: code, name: name, escaped: true, score: name === q || code === q ? 100 : 50 });
+        }
+      });
+    }
+    add("division", gm.divisions);
+    add("committee", gm.committees);
+    add("grid", gm.grids);
+    out.sort(function (a, b) { return b.score - a.score; });
+    return Promise.resolve(out.slice(0, 10));
+  }
+
+  function remoteSearch(q) {
+    var url = gm.cfg.live.searchUrl + "&limit=10&q=" + encodeURIComponent(q);
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json().then(function (body) { if (!r.ok) throw new Error(body.error); return body.results; }); });
+  }
+
+  function layerBounds(kind, code) {
+    var list = kind === "grid" ? gm.gridLayers : kind === "committee" ? gm.committeeLayers : gm.divisionLayers;
+    var table = kind === "grid" ? gm.grids : kind === "committee" ? gm.committees : gm.divisions;
+    if (!list || !table) return null;
+    for (var i = 0; i < table.length; i++) if (String(table[i].code) === code) return list[i].getBounds();
+    return null;
+  }
+
+  function place(map, r) {
+    var b = r.bbox ? L.latLngBounds([r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]) : layerBounds(r.kind, r.code);
+    var at = r.lat !== undefined ? L.latLng(r.lat, r.lon) : b ? b.getCenter() : map.getCenter();
+    if (b && b.isValid()) {
+      var maxZ = r.kind === "grid" ? Math.max(16, gm.cfg.live ? gm.cfg.live.zooms.grids : 0) : 16;
+      map.fitBounds(b, { maxZoom: maxZ, padding: [30, 30], animate: false });
+      if (r.kind === "grid" && gm.cfg.live && map.getZoom() < gm.cfg.live.zooms.grids) {
+        map.setZoom(gm.cfg.live.zooms.grids, { animate: false });
+      }
+    } else {
+      map.setView(at, Math.max(map.getZoom(), 17), { animate: false });
+    }
+    return at;
+  }
+
+  function openResult(map, r) {
+    var c = gm.cfg, s = c.strings, at = place(map, r), name = r.escaped ? r.name : esc(r.name);
+    var code = r.escaped ? r.code : esc(r.code), kind = esc(s.kindLabels[r.kind] || r.kind), html;
+    if (r.kind === "grid") {
+      if (gm.gridGroup && !map.hasLayer(gm.gridGroup)) map.addLayer(gm.gridGroup);
+      live.openGrid(map, r.code, at);
+      return;
+    }
+    if (r.kind === "facility" && gm.facilityById && gm.facilityById[code]) {
+      html = gm.fn.facilityPopup(gm.facilityById[code].f);
+    } else if (r.kind === "committee") {
+      html = '<div class="gm-popup"><div class="gm-popup-title">' + name + ' <span class="gm-code">' + code +
+        "</span></div><div>" + kind + '</div><a class="gm-popup-link" href="' + c.committeeUrl + code + '">' +
+        esc(s.gridDetails) + ' <i class="fa-solid fa-arrow-right"></i></a></div>';
+    } else if (r.kind === "address") {
+      html = '<div class="gm-popup"><div class="gm-popup-title">' + name + "</div><table>" +
+        gm.fn.row(s.grid, '<a href="' + c.gridUrl + esc(r.detail) + '">' + esc(r.detail) + "</a>") + "</table></div>";
+    } else {
+      html = '<div class="gm-popup"><div class="gm-popup-title">' + name + ' <span class="gm-code">' + code +
+        "</span></div><div>" + kind + "</div></div>";
+    }
+    L.popup({ maxWidth: 320, className: "gm-search-popup gm-search-popup-" + r.kind }).setLatLng(at)
+      .setContent(html).openOn(map);
+  }
+
+  live.addSearch = function (map) {
+    var c = gm.cfg, s = c.strings, control = L.control({ position: "topleft" });
+    control.onAdd = function () {
+      var div = L.DomUtil.create("div", "gm-search leaflet-bar");
+      div.innerHTML = '<i class="fa-solid fa-magnifying-glass"></i><input type="search" class="gm-search-input" ' +
+        'autocomplete="off" spellcheck="false" aria-label="' + esc(s.searchEverything) + '" placeholder="' +
+        esc(s.searchEverything) + '"><ul class="gm-search-results" role="listbox" hidden></ul>';
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    control.addTo(map);
+    var div = control.getContainer(), input = div.querySelector("input"), list = div.querySelector("ul");
+    var timer = null, seq = 0, results = [], active = -1;
+    function show(rows) {
+      results = rows;
+      active = rows.length ? 0 : -1;
+      list.innerHTML = rows.length ? rows.map(function (r, i) {
+        var name = r.escaped ? r.name : esc(r.name), code = r.escaped ? r.code : esc(r.code);
+        return '<li role="option" data-i="' + i + '" class="gm-search-item' + (i === 0 ? " active" : "") + '">' +
+          '<span class="gm-kind gm-kind-' + r.kind + '">' + esc(s.kindLabels[r.kind] || r.kind) + "</span>" +
+          '<span class="gm-search-name">' + name + "</span>" +
+          '<span class="gm-search-code">' + (r.kind === "address" ? esc(r.detail) : code) + "</span></li>";
+      }).join("") : '<li class="gm-search-none">' + esc(s.searchEmpty) + "</li>";
+      list.hidden = false;
+    }
+    function run() {
+      var q = input.value.trim(), mine = ++seq;
+      if (!q) { list.hidden = true; return; }
+      (c.live ? remoteSearch(q) : localSearch(q)).then(function (rows) { if (mine === seq) show(rows); })
+        .catch(function () { if (mine === seq) show([]); });
+    }
+    function choose(i) {
+      var r = results[i];
+      if (!r) return;
+      list.hidden = true;
+      input.blur();
+      openResult(map, r);
+    }
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 180); });
+    input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter") { e.preventDefault(); if (active >= 0) choose(active); else run(); }
+      else if (e.key === "Escape") { list.hidden = true; }
+      else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        if (!results.length) return;
+        active = (active + (e.key === "ArrowDown" ? 1 : results.length - 1)) % results.length;
+        list.querySelectorAll("li").forEach(function (li, i) { li.classList.toggle("active", i === active); });
+      }
+    });
+    list.addEventListener("click", function (e) {
+      var li = e.target.closest("li[data-i]");
+      if (li) choose(Number(li.getAttribute("data-i")));
+    });
+    gm.search = { input: input, run: run, choose: choose };
+  };
+
+  // the standalone export ships map.js only: it gets a search box over its own payload
+  gm.liveSearchOnly = live.addSearch;
+})();
