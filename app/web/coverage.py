@@ -302,6 +302,9 @@ def page():
         "lang": lang,
         "locale": "en-GB" if lang == "en" else "zh-CN",
         "text": {k: i18n.t(f"coverage.{v}") for k, v in _PAGE_TEXT.items()},
+        "rec": {k: i18n.t(f"recommend.{k}") for k in (
+            "working", "site", "new_res", "coverage", "dist", "below", "newly", "status.optimal", "status.time_limit",
+            "status.greedy", "status.empty", "sites")},
     }
     return render_template(
         "coverage.html",
@@ -425,9 +428,12 @@ def _recommendation():
 @bp.post("/api/v1/coverage/recommend")
 def recommend_api():
     """Recommended sites with the residents they newly cover and before/after figures."""
+    from app.geo import _recommend_export as rx
+
     result = _recommendation()
     body = result.to_json("committee")
     body["existing"] = _facilities([r.category for r in result.runs])
+    body["notes"] = rx.notes(result, i18n.current_lang())
     return jsonify(body)
 
 

@@ -1,0 +1,144 @@
+/* gridmap coverage page, recommendation panel: run the optimiser, draw the recommended sites and who they newly cover. */
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("gm-cov-config").textContent);
+  var R = cfg.rec;
+  var map = window.gridmapCoverage.map;
+  var layer = L.layerGroup().addTo(map);
+  var form = document.getElementById("gm-rec-form");
+  var last = null;
+  var palette = ["#c2185b", "#1565c0", "#2e7d32", "#6a1b9a", "#ef6c00"];
+
+  function $(id) { return document.getElementById(id); }
+  function td(text, cls) { var n = document.createElement("td"); n.textContent = text; if (cls) n.className = cls; return n; }
+  function num(v, d) { return v === null || v === undefined ? "–" : Number(v).toLocaleString(cfg.locale, { maximumFractionDigits: d || 0 }); }
+  function pct(v) { return v === null || v === undefined ? "–" : num(v, 1) + "%"; }
+  function catName(k) { return (cfg.categories[k] || {}).label || k; }
+
+  function toggleFile() {
+    var file = $("gm-rec-candidates").value === "file";
+    document.querySelectorAll(".gm-rec-file").forEach(function (n) { n.classList.toggle("d-none", !file); });
+    $("gm-rec-spacing-box").classList.toggle("d-none", $("gm-rec-candidates").value !== "roads");
+  }
+  $("gm-rec-candidates").addEventListener("change", toggleFile);
+  $("gm-rec-preset").addEventListener("change", function () {
+    $("gm-rec-category").disabled = !!this.value;
+    if (this.value) $("gm-rec-radius").value = "";
+  });
+
+  function body() {
+    var fd = new FormData(form);
+    if ($("gm-rec-preset").value) fd.delete("category");
+    if ($("gm-rec-candidates").value !== "file") fd.delete("file");
+    return fd;
+  }
+
+  function draw(res) {
+    layer.clearLayers();
+    var multi = res.kinds.length > 1;
+    var colorOf = {};
+    res.kinds.forEach(function (k, i) { colorOf[k.category] = palette[i % palette.length]; });
+    (res.existing.features || []).forEach(function (f) {
+      var c = f.geometry.coordinates;
+      L.circleMarker([c[1], c[0]], { radius: 3, color: "#444", weight: 1, fillColor: "#888", fillOpacity: 0.9 })
+        .bindTooltip(f.properties.name).addTo(layer);
+    });
+    var pts = [];
+    res.geojson.features.forEach(function (f) {
+      var c = f.geometry.coordinates, p = f.properties, col = colorOf[p.category];
+      if (p.kind === "newly_covered") {
+        L.circleMarker([c[1], c[0]], { radius: 2.5, stroke: false, fillColor: col, fillOpacity: 0.45 })
+          .bindTooltip(R.newly + ": " + num(p.residents) + " · #" + p.site).addTo(layer);
+      }
+    });
+    res.geojson.features.forEach(function (f) {
+      var c = f.geometry.coordinates, p = f.properties, col = colorOf[p.category];
+      if (p.kind !== "site") return;
+      pts.push([c[1], c[0]]);
+      var icon = L.divIcon({ className: "gm-rec-pin", html: String(p.rank), iconSize: [24, 24] });
+      var m = L.marker([c[1], c[0]], { icon: icon, zIndexOffset: 1000, title: R.site + " " + p.rank });
+      if (multi) m.on("add", function () { var el = m.getElement(); if (el) { el.style.background = col; el.style.boxShadow = "0 0 0 2px " + col; } });
+      var html = "<b>" + R.site + " " + p.rank + (multi ? " · " + catName(p.category) : "") + "</b><br>" +
+        (p.grid_name || "") + " · " + (p.committee_name || "") + "<br>" + R.new_res + ": <b>" + num(p.residents_new) + "</b><br>" +
+        "<span class='text-muted'>" + p.lon.toFixed(6) + ", " + p.lat.toFixed(6) + "</span>";
+      m.bindPopup(html).addTo(layer);
+      p._marker = m;
+    });
+    if (pts.length) map.fitBounds(L.latLngBounds(pts).pad(0.25), { maxZoom: 15 });
+  }
+
+  function tables(res) {
+    $("gm-rec-label").textContent = cfg.lang === "en" ? res.parameters.label_en : res.parameters.label_zh;
+    var kp = $("gm-rec-kpis"); kp.textContent = "";
+    res.kinds.forEach(function (k) {
+      var pre = res.kinds.length > 1 ? catName(k.category) + " · " : "";
+      [[R.coverage, pct(k.pct_before), pct(k.pct_after)], [R.dist, num(k.dist_mean_before_m), num(k.dist_mean_after_m)],
+       [R.below, num(k.grids_below_before), num(k.grids_below_after)], [R.sites, "", num(k.sites) + " (" + R["status." + k.status] + ")"]]
+        .forEach(function (r) {
+          if (r[1] === "–" && r[2] === "–") return;
+          var tr = document.createElement("tr"); tr.appendChild(td(pre + r[0])); tr.appendChild(td(r[1], "text-end")); tr.appendChild(td(r[2], "text-end")); kp.appendChild(tr);
+        });
+    });
+    var notes = $("gm-rec-notes"); notes.textContent = "";
+    (res.notes || []).forEach(function (t) { var li = document.createElement("li"); li.textContent = t; notes.appendChild(li); });
+    var st = $("gm-rec-sites"); st.textContent = "";
+    res.geojson.features.forEach(function (f) {
+      var p = f.properties; if (p.kind !== "site") return;
+      var tr = document.createElement("tr"); tr.setAttribute("data-rank", p.rank);
+      tr.appendChild(td(String(p.rank))); tr.appendChild(td((res.kinds.length > 1 ? catName(p.category) + " · " : "") + (p.grid_name || "")));
+      tr.appendChild(td(num(p.residents_new), "text-end"));
+      tr.addEventListener("click", function () { map.setView(p._marker.getLatLng(), 16); p._marker.openPopup(); });
+      st.appendChild(tr);
+    });
+    var ct = $("gm-rec-committees"); ct.textContent = "";
+    res.rows.filter(function (r) { return r.newly_covered > 0; })
+      .sort(function (a, b) { return b.newly_covered - a.newly_covered; }).slice(0, 15)
+      .forEach(function (r) {
+        var tr = document.createElement("tr");
+        tr.appendChild(td((res.kinds.length > 1 ? catName(r.category) + " · " : "") + r.name));
+        tr.appendChild(td(pct(r.pct_before), "text-end")); tr.appendChild(td(pct(r.pct_after), "text-end"));
+        tr.appendChild(td("+" + num(r.newly_covered), "text-end")); ct.appendChild(tr);
+      });
+  }
+
+  function fail(msg) { var e = $("gm-rec-error"); e.textContent = msg; e.classList.remove("d-none"); }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    $("gm-rec-error").classList.add("d-none");
+    var started = Date.now(), status = $("gm-rec-status"), btn = $("gm-rec-run");
+    btn.disabled = true;
+    status.textContent = R.working;
+    var tick = setInterval(function () { status.textContent = R.working + " " + Math.round((Date.now() - started) / 1000) + " s"; }, 500);
+    last = body();
+    fetch("/api/v1/coverage/recommend", { method: "POST", body: last, headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+      .then(function (x) {
+        if (!x.ok) throw new Error(x.j.error || "error");
+        draw(x.j); tables(x.j);
+        $("gm-rec-result").classList.remove("d-none");
+        status.textContent = num((Date.now() - started) / 1000, 1) + " s";
+      })
+      .catch(function (e) { status.textContent = ""; fail(e.message); })
+      .finally(function () { clearInterval(tick); btn.disabled = false; });
+  });
+
+  document.querySelectorAll("#gm-rec-downloads button").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var fmt = b.getAttribute("data-format");
+      b.disabled = true;
+      fetch("/api/v1/coverage/recommend/export." + fmt, { method: "POST", body: last || body() })
+        .then(function (r) {
+          if (!r.ok) return r.json().then(function (j) { throw new Error(j.error); });
+          var name = (r.headers.get("Content-Disposition") || "").split("filename=")[1] || "recommend." + fmt;
+          return r.blob().then(function (blob) {
+            var a = document.createElement("a"); a.href = URL.createObjectURL(blob); a.download = name.replace(/"/g, "");
+            document.body.appendChild(a); a.click(); a.remove();
+          });
+        })
+        .catch(function (e) { fail(e.message); })
+        .finally(function () { b.disabled = false; });
+    });
+  });
+  toggleFile();
+})();
