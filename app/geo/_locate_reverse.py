@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,5 +149,8 @@ def nearest_address(ds: Dataset, lon: float, lat: float, max_distance: float = M
         ``address``, ``id``, ``grid_code``, ``lon``, ``lat`` and ``distance_m``.
     """
     points = address_points(ds)
-    index, dist = points.nearest([lon], [lat], max_distance)
-    return points.describe(int(index[0]), float(dist[0])) if index[0] >= 0 else None
+    if points.tree is None or not (math.isfinite(lon) and math.isfinite(lat)):
+        return None
+    x, y = points._transformer().transform(lon, lat)  # one point: the scalar path is several times faster
+    d, i = points.tree.query((x, y), distance_upper_bound=max_distance)
+    return points.describe(int(i), float(d)) if math.isfinite(d) else None
