@@ -301,7 +301,7 @@ def _compose_row(i: int, p: dict[str, Any], r: dict[str, Any], cols: AddressColu
 def _from_full_text(r: dict[str, Any]) -> None:
     """Street, number and kind of a row with only a full address (新华路12号, 嘉和小区3号楼), where missing."""
     text = r.get("address")
-    m = _FULL_RE.match(str(text).strip()) if text else None
+    m = _FULL_RE.match(text.strip()) if isinstance(text, str) else None
     if m is None:
         return
     if r.get("street") is None:
@@ -322,7 +322,7 @@ def _duplicates(rows: list[dict[str, Any]], labels: list[str], report: Report, u
     hint = "; units (单元) are not addresses of their own: give one row per building" if units else ""
     for i, r in enumerate(rows):
         text = r.get("address")
-        if not text:
+        if not isinstance(text, str) or not text:
             continue
         if text in first:
             report.add(severity, "duplicate_address", f"address {escape(text)} is also {labels[first[text]]}{hint}",

@@ -170,10 +170,10 @@ def _alias_entries(df: pd.DataFrame, name: str, report: Report) -> list[AliasEnt
 def gather_aliases(props: list[dict[str, Any]], rows: list[dict[str, Any]], labels: list[str], report: Report,
              alias_cols: list[str], entries: list[AliasEntry]) -> None:
     """Gather each street's aliases from the alias columns and the alias file into ``aliases`` on its rows."""
-    streets = {r["street"] for r in rows if r.get("street")}
+    streets = {r["street"] for r in rows if isinstance(r.get("street"), str) and r["street"]}
     by_street: dict[str, dict[str, str]] = defaultdict(dict)  # street -> alias -> where it came from
     for i, (p, r) in enumerate(zip(props, rows, strict=True)):
-        street = r.get("street")
+        street = r.get("street") if isinstance(r.get("street"), str) else None
         for col in alias_cols:
             for alias in _split_aliases(clean_text(p.get(col))):
                 if street:
@@ -204,7 +204,7 @@ def gather_aliases(props: list[dict[str, Any]], rows: list[dict[str, Any]], labe
                            feature=by_street[names[1]][alias])
     n = 0
     for r in rows:
-        aliases = by_street.get(r.get("street") or "")
+        aliases = by_street.get(r["street"]) if isinstance(r.get("street"), str) else None
         r["aliases"] = "|".join(aliases) if aliases else None
         n += bool(aliases)
     if n:
