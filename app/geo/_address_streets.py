@@ -65,6 +65,7 @@ class StreetHit(NamedTuple):
     fuzzy: bool
 
 
+@functools.lru_cache(maxsize=4096)
 def _syllable(py: str) -> str:
     """One pinyin syllable with near-homophone initials and finals folded (zhang -> zan, ling -> lin)."""
     for a, b in _INITIALS:
@@ -95,10 +96,14 @@ def _spoken(digits: str) -> str:
 
 
 def pinyin_keys(name: str) -> tuple[str, str]:
-    """The exact and the near-homophone pinyin key of a name (``"yang guang xiao qu"``, ``"yan guan xiao qu"``)."""
-    from pypinyin import lazy_pinyin  # a large dictionary: loaded on the first typo-tolerant lookup
+    """The exact and the near-homophone pinyin key of a name (``"yang guang xiao qu"``, ``"yan guan xiao qu"``).
 
-    syllables = lazy_pinyin(_DIGITS_RE.sub(lambda m: _spoken(m.group()), name), errors="default")
+    Each character is read on its own (its usual reading, cached), the same way for the typed and the
+    known names, so a lookup costs a few dictionary hits rather than a phrase segmentation.
+    """
+    if any(ch.isdigit() for ch in name):
+        name = _DIGITS_RE.sub(lambda m: _spoken(m.group()), name)
+    syllables = [_primary(ch) for ch in name]
     return " ".join(syllables), " ".join(_syllable(s) for s in syllables)
 
 
@@ -119,6 +124,7 @@ def _split(py: str) -> tuple[str, str]:
     return "", py
 
 
+@functools.lru_cache(maxsize=65536)
 def _sounds_alike(a: str, b: str) -> int:
     """How alike two characters sound: 3 the same (one's usual reading is one of the other's: 张 and 长),
     2 a near-homophone (zh/z, n/l, an/ang ...), 1 the same initial or final, 0 not."""

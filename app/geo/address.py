@@ -331,14 +331,23 @@ class AddressMatcher:
         kind = ("fuzzy" if first in fuzzy else "normalised") if status == "ok" else ""
         return status, cands, kind
 
-    def _result(self, text: str, cache: dict[tuple[str, str], _CoreResult] | None, limit: int) -> MatchResult:
-        cleaned = _clean(text[:MAX_LENGTH])
+    def _parsed(self, cleaned: str) -> tuple[str, str, bool]:
+        """Normalised text, the committee it names and whether it is a placeholder, for a cleaned text."""
         norm = normalize_cleaned(cleaned, self.prefixes)
-        if is_placeholder_cleaned(cleaned):
+        return norm, self._committee(cleaned, norm) if norm else "", is_placeholder_cleaned(cleaned)
+
+    def _result(self, text: str, cache: dict[Any, Any] | None, limit: int) -> MatchResult:
+        cleaned = _clean(text[:MAX_LENGTH])
+        parsed = cache.get(cleaned) if cache is not None else None
+        if parsed is None:
+            parsed = self._parsed(cleaned)
+            if cache is not None:
+                cache[cleaned] = parsed
+        norm, committee, placeholder = parsed
+        if placeholder:
             return MatchResult(text, norm, "not_found", ())
         if not norm:
             return MatchResult(text, norm, "invalid", ())
-        committee = self._committee(cleaned, norm)
         key = (norm, committee)
         core = cache.get(key) if cache is not None else None
         if core is None:
@@ -389,7 +398,7 @@ class AddressMatcher:
         if not self._built:
             self._build()
         by_text: dict[str, MatchResult] = {}
-        by_norm: dict[tuple[str, str], _CoreResult] = {}
+        by_norm: dict[Any, Any] = {}  # cleaned text -> parsed; (normalised, committee) -> core result
         out: list[MatchResult] = []
         for raw in texts:
             text = "" if raw is None or (isinstance(raw, float) and raw != raw) else str(raw)
