@@ -230,9 +230,13 @@ def compose_addresses(columns: list[str], props: list[dict[str, Any]], rows: lis
     parts = cols.parts
     # a full-address column wins: its text is kept, the parts only fill in what is missing
     has_parts = cols.full is None and any(p in parts for p in ("road_or_compound", "road", "compound"))
+    failed: set[int] = set()
     for i, (p, r) in enumerate(zip(props, rows, strict=True)):
         if has_parts:
-            cols.composed += _compose_row(i, p, r, cols, labels, report)
+            if _compose_row(i, p, r, cols, labels, report):
+                cols.composed += 1
+            else:
+                failed.add(i)
         else:
             _from_full_text(r)
         if r.get("kind") is not None and r["kind"] not in ("road", "compound"):
@@ -245,7 +249,7 @@ def compose_addresses(columns: list[str], props: list[dict[str, Any]], rows: lis
         used = ", ".join(f"{_safe_text(c, 20)} ({k})" for k, c in parts.items() if k not in ("division", "committee"))
         report.warning("composed_address", f"the address of {cols.composed} rows was composed from the columns "
                        f"{used}: {{road}}{{number}}号 or {{compound}}{{building}}号楼", field="address")
-    _duplicates(rows, labels, report, "unit" in parts, "error" if has_parts else "warning")
+    _duplicates(rows, labels, report, "unit" in parts, "error" if has_parts else "warning", failed)
     gather_aliases(props, rows, labels, report, cols.aliases, alias_entries or [])
     for name, zh in (("residents", "人口"), ("households", "户数")):
         if all(r.get(name) is None for r in rows):
@@ -259,6 +263,12 @@ def _compose_row(i: int, p: dict[str, Any], r: dict[str, Any], cols: AddressColu
                  report: Report) -> bool:
     """Compose one row's street, number, kind and address; False (and an error naming the row) when it cannot."""
     parts = cols.parts
+    for k in ("road_or_compound", "road", "compound", "door", "building"):
+        if k in parts and isinstance(p.get(parts[k]), list | dict | tuple | bool):
+            report.error("bad_value", f"{_safe_text(parts[k], 20)} is {_safe_text(p[parts[k]], 30)}, not a name or a "
+                         "number", feature=labels[i], field=parts[k])
+            r.update(address="?", number=None)  # refused: no second error
+            return False
     comb, road, comp, door, bld = (clean_text(p.get(parts[k])) if k in parts else None
                                    for k in ("road_or_compound", "road", "compound", "door", "building"))
     given = _kind_of(clean_text(p.get(cols.kind))) if cols.kind else None
@@ -312,7 +322,8 @@ def _from_full_text(r: dict[str, Any]) -> None:
         r["kind"] = "compound" if m["suffix"] == "号楼" else "road"
 
 
-def _duplicates(rows: list[dict[str, Any]], labels: list[str], report: Report, units: bool, severity: str) -> None:
+def _duplicates(rows: list[dict[str, Any]], labels: list[str], report: Report, units: bool, severity: str,
+                skip: set[int]) -> None:
     """Report two rows with the same address (the matcher cannot tell them apart; `gridmap validate` refuses them).
 
     Composed addresses are refused (``severity`` error); a file's own full addresses are warned
@@ -322,7 +333,7 @@ def _duplicates(rows: list[dict[str, Any]], labels: list[str], report: Report, u
     hint = "; units (单元) are not addresses of their own: give one row per building" if units else ""
     for i, r in enumerate(rows):
         text = r.get("address")
-        if not isinstance(text, str) or not text:
+        if not isinstance(text, str) or not text or i in skip:  # rows refused already are not compared
             continue
         if text in first:
             report.add(severity, "duplicate_address", f"address {escape(text)} is also {labels[first[text]]}{hint}",

@@ -175,6 +175,10 @@ def gather_aliases(props: list[dict[str, Any]], rows: list[dict[str, Any]], labe
     for i, (p, r) in enumerate(zip(props, rows, strict=True)):
         street = r.get("street") if isinstance(r.get("street"), str) else None
         for col in alias_cols:
+            if isinstance(p.get(col), list | dict | tuple | bool):
+                report.error("bad_value", f"{_safe_text(col, 20)} is {_safe_text(p[col], 30)}, not text",
+                             feature=labels[i], field=col)
+                continue
             for alias in _split_aliases(clean_text(p.get(col))):
                 if street:
                     by_street[street].setdefault(alias, labels[i])

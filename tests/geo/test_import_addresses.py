@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -214,3 +215,15 @@ def test_unit_rows_are_merged_into_their_building(tmp_path):
     [merged] = _problems(plan.report, "units_merged")
     assert merged.field == "单元" and "40 rows" in merged.message and "20 buildings" in merged.message
     assert set(plan.gdf.loc[plan.gdf["kind"] == "compound", "单元"]) == {"1、2单元"}
+
+
+def test_parts_that_are_not_text_are_refused_or_read_never_raise(tmp_path):
+    feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [98.2848, 39.7712]},
+              "properties": {"道路/小区": value, "门牌号": number, "别名": alias}}
+             for value, number, alias in ((["光华路"], 1, None), ({"a": 1}, [2], 3), (5, "3号", ["x"]),
+                                          ("光华路", 7.0, {"b": 2}))]
+    path = tmp_path / "a.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False), encoding="utf-8")
+    plan = _prepare(path)
+    assert [(f.feature, f.field) for f in plan.report.errors] == [
+        ("#1", "道路/小区"), ("#2", "道路/小区"), ("#3", "别名"), ("#4", "别名")]
