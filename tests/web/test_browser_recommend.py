@@ -55,7 +55,11 @@ def test_recommend_panel(browser, server, size):
         assert not page.off_host()
         if SHOTS:
             name = f"recommend-{size['width']}x{size['height']}"
+            page.page.evaluate("document.getElementById('gm-cov-map').scrollIntoView({block: 'start'})")
+            page.page.wait_for_timeout(300)
             page.page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
-            page.page.screenshot(path=str(Path(SHOTS) / f"{name}-full.png"), full_page=True)
+            page.page.evaluate("document.querySelector('.gm-cov-side').scrollTop = 0; window.scrollTo(0, 0)")
+            page.page.locator("#gm-rec").scroll_into_view_if_needed()
+            page.page.screenshot(path=str(Path(SHOTS) / f"{name}-panel.png"))
     finally:
         page.close()

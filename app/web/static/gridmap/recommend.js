@@ -7,7 +7,7 @@
   var layer = L.layerGroup().addTo(map);
   var form = document.getElementById("gm-rec-form");
   var last = null;
-  var palette = ["#c2185b", "#1565c0", "#2e7d32", "#6a1b9a", "#ef6c00"];
+  var palette = ["#6a1b9a", "#1565c0", "#2e7d32", "#c2185b", "#ef6c00"];
 
   function $(id) { return document.getElementById(id); }
   function td(text, cls) { var n = document.createElement("td"); n.textContent = text; if (cls) n.className = cls; return n; }
@@ -47,7 +47,7 @@
     res.geojson.features.forEach(function (f) {
       var c = f.geometry.coordinates, p = f.properties, col = colorOf[p.category];
       if (p.kind === "newly_covered") {
-        L.circleMarker([c[1], c[0]], { radius: 2.5, stroke: false, fillColor: col, fillOpacity: 0.45 })
+        L.circleMarker([c[1], c[0]], { radius: 2, stroke: false, fillColor: multi ? col : "#ff8f00", fillOpacity: 0.7 })
           .bindTooltip(R.newly + ": " + num(p.residents) + " · #" + p.site).addTo(layer);
       }
     });
@@ -55,7 +55,7 @@
       var c = f.geometry.coordinates, p = f.properties, col = colorOf[p.category];
       if (p.kind !== "site") return;
       pts.push([c[1], c[0]]);
-      var icon = L.divIcon({ className: "gm-rec-pin", html: String(p.rank), iconSize: [24, 24] });
+      var icon = L.divIcon({ className: "gm-rec-pin", html: String(p.rank), iconSize: [26, 26] });
       var m = L.marker([c[1], c[0]], { icon: icon, zIndexOffset: 1000, title: R.site + " " + p.rank });
       if (multi) m.on("add", function () { var el = m.getElement(); if (el) { el.style.background = col; el.style.boxShadow = "0 0 0 2px " + col; } });
       var html = "<b>" + R.site + " " + p.rank + (multi ? " · " + catName(p.category) : "") + "</b><br>" +
@@ -87,7 +87,10 @@
       var tr = document.createElement("tr"); tr.setAttribute("data-rank", p.rank);
       tr.appendChild(td(String(p.rank))); tr.appendChild(td((res.kinds.length > 1 ? catName(p.category) + " · " : "") + (p.grid_name || "")));
       tr.appendChild(td(num(p.residents_new), "text-end"));
-      tr.addEventListener("click", function () { map.setView(p._marker.getLatLng(), 16); p._marker.openPopup(); });
+      tr.addEventListener("click", function () {
+        if (window.matchMedia("(max-width: 767.98px)").matches) $("gm-cov-map").scrollIntoView({ block: "start" });
+        map.setView(p._marker.getLatLng(), 15); p._marker.openPopup();
+      });
       st.appendChild(tr);
     });
     var ct = $("gm-rec-committees"); ct.textContent = "";
