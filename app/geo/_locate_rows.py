@@ -98,21 +98,22 @@ def locate_coordinates(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArr
     if ok.any():
         lon[ok], lat[ok] = crsmod.to_wgs84(x[ok], y[ok], spec)
     good = np.isfinite(lon) & np.isfinite(lat)
-    res = index.locate(np.where(good, lon, 0.0), np.where(good, lat, 0.0))
-    grid = np.where(good, res.index, -1)
-    near, dist = np.where(good, res.nearest_index, -1), np.where(good, res.distance_m, np.nan)
-    border = res.on_border & good
+    grid, near = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    dist, border = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    if good.any():  # only real points: a nearest-grid search from a placeholder far away is slow
+        res = index.locate(lon[good], lat[good])
+        grid[good], near[good], dist[good], border[good] = res.index, res.nearest_index, res.distance_m, res.on_border
     swapped = np.zeros(n, dtype=bool)
     if geographic:  # lat,lon written the other way round: only taken when that reading is in a grid
         try_swap = np.flatnonzero((grid < 0) & _in_range(y, x))
         if len(try_swap):
             slon, slat = crsmod.to_wgs84(y[try_swap], x[try_swap], spec)
-            sgood = np.isfinite(slon) & np.isfinite(slat)
-            sres = index.locate(np.where(sgood, slon, 0.0), np.where(sgood, slat, 0.0), nearest=False)
-            hit = sgood & (sres.index >= 0)
-            k = try_swap[hit]
+            sgood = np.flatnonzero(np.isfinite(slon) & np.isfinite(slat))
+            sres = index.locate(slon[sgood], slat[sgood], nearest=False)
+            hit = sres.index >= 0
+            k, h = try_swap[sgood[hit]], sgood[hit]
             swapped[k] = True
-            lon[k], lat[k], grid[k] = slon[hit], slat[hit], sres.index[hit]
+            lon[k], lat[k], grid[k] = slon[h], slat[h], sres.index[hit]
             good[k], border[k], near[k], dist[k] = True, sres.on_border[hit], -1, np.nan
     out.wgs_lon[rows], out.wgs_lat[rows] = lon, lat
     out.grid_idx[rows] = grid
@@ -155,12 +156,12 @@ def _warn_other_datums(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArr
         k = outside[todo]
         alon, alat = convert(x[k], y[k])
         alon, alat = np.asarray(alon, float), np.asarray(alat, float)
-        fine = np.isfinite(alon) & np.isfinite(alat)
-        res = ds.grid_index.locate(np.where(fine, alon, 0.0), np.where(fine, alat, 0.0), nearest=False)
-        hit = fine & (res.index >= 0)
-        if hit.any():
+        fine = np.flatnonzero(np.isfinite(alon) & np.isfinite(alat))
+        res = ds.grid_index.locate(alon[fine], alat[fine], nearest=False)
+        hit = fine[res.index >= 0]
+        if len(hit):
             out.add_message(rows[k[hit]], [f"read as {label} it falls in grid {codes[g]}, check the coordinate system"
-                                           for g in res.index[hit]])
+                                           for g in res.index[res.index >= 0]])
             warned[todo[hit]] = True
 
 
