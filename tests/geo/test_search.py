@@ -1,0 +1,78 @@
+"""Search for everything on the mini city: each kind, codes, pinyin initials, ranking and refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.geo import mapdata, search
+from app.geo.dataset import Dataset
+
+
+def _first(ds: Dataset, q: str, kind: str) -> dict:
+    hits = [r for r in search.search(ds, q, 20) if r["kind"] == kind]
+    assert hits, (q, kind)
+    return hits[0]
+
+
+def test_each_kind_is_found_by_name(ds: Dataset) -> None:
+    div = ds.layer("divisions").iloc[0]
+    com = ds.layer("committees").iloc[1]
+    grid = ds.grids.iloc[3]
+    fac = ds.layer("facilities").iloc[0]
+    top = search.search(ds, div["name"], 5)[0]
+    assert (top["kind"], top["code"], top["score"]) == ("division", div["code"], 98.0)
+    assert top["bbox"] is not None and top["bbox"][0] <= top["lon"] <= top["bbox"][2]
+    assert search.search(ds, com["name"], 5)[0]["code"] == com["code"]
+    g = search.search(ds, grid["name"], 5)[0]
+    assert (g["kind"], g["code"], g["detail"]) == ("grid", grid["code"],
+                                                   ds.layer("committees").set_index("code").loc[
+                                                       grid["committee_code"], "name"])
+    f = _first(ds, fac["name"], "facility")
+    assert f["code"] == fac["id"] and f["bbox"] is None and f["detail"] == fac["category"]
+
+
+def test_an_address_comes_from_the_address_matcher(ds: Dataset) -> None:
+    addr = ds.layer("addresses").iloc[5]
+    hit = _first(ds, addr["address"], "address")
+    assert hit["name"] == addr["address"] and hit["detail"] == addr["grid_code"]
+    assert hit["score"] >= search.ADDRESS_MIN_SCORE
+
+
+def test_codes_and_pinyin_initials(ds: Dataset) -> None:
+    grid = ds.grids.iloc[0]
+    assert search.search(ds, grid["code"], 3)[0]["code"] == grid["code"]
+    # a code prefix lists the division first (ties go to the larger unit), then its committees
+    prefix = search.search(ds, grid["code"][:9], 5)
+    assert prefix[0]["kind"] == "division" and prefix[0]["code"] == grid["code"][:9]
+    com = ds.layer("committees").iloc[0]  # 建设社区 -> jssq
+    ini = search.initials([com["name"]])[0]
+    assert ini == "jssq"
+    top = search.search(ds, ini.upper(), 5)
+    assert top[0]["kind"] == "committee" and top[0]["name"] == com["name"]
+    assert all(r["name"].startswith(com["name"]) for r in top)  # then its grids (jssqd1wg...)
+
+
+def test_ranking_exact_before_prefix_before_contains(ds: Dataset) -> None:
+    com = ds.layer("committees").iloc[0]["name"]
+    rows = search.search(ds, com, 10)
+    assert rows[0]["name"] == com and rows[0]["kind"] == "committee"
+    scores = [r["score"] for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert all(r["name"].startswith(com) for r in rows[1:] if r["kind"] == "grid")
+
+
+def test_no_match_and_gcj02(ds: Dataset) -> None:
+    assert search.search(ds, "zzzzqqq", 5) == []
+    wgs = search.search(ds, ds.grids.iloc[0]["code"], 1)[0]
+    gcj = search.search(ds, ds.grids.iloc[0]["code"], 1, datum="gcj02")[0]
+    lon, lat = mapdata.shift_xy(np.array([wgs["lon"]]), np.array([wgs["lat"]]), "gcj02")
+    assert (gcj["lon"], gcj["lat"]) == pytest.approx((lon[0], lat[0]))
+    assert (gcj["lon"], gcj["lat"]) != pytest.approx((wgs["lon"], wgs["lat"]), abs=1e-4)
+
+
+@pytest.mark.parametrize(("q", "limit"), [("", 5), ("   ", 5), ("a" * 101, 5), ("建设", 0), ("建设", 51)])
+def test_bad_queries_are_refused(ds: Dataset, q: str, limit: int) -> None:
+    with pytest.raises(search.SearchError) as err:
+        search.search(ds, q, limit)
+    assert err.value.status == 400 and err.value.key == "search"

@@ -1,0 +1,107 @@
+"""Vector tiles of the mini city: the right features, clipped and simplified per zoom, refusals, road labels."""
+
+from __future__ import annotations
+
+import math
+
+import mapbox_vector_tile
+import pytest
+import shapely
+
+from app.geo import tiles
+from app.geo.dataset import Dataset
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 1 << z
+    lat_r = math.radians(lat)
+    return int((lon + 180) / 360 * n), int((1 - math.log(math.tan(lat_r) + 1 / math.cos(lat_r)) / math.pi) / 2 * n)
+
+
+def _decode(body: bytes, layer: str) -> list[dict]:
+    doc = mapbox_vector_tile.decode(body, default_options={"y_coord_down": True})
+    return doc[layer]["features"] if layer in doc else []
+
+
+def _vertices(features: list[dict]) -> int:
+    return sum(shapely.get_num_coordinates(shapely.geometry.shape(f["geometry"])) for f in features)
+
+
+def test_a_grid_tile_holds_the_grids_it_meets_with_their_values(ds: Dataset) -> None:
+    grid = ds.grids.iloc[0]
+    pt = grid.geometry.representative_point()
+    z = tiles.zooms(ds)["grids"]
+    x, y = _tile_of(pt.x, pt.y, z)
+    feats = _decode(tiles.tile(ds, "grids", z, x, y), "grids")
+    codes = {f["properties"]["code"] for f in feats}
+    assert grid["code"] in codes
+    # exactly the grids whose shape meets the tile (STRtree picks by box; empty clips are dropped)
+    box = shapely.box(*[v for v in _lonlat_bounds(z, x, y)])
+    assert codes <= set(ds.grids.loc[ds.grids.intersects(box.buffer(0.01)), "code"])
+    props = next(f["properties"] for f in feats if f["properties"]["code"] == grid["code"])
+    assert props["name"] == grid["name"] and props["population"] == int(grid["population"])
+    for f in feats:  # coordinates in tile units: the extent plus the buffer
+        minx, miny, maxx, maxy = shapely.geometry.shape(f["geometry"]).bounds
+        assert minx >= -tiles.BUFFER - 1 and maxx <= tiles.EXTENT + tiles.BUFFER + 1
+        assert miny >= -tiles.BUFFER - 1 and maxy <= tiles.EXTENT + tiles.BUFFER + 1
+
+
+def _lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    n = 1 << z
+
+    def lat(t: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * t / n))))
+
+    return x / n * 360 - 180, lat(y + 1), (x + 1) / n * 360 - 180, lat(y)
+
+
+def test_levels_of_detail_and_simplification(ds: Dataset) -> None:
+    z_grids = tiles.zooms(ds)["grids"]
+    assert tiles.zooms(ds)["divisions"] == 0 <= tiles.zooms(ds)["committees"] <= z_grids
+    pt = ds.grids.union_all().representative_point()
+    # below the grids' zoom the grid tile is empty, the division tile is not
+    x, y = _tile_of(pt.x, pt.y, z_grids - 3)
+    assert _decode(tiles.tile(ds, "grids", z_grids - 3, x, y), "grids") == []
+    assert _decode(tiles.tile(ds, "divisions", z_grids - 3, x, y), "divisions")
+    # the same divisions carry fewer vertices at a low zoom than summed over the tiles of a deep one
+    low = _vertices(_decode(tiles.tile(ds, "divisions", 8, *_tile_of(pt.x, pt.y, 8)), "divisions"))
+    deep = 0
+    x0, y1 = _tile_of(ds.grids.total_bounds[0], ds.grids.total_bounds[1], 15)
+    x1, y0 = _tile_of(ds.grids.total_bounds[2], ds.grids.total_bounds[3], 15)
+    for tx in range(x0, x1 + 1):
+        for ty in range(y0, y1 + 1):
+            deep += _vertices(_decode(tiles.tile(ds, "divisions", 15, tx, ty), "divisions"))
+    assert 0 < low < deep
+
+
+def test_empty_tile_far_away(ds: Dataset) -> None:
+    body = tiles.tile(ds, "grids", 14, 0, 0)
+    assert _decode(body, "grids") == []
+    assert tiles.tile(ds, "grids", 14, 0, 0) is body  # cached per version
+
+
+def test_roads_by_kind_and_labels(ds: Dataset) -> None:
+    pt = ds.grids.union_all().representative_point()
+    low = _decode(tiles.tile(ds, "roads", 11, *_tile_of(pt.x, pt.y, 11)), "roads")
+    assert low and {f["properties"]["kind"] for f in low} <= set(tiles.MAJOR_ROADS)
+    labels = tiles.road_labels(ds)
+    assert {r[0] for r in labels} == set(ds.layer("roads")["name"])
+    assert all(-90 <= r[3] <= 90 for r in labels)
+
+
+@pytest.mark.parametrize(("layer", "z", "x", "y", "status"), [
+    ("nope", 10, 0, 0, 404), ("grids", 17, 0, 0, 400), ("grids", -1, 0, 0, 400),
+    ("grids", 3, 8, 0, 400), ("grids", 3, 0, -1, 400)])
+def test_bad_tile_addresses_are_refused(ds: Dataset, layer: str, z: int, x: int, y: int, status: int) -> None:
+    with pytest.raises(tiles.TileError) as err:
+        tiles.tile(ds, layer, z, x, y)
+    assert err.value.status == status and err.value.key == "tiles"
+
+
+def test_grid_record_matches_the_popup_fields(ds: Dataset) -> None:
+    grid = ds.grids.iloc[2]
+    rec = tiles.grid_record(ds, grid["code"])
+    assert rec["code"] == grid["code"] and rec["committee"]["code"] == grid["committee_code"]
+    assert rec["population"] == int(grid["population"]) and rec["personal"] is None
+    assert tiles.grid_record(ds, grid["code"], show_personal=True)["personal"]
+    assert tiles.grid_record(ds, "no-such-grid") is None
