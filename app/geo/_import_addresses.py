@@ -16,6 +16,7 @@ from app.geo._validate_text import escape
 from app.geo.fieldnames import (
     COMPOUND_WORDS,
     ROAD_WORDS,
+    SYNONYMS,
     FieldError,
     address_parts,
     match_columns,
@@ -113,14 +114,14 @@ def _columns(columns: list[str], overrides: Mapping[str, str] | None) -> Address
     if "number" in over:
         cols.parts.pop("building", None)
         cols.parts["door"] = match.column_of("number") or over["number"]
-    alias_words = {norm(w) for w in ("别名", "曾用名", "简称", "俗称", "别称", "旧名", "地址别名", "其他名称", "alias",
-                                     "aliases", "old_name", "other_names")}
+    alias_words = {norm(w) for w in (*SYNONYMS["addresses"]["aliases"], "aliases")}
     cols.aliases = [c for c in columns if c == alias_col or (c not in match.mapping and norm(c) in alias_words)]
     cols.counts = {f: c for f in ("residents", "households") if (c := match.column_of(f)) is not None}
     return cols
 
 
 def _count(value: Any) -> float | None:
+    """A residents or households cell as a number (0 when empty), or None when it is none."""
     text = clean_text(value)
     if text is None:
         return 0.0
@@ -170,9 +171,14 @@ def merge_units(raw: RawLayer, report: Report, overrides: Mapping[str, str] | No
         target = raw.props[head]
         for col in cols.counts.values():
             values = [_count(raw.props[i].get(col)) for i in group]
-            if all(v is not None for v in values):
-                total = sum(values)  # type: ignore[arg-type]
-                target[col] = int(total) if float(total).is_integer() else total
+            bad = [i for i, v in zip(group, values, strict=True) if v is None]
+            if bad:  # a count that is no number would be lost in the sum: refuse it where it is
+                report.error("bad_value", f"{_safe_text(col, 20)} is {_safe_text(raw.props[bad[0]].get(col), 30)!r}, "
+                             "not a number, in a unit row to be summed into its building", feature=raw.labels[bad[0]],
+                             field=col)
+                continue
+            total = sum(v for v in values if v is not None)
+            target[col] = int(total) if float(total).is_integer() else total
         target[unit] = "、".join(dict.fromkeys(clean_text(raw.props[i].get(unit)) or "" for i in group))
     drop = {i for others in merged.values() for i in others}
     head, others = next(iter(merged.items()))
@@ -253,7 +259,7 @@ def compose_addresses(columns: list[str], props: list[dict[str, Any]], rows: lis
     gather_aliases(props, rows, labels, report, cols.aliases, alias_entries or [])
     for name, zh in (("residents", "人口"), ("households", "户数")):
         if all(r.get(name) is None for r in rows):
-            report.warning("no_residents", f"the file has no {name} ({zh}) column: every address gets 0 {name}, so "
+            report.warning("no_residents", f"the file gives no {name} ({zh}): every address gets 0 {name}, so "
                            f"coverage counted by {name} will be empty until a register with {name} is imported",
                            field=name)
     return cols
@@ -327,7 +333,7 @@ def _duplicates(rows: list[dict[str, Any]], labels: list[str], report: Report, u
     """Report two rows with the same address (the matcher cannot tell them apart; `gridmap validate` refuses them).
 
     Composed addresses are refused (``severity`` error); a file's own full addresses are warned
-    about, as before this check they were stored.
+    about, as before this check they were stored. Rows in ``skip`` (refused already) are not compared.
     """
     first: dict[str, int] = {}
     hint = "; units (单元) are not addresses of their own: give one row per building" if units else ""
