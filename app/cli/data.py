@@ -57,7 +57,7 @@ def validate(folder: Path, expected_grids: int | None) -> None:
               help="Read field TARGET from column SOURCE of FILE (repeatable), e.g. --field code=网格号; "
                    "wins over the names found.")
 @click.option("--aliases", "aliases", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help="addresses only: a CSV/XLSX of aliases (old names, abbreviations) with a standard-name column "
+              help="Addresses only: a CSV/XLSX of aliases (old names, abbreviations) with a standard-name column "
                    "(标准名称) and an alias column (别名), one alias per row.")
 def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair: bool,
                  fields: tuple[str, ...], aliases: Path | None) -> None:
@@ -73,8 +73,9 @@ def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair:
 
     An addresses FILE may be a standard-address list (标准地址库) without a full-address column:
     the address is composed from its parts (道路/小区, 门牌号, 楼栋), the kind derived, the grid
-    found from the point, and 街道/社区 checked against the grid's. Aliases come from an alias
-    column (别名, 曾用名, 简称) and/or --aliases FILE.
+    found from the point, and 街道/社区 checked against the grid's; rows per unit (单元) are
+    merged into their building. Aliases come from an alias column (别名, 曾用名, 简称), a
+    workbook sheet named 别名, and/or --aliases FILE.
     """
     from app.geo import operations
     from app.geo.changes import format_summary
