@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -359,7 +360,9 @@ def _core(name: str) -> str:
     return text
 
 
+@lru_cache(maxsize=4096)
 def _same_place(given: str, stored: str) -> bool:
+    """Whether a 街道/社区 cell names the stored division or committee (建设社区居委会 is 建设社区)."""
     g, s = _core(given), _core(stored)
     return bool(g) and bool(s) and (g == s or g.endswith(s) or s.endswith(g))
 
