@@ -254,8 +254,9 @@ def plan_city(source: str | Path, *, name: str | None = None, table_crs: str | N
                 entry = FileEntry(sf.name, "addresses", "aliases", format="table",
                                   report=Report(source=sf.name, layer="addresses"))
                 plan.files.append(entry)
-                aliases += read_alias_file(sf.path, entry.report, limits, filename=sf.filename)  # type: ignore[arg-type]
-                entry.features = len(aliases)
+                got = read_alias_file(sf.path, entry.report, limits, filename=sf.filename)  # type: ignore[arg-type]
+                entry.features = len(got)
+                aliases += got
                 continue
             guess = forced or file_layer_by_name(sf.name, sf.source_layer)
             say(f"reading {sf.name}")
