@@ -24,7 +24,11 @@ TILE_LAYERS: tuple[str, ...] = ("divisions", "committees", "grids", "roads")
 #: Tile extent (coordinate units across a tile) and the buffer kept around it, in those units.
 EXTENT = 4096
 BUFFER = 64
-#: Simplification tolerance, in tile pixels (a tile is 256 px).
+#: Pixels a tile is drawn across: 512, so a tile of zoom z shows at map zoom z + 1 (a quarter of the requests).
+TILE_PX = 512
+#: Map zoom minus tile zoom.
+ZOOM_OFFSET = int(math.log2(TILE_PX / 256))
+#: Simplification tolerance, in screen pixels.
 SIMPLIFY_PX = 0.5
 #: Deepest zoom tiles are cut at; the client over-zooms beyond it.
 MAX_ZOOM = 16
@@ -241,8 +245,9 @@ def tile(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84") 
 
     Features whose box meets the tile (plus :data:`BUFFER`) are picked with an STRtree, clipped
     to the buffered tile, moved to tile units (:data:`EXTENT` across, y down) and simplified by
-    :data:`SIMPLIFY_PX` pixels, so low zooms carry few vertices. Below the layer's zoom (see
-    :func:`zooms`) the tile is empty; below zoom 13 only :data:`MAJOR_ROADS` are in the roads layer.
+    :data:`SIMPLIFY_PX` screen pixels (a tile shows :data:`TILE_PX` across, at map zoom
+    ``z + ZOOM_OFFSET``), so low zooms carry few vertices. Below the layer's map zoom (see
+    :func:`zooms`) the tile is empty; below map zoom 13 only :data:`MAJOR_ROADS` are in the roads layer.
 
     Parameters
     ----------
@@ -280,16 +285,16 @@ def tile(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84") 
 def _cut(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str) -> bytes:
     feats: list[dict[str, Any]] = []
     lay = _layer(ds, layer, datum) if layer in ds.store.layer_names() or layer != "roads" else None
-    if lay is not None and z >= lay.min_zoom and len(lay.geoms):
+    if lay is not None and z + ZOOM_OFFSET >= lay.min_zoom and len(lay.geoms):
         bounds = tile_bounds(z, x, y)
         pad = (bounds[2] - bounds[0]) * BUFFER / EXTENT
         box = (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
         idx = np.sort(lay.tree.query(shapely.box(*box)))
-        if lay.major is not None and z < 13:
+        if lay.major is not None and z + ZOOM_OFFSET < 13:
             idx = idx[lay.major[idx]]
         if len(idx):
             clipped = shapely.clip_by_rect(lay.geoms[idx], *box)
-            tol = SIMPLIFY_PX * EXTENT / 256
+            tol = SIMPLIFY_PX * EXTENT / TILE_PX
             for i, g in zip(idx.tolist(), clipped, strict=True):
                 if g is None or g.is_empty:
                     continue
@@ -303,7 +308,8 @@ def _cut(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str) -> bytes:
 
 def tile_info(ds: Dataset) -> dict[str, Any]:
     """Return what the client needs to draw the tiled layers: their zooms and the deepest cut zoom."""
-    return {"zooms": zooms(ds), "maxNativeZoom": MAX_ZOOM, "layers": list(TILE_LAYERS)}
+    return {"zooms": zooms(ds), "maxNativeZoom": MAX_ZOOM + ZOOM_OFFSET, "tileSize": TILE_PX,
+            "zoomOffset": -ZOOM_OFFSET, "layers": list(TILE_LAYERS)}
 
 
 def grid_record(ds: Dataset, code: str, show_personal: bool = False) -> dict[str, Any] | None:

@@ -273,7 +273,7 @@ def _live(ds: Dataset, bm: Basemap) -> dict[str, Any]:
     return {
         "tiled": tiled(ds),
         "tileUrl": f"/tiles/{quote(ds.version, safe='')}/{bm.datum}/{{layer}}/{{z}}/{{x}}/{{y}}.pbf",
-        "zooms": tiles.zooms(ds), "maxNativeZoom": tiles.MAX_ZOOM,
+        **tiles.tile_info(ds),
         "roads": "roads" in layers and len(ds.layer("roads")) > 0,
         "roadLabelsUrl": f"/map/roads/{quote(ds.version, safe='')}.{bm.datum}.json",
         "gridRecordUrl": f"/map/grid/{quote(ds.version, safe='')}/",

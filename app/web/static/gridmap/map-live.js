@@ -21,10 +21,13 @@
   function tileLayer(layer, style, options) {
     var cfg = gm.cfg.live, styles = {};
     styles[layer] = style;
-    return L.vectorGrid.protobuf(cfg.tileUrl.replace("{layer}", layer), L.extend({
+    // tiles are drawn tileSize (512) px across: the one at map zoom z is the XYZ tile of zoom z + zoomOffset
+    // (VectorGrid 1.3 puts coords.z in the URL and ignores zoomOffset, so {tz} is filled in here)
+    return L.vectorGrid.protobuf(cfg.tileUrl.replace("{layer}", layer).replace("{z}", "{tz}"), L.extend({
       rendererFactory: L.canvas.tile, vectorTileLayerStyles: styles, maxNativeZoom: cfg.maxNativeZoom,
-      maxZoom: 19, interactive: false, fetchOptions: { credentials: "same-origin" }
-    }, options));
+      tileSize: cfg.tileSize, maxZoom: 19, interactive: false, fetchOptions: { credentials: "same-origin" },
+      tz: function (data) { return data.z + cfg.zoomOffset; }
+    }, options, { minZoom: Math.max(options && options.minZoom || 0, -cfg.zoomOffset) }));
   }
 
   // --- tiled polygons -----------------------------------------------------------------------------------
