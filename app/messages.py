@@ -231,6 +231,7 @@ ROW_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"ambiguous: (?P<list>.+)", "地址有歧义，请从候选中选择：{list}"),
     (r"fuzzy match: (?P<address>.+) \(score (?P<score>[\d.]+)\)", "模糊匹配：{address}（得分 {score}）"),
     (r"lat/lon swapped, read as lat,lon", "经纬度顺序颠倒，已按 纬度,经度 解读"),
+    (r"outside every grid", "不在任何网格内"),
     (r"outside every grid, nearest grid (?P<code>\S+) at (?P<m>[\d.]+) m", "不在任何网格内，最近网格 {code}，相距 {m} 米"),
     (r"read as GCJ-02 \(AMap, Tencent\) it falls in grid (?P<code>\S+), check the coordinate system",
      "按 GCJ-02（高德、腾讯）坐标解读则落在网格 {code} 内，请检查坐标系"),

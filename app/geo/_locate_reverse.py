@@ -76,6 +76,9 @@ class AddressPoints:
         if self.tree is None or not good.any():
             return index, dist
         x, y = self._transformer().transform(lon_a[good], lat_a[good])
+        projected = np.isfinite(x) & np.isfinite(y)  # beyond what the metric CRS can project: no address
+        good[np.flatnonzero(good)[~projected]] = False
+        x, y = np.asarray(x)[projected], np.asarray(y)[projected]
         d, hit = self.tree.query(np.column_stack((x, y)), distance_upper_bound=max_distance)
         found = np.isfinite(d)  # beyond the bound: d is inf and hit is n
         rows = np.flatnonzero(good)[found]
@@ -152,5 +155,7 @@ def nearest_address(ds: Dataset, lon: float, lat: float, max_distance: float = M
     if points.tree is None or not (math.isfinite(lon) and math.isfinite(lat)):
         return None
     x, y = points._transformer().transform(lon, lat)  # one point: the scalar path is several times faster
+    if not (math.isfinite(x) and math.isfinite(y)):  # beyond what the metric CRS can project
+        return None
     d, i = points.tree.query((x, y), distance_upper_bound=max_distance)
     return points.describe(int(i), float(d)) if math.isfinite(d) else None

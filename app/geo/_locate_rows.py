@@ -131,6 +131,8 @@ def locate_coordinates(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArr
     if len(far):
         out.add_message(rows[far], [f"outside every grid, nearest grid {codes[g]} at {d:.0f} m"
                                     for g, d in zip(near[far], dist[far], strict=True)])
+    if (outside & (near < 0)).any():  # too far for the metric CRS to measure
+        out.add_message(rows[outside & (near < 0)], "outside every grid")
     if geographic and outside.any():
         _warn_other_datums(ds, out, rows, x, y, spec, np.flatnonzero(outside), codes)
     points = address_points(ds)

@@ -65,6 +65,12 @@ def test_outside_rows_name_the_nearest_grid_in_both_languages(ds):
     assert messages.row_message(out["message"].iloc[0], "zh") == f"不在任何网格内，最近网格 {code}，相距 {metres:.0f} 米"
 
 
+def test_rows_beyond_the_metric_crs_are_outside_without_a_crash(ds):
+    out = locate_frame(ds, pd.DataFrame({"lon": [-179, 170], "lat": [0, -80]}))
+    assert list(out["status"]) == ["outside", "outside"]
+    assert out["message"].iloc[0].startswith("outside every grid") and pd.isna(out["nearest_address"].iloc[0])
+
+
 def test_outside_row_whose_gcj02_reading_is_inside_gets_a_warning_not_a_move(ds):
     glon, glat, code = _near_edge_gcj_point(ds)
     out = locate_frame(ds, pd.DataFrame({"lon": [glon], "lat": [glat]}))

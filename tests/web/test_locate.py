@@ -284,6 +284,10 @@ def test_reverse_lookup_api(client, ds):
     assert body["address"]["address"] == addr["address"] and 10 < body["address"]["distance_m"] < 12.5
     far = client.get("/api/v1/locate/reverse", query_string={"lon": p.x + 1, "lat": p.y}).get_json()
     assert far["status"] == "not_found" and far["address"] is None
+    for lon, lat in ((-179, 0), (179.9, -89.9)):  # beyond what the city's metric CRS can project
+        r = client.get("/api/v1/locate/reverse", query_string={"lon": lon, "lat": lat})
+        assert r.status_code == 200 and r.get_json()["address"] is None
+        assert client.get("/api/v1/locate/point", query_string={"lon": lon, "lat": lat}).status_code == 200
     assert "out of range" in json_error(client.get("/api/v1/locate/reverse?lon=98.3&lat=100"), 400)
     assert "纬度" in json_error(client.get("/api/v1/locate/reverse?lon=98.3&lat=100&lang=zh"), 400)
     point = client.get("/api/v1/locate/point", query_string={"lon": p.x, "lat": p.y, "display": "gcj02"}).get_json()
