@@ -322,3 +322,15 @@ def test_batch_rows_flag_swaps_and_carry_the_new_columns(client, ds):
     header = csv.splitlines()[0].split(",")
     assert {"matched_address", "match_kind", "nearest_address", "nearest_address_m"} <= set(header)
     assert "不在任何网格内" in csv
+
+
+@pytest.mark.parametrize(("lang", "needles"), [
+    ("zh", ["模糊匹配：您输入的是", "匹配地址", "最近地址", "地址有歧义"]),
+    ("en", ["Fuzzy match: you typed", "Matched address", "Nearest address", "Ambiguous address"]),
+])
+def test_locate_page_carries_the_new_words_in_both_languages(client, lang, needles):
+    import html
+
+    page = html.unescape(client.get(f"/locate?lang={lang}").get_data(as_text=True))
+    for needle in needles:
+        assert needle in page, needle
