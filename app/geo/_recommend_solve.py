@@ -130,6 +130,31 @@ def _reduce(n_dem: int, weight: np.ndarray, di: np.ndarray, ci: np.ndarray,
     return a[first].tocsr(), w, used[keep]
 
 
+def _bound(a: sp.csr_matrix, w: np.ndarray, cols: np.ndarray, p: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Drop the candidates no optimal MCLP choice of ``p`` sites can hold.
+
+    Any ``p`` sites together cover at most the sum of their own gains. A candidate whose gain plus
+    the ``p - 1`` largest other gains is below what the greedy choice already covers cannot be in
+    a choice as good as the greedy one, let alone an optimal one; it is dropped, and so is demand
+    only it reached. The optimum is kept (ties included).
+    """
+    if a.shape[1] <= p:
+        return a, w, cols
+    gain = np.asarray(a.T @ w).ravel()
+    coo = a.tocoo()
+    greedy = greedy_mclp(w, coo.row, coo.col, a.shape[1], p)
+    on = np.zeros(a.shape[0])
+    on[np.unique(coo.row[np.isin(coo.col, greedy)])] = 1.0
+    value = float((on * w).sum())
+    top = np.sort(gain)[::-1]
+    rest = top[:p - 1].sum()
+    bound = np.where(gain >= (top[p - 2] if p >= 2 else np.inf), top[:p].sum(), gain + rest)
+    keep = np.flatnonzero(bound >= value * (1 - 1e-9))
+    a = a[:, keep].tocsr()
+    rows = np.flatnonzero(np.diff(a.indptr) > 0)
+    return a[rows].tocsr(), w[rows], cols[keep]
+
+
 def solve_mclp(weight: np.ndarray, di: np.ndarray, ci: np.ndarray, n_cand: int, p: int,
                time_limit: float) -> Solution:
     """Maximal covering: the ``p`` candidates that cover the most demand weight.
@@ -156,8 +181,9 @@ def solve_mclp(weight: np.ndarray, di: np.ndarray, ci: np.ndarray, n_cand: int, 
     if len(di) == 0:
         return Solution([], "empty", None, 0.0, {"demand": 0, "candidates": 0, "pairs": 0})
     a, w, cols = _reduce(len(weight), weight, di, ci, n_cand)
-    size = {"demand": a.shape[0], "candidates": a.shape[1], "pairs": int(a.nnz)}
     p = min(p, a.shape[1])
+    a, w, cols = _bound(a, w, cols, p)
+    size = {"demand": a.shape[0], "candidates": a.shape[1], "pairs": int(a.nnz)}
     coo = a.tocoo()
     start = greedy_mclp(w, coo.row, coo.col, a.shape[1], p)
     fallback = cols[start].tolist()
