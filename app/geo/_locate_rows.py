@@ -201,28 +201,32 @@ def locate_addresses(ds: Dataset, out: Rows, rows: NDArray[np.int64], texts: lis
         Called with the number of rows matched so far, every 10,000 rows.
     """
     results = ds.address_matcher.match_many(texts)
+    answers: dict[int, tuple[Any, ...]] = {}  # repeated texts share one result: work it out once
     for i, (row, res) in enumerate(zip(rows, results, strict=True)):
-        text = texts[i].strip()
-        out.message[row] = ""  # the address answers for any missing coordinates
-        if res.status == "invalid" or not text or text.lower() in ("nan", "none"):
-            out.status[row], out.message[row], out.match_kind[row] = "invalid", "empty address", "not_found"
-            continue
-        matched, kind, score = explain(res)
-        out.match_kind[row], out.score[row] = kind, score
-        if res.status == "ok":
-            best = res.candidates[0]
-            out.status[row], out.matched_address[row] = "ok", matched or best.address
-            out.wgs_lon[row], out.wgs_lat[row] = best.lon, best.lat
-            out.grid_idx[row] = ds.grid_row(best.grid_code) if best.grid_code else -1
-            if kind == "fuzzy":
-                out.message[row] = f"fuzzy match: {out.matched_address[row]} (score {score:.0f})"
-        elif res.status == "ambiguous":
-            out.status[row] = "ambiguous"
-            out.message[row] = "ambiguous: " + "；".join(
-                f"{c.address} ({c.grid_code})" for c in res.candidates[:3])
-        else:
-            out.status[row] = "not_found"
-            out.message[row] = ("closest: " + "；".join(c.address for c in res.candidates[:3])
-                                if res.candidates else "no similar address")
+        got = answers.get(id(res))
+        if got is None:
+            got = answers[id(res)] = _address_answer(ds, res, texts[i])
+        (out.status[row], out.message[row], out.match_kind[row], out.score[row], out.matched_address[row],
+         out.wgs_lon[row], out.wgs_lat[row], out.grid_idx[row]) = got
         if progress and (i + 1) % 10000 == 0:
             progress(i + 1)
+
+
+def _address_answer(ds: Dataset, res: Any, text: str) -> tuple[Any, ...]:
+    """One address row's (status, message, match_kind, score, matched_address, lon, lat, grid row)."""
+    text = text.strip()
+    if res.status == "invalid" or not text or text.lower() in ("nan", "none"):
+        return "invalid", "empty address", "not_found", np.nan, None, np.nan, np.nan, -1
+    matched, kind, score = explain(res)
+    if res.status == "ok":
+        best = res.candidates[0]
+        matched = matched or best.address
+        grid = ds.grid_row(best.grid_code) if best.grid_code else None
+        message = f"fuzzy match: {matched} (score {score:.0f})" if kind == "fuzzy" else ""
+        return "ok", message, kind, score, matched, best.lon, best.lat, -1 if grid is None else grid
+    if res.status == "ambiguous":
+        message = "ambiguous: " + "；".join(f"{c.address} ({c.grid_code})" for c in res.candidates[:3])
+        return "ambiguous", message, kind, score, None, np.nan, np.nan, -1
+    message = ("closest: " + "；".join(c.address for c in res.candidates[:3])
+               if res.candidates else "no similar address")
+    return "not_found", message, kind, score, None, np.nan, np.nan, -1
