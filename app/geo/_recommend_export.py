@@ -198,7 +198,7 @@ def _map_png(result: RecommendResult, font: Path, lang: str) -> bytes:
     grids = gpd.GeoSeries(city.grid_geom, crs=city.crs)
     grids.plot(ax=ax, facecolor="#f4f4f0", edgecolor="#b8b8b8", linewidth=0.3)
     cats = [r.category for r in result.runs]
-    colors = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e"]
+    colors = ["#6a1b9a", "#1f77b4", "#2ca02c", "#d62728", "#ff7f0e"]
     handles = []
     for k, run in enumerate(result.runs):
         col = colors[k % len(colors)]
@@ -208,23 +208,32 @@ def _map_png(result: RecommendResult, font: Path, lang: str) -> bytes:
             ax.scatter(fxy[:, 0], fxy[:, 1], s=6, c="#555555", marker="s", zorder=3)
         if len(run.newly):
             nxy = city_xy(result, run.newly)
-            ax.scatter(nxy[:, 0], nxy[:, 1], s=3, c=col, alpha=0.35, zorder=2, linewidths=0)
+            ax.scatter(nxy[:, 0], nxy[:, 1], s=5, c="#ff8f00", alpha=0.6, zorder=2, linewidths=0)
         if len(run.sites):
-            ax.scatter(run.sites["x"], run.sites["y"], s=70, c=col, marker="*", edgecolors="black", linewidths=0.4,
+            ax.scatter(run.sites["x"], run.sites["y"], s=160, c=col, marker="*", edgecolors="white", linewidths=0.8,
                        zorder=5)
             for _, s in run.sites.iterrows():
-                ax.annotate(str(s["rank"]), (s["x"], s["y"]), xytext=(4, 4), textcoords="offset points",
-                            fontsize=7, zorder=6, fontproperties=fp)
+                ax.annotate(str(s["rank"]), (s["x"], s["y"]), xytext=(6, 5), textcoords="offset points", zorder=6,
+                            fontproperties=FontProperties(fname=str(font), size=9, weight="bold"), color=col)
         handles.append(Line2D([], [], marker="*", color=col, markeredgecolor="black", linestyle="",
                               markersize=10, label=f"{tx('new', lang)}：{name}" if lang != "en" else f"New {name}"))
     handles += [Line2D([], [], marker="s", color="#555555", linestyle="", markersize=4, label=tx("existing", lang)),
-                Line2D([], [], marker="o", color="#d62728", alpha=0.4, linestyle="", markersize=4,
+                Line2D([], [], marker="o", color="#ff8f00", alpha=0.7, linestyle="", markersize=4,
                        label=tx("newly", lang))]
     ax.set_axis_off()
     ax.set_aspect("equal")
+    focus = [np.column_stack([r.sites["x"], r.sites["y"]]) for r in result.runs if len(r.sites)]
+    focus += [city_xy(result, r.newly) for r in result.runs if len(r.newly)]
+    if focus:  # zoom to where the new sites are, with room around them
+        pts = np.concatenate(focus)
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        half = max(x1 - x0, y1 - y0, 3000.0) / 2 + 800.0
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        ax.set_xlim(cx - half, cx + half)
+        ax.set_ylim(cy - half, cy + half)
     _scale_bar(ax, fp)
     _north_arrow(ax, fp, lang)
-    ax.legend(handles=handles, loc="upper left", prop=fp, fontsize=7, framealpha=0.9)
+    ax.legend(handles=handles, loc="upper left", prop=FontProperties(fname=str(font), size=7), framealpha=0.9)
     del cats
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", dpi=150)
@@ -279,7 +288,8 @@ def _pdf(result: RecommendResult, lang: str) -> bytes:
     pdf.image(io.BytesIO(_map_png(result, font, lang)), w=pdf.epw)
     heading(pdf, tx("sites", lang))
     cols = [("rank", HEADERS["rank"][en], 10, lambda v: num(v)), ("category", HEADERS["category"][en], 22, str),
-            ("name", HEADERS["name"][en], 18, str), ("grid_name", HEADERS["grid_name"][en], 34, str),
+            ("name", HEADERS["candidate"][en] if result.params.candidates != "file" else HEADERS["name"][en], 18, str),
+            ("grid_name", HEADERS["grid_name"][en], 34, str),
             ("committee_name", HEADERS["committee_name"][en], 24, str),
             ("lon", HEADERS["lon"][en], 22, lambda v: f"{v:.6f}"), ("lat", HEADERS["lat"][en], 22, lambda v: f"{v:.6f}"),
             ("residents_new", HEADERS["residents_new"][en], 28, lambda v: num(v))]
@@ -288,13 +298,15 @@ def _pdf(result: RecommendResult, lang: str) -> bytes:
     heading(pdf, tx("committee", lang))
     com = result.table("committee")
     com = com[com["newly_covered"] > 0].sort_values("newly_covered", ascending=False) if len(com) else com
-    cols = [("category", HEADERS["category"][en], 22, str), ("name", HEADERS["name"][en], 30, str),
-            ("division_name", HEADERS["division_name"][en], 26, str),
-            ("new_sites", HEADERS["new_sites"][en], 14, lambda v: num(v)),
+    short = {"pct_before": ("原覆盖率", "Before"), "pct_after": ("新覆盖率", "After"),
+             "dist_mean_after_m": ("新平均距离（米）", "Mean dist. after (m)")}
+    cols = [("category", HEADERS["category"][en], 18, str), ("name", HEADERS["name"][en], 26, str),
+            ("division_name", HEADERS["division_name"][en], 22, str),
+            ("new_sites", HEADERS["new_sites"][en], 16, lambda v: num(v)),
             ("residents", HEADERS["residents"][en], 18, lambda v: num(v)),
-            ("pct_before", HEADERS["pct_before"][en], 20, pct), ("pct_after", HEADERS["pct_after"][en], 20, pct),
+            ("pct_before", short["pct_before"][en], 17, pct), ("pct_after", short["pct_after"][en], 17, pct),
             ("newly_covered", HEADERS["newly_covered"][en], 18, lambda v: num(v)),
-            ("dist_mean_after_m", HEADERS["dist_mean_after_m"][en], 12 + 10, lambda v: num(v))]
+            ("dist_mean_after_m", short["dist_mean_after_m"][en], 28, lambda v: num(v))]
     table(pdf, _cat_names(com, lang), cols)
     pdf.ln(3)
     heading(pdf, tx("method", lang))
