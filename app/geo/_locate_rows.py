@@ -169,14 +169,7 @@ def _warn_other_datums(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArr
 
 def explain(result: Any) -> tuple[str | None, str, float]:
     """``(matched_address, match_kind, score)`` of one :class:`~app.geo.address.MatchResult`."""
-    best = result.candidates[0] if result.candidates else None
-    matched = getattr(result, "matched_address", best.address if best is not None and result.status == "ok" else None)
-    kind = getattr(result, "match_kind", None)
-    if kind is None:  # a matcher that does not say: tell exact, fuzzy and the rest apart by the status
-        kind = ("exact" if best.score >= 100 else "fuzzy") if result.status == "ok" and best is not None else (
-            "ambiguous" if result.status == "ambiguous" else "not_found")
-    score = getattr(result, "score", best.score if best is not None else 0.0)
-    return matched, kind, float(score)
+    return result.matched_address, result.match_kind, float(result.score)
 
 
 def locate_addresses(ds: Dataset, out: Rows, rows: NDArray[np.int64], texts: list[str],
