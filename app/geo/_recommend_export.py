@@ -90,7 +90,7 @@ def notes(result: RecommendResult, lang: str = "zh") -> list[str]:
                        "are beyond the radius of every candidate." if lang == "en" else
                        f"{name}：{k['unreachable_points']} 个居民点（{k['unreachable_residents']} 人）距所有候选点都超出半径，无法覆盖。")
         if k["status"] == "time_limit":
-            gap = "unknown" if k["gap_pct"] is None else f"{k['gap_pct']:g}%"
+            gap = ("unknown" if lang == "en" else "未知") if k["gap_pct"] is None else f"≤ {k['gap_pct']:g}%"
             out.append(f"{name}: the solver reached its time limit; the answer is the best found (gap {gap})."
                        if lang == "en" else f"{name}：求解达到时限，结果为已找到的最优解（差距 {gap}）。")
         if k["status"] == "greedy":
