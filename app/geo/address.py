@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -228,8 +227,10 @@ class AddressMatcher:
             self._index = StreetIndex(by_street, self.prefixes.city_words)
             self._row_committee = [self.grid_committee.get(g, "") for g in grids]
             names = {_clean(c) for c in (*self.prefixes.committees, *self.grid_committee.values()) if c}
-            alternation = "|".join(re.escape(c) for c in sorted((c for c in names if c), key=lambda c: (-len(c), c)))
-            self._committee_re = re.compile(alternation) if alternation else None
+            heads: dict[str, list[str]] = {}  # first two characters -> names, longest first
+            for name in sorted((c for c in names if len(c) >= 2), key=lambda c: (-len(c), c)):
+                heads.setdefault(name[:2], []).append(name)
+            self._committee_heads = heads
             self._committee_name = {_clean(c): c for c in self.grid_committee.values() if c}
             self._built = True
 
@@ -242,17 +243,50 @@ class AddressMatcher:
     # -- matching ----------------------------------------------------------------------------
     def _committee(self, cleaned: str, norm: str) -> str:
         """The committee the text names before its street, or ``""``."""
-        if self._committee_re is None:
+        heads = self._committee_heads
+        if not heads:
             return ""
-        m = self._committee_re.search(cleaned)
-        if m is None or norm.startswith(m.group()):
-            return ""
-        return self._committee_name.get(m.group(), "")
+        for i in range(len(cleaned) - 1):  # the leftmost (then longest) committee name in the text
+            names = heads.get(cleaned[i:i + 2])
+            if names:
+                for name in names:
+                    if cleaned.startswith(name, i):
+                        return "" if norm.startswith(name) else self._committee_name.get(name, "")
+        return ""
+
+    def _exact_core(self, street: str, number: int, suffix: str, exact: list[int], limit: int) -> _CoreResult:
+        """:meth:`_match_core` for a text that is a known address and names no committee (most of a batch)."""
+        scored = dict.fromkeys(exact, 100.0)
+        on_street = self._by_street[street]
+        for i in on_street.get(number, ()):
+            if i not in scored:
+                scored[i] = 100.0 - (_SUFFIX_PENALTY if suffix and suffix != self._suffix[i] else 0)
+        numbers = self._numbers[street]
+        pos = bisect.bisect_left(numbers, number)
+        lo, hi = pos - 1, pos + (pos < len(numbers) and numbers[pos] == number)
+        for _ in range(limit):  # the nearest other numbers as further suggestions
+            if lo >= 0 and (hi >= len(numbers) or number - numbers[lo] <= numbers[hi] - number):
+                num, lo = numbers[lo], lo - 1
+            elif hi < len(numbers):
+                num, hi = numbers[hi], hi + 1
+            else:
+                break
+            for i in on_street[num]:
+                if i not in scored:
+                    scored[i] = max(50, 86 - 2 * abs(num - number))
+        ranked = sorted(scored.items(), key=lambda t: (-t[1], t[0]))
+        rows = self._rows
+        top = rows[ranked[0][0]].address
+        tied = any(s >= 100 and rows[i].address != top for i, s in ranked[1:])
+        cands = tuple(_new_tuple(Candidate, (rows[i][0], float(s), *rows[i][2:])) for i, s in ranked[:limit])
+        return ("ambiguous", cands, "") if tied else ("ok", cands, "normalised")
 
     def _match_core(self, norm: str, committee: str, limit: int) -> _CoreResult:
         """Status, candidates and match kind for a normalised, non-empty text."""
         street, number, suffix = parse(norm)
         exact = self._exact.get(norm, ())
+        if exact and not committee and number is not None and street in self._by_street:
+            return self._exact_core(street, number, suffix, exact, limit)
         scored: dict[int, float] = dict.fromkeys(exact, 100.0)
         fuzzy: set[int] = set()
 
