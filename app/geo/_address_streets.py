@@ -146,6 +146,18 @@ def _primary(ch: str) -> str:
     return lazy_pinyin(ch, errors="default")[0]
 
 
+#: Points off for each further character that only sounds like the known one (洞福 for 东湖: two).
+_MORE_SOUNDALIKE_PENALTY = 2
+
+
+def _more(typed: str, known: str) -> int:
+    """The extra penalty of a sound-alike name for its second and further differing characters."""
+    if len(typed) != len(known):
+        return 0
+    diff = sum(a != b for a, b in zip(typed, known, strict=True))
+    return _MORE_SOUNDALIKE_PENALTY * max(0, diff - 1)
+
+
 def _own_part(known: str) -> int:
     """Length of a name without its ending (新华路 -> 2, 福民花园小区 -> 2, 第11住宅区 -> 4)."""
     for ending in ENDINGS:
@@ -287,9 +299,9 @@ class StreetIndex:
             exact, near = self._pinyin_index()
             key, fold = pinyin_keys(street)
             for known in exact.get(key, ()):
-                add(known, HOMOPHONE_PENALTY, True)
+                add(known, HOMOPHONE_PENALTY + _more(street, known), True)
             for known in near.get(fold, ()):
-                add(known, NEAR_HOMOPHONE_PENALTY, True)
+                add(known, NEAR_HOMOPHONE_PENALTY + _more(street, known), True)
         max_edits = 1 if len(street) <= 4 else 2
         for known, dist, _ in process.extract(street, self._long, scorer=OSA.distance,
                                               score_cutoff=max_edits, limit=8):
