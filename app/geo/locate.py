@@ -247,11 +247,12 @@ def locate_address(ds: Dataset, text: Any, limit: int = 5, personal: bool = Fals
     cands = () if result.status == "invalid" else result.candidates
     best = cands[0] if status == "ok" and cands else None
     index = ds.grid_row(best.grid_code) if best is not None else None
-    grid_names = ds.grids["name"] if "name" in ds.grids.columns else ds.grids["code"]
+    grid_names = ds.cached("locate.grid_names", lambda: ds.grids["name" if "name" in ds.grids.columns
+                                                               else "code"].to_numpy(object))
 
     def grid_name(code: str) -> str | None:
         row = ds.grid_row(code)
-        return None if row is None else grid_names.iloc[row]
+        return None if row is None else grid_names[row]
 
     return {
         "status": status,
