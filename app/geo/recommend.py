@@ -118,6 +118,10 @@ def make_params(category: str | None = None, radius_m: float | str | None = None
     RecommendError
         When a value is missing or out of range.
     """
+    for name, value in (("category", category), ("preset", preset), ("mode", mode), ("objective", objective),
+                        ("candidates", candidates), ("crs", crs), ("candidate file", candidate_file)):
+        if value is not None and not isinstance(value, str):
+            raise RecommendError(f"{name} must be text, got {value!r}"[:200])
     if mode not in MODES:
         raise RecommendError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     if objective not in OBJECTIVES:
