@@ -8,7 +8,6 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 __all__ = ["MAXP_UNITS", "Solution", "connected", "components", "penalty", "solve"]
 
@@ -217,28 +216,34 @@ def _seed(part: list[int], w: np.ndarray, nb: list[set[int]], xy: np.ndarray, fl
     if len(part) > MAXP_UNITS:
         return _grow(part, w, nb, xy, floor, cap), False
     import libpysal
-    from spopt.region import MaxPHeuristic
+    from scipy.spatial.distance import pdist, squareform
+    from spopt.region import maxp as spopt_maxp
 
+    # spopt's max-p construction phase (the part that makes the most regions over the floor). Its
+    # simulated-annealing phase only trades attribute heterogeneity, which rebalancing has none of, and
+    # can loop without end when max-p finds a single region, so MaxPHeuristic.solve() is not called.
+    construct = getattr(spopt_maxp, "_construction_phase", None)
+    if construct is None:
+        return _grow(part, w, nb, xy, floor, cap), False
     pos = {u: k for k, u in enumerate(part)}
     neighbors = {pos[u]: [pos[v] for v in nb[u] if v in pos] for u in part}
-    frame = pd.DataFrame({"households": w[part].astype(float), "unit": np.arange(len(part), dtype=float)})
+    attr = xy[part] / 100.0
     state = np.random.get_state()  # spopt draws from numpy's global generator: the same data, the same answer
     np.random.seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        weights = libpysal.weights.W(neighbors, silence_warnings=True)
-        model = MaxPHeuristic(frame, weights, ["unit"], "households", float(floor), top_n=2,
-                              max_iterations_construction=iterations, max_iterations_sa=1)
-        try:
-            model.solve()
-        except Exception:  # noqa: BLE001 - a failed heuristic leaves the greedy start
-            return _grow(part, w, nb, xy, floor, cap), False
-        finally:
-            np.random.set_state(state)
-    labels = np.asarray(model.labels_, dtype=int)
-    if labels.size != len(part) or (labels < 0).any():
-        # spopt leaves no unit unassigned in 0.7, but an unassigned one joins a labelled neighbour
-        labels = np.where(labels < 0, labels.max(initial=0), labels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            weights = libpysal.weights.W(neighbors, silence_warnings=True)
+            found = construct(np.arange(len(part)), attr, w[part].astype(float),
+                              squareform(pdist(attr, metric="cityblock")), weights, float(floor), 2, iterations)
+        max_p, candidates = found
+        labels = np.asarray(candidates[0][0], dtype=int)
+    except Exception:  # noqa: BLE001 - spopt's internals moved or failed: the same construction, done here
+        return _grow(part, w, nb, xy, floor, cap), False
+    finally:
+        np.random.set_state(state)
+    if labels.size != len(part) or (labels <= 0).any() or max_p < 1:
+        return _grow(part, w, nb, xy, floor, cap), False
     return {u: int(labels[k]) for k, u in enumerate(part)}, True
 
 
@@ -318,7 +323,7 @@ def solve(w: np.ndarray, neighbours: list[set[int]], xy: np.ndarray, floor: floa
 
     Each connected piece of the unit graph is solved on its own: spopt's
     :class:`~spopt.region.MaxPHeuristic` (the most regions of at least ``floor`` households) gives the
-    start; then regions over ``cap`` are cut in two, regions under ``floor`` merged with a neighbour,
+    start (its construction phase; see :func:`_seed`); then regions over ``cap`` are cut in two, regions under ``floor`` merged with a neighbour,
     and border units moved, while that lowers the households outside the band; last, border units
     move where that makes regions more compact without changing the miss.
 
