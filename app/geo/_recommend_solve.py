@@ -257,10 +257,25 @@ def solve_pmedian(weight: np.ndarray, d_exist: np.ndarray, di: np.ndarray, ci: n
     di, ci, dist = di[better], ci[better], dist[better]
     if len(di) == 0:
         return Solution([], "empty", None, 0.0, {"demand": 0, "candidates": 0, "pairs": 0})
+    p = min(p, len(np.unique(ci)))
+    # the saving of several sites is at most the sum of their own savings: a candidate whose saving
+    # plus the p - 1 largest others' is below the greedy choice's saving is in no optimal choice
+    saving = np.bincount(ci, weights=(base[di] - dist) * weight[di], minlength=n_cand)
+    greedy = greedy_median(weight, base, di, ci, dist, n_cand, p)
+    cur = base.astype(float).copy()
+    for j in greedy:
+        m = ci == j
+        np.minimum.at(cur, di[m], dist[m])
+    value = float(((base - cur) * weight).sum())
+    top = np.sort(saving)[::-1]
+    bound = np.where(saving >= (top[p - 2] if p >= 2 else np.inf), top[:p].sum(), saving + top[:p - 1].sum())
+    keep = bound >= value * (1 - 1e-9)
+    keep[greedy] = True
+    sel = keep[ci]
+    di, ci, dist = di[sel], ci[sel], dist[sel]
     rows, dinv = np.unique(di, return_inverse=True)
     cols, cinv = np.unique(ci, return_inverse=True)
     dinv, cinv = dinv.ravel(), cinv.ravel()
-    p = min(p, len(cols))
     size = {"demand": len(rows), "candidates": len(cols), "pairs": len(di)}
     model = PMedian("pmedian", pulp.LpProblem("pmedian", pulp.LpMinimize), np.zeros((0, 0)), float(weight.sum()))
     FacilityModelBuilder.add_facility_integer_variable(model, range(len(cols)), "y[{i}]")

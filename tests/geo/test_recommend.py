@@ -127,3 +127,33 @@ def test_more_sites_than_candidates(ds, tmp_path):
     empty.write_text("lon,lat\n", encoding="utf-8")
     with pytest.raises(rec.RecommendError, match="no points"):
         rec.recommend(ds, rec.make_params("park", 300, 1, candidates="file", candidate_file="e.csv"), empty)
+
+
+def test_walk_pairs_match_the_network(ds):
+    """Walking distances of the pairs equal coverage's walking distance from each single candidate."""
+    from app.geo._coverage_distances import walk_network
+    from app.geo._coverage_sources import prepared_city
+    from app.geo._recommend_candidates import address_candidates, pairs_within, road_candidates
+
+    city = prepared_city(ds)
+    net = walk_network(city)
+    cand = road_candidates(city, 200.0)[::7][:6]
+    dem = address_candidates(city)[:200]
+    di, ci, dist = pairs_within(city, dem, cand, 800.0, "walk")
+    assert len(di) > 0
+    straight = np.hypot(*(dem[di] - cand[ci]).T)
+    assert (dist >= straight - 1e-6).all()
+    for j in range(len(cand)):
+        src = net.snap(cand[j:j + 1])
+        want = net.distances(net.node_distances(src), src, net.snap(dem))
+        got = np.full(len(dem), np.inf)
+        got[di[ci == j]] = dist[ci == j]
+        near = want <= 800.0
+        assert np.allclose(got[near], want[near])
+        assert np.isinf(got[~near]).all()
+
+
+def test_walk_mode_recommendation(ds):
+    result = rec.recommend(ds, rec.make_params("bus_stop", 300, 1, mode="walk", spacing_m=100, time_limit_s=10))
+    k = result.kinds()[0]
+    assert k["sites"] <= 1 and k["covered_after"] >= k["covered_before"]
