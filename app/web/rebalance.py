@@ -69,19 +69,22 @@ _SCOPE = [
      "schema": {"type": "string", "default": "300-500", "pattern": "^[0-9]+-[0-9]+$"}},
 ]
 
+_ERRORS = {**error_responses(400, 404), "401": {"description": "sign in as staff first",
+                                              "content": error_responses(400)["400"]["content"]}}
+
 OPENAPI_PATHS = {
     "/api/v1/rebalance": {"get": {
         "summary": "Propose new grids inside a committee (or each committee of a division) with households in a band",
         "operationId": "rebalance", "parameters": _SCOPE,
         "responses": {"200": {"description": "summary, per-committee outcome with reasons, the table and "
                                              "GeoJSON of the grids before and after"},
-                      **error_responses(400, 401, 404)}}},
+                      **_ERRORS}}},
     "/api/v1/rebalance/export.{fmt}": {"get": {
         "summary": "The proposal as a file: the grids layer, an import bundle, a workbook or a report",
         "operationId": "rebalanceExport",
         "parameters": [{"name": "fmt", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": list(rx.FORMATS)}}, *_SCOPE],
-        "responses": {"200": {"description": "the file"}, **error_responses(400, 401, 404)}}},
+        "responses": {"200": {"description": "the file"}, **_ERRORS}}},
 }
 
 
