@@ -157,3 +157,16 @@ def test_walk_mode_recommendation(ds):
     result = rec.recommend(ds, rec.make_params("bus_stop", 300, 1, mode="walk", spacing_m=100, time_limit_s=10))
     k = result.kinds()[0]
     assert k["sites"] <= 1 and k["covered_after"] >= k["covered_before"]
+
+
+def test_nothing_uncovered_and_time_limit_are_said(ds):
+    from app.geo._recommend_export import notes
+
+    result = rec.recommend(ds, rec.make_params("bus_stop", 5000, 1, time_limit_s=10))
+    k = result.kinds()[0]
+    assert k["nothing_uncovered"] and k["sites"] == 0 and k["status"] == "empty"
+    assert any("无需新增" in n for n in notes(result, "zh"))
+    assert any("no site is needed" in n for n in notes(result, "en"))
+    result.runs[0].summary.update(status="time_limit", gap_pct=1.5)
+    assert any("时限" in n and "1.5%" in n for n in notes(result, "zh"))
+    assert any("best found" in n and "1.5%" in n for n in notes(result, "en"))
