@@ -278,6 +278,8 @@ def _live(ds: Dataset, bm: Basemap) -> dict[str, Any]:
         "roadLabelsUrl": f"/map/roads/{quote(ds.version, safe='')}.{bm.datum}.json",
         "gridRecordUrl": f"/map/grid/{quote(ds.version, safe='')}/",
         "searchUrl": f"/api/v1/search?datum={bm.datum}",
+        # the choropleth's classes, so that tiled grids are drawn before the payload arrives
+        "classes": mapdata.classes(ds) if tiled(ds) else None,
     }
 
 

@@ -33,7 +33,7 @@
   // --- tiled polygons -----------------------------------------------------------------------------------
 
   function gridStyle(props) {
-    var cls = gm.data.classes[gm.attr];
+    var cls = (gm.data || gm.cfg.live).classes[gm.attr];
     return {
       fill: true, fillColor: cls.colors[gm.fn.classOf(props[gm.attr], cls.breaks)], fillOpacity: 0.72,
       color: "#51606f", weight: 0.7, opacity: 0.9
@@ -42,8 +42,10 @@
 
   var HOVER = { fill: true, fillOpacity: 0.72, color: "#1d3557", weight: 2.5, opacity: 1 };
 
-  live.buildTiled = function (map) {
-    var c = gm.cfg, s = c.strings, z = c.live.zooms, overlays = {};
+  // the tile layers, started as soon as the page runs (they need nothing from the payload)
+  live.startTiles = function (map) {
+    if (gm.gridTiles) return;
+    var z = gm.cfg.live.zooms;
     gm.gridTiles = tileLayer("grids", gridStyle, {
       pane: "grids", minZoom: z.grids, interactive: true,
       getFeatureId: function (f) { return f.properties.code; }
@@ -80,10 +82,16 @@
           gm.timings.firstTilesMs = performance.now();
           if (window.performance && performance.mark) performance.mark("gridmap:grids-drawn");
           document.body.setAttribute("data-gridmap-tiles", "1");
+          document.dispatchEvent(new CustomEvent("gridmap:tiles"));
         }
       });
     });
     gm.gridGroup = gm.gridTiles;
+  };
+
+  live.buildTiled = function (map) {
+    var s = gm.cfg.strings, overlays = {};
+    live.startTiles(map);
     overlays[s.layerDivisions] = gm.divisionTiles;
     overlays[s.layerCommittees] = gm.committeeTiles;
     overlays[s.layerGrids] = gm.gridTiles;

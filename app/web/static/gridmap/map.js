@@ -284,6 +284,13 @@
     }).addTo(map);
   }
 
+  function makePanes(map) {
+    if (map.getPane("grids")) return;
+    map.createPane("grids").style.zIndex = 410;
+    map.createPane("roads").style.zIndex = 415;
+    map.createPane("boundaries").style.zIndex = 420;
+  }
+
   function build(map, data) {
     var c = gm.cfg, s = c.strings;
     gm.data = data;
@@ -291,14 +298,22 @@
     gm.o = data.origin;
     gm.timings.dataMs = performance.now();
     if (!map.options.maxZoom) map.setMaxZoom(19);
-    map.createPane("grids").style.zIndex = 410;
-    map.createPane("roads").style.zIndex = 415;
-    map.createPane("boundaries").style.zIndex = 420;
+    makePanes(map);
     if (data.tiled) {
       gm.divisions = tableRecords(data.divisions);
       gm.committees = tableRecords(data.committees);
       gm.facilities = tableRecords(data.facilities);
-      finish(map, gm.live.buildTiled(map));
+      // the first tiles are drawn before the facilities and controls take the main thread
+      var done = false, go = function () {
+        if (done) return;
+        done = true;
+        finish(map, gm.live.buildTiled(map));
+      };
+      if (gm.timings.firstTilesMs) go();
+      else {
+        document.addEventListener("gridmap:tiles", go, { once: true });
+        setTimeout(go, 2000);
+      }
       return;
     }
 
@@ -418,6 +433,10 @@
     gm.baseLayers = baseLayers;
     var mouse = document.querySelector(".leaflet-control-mouseposition");
     if (mouse) mouse.classList.add("gm-mouse");
+    if (cfg.live && cfg.live.tiled && gm.live) {  // tiles need no payload: start them while it loads
+      makePanes(map);
+      gm.live.startTiles(map);
+    }
     var got = window.GRIDMAP_DATA ? Promise.resolve(window.GRIDMAP_DATA)
       : fetch(cfg.dataUrl, { credentials: "same-origin" }).then(function (r) {
         if (!r.ok) throw new Error("HTTP " + r.status);
