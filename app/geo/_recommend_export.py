@@ -42,6 +42,19 @@ HEADERS: dict[str, tuple[str, str]] = {
     "pct_before": ("原覆盖率（%）", "Before (%)"), "pct_after": ("新覆盖率（%）", "After (%)"),
     "dist_mean_before_m": ("原平均距离（米）", "Mean distance before (m)"),
     "dist_mean_after_m": ("新平均距离（米）", "Mean distance after (m)"),
+    "radius_m": ("服务半径（米）", "Radius (m)"), "uncovered_before": ("原未覆盖居民", "Not covered before"),
+    "unreachable_points": ("无法覆盖的居民点", "Demand points out of reach"),
+    "unreachable_residents": ("无法覆盖的居民", "Residents out of reach"), "sites": ("新增站点数", "Sites added"),
+    "target_pct": ("目标覆盖率（%）", "Target (%)"), "grids_below_before": ("原未达标网格", "Grids below target before"),
+    "grids_below_after": ("新未达标网格", "Grids below target after"), "status": ("求解状态", "Solver status"),
+    "gap_pct": ("差距上限（%）", "Gap at most (%)"), "solve_s": ("求解时间（秒）", "Solve time (s)"),
+    "nothing_uncovered": ("原已全部覆盖", "All covered before"),
+}
+
+#: Solver status in words.
+STATUS: dict[str, tuple[str, str]] = {
+    "optimal": ("最优解", "optimal"), "time_limit": ("达到时限，已找到的最优解", "time limit: best found"),
+    "greedy": ("求解器超时，贪心结果", "solver timed out: greedy answer"), "empty": ("无需新增", "nothing to add"),
 }
 
 _TEXT: dict[str, tuple[str, str]] = {
@@ -167,7 +180,8 @@ def _xlsx(result: RecommendResult, lang: str) -> bytes:
         ws.append(list(r))
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 90
-    kinds = pd.DataFrame([{k: v for k, v in d.items() if k not in ("model", "zh", "en")} for d in result.kinds()])
+    kinds = pd.DataFrame([{k: (STATUS[v][lang == "en"] if k == "status" else v) for k, v in d.items()
+                           if k not in ("model", "zh", "en")} for d in result.kinds()])
     sheets = [(tx("sites", lang), result.sites.drop(columns=["x", "y"], errors="ignore")),
               (tx("kinds", lang), kinds), (tx("committee", lang), result.table("committee")),
               (tx("grid", lang), result.table("grid"))]
