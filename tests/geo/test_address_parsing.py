@@ -174,3 +174,13 @@ def test_helpers() -> None:
     assert pinyin_keys("张家湾")[1] == pinyin_keys("赞家湾")[1]  # zh/z folded
     assert pinyin_keys("第21住宅区")[0] == pinyin_keys("第二十姨住宅区")[0]
     assert edit_penalty("新花路", "新华路") < edit_penalty("和万小区", "万和小区") < edit_penalty("兰杨路", "兰新路")
+
+
+def test_the_dataset_gives_the_matcher_its_grid_committees(ds) -> None:
+    m = ds.address_matcher
+    grids, coms = ds.grids, ds.layer("committees")
+    assert m.grid_committee and set(m.grid_committee) <= set(grids["code"])
+    assert set(m.grid_committee.values()) <= set(coms["name"])
+    row = ds.layer("addresses").iloc[0]
+    res = m.match(f"{m.grid_committee[row['grid_code']]}{row['address']}")
+    assert res.status == "ok" and res.matched_address == row["address"]
