@@ -53,7 +53,7 @@
     state.control = L.control.layers(base, null, { collapsed: false, position: "topright" }).addTo(map);
     state.after.addTo(map);
     var b = state.after.getBounds();
-    if (b.isValid()) map.fitBounds(b, { padding: [12, 12] });
+    if (b.isValid()) map.fitBounds(b, { padding: [12, 12], animate: false });
   }
   function summary(s) {
     var rows = [["grids", "grids"], ["in_band", "in_band"], ["min", "min"], ["max", "max"], ["std", "std"], ["miss", "miss"]];
