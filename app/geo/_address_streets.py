@@ -50,6 +50,8 @@ _FINALS = (("iang", "ian"), ("uang", "uan"), ("ang", "an"), ("eng", "en"), ("ing
 ENDINGS = (*GENERIC_SUFFIXES, "大道", "大街", "胡同", "路", "街", "巷", "道", "村")
 _INITIAL_LETTERS = ("b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "z", "c", "s", "r",
                     "y", "w")
+#: Direction characters: 新华南路 and 新华路 are two roads, so adding, dropping or changing one is no typo.
+_DIRECTIONS = frozenset("东西南北中")
 _CN = "零一二三四五六七八九"
 _DIGITS_RE = re.compile(r"\d+")
 
@@ -181,7 +183,8 @@ def edit_penalty(typed: str, known: str) -> int:
         the same / alike, :data:`IME_SLIP_PENALTY` for one that shares its initial or final,
         :data:`SLIP_PENALTY` for a missing or doubled character,
         :data:`SWAP_PENALTY` for swapped and :data:`EXTRA_PENALTY` for stray characters, else
-        :data:`EDIT_PENALTY`; :data:`WEAK_EDIT_PENALTY` when the edit touches a two-character own part.
+        :data:`EDIT_PENALTY`; :data:`WEAK_EDIT_PENALTY` when the edit touches a two-character own part
+        or adds, drops or changes a direction (东西南北中).
     """
     own = _own_part(known)
     if len(typed) == len(known):
@@ -193,14 +196,18 @@ def edit_penalty(typed: str, known: str) -> int:
             if alike:
                 slip = WEAK_IME_SLIP_PENALTY if weak else IME_SLIP_PENALTY
                 return (slip, NEAR_HOMOPHONE_PENALTY, HOMOPHONE_PENALTY)[alike - 1]
-            return WEAK_EDIT_PENALTY if weak else EDIT_PENALTY
+            return WEAK_EDIT_PENALTY if weak or typed[i] in _DIRECTIONS or known[i] in _DIRECTIONS else EDIT_PENALTY
         return SWAP_PENALTY
     if len(typed) < len(known):  # a character missing: in the ending, or from the name's own part
         i = next((k for k in range(len(typed)) if typed[k] != known[k]), len(typed))
+        if known[i] in _DIRECTIONS:  # 新华路 for 新华南路: maybe another road
+            return WEAK_EDIT_PENALTY
         return WEAK_IME_SLIP_PENALTY if i < own else SLIP_PENALTY
     i = next((k for k in range(len(known)) if typed[k] != known[k]), len(known))  # an extra character
     doubled = (i > 0 and typed[i] == typed[i - 1]) or (i + 1 < len(typed) and typed[i] == typed[i + 1])
-    return SLIP_PENALTY if doubled else EXTRA_PENALTY
+    if doubled:
+        return SLIP_PENALTY
+    return WEAK_EDIT_PENALTY if typed[i] in _DIRECTIONS else EXTRA_PENALTY  # 新华南路 is not 新华路
 
 
 class StreetIndex:

@@ -106,6 +106,12 @@ def test_a_random_character_in_a_short_name_is_not_ok(matcher: AddressMatcher) -
     assert res.score < OK_THRESHOLD
 
 
+@pytest.mark.parametrize("text", ["新华南路12号", "新华东路12号", "新南路12号"])
+def test_a_direction_makes_another_road(matcher: AddressMatcher, text: str) -> None:
+    res = matcher.match(text)  # 新华南路 is not a typo of 新华路 but a road the table does not have
+    assert res.status != "ok"
+
+
 def test_missing_number_on_street_is_never_a_neighbour(matcher: AddressMatcher) -> None:
     res = matcher.match("滨江路61号")
     assert res.status == "not_found" and res.matched_address is None
