@@ -98,9 +98,15 @@ def _result() -> rb.RebalanceResult:
     band = rb.parse_band(args.get("households"))
     ds = dataset()
     limit = float(current_app.config["OPTIMISE_TIME_LIMIT"])
-    key = f"rebalance:{committee}:{division}:{band[0]}-{band[1]}:{limit:g}"
-    return ds.cached(key, lambda: rb.rebalance(ds, committee=committee, division=division, band=band,
-                                                time_limit=limit))
+    # one slot per data version: the page's downloads reuse the proposal it shows, and other
+    # scopes or bands replace it rather than pile up (a result holds copies of the address layer)
+    key = (committee, division, band, limit)
+    last = ds.cache.get("rebalance.last")
+    if last is not None and last[0] == key:
+        return last[1]
+    result = rb.rebalance(ds, committee=committee, division=division, band=band, time_limit=limit)
+    ds.cache["rebalance.last"] = (key, result)
+    return result
 
 
 @bp.get("/api/v1/rebalance")
