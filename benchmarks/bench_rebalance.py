@@ -105,6 +105,8 @@ def main() -> None:
         print(f"rebalance {code} {result.scope_name}, {run}: {times[-1]:.2f} s (target <= 10 s)")
     print(f"  before: {_stats(result.before['households'].to_numpy(float), band)}")
     print(f"  after:  {_stats(result.after['households'].to_numpy(float), band)}")
+    c = result.summary()["compactness"]
+    print(f"  compactness (mean 4πA/P², square = 0.785): before {c['before']}, after {c['after']}")
     print(f"  all in band: {result.met}; units {result.summary()['units']}; {result.moved_addresses} of "
           f"{result.summary()['addresses']} addresses change grid")
     for reason in result.reasons():

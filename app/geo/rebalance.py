@@ -177,12 +177,24 @@ class RebalanceResult:
                 "std": round(float(v.std(ddof=0)), 1),
                 "miss": int(sum(penalty(x, lo, hi) for x in v))}
 
+    def compactness(self, grids: gpd.GeoDataFrame) -> float | None:
+        """Mean isoperimetric quotient 4πA/P² of grids (1 for a circle, 0.785 for a square), in the metric CRS."""
+        if not len(grids):
+            return None
+        from app.geo.schema import metric_crs_for
+
+        metric = gpd.GeoSeries(grids.geometry.values, crs="EPSG:4326").to_crs(
+            metric_crs_for(tuple(self.before.total_bounds)))
+        area, perimeter = metric.area.to_numpy(dtype=float), metric.length.to_numpy(dtype=float)
+        return round(float(np.mean(4 * math.pi * area / np.maximum(perimeter, 1e-9) ** 2)), 3)
+
     def summary(self) -> dict[str, Any]:
         """Before/after figures: grids, grids in band, min/max/mean/std households, households outside the band."""
         return {
             "band": list(self.band), "scope": list(self.scope), "scope_name": self.scope_name,
             "committees": len(self.plans), "before": self._stats(self.before["households"]),
             "after": self._stats(self.after["households"]), "met": self.met,
+            "compactness": {"before": self.compactness(self.before), "after": self.compactness(self.after)},
             "moved_addresses": self.moved_addresses,
             "addresses": self._scope_addresses(),
             "timed_out": any(p.timed_out for p in self.plans), "seconds": round(self.seconds, 2),
