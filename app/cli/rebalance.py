@@ -22,11 +22,14 @@ from app.cli._base import DATA_DIR_OPTION, dataset, main
                    "and the steps), .xlsx (the table) or .pdf (the report with maps).")
 @click.option("--time-limit", type=float, default=None,
               help=f"Seconds the solver may take {settings.describe('OPTIMISE_TIME_LIMIT')}.")
+@click.option("--renumber", is_flag=True,
+              help="Number the new grids 001, 002 ... west→east, north→south instead of keeping the codes of the "
+                   "old grids they mostly cover (staff still follow those).")
 @click.option("--lang", type=click.Choice(("zh", "en")), default="zh", show_default=True,
               help="Language of the XLSX workbook, the PDF report and the notes printed.")
 @DATA_DIR_OPTION
 def rebalance(committee: str | None, division: str | None, band: str, out: Path | None, time_limit: float | None,
-              lang: str, data_dir: Path | None) -> None:
+              renumber: bool, lang: str, data_dir: Path | None) -> None:
     """Propose new grids whose households lie within a band, inside one committee (or each of a division).
 
     The committee is cut along its roads into blocks; contiguous groups of blocks become the new
@@ -51,7 +54,7 @@ def rebalance(committee: str | None, division: str | None, band: str, out: Path 
     config = settings.resolve()
     limit = config.OPTIMISE_TIME_LIMIT if time_limit is None else time_limit
     result = rb.rebalance(dataset(data_dir), committee=committee, division=division, band=parsed,
-                          time_limit=limit)
+                          time_limit=limit, renumber=renumber)
     _print_table(result, lang)
     if out is not None:
         files = rx.write(result, out, lang=lang, tz=config.TIMEZONE)

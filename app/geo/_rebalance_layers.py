@@ -11,7 +11,7 @@ import shapely
 
 from app.geo.schema import CODE_SCHEMES, FIELDS, PERSONAL_FIELDS, STORAGE_CRS
 
-__all__ = ["KEEP_SHARE", "assign_codes", "grid_rows", "locate_points"]
+__all__ = ["KEEP_SHARE", "assign_codes", "grid_rows", "locate_points", "sequence_codes"]
 
 #: Share of a new grid's area, or of an old grid's, that one old grid must cover for the new grid to keep its code.
 KEEP_SHARE = 0.5
@@ -83,22 +83,29 @@ def assign_codes(new: list[shapely.Geometry], old_codes: list[str], old_geoms: l
     return out, [c is not None for c in codes]
 
 
-def grid_rows(old: gpd.GeoDataFrame, codes: list[str], kept: list[bool], geoms: list[shapely.Geometry],
+def sequence_codes(n: int, committee: str, scheme: str) -> list[str]:
+    """Codes 001 ... n for a committee's grids in numbering order (``-001`` ... under a scheme other than cn-9-12-15)."""
+    return [f"{committee}{i:03d}" if scheme == "cn-9-12-15" else f"{committee}-{i:03d}" for i in range(1, n + 1)]
+
+
+def grid_rows(old: gpd.GeoDataFrame, codes: list[str], successor_of: list[str | None], geoms: list[shapely.Geometry],
               households: np.ndarray, residents: np.ndarray, committee: str, committee_name: str,
               division: str, metric_crs: str) -> gpd.GeoDataFrame:
     """A committee's new grids with every field of the grids layer.
 
-    Kept codes keep their name, staff and part-time count; new codes get ``<committee name>第N网格``
-    and empty staff fields. Households and population are the sums over the addresses now in them.
+    A new grid that succeeds an old one (``successor_of``: the old code, see :func:`assign_codes`) takes
+    its staff and part-time count, and its name when it also keeps its code; other names are
+    ``<committee name>第N网格`` and other staff fields empty. Households and population are the sums over
+    the addresses now in them.
     """
     by_code = {str(c): k for k, c in enumerate(old["code"].astype(str))}
     rows = []
-    for code, keep, hh, res in zip(codes, kept, households, residents, strict=True):
-        prev = old.iloc[by_code[code]] if keep and code in by_code else None
+    for code, was, hh, res in zip(codes, successor_of, households, residents, strict=True):
+        prev = old.iloc[by_code[was]] if was is not None and was in by_code else None
         seq = _sequence(code, committee)
         row: dict[str, object] = {
             "code": code,
-            "name": str(prev["name"]) if prev is not None else f"{committee_name}第{seq}网格",
+            "name": str(prev["name"]) if prev is not None and was == code else f"{committee_name}第{seq}网格",
             "committee_code": committee, "division_code": division,
             "households": int(round(hh)), "population": int(round(res)),
         }

@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 
 from app.errors import GridmapError
-from app.geo._rebalance_layers import assign_codes, grid_rows, locate_points
+from app.geo._rebalance_layers import assign_codes, grid_rows, locate_points, sequence_codes
 from app.geo._rebalance_solve import Solution, penalty, solve
 from app.geo._rebalance_units import GRID_SIZE, Units, build_units
 from app.geo.dataset import Dataset
@@ -286,7 +286,7 @@ def _scope(ds: Dataset, committee: str | None, division: str | None) -> tuple[tu
 
 
 def _plan(ds: Dataset, code: str, band: tuple[int, int], budget: float, addr: gpd.GeoDataFrame,
-          roads: np.ndarray) -> CommitteePlan:
+          roads: np.ndarray, renumber: bool = False) -> CommitteePlan:
     """Rebalance one committee: whole road blocks first, address cells when blocks cannot meet the band."""
     lo, hi = band
     com = ds.layer("committees")
@@ -317,12 +317,16 @@ def _plan(ds: Dataset, code: str, band: tuple[int, int], budget: float, addr: gp
     geoms = [geoms[i] for i in _reading_order(geoms, ds.metric_crs)]
     codes, kept = assign_codes(geoms, old["code"].astype(str).tolist(), list(old.geometry.values), code,
                                ds.city.code_scheme)
+    successor_of: list[str | None] = [c if k else None for c, k in zip(codes, kept, strict=True)]
+    if renumber:
+        codes = sequence_codes(len(geoms), code, ds.city.code_scheme)
+        kept = [c == s for c, s in zip(codes, successor_of, strict=True)]
     # each address goes to the new grid its point lies in, so grid_code and the sums agree with the geometry
     address_codes = locate_points(pts, geoms, codes)
     sums = pd.DataFrame({"code": address_codes, "hh": hh, "res": res}).groupby("code").sum()
     h_new = sums["hh"].reindex(codes, fill_value=0).to_numpy(dtype=float)
     r_new = sums["res"].reindex(codes, fill_value=0).to_numpy(dtype=float)
-    frame = grid_rows(old, codes, kept, geoms, h_new, r_new, code, str(row["name"]), str(row["division_code"]),
+    frame = grid_rows(old, codes, successor_of, geoms, h_new, r_new, code, str(row["name"]), str(row["division_code"]),
                       ds.metric_crs)
     frame.attrs["address_codes"] = address_codes
     miss = int(round(sum(penalty(float(v), lo, hi) for v in h_new)))
@@ -372,7 +376,8 @@ def _reasons(code: str, name: str, band: tuple[int, int], sol: Any, units: Units
 
 
 def rebalance(ds: Dataset, committee: str | None = None, division: str | None = None,
-              band: tuple[int, int] | str | None = None, time_limit: float = 30.0) -> RebalanceResult:
+              band: tuple[int, int] | str | None = None, time_limit: float = 30.0,
+              renumber: bool = False) -> RebalanceResult:
     """Propose new grids for one committee, or for each committee of a division.
 
     Each committee is cut along its roads into blocks that get the households of the addresses in
@@ -391,6 +396,10 @@ def rebalance(ds: Dataset, committee: str | None = None, division: str | None = 
         Households per grid, e.g. ``"300-500"`` (see :func:`parse_band`).
     time_limit : float
         Seconds the solver may take over the whole scope (the ``OPTIMISE_TIME_LIMIT`` setting).
+    renumber : bool
+        Number each committee's new grids 001, 002 ... west→east, north→south (the rule validation
+        checks) instead of keeping the code of the old grid a new one mostly covers; staff still
+        follow that old grid.
 
     Returns
     -------
@@ -416,7 +425,7 @@ def rebalance(ds: Dataset, committee: str | None = None, division: str | None = 
     for k, code in enumerate(committees):
         left = time_limit - (time.monotonic() - started)
         share = max(left / (len(committees) - k), 0.5)
-        plans.append(_plan(ds, code, band, share, addr, roads))
+        plans.append(_plan(ds, code, band, share, addr, roads, renumber))
     in_scope = grids["committee_code"].astype(str).isin(committees)
     new_grids = pd.concat([grids[~in_scope], *[p.grids for p in plans]], ignore_index=True)
     new_grids = new_grids.sort_values("code", kind="stable").reset_index(drop=True)

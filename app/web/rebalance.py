@@ -57,6 +57,9 @@ i18n.register({
     "rebalance.legend_low": ("户数不足", "Below band"),
     "rebalance.legend_high": ("户数超出", "Above band"),
     "rebalance.seconds": ("用时（秒）", "Time (s)"),
+    "rebalance.renumber": ("新网格按自西向东、自北向南重新编号（否则沿用大部分重合的原网格编码）",
+                           "Number the new grids west→east, north→south (else keep the code of the old grid "
+                           "each mostly covers)"),
     "rebalance.units": ("新边界沿道路划分（整街块）。", "New borders follow roads (whole blocks)."),
 })
 
@@ -67,6 +70,9 @@ _SCOPE = [
      "description": "Division code: each of its committees on its own", "schema": {"type": "string"}},
     {"name": "households", "in": "query", "required": False, "description": "Band of households per grid, LOW-HIGH",
      "schema": {"type": "string", "default": "300-500", "pattern": "^[0-9]+-[0-9]+$"}},
+    {"name": "renumber", "in": "query", "required": False,
+     "description": "1: number the new grids 001... west→east, north→south instead of keeping old codes",
+     "schema": {"type": "string", "enum": ["0", "1"], "default": "0"}},
 ]
 
 _ERRORS = {**error_responses(400, 404), "401": {"description": "sign in as staff first",
@@ -100,11 +106,13 @@ def _result() -> rb.RebalanceResult:
     limit = float(current_app.config["OPTIMISE_TIME_LIMIT"])
     # one slot per data version: the page's downloads reuse the proposal it shows, and other
     # scopes or bands replace it rather than pile up (a result holds copies of the address layer)
-    key = (committee, division, band, limit)
+    renumber = args.get("renumber", "").strip().lower() in ("1", "true", "yes", "on")
+    key = (committee, division, band, limit, renumber)
     last = ds.cache.get("rebalance.last")
     if last is not None and last[0] == key:
         return last[1]
-    result = rb.rebalance(ds, committee=committee, division=division, band=band, time_limit=limit)
+    result = rb.rebalance(ds, committee=committee, division=division, band=band, time_limit=limit,
+                          renumber=renumber)
     ds.cache["rebalance.last"] = (key, result)
     return result
 

@@ -205,3 +205,18 @@ def test_division_and_xlsx(ds: Dataset) -> None:
     ws = wb["调整前后网格"]
     assert ws.cell(2, 4).value == "调整前户数"
     assert ws.max_row == 2 + len(result.table())
+
+
+def test_renumber_follows_the_numbering_rule(tmp_path: Path, data_dir: Path) -> None:
+    store = VersionedStore(tmp_path / "store")
+    store.seed_from(data_dir)
+    result = rb.rebalance(Dataset(store.snapshot()), committee=BIG, band="100-200", time_limit=20, renumber=True)
+    after = result.after
+    assert list(after["code"]) == [f"{BIG}{i:03d}" for i in range(1, len(after) + 1)]
+    assert list(after["name"]) == [f"{result.scope_name}第{i}网格" for i in range(1, len(after) + 1)]
+    files = rx.write(result, tmp_path / "renumbered.geojson")
+    for layer, path in zip(("grids", "addresses", "facilities"), files, strict=True):
+        assert importer.run_import(store, layer, path, author="test").report.ok
+    report = validate_folder(Path(store.snapshot().folder), expected_grids=None)
+    numbering = next(s for s in report.sections if s.key == "numbering")
+    assert report.ok and not numbering.findings, report.format_text()

@@ -85,7 +85,8 @@
   }
   function query() {
     var scope = $("gm-rb-scope").value.split(":");
-    return scope[0] + "=" + encodeURIComponent(scope[1]) + "&households=" + encodeURIComponent($("gm-rb-band").value.trim());
+    return scope[0] + "=" + encodeURIComponent(scope[1]) + "&households=" + encodeURIComponent($("gm-rb-band").value.trim()) +
+      ($("gm-rb-renumber").checked ? "&renumber=1" : "");
   }
   function run(ev) {
     if (ev) ev.preventDefault();
