@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -58,7 +61,36 @@ class _HiGHSWithStart(pulp.HiGHS):
         h.run()
 
 
+_BANNER_LOCK = threading.Lock()
+_BANNER_DONE = False
+
+
+def _banner_to_stderr() -> None:
+    """Make HiGHS print its once-per-process banner to stderr, so that stdout (a CLI's answer) stays clean."""
+    global _BANNER_DONE
+    with _BANNER_LOCK:
+        if _BANNER_DONE:
+            return
+        import highspy
+
+        sys.stdout.flush()
+        try:
+            saved = os.dup(1)
+        except OSError:  # pragma: no cover - no stdout
+            saved = None
+        try:
+            if saved is not None:
+                os.dup2(2, 1)
+            highspy.Highs()
+        finally:
+            if saved is not None:
+                os.dup2(saved, 1)
+                os.close(saved)
+            _BANNER_DONE = True
+
+
 def _solver(time_limit: float) -> pulp.LpSolver:
+    _banner_to_stderr()
     return _HiGHSWithStart(msg=False, timeLimit=float(time_limit), threads=1)
 
 
