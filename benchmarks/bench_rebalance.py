@@ -71,6 +71,7 @@ def plain_maxp(ds: Dataset, code: str, band: tuple[int, int], limit: int) -> tup
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            np.random.seed(0)  # spopt draws from numpy's global generator; seeded so runs can be compared
             model = MaxPHeuristic(frame, weights, ["x", "y"], "households", float(band[0]), top_n=2)
             model.solve()
     except TimeoutError:

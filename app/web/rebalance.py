@@ -57,9 +57,7 @@ i18n.register({
     "rebalance.legend_low": ("户数不足", "Below band"),
     "rebalance.legend_high": ("户数超出", "Above band"),
     "rebalance.seconds": ("用时（秒）", "Time (s)"),
-    "rebalance.renumber": ("新网格按自西向东、自北向南重新编号（否则沿用大部分重合的原网格编码）",
-                           "Number the new grids west→east, north→south (else keep the code of the old grid "
-                           "each mostly covers)"),
+    "rebalance.renumber": ("重新编号（自西向东、自北向南）", "Renumber (west→east, north→south)"),
     "rebalance.units": ("新边界沿道路划分（整街块）。", "New borders follow roads (whole blocks)."),
 })
 
