@@ -314,8 +314,8 @@ def _pdf(result: RecommendResult, lang: str) -> bytes:
     com = com[com["newly_covered"] > 0].sort_values("newly_covered", ascending=False) if len(com) else com
     short = {"pct_before": ("原覆盖率", "Before"), "pct_after": ("新覆盖率", "After"),
              "dist_mean_after_m": ("新平均距离（米）", "Mean dist. after (m)")}
-    cols = [("category", HEADERS["category"][en], 18, str), ("name", HEADERS["name"][en], 26, str),
-            ("division_name", HEADERS["division_name"][en], 22, str),
+    cols = [("category", HEADERS["category"][en], 24, str), ("name", HEADERS["name"][en], 22, str),
+            ("division_name", HEADERS["division_name"][en], 20, str),
             ("new_sites", HEADERS["new_sites"][en], 16, lambda v: num(v)),
             ("residents", HEADERS["residents"][en], 18, lambda v: num(v)),
             ("pct_before", short["pct_before"][en], 17, pct), ("pct_after", short["pct_after"][en], 17, pct),

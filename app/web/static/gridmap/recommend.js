@@ -33,8 +33,28 @@
     return fd;
   }
 
+  var key = L.control({ position: "bottomleft" });
+  var keyDiv = null;
+  key.onAdd = function () { keyDiv = L.DomUtil.create("div", "gm-cov-legend"); return keyDiv; };
+  function drawKey(res) {
+    if (!keyDiv) key.addTo(map);
+    keyDiv.textContent = "";
+    res.kinds.forEach(function (k, i) {
+      var row = document.createElement("div"), pin = document.createElement("i");
+      pin.style.background = res.kinds.length > 1 ? palette[i % palette.length] : "#6a1b9a";
+      pin.style.borderRadius = "50%"; pin.style.border = "2px solid #fff";
+      row.appendChild(pin); row.appendChild(document.createTextNode(R.sites + (res.kinds.length > 1 ? " · " + catName(k.category) : "")));
+      keyDiv.appendChild(row);
+    });
+    var row = document.createElement("div"), dot = document.createElement("i");
+    dot.style.background = "#ff8f00"; dot.style.borderRadius = "50%";
+    dot.style.width = "8px"; dot.style.height = "8px"; dot.style.margin = "0 7px 0 3px";
+    row.appendChild(dot); row.appendChild(document.createTextNode(R.newly)); keyDiv.appendChild(row);
+  }
+
   function draw(res) {
     layer.clearLayers();
+    drawKey(res);
     var multi = res.kinds.length > 1;
     var colorOf = {};
     res.kinds.forEach(function (k, i) { colorOf[k.category] = palette[i % palette.length]; });
@@ -47,7 +67,7 @@
     res.geojson.features.forEach(function (f) {
       var c = f.geometry.coordinates, p = f.properties, col = colorOf[p.category];
       if (p.kind === "newly_covered") {
-        L.circleMarker([c[1], c[0]], { radius: 2, stroke: false, fillColor: multi ? col : "#ff8f00", fillOpacity: 0.7 })
+        L.circleMarker([c[1], c[0]], { radius: 2, stroke: false, fillColor: "#ff8f00", fillOpacity: 0.7 })
           .bindTooltip(R.newly + ": " + num(p.residents) + " · #" + p.site).addTo(layer);
       }
     });
