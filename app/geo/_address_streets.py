@@ -17,7 +17,7 @@ from app.geo._address_parse import GENERIC_SUFFIXES, core_name
 #: The typed name is the known one with a generic ending added (福民花园小区 for 福民花园).
 EXTRA_SUFFIX_PENALTY = 2
 #: The typed name sounds exactly like the known one in pinyin (阳光小区 typed 杨光小区).
-HOMOPHONE_PENALTY = 3
+HOMOPHONE_PENALTY = 2
 #: The typed name lacks the known one's generic ending (福民 for 福民花园).
 MISSING_SUFFIX_PENALTY = 4
 #: The typed name sounds like the known one with a near-homophone (zh/z, n/l, an/ang, in/ing ...).
@@ -31,7 +31,7 @@ WEAK_IME_SLIP_PENALTY = 8
 #: Two neighbouring characters swapped (every character is there).
 SWAP_PENALTY = 4
 #: A stray extra character (every character of the name is there, in order).
-EXTRA_PENALTY = 7
+EXTRA_PENALTY = 8
 #: Per character edit otherwise (one wrong character that does not sound alike).
 EDIT_PENALTY = 10
 #: An edit in a name whose own part (without 路/街/小区 ...) has only two characters, touching that

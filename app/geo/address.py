@@ -30,10 +30,10 @@ __all__ = ["MATCH_KINDS", "MAX_LENGTH", "NO_PREFIXES", "OK_THRESHOLD", "STATUSES
 #: A match is ``ok`` when the best candidate scores at least this much (0-100) and no candidate
 #: with another address scores within :data:`MARGIN` of it. Scores (100 minus the penalties of
 #: :mod:`app.geo._address_streets`): 100 the street (or an alias) and number as stored, after
-#: normalisation; 98 a generic ending added (福民花园小区 for 福民花园); 97 a homophone; 96 a
+#: normalisation; 98 a generic ending added (福民花园小区 for 福民花园) or a homophone; 96 a
 #: near-homophone, a missing generic ending or character, swapped characters, or the other number
-#: suffix (新华路12号楼 for 新华路12号); 94 a character sharing its pinyin initial or final; 93 a stray
-#: character; 92 another generic ending, unknown leading text, or a sound-alike or missing character
+#: suffix (新华路12号楼 for 新华路12号); 94 a character sharing its pinyin initial or final; 92 a stray
+#: character, another generic ending, unknown leading text, or a sound-alike or missing character
 #: in a two-character name; 90 any other wrong character in a longer name; 89 a wrong character in a
 #: two-character name (never ``ok`` alone, see :data:`PLAUSIBLE`); <= 80 two edits; <= 86 a number the
 #: street does not have; <= 70 a street without a number; < 60 a loose resemblance. Candidates
