@@ -31,7 +31,7 @@ LAYERS = ("divisions", "committees", "grids", "facilities", "addresses", "roads"
 #: Waits in the page until the map's tile layers (if any) have loaded, then two frames.
 _SETTLE = """async () => {
   const gm = window.gridmap, layers = [gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles]
-    .filter(l => l && gm.map.hasLayer(l));
+    .filter(l => l && gm.map.hasLayer(l) && (l.options.minZoom || 0) <= gm.map.getZoom());
   const t0 = performance.now();
   while (layers.some(l => l._loading) && performance.now() - t0 < 20000) await new Promise(r => setTimeout(r, 5));
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
@@ -41,7 +41,7 @@ _SETTLE = """async () => {
 _MOVE = """async (kind) => {
   const gm = window.gridmap, map = gm.map, size = map.getSize();
   const layers = () => [gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles]
-    .filter(l => l && map.hasLayer(l));
+    .filter(l => l && map.hasLayer(l) && (l.options.minZoom || 0) <= map.getZoom());
   const t0 = performance.now();
   if (kind === "pan") map.panBy([Math.round(size.x / 3), Math.round(size.y / 5)], {animate: false});
   else if (kind === "zoomin") map.setZoom(map.getZoom() + 1, {animate: false});

@@ -433,9 +433,11 @@
     gm.baseLayers = baseLayers;
     var mouse = document.querySelector(".leaflet-control-mouseposition");
     if (mouse) mouse.classList.add("gm-mouse");
-    if (cfg.live && cfg.live.tiled && gm.live) {  // tiles need no payload: start them while it loads
-      makePanes(map);
-      gm.live.startTiles(map);
+    if (cfg.live && cfg.live.tiled && gm.live) {  // tiles need no payload: start them while it loads,
+      setTimeout(function () {                     // once the page's script has set the opening view
+        makePanes(map);
+        gm.live.startTiles(map);
+      }, 0);
     }
     var got = window.GRIDMAP_DATA ? Promise.resolve(window.GRIDMAP_DATA)
       : fetch(cfg.dataUrl, { credentials: "same-origin" }).then(function (r) {
