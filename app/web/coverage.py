@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
+import threading
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
@@ -378,8 +381,16 @@ OPENAPI_PATHS.update({
     "/api/v1/coverage/recommend": {"post": {
         "summary": "Recommend new facility sites (MCLP, LSCP or p-median with spopt and HiGHS)",
         "operationId": "coverageRecommend", "requestBody": _RECOMMEND_BODY,
+        "parameters": [{"name": "async", "in": "query", "required": False,
+                        "description": "1: answer 202 with a job id at once and work in the background",
+                        "schema": {"type": "string", "enum": ["0", "1"]}}],
         "responses": {"200": {"description": "sites, per-kind before/after figures, committee table and GeoJSON"},
                       **error_responses(400)}}},
+    "/api/v1/coverage/recommend/jobs/{job_id}": {"get": {
+        "summary": "A background recommendation (POST ...?async=1): its stage, then the answer",
+        "operationId": "coverageRecommendJob",
+        "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "stage, or the answer when done"}, **error_responses(400, 404)}}},
     "/api/v1/coverage/recommend/export.{fmt}": {"post": {
         "summary": "The recommendation as a file", "operationId": "coverageRecommendExport",
         "parameters": [{"name": "fmt", "in": "path", "required": True,
@@ -392,10 +403,31 @@ OPENAPI_PATHS.update({
 _RECOMMEND_CACHE = 8
 
 
-def _recommendation():
-    """Solve (or reuse) the recommendation the request's JSON body or form asks for."""
+#: Background recommendations (``?async=1``) kept for polling, oldest dropped first.
+_JOBS_KEPT = 32
+_JOBS: dict[str, dict[str, Any]] = {}
+_JOBS_LOCK = threading.Lock()
+
+#: The core's progress messages (by their first words) as the page shows them.
+_STAGES = {
+    "preparing": ("准备网格、地址和设施", "Preparing grids, addresses and facilities"),
+    "candidate": ("生成候选点", "Candidate sites"),
+    "demand": ("计算居民到现有设施的距离", "Distances from residents to existing facilities"),
+    "pairs": ("计算各候选点的覆盖范围", "Who each candidate reaches"),
+    "solving": ("HiGHS 求解中", "Solving with HiGHS"),
+    "coverage": ("统计新增前后的覆盖", "Coverage before and after"),
+}
+
+
+def _stage(message: str, lang: str) -> str:
+    """A core progress message in the page's language (the message itself when unknown)."""
+    words = _STAGES.get(message.split(" ", 1)[0])
+    return message if words is None else words[lang == "en"]
+
+
+def _recommend_request() -> tuple[Any, Any, bytes | None, tuple]:
+    """The data version, the validated parameters, the candidate file and the cache key of this request."""
     import hashlib
-    from collections import OrderedDict
 
     from app.geo import recommend as rec
 
@@ -413,28 +445,81 @@ def _recommendation():
                              args.get("spacing") or 100, current_app.config["OPTIMISE_TIME_LIMIT"],
                              args.get("preset") or None, upload.filename if data else None,
                              str(args.get("crs") or "EPSG:4326"))
-    ds = dataset()
-    key = (params, hashlib.sha256(data).hexdigest() if data else None)
+    return dataset(), params, data, (params, hashlib.sha256(data).hexdigest() if data else None)
+
+
+def _solve(ds: Any, params: Any, data: bytes | None, key: tuple, say: Any = None) -> Any:
+    """The recommendation, from the data version's cache or solved now (and cached)."""
+    from collections import OrderedDict
+
+    from app.geo import recommend as rec
+
     cache: OrderedDict = ds.cache.setdefault("recommend.results", OrderedDict())
     if key in cache:
         return cache[key]
-    result = rec.recommend(ds, params, data)
+    result = rec.recommend(ds, params, data, progress=say)
     cache[key] = result
     while len(cache) > _RECOMMEND_CACHE:
         cache.popitem(last=False)
     return result
 
 
-@bp.post("/api/v1/coverage/recommend")
-def recommend_api():
-    """Recommended sites with the residents they newly cover and before/after figures."""
+def _recommendation() -> Any:
+    """Solve (or reuse) the recommendation the request's JSON body or form asks for."""
+    return _solve(*_recommend_request())
+
+
+def _answer(result: Any) -> Response:
     from app.geo import _recommend_export as rx
 
-    result = _recommendation()
     body = result.to_json("committee")
     body["existing"] = _facilities([r.category for r in result.runs])
     body["notes"] = rx.notes(result, i18n.current_lang())
+    body["done"] = True
     return jsonify(body)
+
+
+@bp.post("/api/v1/coverage/recommend")
+def recommend_api():
+    """Recommended sites with the residents they newly cover and before/after figures.
+
+    With ``?async=1`` the work runs in the background: the answer is ``202`` with a job id to
+    poll at ``/api/v1/coverage/recommend/jobs/<id>``, which tells the stage until it is done.
+    """
+    if request.args.get("async") not in ("1", "true"):
+        return _answer(_recommendation())
+    ds, params, data, key = _recommend_request()
+    job_id = secrets.token_urlsafe(12)
+    job: dict[str, Any] = {"stage": "preparing", "result": None, "error": None, "started": time.monotonic()}
+
+    def run() -> None:
+        try:
+            job["result"] = _solve(ds, params, data, key, lambda m: job.__setitem__("stage", m))
+        except Exception as exc:  # noqa: BLE001 - handed to the poll, which raises it for the error handlers
+            job["error"] = exc
+
+    with _JOBS_LOCK:
+        _JOBS[job_id] = job
+        while len(_JOBS) > _JOBS_KEPT:
+            _JOBS.pop(next(iter(_JOBS)))
+    threading.Thread(target=run, name=f"recommend-{job_id}", daemon=True).start()
+    return jsonify({"job": job_id, "done": False}), 202
+
+
+@bp.get("/api/v1/coverage/recommend/jobs/<job_id>")
+def recommend_job(job_id: str):
+    """A background recommendation: its stage while it runs, then the same answer as the POST."""
+    with _JOBS_LOCK:
+        job = _JOBS.get(job_id)
+    if job is None:
+        raise ApiError(f"no recommendation job {job_id[:40]!r} (jobs are kept for a while only)", status=404)
+    if job["error"] is not None:
+        raise job["error"]
+    if job["result"] is not None:
+        return _answer(job["result"])
+    lang = i18n.current_lang()
+    return jsonify({"job": job_id, "done": False, "stage": _stage(str(job["stage"]), lang),
+                    "elapsed_s": round(time.monotonic() - job["started"], 1)})
 
 
 @bp.post("/api/v1/coverage/recommend/export.<fmt>")

@@ -70,3 +70,37 @@ def test_bad_format_is_404(client):
 def test_in_openapi(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "/api/v1/coverage/recommend" in paths
+
+
+def test_background_job(client):
+    import time
+
+    r = client.post("/api/v1/coverage/recommend?async=1", json={"category": "bus_stop", "radius": 300, "add": 1,
+                                                                 "spacing": 50})
+    assert r.status_code == 202
+    job = r.get_json()["job"]
+    for _ in range(200):
+        body = client.get(f"/api/v1/coverage/recommend/jobs/{job}").get_json()
+        if body["done"]:
+            break
+        assert body["stage"]
+        time.sleep(0.05)
+    assert body["done"] and body["kinds"][0]["category"] == "bus_stop"
+    assert client.get("/api/v1/coverage/recommend/jobs/nope").status_code == 404
+
+
+def test_background_job_errors(client):
+    import time
+
+    r = client.post("/api/v1/coverage/recommend?async=1", json={"category": "nope", "radius": 300})
+    assert "unknown category" in json_error(r, 400)  # refused before any job starts
+    data = {"category": "park", "radius": "400", "add": "3", "candidates": "file",
+            "file": (io.BytesIO(b"lon,lat\n98.29,39.77\n"), "c.csv")}
+    r = client.post("/api/v1/coverage/recommend?async=1", data=data, content_type="multipart/form-data")
+    job = r.get_json()["job"]
+    for _ in range(200):  # the job fails while it runs: the poll answers the error
+        r = client.get(f"/api/v1/coverage/recommend/jobs/{job}")
+        if r.status_code != 200:
+            break
+        time.sleep(0.05)
+    assert "at most the number of candidate" in json_error(r, 400)

@@ -132,12 +132,24 @@
     var started = Date.now(), status = $("gm-rec-status"), btn = $("gm-rec-run");
     btn.disabled = true;
     status.textContent = R.working;
-    var tick = setInterval(function () { status.textContent = R.working + " " + Math.round((Date.now() - started) / 1000) + " s"; }, 500);
+    var stage = "";
+    var tick = setInterval(function () {
+      status.textContent = R.working + " " + (stage ? stage + " · " : "") + Math.round((Date.now() - started) / 1000) + " s";
+    }, 300);
     last = body();
-    fetch("/api/v1/coverage/recommend", { method: "POST", body: last, headers: { Accept: "application/json" } })
-      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
-      .then(function (x) {
-        if (!x.ok) throw new Error(x.j.error || "error");
+    function json(r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || "error"); return j; }); }
+    function poll(j) {
+      if (j.done) return j;
+      if (j.stage) stage = j.stage;
+      return new Promise(function (ok) { setTimeout(ok, 400); }).then(function () {
+        return fetch("/api/v1/coverage/recommend/jobs/" + encodeURIComponent(j.job), { headers: { Accept: "application/json" } })
+          .then(json).then(poll);
+      });
+    }
+    fetch("/api/v1/coverage/recommend?async=1", { method: "POST", body: last, headers: { Accept: "application/json" } })
+      .then(json).then(poll)
+      .then(function (j) {
+        var x = { j: j };
         draw(x.j); tables(x.j);
         $("gm-rec-result").classList.remove("d-none");
         status.textContent = num((Date.now() - started) / 1000, 1) + " s";
