@@ -26,6 +26,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.coverage": ("覆盖分析", "Coverage"),
     "nav.export": ("导出地图", "Export map"),
     "nav.language": ("语言", "Language"),
+    "nav.menu": ("菜单", "Menu"),
+    "nav.panel": ("设置与结果", "Settings and results"),
     "lang.zh": ("中文", "中文"),
     "lang.en": ("English", "English"),
     "layer.divisions": ("街道/镇", "Sub-districts & towns"),
