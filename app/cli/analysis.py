@@ -52,65 +52,121 @@ def locate(x: str | None, y: str | None, crs: str, address: str | None, limit: i
 
 
 @main.command("locate-batch")
-@click.argument("infile", metavar="IN", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--out", "outfile", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Result file: .csv (UTF-8 with BOM, opens in Excel), .xlsx or .geojson.")
-@click.option("--crs", default="EPSG:4326", show_default=True,
-              help="CRS of the coordinate columns: EPSG code, gcj02 or bd09.")
+@click.argument("inputs", metavar="IN...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "outfile", type=click.Path(path_type=Path), required=True,
+              help="Result file: .csv (UTF-8 with BOM, opens in Excel), .xlsx, .geojson, .parquet (lon/lat columns) "
+              "or .geoparquet (a point geometry); with --engine dask or a folder IN, a folder.")
+@click.option("--crs", default=None,
+              help="CRS of the coordinate columns: EPSG code, gcj02 or bd09 [default: EPSG:4326, or a GeoParquet "
+              "file's own CRS].")
 @click.option("--grids", "grids_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Locate in this grid GeoJSON/GeoPackage instead of the served data.")
 @click.option("--lon-col", default=None, help="Longitude column (default: found by name: lon, lng, 经度 ...).")
 @click.option("--lat-col", default=None, help="Latitude column (default: found by name: lat, 纬度 ...).")
 @click.option("--address-col", default=None, help="Address column (default: found by name: address, 地址 ...).")
+@click.option("--geoparquet", is_flag=True, help="Write GeoParquet (WKB point geometry and geo metadata) to .parquet.")
+@click.option("--chunk-rows", type=click.IntRange(1), default=None,
+              help="Rows read, located and written at a time; memory grows with it, not with the file "
+              "[default: 200000].")
+@click.option("--engine", default="local", show_default=True,
+              help="local: this process; dask: the partitions of IN on a dask.distributed cluster.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="--engine dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="--engine dask: worker processes of the local cluster, one thread each [default: 2].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 @DATA_DIR_OPTION
-def locate_batch(infile: Path, outfile: Path, crs: str, grids_file: Path | None, lon_col: str | None,
-                 lat_col: str | None, address_col: str | None, data_dir: Path | None) -> None:
-    """Assign every row of a CSV/XLSX file IN to a grid and write the result to --out.
+def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids_file: Path | None,
+                 lon_col: str | None, lat_col: str | None, address_col: str | None, geoparquet: bool,
+                 chunk_rows: int | None, engine: str, scheduler: str | None, workers: int | None, quiet: bool,
+                 data_dir: Path | None) -> None:
+    """Assign every row of a CSV/XLSX/Parquet/GeoParquet file IN to a grid and write the result to --out.
 
-    IN has lon/lat columns or an address column; CSV may be UTF-8, UTF-8 with BOM or
-    GB18030 (Excel on Chinese Windows). Every row is kept, with its grid, status
-    (ok, ambiguous, outside, not_found, invalid), the matched standard address, match kind and
-    score of address rows, the nearest standard address of coordinate rows, and a message for
-    rows that need a look (swapped lat/lon, another datum, fuzzy matches, bad rows);
-    `gridmap --lang zh locate-batch …` writes those messages in Chinese.
+    IN has lon/lat columns, a point geometry (GeoParquet) or an address column; CSV may be UTF-8,
+    UTF-8 with BOM or GB18030 (Excel on Chinese Windows). CSV and Parquet are streamed in chunks
+    (--chunk-rows), so memory stays flat for any file size; progress goes to stderr (--quiet for
+    none). Every row is kept, with its grid, status (ok, ambiguous, outside, not_found, invalid),
+    the matched standard address, match kind and score of address rows, the nearest standard
+    address of coordinate rows, and a message for rows that need a look (swapped lat/lon, another
+    datum, fuzzy matches, bad rows); `gridmap --lang zh locate-batch …` writes those messages in Chinese.
+
+    With --engine dask, IN is a folder (or several files) of CSV/Parquet partitions with the same
+    columns, and --out a folder that gets one result per partition, with the partition's name
+    (and the extension of --geoparquet, else the partition's own). The partitions are located on a
+    local cluster of --workers processes, or on the cluster of --scheduler: its workers need
+    gridmap installed; the data are sent to them once.
 
     IN and the result are held to the limits of signed-in staff on the web (GRIDMAP_MAX_UPLOAD_MB,
     GRIDMAP_BATCH_MAX_ROWS, GRIDMAP_BATCH_MAX_COLUMNS, GRIDMAP_BATCH_MAX_CELL_CHARS,
-    GRIDMAP_BATCH_MAX_UNPACKED_MB, GRIDMAP_BATCH_MAX_RESPONSE_MB).
+    GRIDMAP_BATCH_MAX_UNPACKED_MB, GRIDMAP_BATCH_MAX_RESPONSE_MB), per partition with --engine dask.
+
+    \b
+    Examples:
+      gridmap locate-batch people.csv --out people-grids.csv
+      gridmap locate-batch points.parquet --out points.geoparquet --chunk-rows 500000
+      gridmap locate-batch parts/ --engine dask --workers 2 --out results/
+      gridmap locate-batch parts/ --engine dask --scheduler tcp://10.0.0.5:8786 --out results/
     """
     import time
 
-    from app import settings
-    from app.geo import tabular
-    from app.geo.locate import locate_frame, summarize
+    from app.geo import batch, tabular
+    from app.geo._batch_dask import ENGINES, locate_partitions, partitions
 
     started = time.perf_counter()
+    if engine not in ENGINES:
+        raise batch.BatchError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if engine != "dask" and (scheduler is not None or workers is not None):
+        raise batch.BatchError("--scheduler and --workers go with --engine dask")
+    if scheduler is not None and workers is not None:
+        raise batch.BatchError("give --scheduler or --workers, not both")
     limits = tabular.TableLimits.from_config(settings.resolve(), signed_in=True)
-    df = tabular.read_table(infile, label=str(infile), limits=limits)
-    click.echo(f"read {len(df)} rows from {infile}", err=True)
+    lang = click.get_current_context().find_root().params.get("lang")
+    rows_of = chunk_rows or batch.DEFAULT_CHUNK_ROWS
+    folder = engine == "dask" or len(inputs) > 1 or any(p.is_dir() for p in inputs)
+    if folder:
+        parts = partitions(inputs)
+        if outfile.exists() and not outfile.is_dir():
+            raise batch.BatchError(f"--out {outfile} is a file; give a folder for partitions")
+        suffix = ".geoparquet" if geoparquet else None
+    else:
+        batch.output_format(outfile, geoparquet)
     ds = dataset(data_dir)
     if grids_file is not None:
         from app.geo.locate import with_grids
 
         ds = with_grids(ds, grids_file)
 
-    def progress(done: int, total: int) -> None:
-        click.echo(f"  located {done}/{total} rows", err=True)
+    def progress(done: int, total: int | None, seconds: float) -> None:
+        click.echo(batch.format_progress(done, total, seconds), err=True)
 
-    result = locate_frame(ds, df, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col,
-                          progress=progress)
-    lang = click.get_current_context().find_root().params.get("lang")
+    if folder:
+        def partition_done(i: int, n: int, res: batch.BatchResult, seconds: float, rows: int) -> None:
+            if not quiet:
+                click.echo(f"  partition {i}/{n} {res.out.name}: {res.counts['total']:,} rows; "
+                           f"{rows:,} rows in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)", err=True)
+
+        results = locate_partitions(ds, parts, outfile, engine=engine, scheduler=scheduler, workers=workers or 2,
+                                    suffix=suffix, crs=crs, lon_col=lon_col, lat_col=lat_col,
+                                    address_col=address_col, limits=limits, chunk_rows=rows_of, lang=lang,
+                                    done=partition_done)
+        counts: dict[str, int] = {}
+        for res in results:
+            for k, v in res.counts.items():
+                counts[k] = counts.get(k, 0) + v
+        click.echo(f"wrote {len(results)} files to {outfile}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+                   + f" in {time.perf_counter() - started:.1f} s")
+        return
+    translate = None
     if lang == "zh":  # gridmap --lang zh locate-batch …: row messages in Chinese, in the file and here
         from app import messages
 
         translate = messages.row_translator(lang)
-        result["message"] = [translate(m) if isinstance(m, str) else m for m in result["message"]]
-    tabular.write_table(result, outfile, lon="lon_wgs84", lat="lat_wgs84", limits=limits)
-    counts = summarize(result)
-    noted = (result["status"] != "ok") | (result["message"].fillna("").astype(str) != "")
-    for _, row in result[noted.to_numpy()].head(20).iterrows():
-        click.echo(f"  row {int(row.name) + 2}: {row['status']}: {row['message']}", err=True)
-    click.echo(f"wrote {outfile}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    res = batch.locate_file(ds, inputs[0], outfile, crs=crs, lon_col=lon_col, lat_col=lat_col,
+                            address_col=address_col, limits=limits, chunk_rows=rows_of, geoparquet=geoparquet,
+                            translate=translate, progress=None if quiet else progress)
+    for line, status, message in res.noted:
+        click.echo(f"  row {line}: {status}: {message}", err=True)
+    click.echo(f"wrote {outfile}: " + ", ".join(f"{k} {v}" for k, v in res.counts.items())
                + f" in {time.perf_counter() - started:.1f} s")
 
 

@@ -1,0 +1,262 @@
+"""Batch location of a whole file, streamed in chunks: read with pyarrow, locate each chunk, write it."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from app.errors import GridmapError
+from app.geo import tabular
+from app.geo._tabular_limits import TableError, TableLimits
+from app.geo._tabular_stream import PARQUET_EXTENSIONS, RaggedCsv, TableStream, csv_stream, parquet_stream
+from app.geo._tabular_write import STREAM_FORMATS, ChunkWriter, result_schema
+from app.geo.dataset import Dataset
+from app.geo.locate import STATUSES, locate_frame
+
+#: Rows located at a time: memory grows with this, not with the file.
+DEFAULT_CHUNK_ROWS = 200_000
+#: Output formats by extension (``--geoparquet`` turns ``.parquet`` into GeoParquet).
+OUT_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".parquet": "parquet",
+               ".geoparquet": "geoparquet"}
+#: Input extensions a batch job reads.
+IN_EXTENSIONS = tabular.TEXT_EXTENSIONS + tabular.SHEET_EXTENSIONS + PARQUET_EXTENSIONS
+#: Types of the columns :func:`app.geo.locate.locate_frame` adds.
+RESULT_TYPES: dict[str, pa.DataType] = {
+    **{name: pa.string() for name in ("grid_code", "grid_name", "committee_code", "committee_name",
+                                      "division_code", "division_name", "status", "match_kind",
+                                      "matched_address", "nearest_grid_code", "nearest_address", "message")},
+    **{name: pa.float64() for name in ("score", "distance_m", "nearest_address_m", "lon_wgs84", "lat_wgs84")},
+    "on_border": pa.bool_(),
+}
+#: Rows with a status other than ok or a message, listed at most in :attr:`BatchResult.noted`.
+MAX_NOTED = 20
+
+#: ``progress(rows_done, rows_total_or_None, seconds)``.
+Progress = Callable[[int, "int | None", float], None]
+
+
+class BatchError(GridmapError, ValueError):
+    """A batch job that cannot run: bad options, partitions or cluster; the message names the problem."""
+
+    default_key = "batch"
+
+
+@dataclass
+class BatchResult:
+    """What a batch job did.
+
+    Attributes
+    ----------
+    out : Path
+        The file written.
+    counts : dict
+        Rows by status, and ``total``.
+    noted : list of (int, str, str)
+        The first rows needing a look: (line in the input, 2 for the first data row; status; message).
+    seconds : float
+        Wall time.
+    reader : str
+        ``"csv"``, ``"parquet"``, ``"geoparquet"`` (streamed) or ``"memory"`` (XLSX, ragged CSV).
+    """
+
+    out: Path
+    counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in (*STATUSES, "total")})
+    noted: list[tuple[int, str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    reader: str = "csv"
+
+
+def output_format(out: Path, geoparquet: bool = False) -> str:
+    """The format of an output file from its extension, refusing an unknown one before any work.
+
+    Parameters
+    ----------
+    out : Path
+        The output file.
+    geoparquet : bool
+        Write GeoParquet even to ``.parquet``.
+
+    Returns
+    -------
+    str
+        ``csv``, ``xlsx``, ``geojson``, ``parquet`` or ``geoparquet``.
+
+    Raises
+    ------
+    BatchError
+        Unknown extension, or ``geoparquet`` with another format than Parquet.
+    """
+    fmt = OUT_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise BatchError(f"cannot write {out.name!r}: unknown format {out.suffix or '(none)'!r}; "
+                         f"use one of {', '.join(OUT_FORMATS)}")
+    if geoparquet and fmt not in ("parquet", "geoparquet"):
+        raise BatchError(f"--geoparquet needs a .parquet or .geoparquet output, not {out.suffix!r}")
+    return "geoparquet" if geoparquet else fmt
+
+
+def open_input(path: Path, chunk_rows: int, limits: TableLimits | None) -> TableStream:
+    """Open an input file for streaming (CSV, Parquet, GeoParquet) or read it whole (XLSX).
+
+    Raises
+    ------
+    TableError
+        Missing file, unknown extension, unreadable content, or over ``limits``.
+    """
+    ext = path.suffix.lower()
+    if not path.is_file():
+        raise TableError("file not found" if not path.exists() else "is a folder, not a file")
+    if ext in PARQUET_EXTENSIONS:
+        return parquet_stream(path, chunk_rows, limits)
+    if ext in tabular.TEXT_EXTENSIONS or not ext:
+        return csv_stream(path, chunk_rows, limits)
+    return _memory_stream(path, chunk_rows, limits)
+
+
+def _memory_stream(path: Path, chunk_rows: int, limits: TableLimits | None) -> TableStream:
+    """A file read whole by :func:`app.geo.tabular.read_table`, handed out in chunks."""
+    df = tabular.read_table(path, limits=limits)
+    chunks = (df.iloc[i:i + chunk_rows] for i in range(0, len(df), chunk_rows))
+    schema = pa.schema([(str(c), pa.string()) for c in df.columns])
+    return TableStream([str(c) for c in df.columns], schema, chunks, total=len(df), kind="memory")
+
+
+def locate_file(ds: Dataset, infile: Path, outfile: Path, *, crs: str | int | None = None,
+                lon_col: str | None = None, lat_col: str | None = None, address_col: str | None = None,
+                limits: TableLimits | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, geoparquet: bool = False,
+                translate: Callable[[str], str] | None = None, progress: Progress | None = None) -> BatchResult:
+    """Locate every row of a file, a chunk at a time, and write the result as it goes.
+
+    CSV and (Geo)Parquet are read and written with pyarrow in chunks of ``chunk_rows`` rows,
+    so memory does not grow with the file. XLSX input and XLSX/GeoJSON output are whole-file
+    (in memory), and so is a CSV whose rows do not all have the header's number of fields (the
+    row-by-row reader pads short rows as before). Each chunk is located by
+    :func:`app.geo.locate.locate_frame`: every row is kept with its status and message. The
+    result is written to a temporary file next to ``outfile`` and renamed when complete, so a
+    refused or failed job leaves no output.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    infile, outfile : Path
+        Input (.csv/.tsv/.txt, .xlsx, .parquet, .geoparquet) and output (see :data:`OUT_FORMATS`).
+    crs : str or int, optional
+        CRS of the coordinates; by default WGS84, or a GeoParquet input's own CRS.
+    lon_col, lat_col, address_col : str, optional
+        Columns; found by name when not given.
+    limits : TableLimits, optional
+        Limits of the input and the result (the staff limits on the CLI).
+    chunk_rows : int
+        Rows located at a time.
+    geoparquet : bool
+        Write GeoParquet (a WKB point geometry and ``geo`` metadata) to a ``.parquet`` output.
+    translate : callable, optional
+        Turns each row message into the user's language.
+    progress : callable, optional
+        Called after each chunk as ``progress(done, total, seconds)``; total is None when unknown.
+
+    Returns
+    -------
+    BatchResult
+        Counts by status, the first rows needing a look, timing.
+
+    Raises
+    ------
+    BatchError, TableError, TableLimitError, LocateError
+        Bad output extension, unreadable input, over the limits, no coordinate or address column.
+    """
+    started = time.perf_counter()
+    fmt = output_format(outfile, geoparquet)
+    tmp = outfile.with_name(f".{outfile.name}.partial")
+    try:
+        try:
+            try:
+                result = _run(ds, open_input(infile, chunk_rows, limits), tmp, fmt, crs, lon_col, lat_col,
+                              address_col, limits, translate, progress, started)
+            except RaggedCsv:  # pyarrow cannot pad a short row: read it row by row, as before
+                result = _run(ds, _memory_stream(infile, chunk_rows, limits), tmp, fmt, crs, lon_col, lat_col,
+                              address_col, limits, translate, progress, started)
+        except TableError as exc:
+            if exc.message.startswith(f"{infile}: "):
+                raise
+            raise type(exc)(f"{infile}: {exc.message}", exc.status, key=exc.key, **exc.detail) from None
+        os.replace(tmp, outfile)
+    finally:
+        tmp.unlink(missing_ok=True)
+    result.out = outfile
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int | None, lon_col: str | None,
+         lat_col: str | None, address_col: str | None, limits: TableLimits | None,
+         translate: Callable[[str], str] | None, progress: Progress | None, started: float) -> BatchResult:
+    result = BatchResult(tmp, reader=stream.kind)
+    lon_col, lat_col = lon_col or stream.lon, lat_col or stream.lat
+    crs = crs if crs is not None else stream.crs
+    writer: ChunkWriter | None = None
+    whole: list[pd.DataFrame] = []
+    done = 0
+    try:
+        for chunk in stream.chunks:
+            out = locate_frame(ds, chunk, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col)
+            if translate is not None:
+                out["message"] = [translate(m) if isinstance(m, str) and m else m for m in out["message"]]
+            _count(result, out)
+            if fmt in STREAM_FORMATS:
+                if writer is None:
+                    writer = _writer(tmp, fmt, stream.schema, list(out.columns), limits)
+                writer.write(out)
+            else:
+                whole.append(out)
+            done += len(out)
+            if progress is not None:
+                progress(done, stream.total, time.perf_counter() - started)
+        if done == 0:  # a header without rows: the result has the header and the columns added
+            empty = pd.DataFrame({c: pd.Series(dtype=object) for c in stream.columns})
+            out = locate_frame(ds, empty, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col)
+            if fmt in STREAM_FORMATS:
+                writer = _writer(tmp, fmt, stream.schema, list(out.columns), limits)
+            else:
+                whole.append(out)
+        if writer is not None:
+            writer.close()
+            writer = None
+        else:
+            tabular.write_table(pd.concat(whole), tmp, fmt=fmt, lon="lon_wgs84", lat="lat_wgs84", limits=limits)
+    finally:
+        if writer is not None:
+            writer.close()
+    return result
+
+
+def _writer(tmp: Path, fmt: str, schema: pa.Schema, columns: list[str], limits: TableLimits | None) -> ChunkWriter:
+    return ChunkWriter(tmp, fmt, result_schema(schema, columns, RESULT_TYPES), lon="lon_wgs84", lat="lat_wgs84",
+                       limits=limits)
+
+
+def _count(result: BatchResult, out: pd.DataFrame) -> None:
+    """Add a located chunk's statuses to the counts and its first rows needing a look to the notes."""
+    status = out["status"].astype(str)
+    for s, n in status.value_counts().items():
+        result.counts[str(s)] = result.counts.get(str(s), 0) + int(n)
+    result.counts["total"] += len(out)
+    if len(result.noted) < MAX_NOTED:
+        message = out["message"].fillna("").astype(str)
+        noted = ((status != "ok") | (message != "")).to_numpy()
+        for pos in out.index[noted][:MAX_NOTED - len(result.noted)]:
+            result.noted.append((int(pos) + 2, str(out.at[pos, "status"]), str(message.at[pos])))
+
+
+def format_progress(done: int, total: int | None, seconds: float) -> str:
+    """One progress line: rows done (of the total when known) and rows per second."""
+    rate = done / seconds if seconds > 0 else 0.0
+    of = f"/{total:,} ({100 * done / total:.0f}%)" if total else ""
+    return f"  located {done:,}{of} rows, {rate:,.0f} rows/s"
