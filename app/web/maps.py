@@ -29,7 +29,7 @@ from app.web.i18n import t
 bp = Blueprint("maps", __name__)
 
 #: Basemaps selectable with GRIDMAP_BASEMAP.
-BASEMAPS = ("none", "osm", "tianditu", "amap")
+BASEMAPS = ("none", "local", "osm", "tianditu", "amap")
 #: Vendor files the page layout (base.html) already loads: left out of Folium's header.
 _LAYOUT_ASSETS = ("bootstrap/css/bootstrap.min.css", "fontawesome/css/all.min.css")
 #: Folium defaults our maps do not use (jQuery, Bootstrap JS, awesome markers): not loaded at all.
@@ -93,6 +93,10 @@ def basemap() -> Basemap:
                     "subdomains": "01234567", "max_zoom": 18},),
             overlays=({"url": wmts.replace("{layer}", "cva"), "name": "cva", "attr": attr,
                        "subdomains": "01234567", "max_zoom": 18},))
+    if key == "local":  # the BASEMAP_FILE, served by the app (app/web/basemap.py)
+        from app.web.basemap import tile_spec
+
+        return Basemap("local", tiles=(tile_spec(),))
     if key == "amap":
         return Basemap("amap", datum="gcj02", tiles=({
             "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
@@ -105,7 +109,8 @@ def _add_tiles(m: folium.Map, bm: Basemap) -> list[folium.TileLayer]:
     layers = []
     for spec in bm.tiles:
         layer = folium.TileLayer(tiles=spec["url"], attr=spec["attr"], name=spec["name"],
-                                 subdomains=spec["subdomains"], max_zoom=spec["max_zoom"], overlay=False)
+                                 subdomains=spec["subdomains"], max_zoom=spec["max_zoom"], overlay=False,
+                                 **spec.get("options", {}))
         layer.add_to(m)
         layers.append(layer)
     for spec in bm.overlays:
