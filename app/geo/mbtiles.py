@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -145,7 +146,7 @@ def _open_mbtiles(path: Path) -> TileFile:
 def _open_pmtiles(path: Path) -> TileFile:
     try:
         from pmtiles.reader import MmapSource, Reader
-        from pmtiles.tile import TileType
+        from pmtiles.tile import Compression, TileType
     except ImportError:
         raise BasemapFileError(f"{path}: reading PMTiles needs the pmtiles package (pip install pmtiles)") from None
     handle = path.open("rb")
@@ -160,10 +161,12 @@ def _open_pmtiles(path: Path) -> TileFile:
     fmt = _format(names.get(header["tile_type"], ""), None, path)
     bounds = (header["min_lon_e7"] / 1e7, header["min_lat_e7"] / 1e7, header["max_lon_e7"] / 1e7, header["max_lat_e7"] / 1e7)
     lock = threading.Lock()
+    gzipped = header.get("tile_compression") == Compression.GZIP
 
     def read(z: int, x: int, y: int) -> bytes | None:
         with lock:
-            return reader.get(z, x, y)
+            data = reader.get(z, x, y)
+        return gzip.decompress(data) if data and gzipped else data
 
     return TileFile(path, fmt, int(header["min_zoom"]), int(header["max_zoom"]), _bounds(",".join(map(str, bounds))),
                     str(meta.get("name", "")), str(meta.get("attribution", "")), _reader=read)

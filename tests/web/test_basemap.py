@@ -43,8 +43,31 @@ def make_mbtiles(path: Path, maxzoom: int = 2, fmt: str = "png") -> Path:
     return path
 
 
-@pytest.fixture
-def mbtiles(tmp_path: Path) -> Path:
+def make_pmtiles(path: Path, maxzoom: int = 2) -> Path:
+    """Write the same tiles as :func:`make_mbtiles` into a PMTiles archive (XYZ numbering, no flip)."""
+    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.writer import Writer
+
+    with path.open("wb") as fh:
+        writer = Writer(fh)
+        tiles = sorted((zxy_to_tileid(z, x, y), (z, x, y)) for z in range(maxzoom + 1)
+                       for x in range(2 ** z) for y in range(2 ** z))
+        for tid, zxy in tiles:
+            writer.write_tile(tid, _png(colour(*zxy)))
+        writer.finalize({"tile_type": TileType.PNG, "tile_compression": Compression.NONE, "min_zoom": 0,
+                         "max_zoom": maxzoom, "min_lon_e7": -1800000000, "min_lat_e7": -850000000,
+                         "max_lon_e7": 1800000000, "max_lat_e7": 850000000, "center_zoom": 0,
+                         "center_lon_e7": 0, "center_lat_e7": 0},
+                        {"name": "测绘院底图", "attribution": "市测绘院 <b>2026</b>"})
+    return path
+
+
+@pytest.fixture(params=["mbtiles", "pmtiles"])
+def mbtiles(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The test basemap as an MBTiles file and as a PMTiles archive."""
+    if request.param == "pmtiles":
+        pytest.importorskip("pmtiles")
+        return make_pmtiles(tmp_path / "base.pmtiles")
     return make_mbtiles(tmp_path / "base.mbtiles")
 
 
