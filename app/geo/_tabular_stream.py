@@ -178,8 +178,11 @@ def csv_stream(path: Path, chunk_rows: int, limits: TableLimits | None) -> Table
     types = {name: pa.string() for name in raw} | {"\ufeff" + raw[0]: pa.string()}
     block = BLOCK_BYTES if limits is None else max(BLOCK_BYTES, 8 * limits.max_cell_chars)
 
+    ragged: list[int] = []
+
     def invalid(row: Any) -> str:
-        raise RaggedCsv(f"row has {row.actual_columns} fields but the header has {row.expected_columns}")
+        ragged.append(row.actual_columns)  # raising here would be swallowed by pyarrow
+        return "error"
 
     def tables() -> Iterator[pa.Table]:
         try:
@@ -190,6 +193,8 @@ def csv_stream(path: Path, chunk_rows: int, limits: TableLimits | None) -> Table
                 convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
                                                      quoted_strings_can_be_null=False))
         except pa.ArrowInvalid as exc:
+            if ragged or "columns, got" in str(exc):
+                raise RaggedCsv(str(exc)) from None
             raise _arrow_error(exc) from None
         rows = 0
         with reader:
@@ -199,6 +204,8 @@ def csv_stream(path: Path, chunk_rows: int, limits: TableLimits | None) -> Table
                 except StopIteration:
                     break
                 except pa.ArrowInvalid as exc:
+                    if ragged or "columns, got" in str(exc):
+                        raise RaggedCsv(str(exc)) from None
                     raise _arrow_error(exc) from None
                 if batch.num_columns != len(header):
                     raise RaggedCsv("the header row has another number of fields than pyarrow read")

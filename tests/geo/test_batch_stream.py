@@ -1,0 +1,159 @@
+"""Streaming batch location (app.geo.batch): pyarrow chunks give the answers of the in-memory path, row by row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from app.cli import main
+from app.geo import batch
+from app.geo.dataset import Dataset
+from app.geo.locate import locate_frame
+from app.geo.tabular import read_table, write_table
+
+
+def _rows(ds: Dataset) -> pd.DataFrame:
+    """A small table of every kind of row: inside, swapped, outside, bad, address-only, empty."""
+    pts = ds.grids.geometry.representative_point()
+    addr = ds.layer("addresses")["address"].astype(str).tolist()
+    rows = [{"id": f"p{i}", "lon": f"{p.x:.6f}", "lat": f"{p.y:.6f}", "address": ""} for i, p in enumerate(pts[:4])]
+    p = pts.iloc[0]
+    rows += [
+        {"id": "swapped", "lon": f"{p.y:.6f}", "lat": f"{p.x:.6f}", "address": ""},
+        {"id": "far", "lon": "100.5", "lat": "30.25", "address": ""},
+        {"id": "bad", "lon": "abc", "lat": "", "address": ""},
+        {"id": "addr", "lon": "", "lat": "", "address": addr[0]},
+        {"id": "nonsense", "lon": "", "lat": "", "address": "不详"},
+        {"id": "  padded ", "lon": f" {p.x:.6f} ", "lat": f"{p.y:.6f}", "address": " 无 "},
+    ]
+    return pd.DataFrame(rows)
+
+
+def _csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> Path:
+    path.write_bytes(df.to_csv(index=False).encode(encoding))
+    return path
+
+
+def _same(a: Path, b: Path) -> None:
+    pd.testing.assert_frame_equal(pd.read_csv(a), pd.read_csv(b), check_dtype=False)
+
+
+def test_csv_stream_equals_in_memory_path_at_every_chunk_size(ds: Dataset, tmp_path: Path):
+    src = _csv(_rows(ds), tmp_path / "in.csv")
+    ref = tmp_path / "ref.csv"
+    write_table(locate_frame(ds, read_table(src)), ref)
+    outs = []
+    for rows in (1, 3, 1000):
+        out = tmp_path / f"out{rows}.csv"
+        res = batch.locate_file(ds, src, out, chunk_rows=rows)
+        assert res.reader == "csv" and res.counts["total"] == 10
+        _same(out, ref)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2] and outs[0].startswith(b"\xef\xbb\xbf")
+    got = pd.read_csv(tmp_path / "out3.csv", dtype=str, keep_default_na=False).set_index("id")
+    assert got.loc["swapped", "status"] == "ok" and "swapped" in got.loc["swapped", "message"]
+    assert got.loc["bad", "status"] == "invalid" and got.loc["bad", "message"] == "missing or non-numeric coordinates"
+    assert got.loc["far", "status"] == "outside" and got.loc["addr", "match_kind"] != ""
+    assert got.loc["padded", "status"] == "ok"  # cells are stripped, as the row-by-row reader does
+
+
+def test_gb18030_csv_is_transcoded(ds: Dataset, tmp_path: Path):
+    df = _rows(ds).rename(columns={"lon": "经度", "lat": "纬度", "address": "地址"})
+    utf8 = _csv(df, tmp_path / "u.csv")
+    gbk = _csv(df, tmp_path / "g.csv", "gb18030")
+    with pytest.raises(UnicodeDecodeError):
+        gbk.read_bytes().decode("utf-8")
+    batch.locate_file(ds, utf8, tmp_path / "u_out.csv", chunk_rows=4)
+    batch.locate_file(ds, gbk, tmp_path / "g_out.csv", chunk_rows=4)
+    assert (tmp_path / "u_out.csv").read_bytes() == (tmp_path / "g_out.csv").read_bytes()
+    ref = tmp_path / "ref.csv"
+    write_table(locate_frame(ds, read_table(gbk)), ref)
+    _same(tmp_path / "g_out.csv", ref)
+
+
+def test_parquet_in_and_out_keeps_types_and_answers(ds: Dataset, tmp_path: Path):
+    df = _rows(ds)
+    df["n"] = range(len(df))
+    src = tmp_path / "in.parquet"
+    df.to_parquet(src)
+    out = tmp_path / "out.parquet"
+    res = batch.locate_file(ds, src, out, chunk_rows=3)
+    assert res.reader == "parquet"
+    got = pd.read_parquet(out)
+    ref = locate_frame(ds, pd.read_parquet(src))
+    assert got["n"].dtype == "int64" and got["on_border"].dtype == bool
+    pd.testing.assert_frame_equal(got, ref.reset_index(drop=True), check_dtype=False)
+
+
+def test_geoparquet_in_takes_the_point_geometry_and_out_writes_one(ds: Dataset, tmp_path: Path):
+    df = _rows(ds)
+    x = pd.to_numeric(df.pop("lon"), errors="coerce")
+    y = pd.to_numeric(df.pop("lat"), errors="coerce")
+    geom = [shapely.Point(a, b) if a == a and b == b else None for a, b in zip(x, y, strict=True)]
+    gdf = gpd.GeoDataFrame(df.drop(columns="address"), geometry=geom, crs="EPSG:4326")
+    src = tmp_path / "in.geoparquet"
+    gdf.to_parquet(src)
+    out = tmp_path / "out.geoparquet"
+    res = batch.locate_file(ds, src, out, chunk_rows=4)
+    assert res.reader == "geoparquet"
+    got = gpd.read_parquet(out)
+    assert got.crs.to_epsg() == 4326 or "CRS84" in got.crs.to_string()
+    ref = locate_frame(ds, pd.DataFrame({"id": df["id"], "lon": x, "lat": y}))
+    assert got["grid_code"].tolist() == ref["grid_code"].tolist()
+    assert got["status"].tolist() == ref["status"].tolist() and got["message"].tolist() == ref["message"].tolist()
+    inside = got["lon_wgs84"].notna()
+    assert shapely.equals(got.geometry[inside].values, shapely.points(got.loc[inside, ["lon_wgs84", "lat_wgs84"]])).all()
+    assert got.geometry[~inside].isna().all()
+    # plain Parquet out, or GeoParquet to .parquet with the flag
+    batch.locate_file(ds, src, tmp_path / "plain.parquet")
+    assert b"geo" not in (pd.io.parquet.import_optional_dependency("pyarrow.parquet")
+                          .read_schema(tmp_path / "plain.parquet").metadata or {})
+    batch.locate_file(ds, src, tmp_path / "flag.parquet", geoparquet=True)
+    assert gpd.read_parquet(tmp_path / "flag.parquet").geometry.notna().sum() == inside.sum()
+
+
+def test_ragged_csv_falls_back_to_the_row_reader(ds: Dataset, tmp_path: Path):
+    p = ds.grids.geometry.representative_point().iloc[0]
+    src = tmp_path / "r.csv"
+    src.write_text(f"id,lon,lat\na,{p.x},{p.y}\nb,{p.x}\nc,{p.x},{p.y},\n", encoding="utf-8")
+    res = batch.locate_file(ds, src, tmp_path / "r_out.csv", chunk_rows=2)
+    assert res.reader == "memory"
+    ref = tmp_path / "ref.csv"
+    write_table(locate_frame(ds, read_table(src)), ref)
+    _same(tmp_path / "r_out.csv", ref)
+
+
+def test_progress_and_refusals_leave_no_output(ds: Dataset, tmp_path: Path):
+    src = _csv(_rows(ds), tmp_path / "in.csv")
+    seen: list[tuple[int, int | None]] = []
+    batch.locate_file(ds, src, tmp_path / "o.csv", chunk_rows=4, progress=lambda d, t, s: seen.append((d, t)))
+    assert seen == [(4, None), (8, None), (10, None)]
+    assert "located 10/20 (50%) rows" in batch.format_progress(10, 20, 1.0)
+    with pytest.raises(batch.BatchError, match="unknown format"):
+        batch.locate_file(ds, src, tmp_path / "o.doc")
+    with pytest.raises(batch.BatchError, match="--geoparquet"):
+        batch.locate_file(ds, src, tmp_path / "o.csv", geoparquet=True)
+    assert not (tmp_path / "o.doc").exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_cli_prints_progress_unless_quiet(runner, data_dir: Path, tmp_path: Path, ds: Dataset):
+    src = _csv(_rows(ds), tmp_path / "in.csv")
+    args = ["locate-batch", str(src), "--out", str(tmp_path / "o.parquet"), "--chunk-rows", "4",
+            "--data-dir", str(data_dir)]
+    r = runner.invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "located 4 rows" in r.stderr and "located 10 rows" in r.stderr and "rows/s" in r.stderr
+    assert "row 8: invalid: missing or non-numeric coordinates" in r.stderr
+    assert "total 10" in r.stdout
+    r = runner.invoke(main, [*args, "--quiet"])
+    assert r.exit_code == 0 and "located" not in r.stderr
+    r = runner.invoke(main, ["--lang", "zh", *args])
+    assert r.exit_code == 0
+    messages = pd.read_parquet(tmp_path / "o.parquet")["message"].tolist()
+    assert any("坐标" in m for m in messages if m)
+    r = runner.invoke(main, ["locate-batch", str(src), "--out", str(tmp_path / "o.txt"), "--data-dir", str(data_dir)])
+    assert r.exit_code == 1 and "unknown format" in r.output and "Traceback" not in r.output
