@@ -117,8 +117,8 @@ def _print_table(label: str, this: pd.DataFrame, base: pd.DataFrame) -> None:
           f"{'base: right-ok':>14} {'wrong-ok':>8}")
     for kind in t.index:
         r, s = t.loc[kind], b.loc[kind]
-        right = "" if pd.isna(r.right_ok) else f"{r.right_ok:13.1f}%"
-        bright = "" if pd.isna(s.right_ok) else f"{s.right_ok:13.1f}%"
+        right = "" if pd.isna(r.right_ok) else f"{r.right_ok:13.2f}%"
+        bright = "" if pd.isna(s.right_ok) else f"{s.right_ok:13.2f}%"
         print(f"  {kind:16} {int(r.n):6d} | {right:>14} {r.ambiguous:8.1f}% {r.wrong_ok:7.2f}% | "
               f"{bright:>14} {s.wrong_ok:7.2f}%")
     print("  (found = the kinds grid staff type for an existing address; random_char is a stress kind outside it;")

@@ -256,8 +256,8 @@ class AddressMatcher:
                         return "" if norm.startswith(name) else self._committee_name.get(name, "")
         return ""
 
-    def _exact_core(self, street: str, number: int, suffix: str, exact: list[int], limit: int) -> _CoreResult:
-        """:meth:`_match_core` for a text that is a known address and names no committee (most of a batch)."""
+    def _known_core(self, street: str, number: int, suffix: str, exact: Sequence[int], limit: int) -> _CoreResult:
+        """:meth:`_match_core` for a known street with a number and no committee named (most of a batch)."""
         scored = dict.fromkeys(exact, 100.0)
         on_street = self._by_street[street]
         for i in on_street.get(number, ()):
@@ -278,17 +278,16 @@ class AddressMatcher:
                     scored[i] = max(50, 86 - 2 * abs(num - number))
         ranked = sorted(scored.items(), key=lambda t: (-t[1], t[0]))
         rows = self._rows
-        top = rows[ranked[0][0]].address
-        tied = any(s >= 100 and rows[i].address != top for i, s in ranked[1:])
         cands = tuple(_new_tuple(Candidate, (rows[i][0], float(s), *rows[i][2:])) for i, s in ranked[:limit])
-        return ("ambiguous", cands, "") if tied else ("ok", cands, "normalised")
+        status = _status(ranked, rows)
+        return status, cands, "normalised" if status == "ok" else ""
 
     def _match_core(self, norm: str, committee: str, limit: int) -> _CoreResult:
         """Status, candidates and match kind for a normalised, non-empty text."""
         street, number, suffix = parse(norm)
         exact = self._exact.get(norm, ())
-        if exact and not committee and number is not None and street in self._by_street:
-            return self._exact_core(street, number, suffix, exact, limit)
+        if not committee and number is not None and street in self._by_street:
+            return self._known_core(street, number, suffix, exact, limit)
         scored: dict[int, float] = dict.fromkeys(exact, 100.0)
         fuzzy: set[int] = set()
 
@@ -356,13 +355,8 @@ class AddressMatcher:
                         scored[i] -= COMMITTEE_PENALTY
         ranked = sorted(scored.items(), key=lambda t: (-t[1], t[0]))
         rows = self._rows
-        first, best = ranked[0]
-        rival = next((s for i, s in ranked[1:] if rows[i].address != rows[first].address), None)
-        close = rival is not None and rival > best - MARGIN and not (best >= 100 > rival)
-        if best >= OK_THRESHOLD:
-            status = "ambiguous" if close else "ok"
-        else:  # a tie of readings that would each be weak alone is still a tie
-            status = "ambiguous" if close and best >= PLAUSIBLE else "not_found"
+        first = ranked[0][0]
+        status = _status(ranked, rows)
         cands = tuple(_new_tuple(Candidate, (rows[i][0], float(s), *rows[i][2:])) for i, s in ranked[:limit])
         kind = ("fuzzy" if first in fuzzy else "normalised") if status == "ok" else ""
         return status, cands, kind
@@ -443,6 +437,17 @@ class AddressMatcher:
                 res = by_text[text] = self._result(text, by_norm, limit)
             out.append(res)
         return out
+
+
+def _status(ranked: list[tuple[int, float]], rows: list[Candidate]) -> str:
+    """``ok``, ``ambiguous`` or ``not_found`` for scored rows, best first (see :data:`MARGIN`, :data:`PLAUSIBLE`)."""
+    first, best = ranked[0]
+    address = rows[first].address
+    rival = next((s for i, s in ranked[1:] if rows[i].address != address), None)
+    close = rival is not None and rival > best - MARGIN and not (best >= 100 > rival)
+    if best >= OK_THRESHOLD:
+        return "ambiguous" if close else "ok"
+    return "ambiguous" if close and best >= PLAUSIBLE else "not_found"  # weak readings tied are still a tie
 
 
 def results_frame(results: Sequence[MatchResult]) -> pd.DataFrame:
