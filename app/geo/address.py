@@ -326,6 +326,8 @@ class AddressMatcher:
                 wrong_suffix = bool(suffix) and suffix != self._suffix[i]
                 score = 100 - penalty - (_SUFFIX_PENALTY if wrong_suffix else 0)
                 add(i, score if penalty == hits[0].penalty else min(score, cap), is_fuzzy)
+            if penalty != hits[0].penalty:  # neighbours (<= 86) of a likelier street only, as suggestions
+                continue
             pos = bisect.bisect_left(numbers, number)
             lo, hi = pos - 1, pos + (pos < len(numbers) and numbers[pos] == number)
             for _ in range(limit):  # the nearest other numbers, walking outwards
