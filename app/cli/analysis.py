@@ -67,7 +67,7 @@ def locate(x: str | None, y: str | None, crs: str, address: str | None, limit: i
 @click.option("--geoparquet", is_flag=True, help="Write GeoParquet (WKB point geometry and geo metadata) to .parquet.")
 @click.option("--chunk-rows", type=click.IntRange(1), default=None,
               help="Rows read, located and written at a time; memory grows with it, not with the file "
-              "[default: 200000].")
+              "[default: 50000].")
 @click.option("--engine", default="local", show_default=True,
               help="local: this process; dask: the partitions of IN on a dask.distributed cluster.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",

@@ -106,7 +106,7 @@ def locate_partitions(ds: Dataset, parts: list[Path], outdir: Path, *, engine: s
                       scheduler: str | None = None, workers: int = 2, processes: bool = True,
                       suffix: str | None = None, crs: str | int | None = None, lon_col: str | None = None,
                       lat_col: str | None = None, address_col: str | None = None,
-                      limits: TableLimits | None = None, chunk_rows: int = 200_000, lang: str | None = None,
+                      limits: TableLimits | None = None, chunk_rows: int = 50_000, lang: str | None = None,
                       done: PartitionDone | None = None) -> list[BatchResult]:
     """Locate every partition into ``outdir`` (one result per partition), here or on a Dask cluster.
 

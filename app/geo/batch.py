@@ -20,7 +20,7 @@ from app.geo.dataset import Dataset
 from app.geo.locate import STATUSES, locate_frame
 
 #: Rows located at a time: memory grows with this, not with the file.
-DEFAULT_CHUNK_ROWS = 200_000
+DEFAULT_CHUNK_ROWS = 50_000
 #: Output formats by extension (``--geoparquet`` turns ``.parquet`` into GeoParquet).
 OUT_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".parquet": "parquet",
                ".geoparquet": "geoparquet"}
