@@ -37,7 +37,7 @@ PAGES: dict[str, tuple[str, str | None, bool]] = {
     "admin": ("/admin", "admin", False),
     "admin-users": ("/admin/users", "admin", False),
     "admin-audit": ("/admin/audit", "admin", False),
-    "admin-rollback": ("/admin/rollback", "admin", False),
+    "admin-rollback-refused": ("/admin/rollback", "admin", False),  # no version given: the 409 page
 }
 SHOTS = Path("/work/notes/shots")
 _OVERFLOW = "document.scrollingElement.scrollWidth - window.innerWidth"
