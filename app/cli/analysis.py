@@ -110,11 +110,10 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
     import time
 
     from app.geo import batch, tabular
-    from app.geo._batch_dask import ENGINES, locate_partitions, partitions
 
     started = time.perf_counter()
-    if engine not in ENGINES:
-        raise batch.BatchError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if engine not in batch.ENGINES:
+        raise batch.BatchError(f"unknown engine {engine!r}; use one of {', '.join(batch.ENGINES)}")
     if engine != "dask" and (scheduler is not None or workers is not None):
         raise batch.BatchError("--scheduler and --workers go with --engine dask")
     if scheduler is not None and workers is not None:
@@ -124,7 +123,7 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
     rows_of = chunk_rows or batch.DEFAULT_CHUNK_ROWS
     folder = engine == "dask" or len(inputs) > 1 or any(p.is_dir() for p in inputs)
     if folder:
-        parts = partitions(inputs)
+        parts = batch.partitions(list(inputs))
         if outfile.exists() and not outfile.is_dir():
             raise batch.BatchError(f"--out {outfile} is a file; give a folder for partitions")
         suffix = ".geoparquet" if geoparquet else None
@@ -145,7 +144,7 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
                 click.echo(f"  partition {i}/{n} {res.out.name}: {res.counts['total']:,} rows; "
                            f"{rows:,} rows in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)", err=True)
 
-        results = locate_partitions(ds, parts, outfile, engine=engine, scheduler=scheduler, workers=workers or 2,
+        results = batch.locate_partitions(ds, parts, outfile, engine=engine, scheduler=scheduler, workers=workers or 2,
                                     suffix=suffix, crs=crs, lon_col=lon_col, lat_col=lat_col,
                                     address_col=address_col, limits=limits, chunk_rows=rows_of, lang=lang,
                                     done=partition_done)

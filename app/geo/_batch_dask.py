@@ -10,11 +10,9 @@ from typing import Any
 
 from app.geo._tabular_limits import TableError, TableLimits
 from app.geo._tabular_stream import PARQUET_EXTENSIONS, header_of
-from app.geo.batch import BatchError, BatchResult, locate_file
+from app.geo.batch import ENGINES, BatchError, BatchResult, locate_file
 from app.geo.dataset import Dataset
 
-#: The engines of ``gridmap locate-batch --engine``.
-ENGINES = ("local", "dask")
 #: Extensions of partition files (CSV or Parquet; XLSX is not split into partitions).
 PARTITION_EXTENSIONS = (".csv", ".tsv", ".txt", *PARQUET_EXTENSIONS)
 #: Seconds to wait for a scheduler before giving up.

@@ -34,6 +34,8 @@ RESULT_TYPES: dict[str, pa.DataType] = {
     **{name: pa.float64() for name in ("score", "distance_m", "nearest_address_m", "lon_wgs84", "lat_wgs84")},
     "on_border": pa.bool_(),
 }
+#: The engines of ``gridmap locate-batch --engine``: this process, or a dask.distributed cluster.
+ENGINES = ("local", "dask")
 #: Rows with a status other than ok or a message, listed at most in :attr:`BatchResult.noted`.
 MAX_NOTED = 20
 
@@ -260,3 +262,17 @@ def format_progress(done: int, total: int | None, seconds: float) -> str:
     rate = done / seconds if seconds > 0 else 0.0
     of = f"/{total:,} ({100 * done / total:.0f}%)" if total else ""
     return f"  located {done:,}{of} rows, {rate:,.0f} rows/s"
+
+
+def partitions(inputs: list[Path]) -> list[Path]:
+    """The partition files of folders and files, all with the same columns (see :func:`app.geo._batch_dask.partitions`)."""
+    from app.geo import _batch_dask
+
+    return _batch_dask.partitions(inputs)
+
+
+def locate_partitions(ds: Dataset, parts: list[Path], outdir: Path, **options: object) -> list[BatchResult]:
+    """Locate every partition into ``outdir``, here or on a Dask cluster (see :func:`app.geo._batch_dask.locate_partitions`)."""
+    from app.geo import _batch_dask
+
+    return _batch_dask.locate_partitions(ds, parts, outdir, **options)  # type: ignore[arg-type]
