@@ -103,12 +103,23 @@
       { maxZoom: 19 });
   };
 
+  // popups open clear of the search box and the controls above it (the whole width on a phone)
+  function popupOptions(map, extra) {
+    var box = document.querySelector(".gm-search"), top = 10;
+    if (box) top = box.getBoundingClientRect().bottom - map.getContainer().getBoundingClientRect().top + 10;
+    return L.extend({ autoPanPaddingTopLeft: L.point(10, Math.max(10, top)), autoPanPaddingBottomRight: L.point(10, 10) },
+      extra);
+  }
+
   // a grid's popup: from the payload when the grids were sent whole, else from its record
   live.openGrid = function (map, code, latlng) {
-    var c = gm.cfg, popup = L.popup({ maxWidth: 340, minWidth: 240, className: "gm-grid-popup" }).setLatLng(latlng);
+    var c = gm.cfg, popup = L.popup(popupOptions(map, { maxWidth: 340, minWidth: 240, className: "gm-grid-popup" }))
+      .setLatLng(latlng);
     if (gm.gridLayerByCode && gm.gridLayerByCode[code]) {
       if (!map.hasLayer(gm.gridGroup)) map.addLayer(gm.gridGroup);
-      gm.gridLayerByCode[code].openPopup(latlng);
+      var layer = gm.gridLayerByCode[code];
+      L.extend(layer.getPopup().options, popupOptions(map));
+      layer.openPopup(latlng);
       return;
     }
     popup.setContent('<div class="gm-popup">…</div>').openOn(map);
@@ -240,7 +251,7 @@
       html = '<div class="gm-popup"><div class="gm-popup-title">' + name + ' <span class="gm-code">' + code +
         "</span></div><div>" + kind + "</div></div>";
     }
-    L.popup({ maxWidth: 320, className: "gm-search-popup gm-search-popup-" + r.kind }).setLatLng(at)
+    L.popup(popupOptions(map, { maxWidth: 320, className: "gm-search-popup gm-search-popup-" + r.kind })).setLatLng(at)
       .setContent(html).openOn(map);
   }
 
