@@ -113,6 +113,17 @@ def test_page_fits_the_phone(browser: Any, server: str, sessions: dict[str, Any]
                                 " const r = m.getBoundingClientRect(); return [r.width, r.height]; })()")
             assert box[0] >= size["width"] - 1 and box[1] >= 0.8 * (size["height"] - 52), box
         _shot(page, f"phone-{name}-{phone}.png")
+        if name == "home":  # the layer switcher and the legend start folded and open with a tap
+            layers = page.locator(".leaflet-control-layers").first
+            assert "leaflet-control-layers-expanded" not in (layers.get_attribute("class") or "")
+            page.click(".leaflet-control-layers-toggle")
+            assert "leaflet-control-layers-expanded" in (layers.get_attribute("class") or "")
+            page.click(".gm-legend-title")
+            assert "gm-folded" not in (page.get_attribute(".gm-legend", "class") or "")
+            assert page.evaluate(_OVERFLOW) <= 1
+            _shot(page, f"phone-{name}-{phone}-controls.png")
+            page.click(".gm-legend-title")
+            assert "gm-folded" in (page.get_attribute(".gm-legend", "class") or "")
         toggle.click()
         assert page.locator("#gm-nav").is_visible()
         assert page.locator(".gm-lang a[data-lang=zh]").is_visible() and page.locator(".gm-lang a[data-lang=en]").is_visible()

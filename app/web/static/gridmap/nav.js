@@ -65,7 +65,7 @@
         c.classList.remove("leaflet-control-layers-expanded");
       });
     }
-  });
+  }, true);  /* capture: Leaflet's controls stop clicks from bubbling */
 
   fold();
   if (window.MutationObserver) {
