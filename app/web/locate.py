@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import shapely
@@ -162,14 +163,20 @@ def _args() -> dict:
     return params
 
 
+def _coordinates(params: dict) -> tuple[Any, Any]:
+    """The raw lon/lat (or x/y) of a request's parameters; a 400 when either is missing."""
+    x = params.get("lon", params.get("x"))
+    y = params.get("lat", params.get("y"))
+    if x is None or y is None:
+        raise ApiError("give lon and lat (or x and y)")
+    return x, y
+
+
 @bp.route("/api/v1/locate/point", methods=["GET", "POST"])
 def api_point():
     """Locate one coordinate: lon/lat (or x/y) and an optional crs."""
     p = _args()
-    x = p.get("lon", p.get("x"))
-    y = p.get("lat", p.get("y"))
-    if x is None or y is None:
-        raise ApiError("give lon and lat (or x and y)")
+    x, y = _coordinates(p)
     answer = locate_point(dataset(), x, y, p.get("crs"), personal=_personal())
     if p.get("display") == "gcj02":  # the page draws on GCJ-02 tiles (AMap)
         answer["display"] = _gcj02(answer["wgs84"])
@@ -182,10 +189,7 @@ def api_point():
 def api_reverse():
     """The standard address nearest one coordinate: lon/lat (or x/y) and an optional crs."""
     p = _args()
-    x = p.get("lon", p.get("x"))
-    y = p.get("lat", p.get("y"))
-    if x is None or y is None:
-        raise ApiError("give lon and lat (or x and y)")
+    x, y = _coordinates(p)
     answer = reverse_lookup(dataset(), x, y, p.get("crs"))
     if p.get("display") == "gcj02" and answer["address"]:
         answer["address"]["display"] = _gcj02(answer["address"])
