@@ -20,7 +20,7 @@ from app.geo._tabular_read import _sniff_delimiter, _start_table, decode_text
 #: Bytes read to find the encoding, the delimiter and the header of a CSV file.
 SAMPLE_BYTES = 4 << 20
 #: Bytes pyarrow parses at a time (a cell may not be longer than this).
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 4 << 20
 #: Extensions read as Parquet; ``.geoparquet`` (or a ``geo`` key in the metadata) as GeoParquet.
 PARQUET_EXTENSIONS = (".parquet", ".geoparquet", ".pq")
 
@@ -188,7 +188,7 @@ def csv_stream(path: Path, chunk_rows: int, limits: TableLimits | None) -> Table
         try:
             reader = pacsv.open_csv(
                 path,
-                read_options=pacsv.ReadOptions(encoding=encoding, block_size=block, use_threads=True),
+                read_options=pacsv.ReadOptions(encoding=encoding, block_size=block, use_threads=False),
                 parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True, invalid_row_handler=invalid),
                 convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
                                                      quoted_strings_can_be_null=False))
