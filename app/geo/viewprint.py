@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,15 @@ from pyproj import Transformer
 
 from app.errors import GridmapError
 from app.geo._map_classes import ATTRIBUTES, classes, grid_attributes
-from app.geo._viewprint_draw import DRAW_CRS, Legend, Scene, full_png, map_image, mercator_factor, scale_length
+from app.geo._viewprint_draw import (
+    DRAW_CRS,
+    Legend,
+    Scene,
+    full_png,
+    map_image,
+    mercator_factor,
+    scale_length,
+)
 from app.geo.dataset import Dataset
 from app.geo.schema import CATEGORIES
 
@@ -267,7 +275,7 @@ def _title(ds: Dataset, view: View, tz: str) -> tuple[str, str]:
     try:
         now = datetime.now(ZoneInfo(tz))
     except Exception:  # an unknown zone name: print in UTC, and say so
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
     stamp = (f"{now.year}年{now.month}月{now.day}日 {now:%H:%M}" if view.lang == "zh" else f"{now:%d %B %Y %H:%M}")
     sub = f"{t['printed']} {stamp} · {t['version']} {ds.version}"
     if ds.city.synthetic or ds.metadata().get("synthetic") is True:
