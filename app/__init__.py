@@ -62,6 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.web import basemap as basemap_web
     from app.web import rebalance as rebalance_web
     from app.web import tiles as tiles_web
+    from app.web import viewprint as viewprint_web
 
     admin.clean_uploads(config)  # uploads a killed server left; safe while another one uploads
     errors.register(app)
@@ -69,7 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # One blueprint per concern. maps comes before security: security hashes the inline scripts
     # of a page and must see the body before maps' after-request gzip compresses it.
     for blueprint in (health.bp, maps.bp, openapi.bp, locate.bp, coverage.bp, rebalance_web.bp, admin.bp, ogcapi.bp,
-                      tiles_web.bp, basemap_web.bp):
+                      tiles_web.bp, basemap_web.bp, viewprint_web.bp):
         app.register_blueprint(blueprint)
     security.init_app(app)  # last: its rate limits wrap every batch endpoint registered above
     return app

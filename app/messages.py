@@ -181,6 +181,12 @@ PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
         (r"unknown datum (?P<d>.+?); expected one of (?P<choices>.+)", "不支持的坐标基准 {d}，可用：{choices}。"),
         (r"no grid has the code (?P<code>.+)", "没有编码为 {code} 的网格。"),
     ),
+    "viewprint": (
+        (r"parameter (?P<p>\S+) must be .*", "参数 {p} 有误。"),
+        (r"parameter bbox or view is required", "请给出 bbox 或 view 参数。"),
+        (r"parameter (?P<p>\S+) names an unknown (?P<what>\S+) (?P<v>.+?)(?:;.*)?", "参数 {p} 中的 {v} 不存在。"),
+        (r"parameter sel names no (?P<k>\S+) with the code (?P<c>.+)", "没有编码为 {c} 的要素（参数 sel）。"),
+    ),
     "search": (
         (r"the search query q is empty", "请输入搜索内容。"),
         (r"the search query is longer than (?P<n>\d+) characters", "搜索内容不能超过 {n} 个字符。"),
@@ -237,6 +243,7 @@ GENERIC: dict[str, str] = {
     "data.check": "数据检查未通过",
     "assets": "静态资源缺失",
     "tiles": "地图瓦片请求有误",
+    "viewprint": "打印地图的参数有误",
     "search": "搜索请求有误",
     "basemap.file": "底图文件无法读取",
     "basemap.tile": "底图中没有这块瓦片",
