@@ -243,7 +243,7 @@
     } else if (r.kind === "committee") {
       html = '<div class="gm-popup"><div class="gm-popup-title">' + name + ' <span class="gm-code">' + code +
         "</span></div><div>" + kind + '</div><a class="gm-popup-link" href="' + c.committeeUrl + code + '">' +
-        esc(s.gridDetails) + ' <i class="fa-solid fa-arrow-right"></i></a></div>';
+        esc(s.committeeDetails) + ' <i class="fa-solid fa-arrow-right"></i></a></div>';
     } else if (r.kind === "address") {
       html = '<div class="gm-popup"><div class="gm-popup-title">' + name + "</div><table>" +
         gm.fn.row(s.grid, '<a href="' + c.gridUrl + esc(r.detail) + '">' + esc(r.detail) + "</a>") + "</table></div>";
