@@ -94,7 +94,8 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
     columns, and --out a folder that gets one result per partition, with the partition's name
     (and the extension of --geoparquet, else the partition's own). The partitions are located on a
     local cluster of --workers processes, or on the cluster of --scheduler: its workers need
-    gridmap installed; the data are sent to them once.
+    the same gridmap installed and must reach IN and --out at the same paths (a shared disk); the
+    data version is sent to each worker once.
 
     IN and the result are held to the limits of signed-in staff on the web (GRIDMAP_MAX_UPLOAD_MB,
     GRIDMAP_BATCH_MAX_ROWS, GRIDMAP_BATCH_MAX_COLUMNS, GRIDMAP_BATCH_MAX_CELL_CHARS,
