@@ -113,6 +113,9 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
     from app.geo import batch, tabular
 
     started = time.perf_counter()
+    import pyarrow
+
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())  # freed chunks go back to the system: a flat RSS
     if engine not in batch.ENGINES:
         raise batch.BatchError(f"unknown engine {engine!r}; use one of {', '.join(batch.ENGINES)}")
     if engine != "dask" and (scheduler is not None or workers is not None):

@@ -135,13 +135,13 @@ def _frames(tables: Iterator[pa.Table], chunk_rows: int) -> Iterator[pd.DataFram
         while held >= chunk_rows:
             whole = pa.concat_tables(pending)
             head, rest = whole.slice(0, chunk_rows), whole.slice(chunk_rows)
-            frame = head.to_pandas()
+            frame = head.to_pandas(memory_pool=pa.system_memory_pool())
             frame.index = pd.RangeIndex(done, done + len(frame))
             done += len(frame)
             yield frame
             pending, held = ([rest] if rest.num_rows else []), rest.num_rows
     if held:
-        frame = pa.concat_tables(pending).to_pandas()
+        frame = pa.concat_tables(pending).to_pandas(memory_pool=pa.system_memory_pool())
         frame.index = pd.RangeIndex(done, done + len(frame))
         yield frame
 
@@ -191,7 +191,8 @@ def csv_stream(path: Path, chunk_rows: int, limits: TableLimits | None) -> Table
                 read_options=pacsv.ReadOptions(encoding=encoding, block_size=block, use_threads=False),
                 parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True, invalid_row_handler=invalid),
                 convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
-                                                     quoted_strings_can_be_null=False))
+                                                     quoted_strings_can_be_null=False),
+                memory_pool=pa.system_memory_pool())  # returns freed blocks: RSS stays near what is in use
         except pa.ArrowInvalid as exc:
             if ragged or "columns, got" in str(exc):
                 raise RaggedCsv(str(exc)) from None
