@@ -338,7 +338,8 @@ def render_pdf(ds: Dataset, view: View, tz: str = "Asia/Shanghai", font: Path | 
     scene = _scene(ds, view, legend)
     title, sub = _title(ds, view, tz)
     f = font or _font()
-    image = map_image(scene, view.size, f, view.lang, dpi=200)
+    w, h = view.size  # drawn 800 points wide whatever the screen, so that labels keep their size on the page
+    image = map_image(scene, (800, max(1, round(800 * h / w))), f, view.lang, dpi=300)
     t = _TEXT[view.lang]
     metres_label = scale_length(scene)[1]
     return page(f, title, sub, image, view.size, legend, f"{t['scale']}: {metres_label}", t["legend"])
