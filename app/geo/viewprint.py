@@ -269,7 +269,7 @@ def _scene(ds: Dataset, view: View, legend: Legend) -> Scene:
 
 def _title(ds: Dataset, view: View, tz: str) -> tuple[str, str]:
     t = _TEXT[view.lang]
-    city = ds.city.title(view.lang) or str(ds.metadata().get("name", ""))
+    city = ds.city.title(view.lang) or str(ds.metadata.get("name", ""))
     a = ATTRIBUTES[view.attr]
     what = f"{t['map']} · {a.en if view.lang == 'en' else a.zh}" if "grids" in view.layers else t["map"]
     try:
@@ -278,7 +278,7 @@ def _title(ds: Dataset, view: View, tz: str) -> tuple[str, str]:
         now = datetime.now(UTC)
     stamp = (f"{now.year}年{now.month}月{now.day}日 {now:%H:%M}" if view.lang == "zh" else f"{now:%d %B %Y %H:%M}")
     sub = f"{t['printed']} {stamp} · {t['version']} {ds.version}"
-    if ds.city.synthetic or ds.metadata().get("synthetic") is True:
+    if ds.city.synthetic or ds.metadata.get("synthetic") is True:
         sub += f" · {t['synthetic']}"
     return f"{city} {what}", sub
 
