@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -219,6 +220,8 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
             else:
                 whole.append(out)
             done += len(out)
+            del out, chunk
+            _trim()
             if progress is not None:
                 progress(done, stream.total, time.perf_counter() - started)
         if done == 0:  # a header without rows: the result has the header and the columns added
@@ -237,6 +240,23 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
         if writer is not None:
             writer.close()
     return result
+
+
+def _trim() -> None:
+    """Give the heap that a located chunk freed back to the system (glibc keeps it otherwise), for a flat RSS."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM: Any = None
 
 
 def _writer(tmp: Path, fmt: str, schema: pa.Schema, columns: list[str], limits: TableLimits | None) -> ChunkWriter:
