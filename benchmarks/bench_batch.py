@@ -66,7 +66,7 @@ def _points(n: int, bounds: tuple[float, float, float, float], seed: int) -> pa.
 
 
 def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run ``cmd`` under /usr/bin/time -v; return (wall seconds, peak RSS in MB)."""
+    """Run ``cmd`` under /usr/bin/time -v; return (wall seconds, peak RSS in MB); print its CPU seconds."""
     import os
 
     full = ["/usr/bin/time", "-v", *cmd]
@@ -77,6 +77,8 @@ def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, fl
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     assert wall and rss, proc.stderr[-2000:]
     hours, minutes, seconds = wall.groups()
+    cpu = sum(float(v) for v in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr))
+    print(f"   ({Path(cmd[0]).name} {' '.join(cmd[1:3])}: {cpu:.1f} CPU s)")
     return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds), int(rss.group(1)) / 1024
 
 
