@@ -124,7 +124,7 @@ def parse_view(args: Mapping[str, str]) -> View:
     args : mapping
         ``bbox`` (min_lon,min_lat,max_lon,max_lat) or ``view`` (zoom/lat/lon), ``size`` (WxH),
         ``layers`` (comma list; ``facilities:cat1:cat2`` limits categories), ``attr``,
-        ``sel`` (kind:code) and ``lang``.
+        ``sel`` (kind:code), ``lang`` and ``datum`` (``gcj02`` when the view was on AMap tiles).
 
     Returns
     -------
@@ -180,6 +180,15 @@ def parse_view(args: Mapping[str, str]) -> View:
     lang = args.get("lang") or "zh"
     if lang not in _TEXT:
         raise ViewError(f"parameter lang must be zh or en, got {lang!r}", parameter="lang")
+    datum = args.get("datum") or "wgs84"
+    if datum not in ("wgs84", "gcj02"):
+        raise ViewError(f"parameter datum must be wgs84 or gcj02, got {datum!r}", parameter="datum")
+    if datum == "gcj02":  # a view on AMap tiles: back to WGS84 (one step of the inverse: metres off at most)
+        from app.geo.crs import _gcj_delta
+
+        xs, ys = np.array([bbox[0], bbox[2]], float), np.array([bbox[1], bbox[3]], float)
+        dx, dy = _gcj_delta(xs, ys)
+        bbox = (float(xs[0] - dx[0]), float(ys[0] - dy[0]), float(xs[1] - dx[1]), float(ys[1] - dy[1]))
     return View(bbox, size, tuple(layers), cats, attr, sel, lang)
 
 

@@ -68,6 +68,7 @@ def _params() -> list[dict[str, Any]]:
         q("attr", "the choropleth attribute (as the home map's attr)", "population"),
         q("sel", "selected feature, kind:code with kind " + ", ".join(viewprint.SELECT_KINDS), "grid:620201001001001"),
         q("lang", "zh (default from the request) or en", "zh"),
+        q("datum", "wgs84 (default) or gcj02: the datum of bbox/view (the basemap's)", "wgs84"),
     ]
 
 

@@ -94,3 +94,11 @@ def test_bad_parameters(args: dict[str, str], param: str) -> None:
 def test_unknown_selection(ds: Dataset) -> None:
     with pytest.raises(viewprint.ViewError, match="sel"):
         viewprint.render_png(ds, _view(ds, sel="grid:nope"))
+
+
+def test_gcj02_view_is_shifted_back() -> None:
+    wgs = viewprint.parse_view({"bbox": "98.2,39.7,98.3,39.8"})
+    gcj = viewprint.parse_view({"bbox": "98.2,39.7,98.3,39.8", "datum": "gcj02"})
+    assert 0.0005 < abs(wgs.bbox[0] - gcj.bbox[0]) < 0.01
+    with pytest.raises(viewprint.ViewError, match="datum"):
+        viewprint.parse_view({"bbox": "98.2,39.7,98.3,39.8", "datum": "bd09"})

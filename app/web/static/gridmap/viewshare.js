@@ -68,6 +68,8 @@
     p.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(","));
     p.set("size", Math.min(size.x, MAX_SIDE) + "x" + Math.min(size.y, MAX_SIDE));
     p.set("lang", document.documentElement.lang && document.documentElement.lang.indexOf("en") === 0 ? "en" : "zh");
+    var datum = /\/(gcj02)\//.exec((gm.cfg && gm.cfg.live && gm.cfg.live.tileUrl) || "");
+    if (datum) p.set("datum", datum[1]);  // the map is drawn on AMap's shifted coordinates
     return "/export/view." + fmt + "?" + p.toString();
   }
 
