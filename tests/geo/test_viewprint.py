@@ -102,3 +102,16 @@ def test_gcj02_view_is_shifted_back() -> None:
     assert 0.0005 < abs(wgs.bbox[0] - gcj.bbox[0]) < 0.01
     with pytest.raises(viewprint.ViewError, match="datum"):
         viewprint.parse_view({"bbox": "98.2,39.7,98.3,39.8", "datum": "bd09"})
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) not installed")
+def test_selected_facility_and_no_personal_fields(ds: Dataset) -> None:
+    fac = ds.layer("facilities").iloc[0]
+    grid = ds.layer("grids").iloc[0]
+    for sel in (f"facility:{fac['id']}", f"grid:{grid['code']}"):
+        pdf = viewprint.render_pdf(ds, _view(ds, sel=sel))
+        text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+        assert "选中" in text
+        for col in ("leader_name", "leader_phone", "worker_name", "worker_phone"):
+            if col in grid and isinstance(grid[col], str) and grid[col]:
+                assert grid[col] not in text
