@@ -236,7 +236,7 @@ def _scene(ds: Dataset, view: View, legend: Legend) -> Scene:
         grids["colour"] = [colours[i] for i in idx]
         scene.grids = grids
         a = ATTRIBUTES[view.attr]
-        legend.title = f"{a.en if view.lang == 'en' else a.zh}（{a.unit_en if view.lang == 'en' else a.unit_zh}）"
+        legend.title = f"{a.en} ({a.unit_en})" if view.lang == "en" else f"{a.zh}（{a.unit_zh}）"
         discrete = bool(spec.get("discrete"))
         if discrete:
             legend.classes = [(_class_label(b, b, True), c) for b, c in zip(breaks, colours, strict=False)]
