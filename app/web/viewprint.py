@@ -55,8 +55,9 @@ def view_pdf() -> Any:
 
 def _params() -> list[dict[str, Any]]:
     def q(name: str, desc: str, example: str) -> dict[str, Any]:
-        return {"name": name, "in": "query", "required": False, "description": desc,
-                "schema": {"type": "string"}, "example": example}
+        # the example goes in the text, not in "example": the API fuzzer would print it 80 times over
+        return {"name": name, "in": "query", "required": False, "description": f"{desc} (e.g. {example})",
+                "schema": {"type": "string"}}
 
     return [
         q("bbox", "min_lon,min_lat,max_lon,max_lat in WGS84 (or give view)", "98.2,39.7,98.4,39.9"),
