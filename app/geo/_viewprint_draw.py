@@ -13,8 +13,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 import geopandas as gpd  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
@@ -80,7 +81,7 @@ def scale_length(scene: Scene) -> tuple[float, str]:
     return metres, _length_label(metres)
 
 
-def _scale_bar(ax: plt.Axes, scene: Scene, fp: FontProperties) -> None:
+def _scale_bar(ax: Axes, scene: Scene, fp: FontProperties) -> None:
     metres, label = scale_length(scene)
     fp_s = fp.copy()
     fp_s.set_size(9)
@@ -94,7 +95,7 @@ def _scale_bar(ax: plt.Axes, scene: Scene, fp: FontProperties) -> None:
     ax.add_artist(sb)
 
 
-def _draw(ax: plt.Axes, scene: Scene, fp: FontProperties, lang: str) -> None:
+def _draw(ax: Axes, scene: Scene, fp: FontProperties, lang: str) -> None:
     ax.set_facecolor("#f7f7f4")
     if scene.grids is not None and len(scene.grids):
         scene.grids.plot(ax=ax, color=scene.grids["colour"].tolist(), edgecolor=_STYLE["grids"][0],
@@ -142,10 +143,9 @@ def _legend_handles(legend: Legend) -> list[Any]:
     return handles
 
 
-def _png(fig: plt.Figure, dpi: int) -> bytes:
+def _png(fig: Figure, dpi: int) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -153,7 +153,7 @@ def map_image(scene: Scene, size: tuple[int, int], font: Path, lang: str, dpi: i
     """The map alone (layers, selection, scale bar, north arrow) as a PNG of ``size`` pixels at ``dpi``/100 scale."""
     w, h = size
     scale = dpi / 100
-    fig = plt.figure(figsize=(w / 100, h / 100), dpi=dpi)
+    fig = Figure(figsize=(w / 100, h / 100), dpi=dpi)  # no pyplot: safe in the server's threads
     ax = fig.add_axes((0, 0, 1, 1))
     _draw(ax, scene, FontProperties(fname=str(font)), lang)
     return _png(fig, int(100 * scale))
@@ -168,7 +168,7 @@ def full_png(scene: Scene, size: tuple[int, int], font: Path, lang: str, title: 
     rows = math.ceil(len(handles) / ncol) if handles else 0
     top, bottom = 62, (34 + 22 * rows if handles else 10)
     H = h + top + bottom
-    fig = plt.figure(figsize=(w / 100, H / 100), dpi=100)
+    fig = Figure(figsize=(w / 100, H / 100), dpi=100)
     fp = FontProperties(fname=str(font))
     fig.text(0.012, 1 - 10 / H, title, fontproperties=fp, fontsize=15, va="top", ha="left")
     fig.text(0.012, 1 - 40 / H, subtitle, fontproperties=fp, fontsize=9, va="top", ha="left", color="#444444")
