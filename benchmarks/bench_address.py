@@ -113,16 +113,18 @@ def _timed(df: pd.DataFrame, city: av.City_, texts: list[str], repeat: int) -> t
 def _print_table(label: str, this: pd.DataFrame, base: pd.DataFrame) -> None:
     t, b = av.table(this), av.table(base)
     print(f"\n{label}")
-    print(f"  {'kind':16} {'n':>6} | {'this: right-ok':>14} {'ambiguous':>9} {'wrong-ok':>8} | "
+    print(f"  {'kind':16} {'n':>6} | {'this: right-ok':>14} {'top-1':>7} {'ambiguous':>9} {'wrong-ok':>8} | "
           f"{'base: right-ok':>14} {'wrong-ok':>8}")
     for kind in t.index:
         r, s = t.loc[kind], b.loc[kind]
         right = "" if pd.isna(r.right_ok) else f"{r.right_ok:13.2f}%"
+        top1 = "" if pd.isna(r.top1) else f"{r.top1:6.1f}%"
         bright = "" if pd.isna(s.right_ok) else f"{s.right_ok:13.2f}%"
-        print(f"  {kind:16} {int(r.n):6d} | {right:>14} {r.ambiguous:8.1f}% {r.wrong_ok:7.2f}% | "
+        print(f"  {kind:16} {int(r.n):6d} | {right:>14} {top1:>7} {r.ambiguous:8.1f}% {r.wrong_ok:7.2f}% | "
               f"{bright:>14} {s.wrong_ok:7.2f}%")
-    print("  (found = the kinds grid staff type for an existing address; random_char is a stress kind outside it;")
-    print("   ALL = every query, its wrong-ok is the overall wrong-answer rate)")
+    print("  (right-ok = answered ok with the true address; top-1 = the first candidate listed is the true address,")
+    print("   whatever the status; found = the kinds grid staff type for an existing address; named = those plus the")
+    print("   stress kind random_char; ALL = every query, its wrong-ok is the overall wrong-answer rate)")
 
 
 def main(argv: list[str] | None = None) -> int:

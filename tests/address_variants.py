@@ -318,27 +318,36 @@ def _city_leads(city: City_, grid: str, rng: random.Random) -> list[str]:
 
 
 def score(variants: list[Variant], results: list[MatchResult]) -> pd.DataFrame:
-    """One row per query: kind, status, right (ok with the true address) and wrong (ok with another grid)."""
+    """One row per query: kind, status, right (ok with the true address), top1 (the first candidate is the
+    true address, whatever the status; False where the answer lists no candidates) and wrong (ok with
+    another grid)."""
     recs = []
     for v, r in zip(variants, results, strict=True):
         best = r.best
         right = best is not None and v.address is not None and best.address == v.address
+        first = getattr(r, "candidates", None) or ()
+        top1 = bool(first) and v.address is not None and first[0].address == v.address
         wrong = best is not None and (v.grid_code is None or best.grid_code != v.grid_code)
-        recs.append({"kind": v.kind, "status": r.status, "right": right, "wrong": wrong,
+        recs.append({"kind": v.kind, "status": r.status, "right": right, "top1": top1, "wrong": wrong,
                      "ambiguous": r.status == "ambiguous", "text": v.text,
                      "got": best.address if best is not None else "", "truth": v.address or ""})
     return pd.DataFrame(recs)
 
 
 def table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per kind: n, right-and-ok %, ambiguous %, wrong-ok %; then ``found`` (the kinds that name an address)
+    """Per kind: n, right-and-ok %, top-1 right %, ambiguous %, wrong-ok %; then ``found`` (the kinds that
+    name an address), ``named`` (those plus the stress kinds: every query that names an existing address)
     and ``ALL`` (every query: its wrong-ok % is the overall wrong-answer rate)."""
     g = frame.groupby("kind", sort=False)
-    out = pd.DataFrame({"n": g.size(), "right_ok": g["right"].mean() * 100, "ambiguous": g["ambiguous"].mean() * 100,
-                        "wrong_ok": g["wrong"].mean() * 100})
+    out = pd.DataFrame({"n": g.size(), "right_ok": g["right"].mean() * 100, "top1": g["top1"].mean() * 100,
+                        "ambiguous": g["ambiguous"].mean() * 100, "wrong_ok": g["wrong"].mean() * 100})
     found = frame[frame["kind"].isin(FOUND_KINDS)]
-    for label, part in (("found", found), ("ALL", frame)):
-        out.loc[label] = [len(part), part["right"].mean() * 100 if label == "found" else float("nan"),
+    named = frame[frame["kind"].isin(FOUND_KINDS + STRESS_KINDS)]
+    nan = float("nan")
+    for label, part in (("found", found), ("named", named), ("ALL", frame)):
+        has_address = label != "ALL"
+        out.loc[label] = [len(part), part["right"].mean() * 100 if has_address else nan,
+                          part["top1"].mean() * 100 if has_address else nan,
                           part["ambiguous"].mean() * 100, part["wrong"].mean() * 100]
     return out
 
