@@ -114,6 +114,15 @@ def add_accounts(instance_dir: Path) -> Path:
     return db
 
 
+def add_cheap_accounts(instance_dir: Path) -> Path:
+    """:func:`add_accounts` with cheap argon2 parameters, for a real server that tests sign in to."""
+    users.set_hash_cost(1, 1024)
+    try:
+        return add_accounts(instance_dir)
+    finally:
+        users.set_hash_cost()
+
+
 def make_app(root: Path, **settings: Any) -> Flask:
     """Return the app on a writable versioned store under ``root``, with an admin and a staff account.
 

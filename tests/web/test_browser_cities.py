@@ -14,7 +14,6 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from app.geo import users
 from app.geo.crs import gcj02_to_wgs84
 from tests import cities, helpers
 from tests.web.browsing import CHROMIUM
@@ -46,11 +45,7 @@ def _serve(root: Path, source: Path, *args: str) -> helpers.Server:
                            str(store), *args], env={**env, "GRIDMAP_INSTANCE_DIR": str(instance)},
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    users.set_hash_cost(1, 1024)
-    try:
-        helpers.add_accounts(instance)
-    finally:
-        users.set_hash_cost()
+    helpers.add_cheap_accounts(instance)
     return helpers.Server(instance, STORE_DIR=str(store), LANGUAGE="zh")
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.geo import users
 from tests import helpers
 from tests.web.browsing import ARTIFACTS, CHROMIUM
 
@@ -39,7 +37,6 @@ PAGES: dict[str, tuple[str, str | None, bool]] = {
     "admin-audit": ("/admin/audit", "admin", False),
     "admin-rollback-refused": ("/admin/rollback", "admin", False),  # no version given: the 409 page
 }
-SHOTS = Path("/work/notes/shots")
 _OVERFLOW = "document.scrollingElement.scrollWidth - window.innerWidth"
 
 
@@ -47,11 +44,7 @@ _OVERFLOW = "document.scrollingElement.scrollWidth - window.innerWidth"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gridmap serve` over the demo city, with an admin and a staff account."""
     root = tmp_path_factory.mktemp("phone")
-    users.set_hash_cost(1, 1024)
-    try:
-        helpers.add_accounts(root / "inst")
-    finally:
-        users.set_hash_cost()
+    helpers.add_cheap_accounts(root / "inst")
     with helpers.Server(root / "inst", helpers.DEMO, STORE_DIR=str(root / "store"), LANGUAGE="zh") as srv:
         yield srv.base
 
@@ -84,8 +77,6 @@ def _open(browser: Any, server: str, sessions: dict[str, Any], size: dict[str, i
 def _shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name))
-    if SHOTS.is_dir():
-        shutil.copy(ARTIFACTS / name, SHOTS / name)
 
 
 def _settle(page: Any, path: str) -> None:
