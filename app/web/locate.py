@@ -30,15 +30,20 @@ BATCH_FORMATS = {
 #: Room left in a batch request's body for the form around the file (boundaries, other fields).
 _FORM_SLACK = 64 * 1024
 
+#: The query parameters of a single coordinate: lon/lat (or x/y in a projected CRS) and its CRS.
+_POINT_PARAMS = (
+    {"name": "lon", "in": "query", "required": True, "description": "Longitude, or x in a projected CRS",
+     "schema": {"type": "number"}},
+    {"name": "lat", "in": "query", "required": True, "description": "Latitude, or y in a projected CRS",
+     "schema": {"type": "number"}},
+    CRS_PARAM,
+)
+
 OPENAPI_PATHS = {
     "/api/v1/locate/point": {"get": {
         "summary": "Which grid a coordinate falls in", "operationId": "locatePoint",
         "parameters": [
-            {"name": "lon", "in": "query", "required": True, "description": "Longitude, or x in a projected CRS",
-             "schema": {"type": "number"}},
-            {"name": "lat", "in": "query", "required": True, "description": "Latitude, or y in a projected CRS",
-             "schema": {"type": "number"}},
-            CRS_PARAM,
+            *_POINT_PARAMS,
         ],
         "responses": {"200": {"description": "the grid (grid.code is null outside every grid)",
                               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PointAnswer"}}}},
@@ -60,11 +65,7 @@ OPENAPI_PATHS = {
     "/api/v1/locate/reverse": {"get": {
         "summary": "The standard address nearest a coordinate, with its distance in metres", "operationId": "locateReverse",
         "parameters": [
-            {"name": "lon", "in": "query", "required": True, "description": "Longitude, or x in a projected CRS",
-             "schema": {"type": "number"}},
-            {"name": "lat", "in": "query", "required": True, "description": "Latitude, or y in a projected CRS",
-             "schema": {"type": "number"}},
-            CRS_PARAM,
+            *_POINT_PARAMS,
         ],
         "responses": {"200": {"description": "the nearest address (status not_found and address null when none is "
                                              "within max_distance_m); distances in the city's metric CRS",
