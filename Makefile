@@ -28,5 +28,5 @@ test: $(VENV)/.installed-test
 	@scripts/system-deps.sh test
 	$(BIN)/gridmap assets install
 	$(BIN)/ruff check app tests benchmarks
-	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	@GRIDMAP_TEST_REQUIRE_PG=1 $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc

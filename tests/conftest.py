@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 from app.geo import users
 from app.geo.dataset import Dataset
 from app.geo.geojson_store import FolderStore
-from tests import helpers
+from tests import helpers, pg
 
 
 @pytest.fixture
@@ -99,3 +99,20 @@ class AuthActions:
 def auth(client: FlaskClient) -> AuthActions:
     """Sign-in actions on ``client``: ``auth.login("staff")``, ``auth.logout()``, ``auth.csrf()``."""
     return AuthActions(client)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> pg.Cluster:
+    """The session's throw-away PostgreSQL/PostGIS cluster (skips, or fails under ``make test``, without one)."""
+    found = pg.cluster()
+    if found is None:
+        if pg.required():
+            pytest.fail(f"PostgreSQL/PostGIS is required here ({pg.REQUIRE_ENV}=1): {pg.why()}")
+        pytest.skip(f"no PostgreSQL/PostGIS: {pg.why()}")
+    return found
+
+
+@pytest.fixture
+def pg_url(pg_cluster: pg.Cluster) -> str:
+    """The URL of a fresh, empty database with PostGIS, private to one test."""
+    return pg_cluster.new_database()
