@@ -79,5 +79,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def _check_data(ds: Dataset, config: settings.Config) -> list[Finding]:
     """Run the start-up check on the data about to be served; raise on an error, return the warnings."""
     from app.geo.checkup import check_dataset, require_servable
+    from app.geo.db import redact
 
-    return require_servable(check_dataset(ds), f"{config.STORE_DIR or config.DATA_DIR}, version {ds.version}")
+    return require_servable(check_dataset(ds), f"{redact(config.STORE_URL or config.DATA_DIR)}, version {ds.version}")

@@ -45,7 +45,7 @@ class Config:
     TIANDITU_KEY: str | None = _setting(None, "Tianditu (天地图) tk key, needed when BASEMAP=tianditu.", secret=True)
     MAX_UPLOAD_MB: int = _setting(20, "Largest upload accepted, in MiB; larger requests get HTTP 413.")
     INSTANCE_DIR: str = _setting("", "Folder for the accounts/audit database and the versioned data store (default: instance/ of the project).")
-    STORE_DIR: str = _setting("", "Versioned data store (imports, versions, rollback): a folder, or the URL of a registered store backend. Default: INSTANCE_DIR/store, seeded from the demo in geodata/ on first start. A DATA_DIR of plain GeoJSON is served read-only.")
+    STORE_URL: str = _setting("", "Versioned data store (imports, versions, rollback): a folder, or a `postgresql://user@host/db` URL of a PostGIS database (password in the URL, or from PGPASSWORD/~/.pgpass; never printed), or the URL of another registered store backend. Default: INSTANCE_DIR/store, seeded from the demo in geodata/ on first start (a database is seeded the same way). A DATA_DIR of plain GeoJSON is served read-only. The former name GRIDMAP_STORE_DIR is still read when GRIDMAP_STORE_URL is unset.")
     IMPORT_MAX_MB: int = _setting(50, "Largest file `gridmap import` accepts, in MiB.")
     IMPORT_MAX_UNPACKED_MB: int = _setting(200, "Largest total size of a zip archive's members once unpacked, in MiB.")
     IMPORT_MAX_FEATURES: int = _setting(200000, "Most features one imported layer may hold.")
@@ -109,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = tuple(
     for f in dataclasses.fields(Config)
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+#: Former environment variables still read when the current one is unset (setting -> old variable).
+LEGACY_ENV: dict[str, str] = {"STORE_URL": "GRIDMAP_STORE_DIR"}
+#: Former setting names still accepted as overrides (old name -> setting).
+LEGACY_NAMES: dict[str, str] = {"STORE_DIR": "STORE_URL"}
 
 
 class SettingError(GridmapError, ValueError):
@@ -154,7 +158,11 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         Only the settings that the environment sets.
     """
     env = os.environ if environ is None else environ
-    return {s.name: _coerce(s, env[s.env]) for s in SETTINGS if env.get(s.env) not in (None, "")}
+    given = {s.name: _coerce(s, env[s.env]) for s in SETTINGS if env.get(s.env) not in (None, "")}
+    for name, old in LEGACY_ENV.items():
+        if name not in given and env.get(old) not in (None, ""):
+            given[name] = _coerce(SETTINGS_BY_NAME[name], env[old])
+    return given
 
 
 def resolve(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -178,7 +186,9 @@ def resolve(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, st
     SettingError
         If a value cannot be read as its setting's type or is not one of its choices.
     """
-    given = {k: _coerce(SETTINGS_BY_NAME[k], v) for k, v in (overrides or {}).items() if k in SETTINGS_BY_NAME}
+    renamed = {LEGACY_NAMES.get(k, k): v for k, v in (overrides or {}).items() if k in LEGACY_NAMES}
+    renamed.update(overrides or {})
+    given = {k: _coerce(SETTINGS_BY_NAME[k], v) for k, v in renamed.items() if k in SETTINGS_BY_NAME}
     return Config(**{**from_environ(environ), **given})
 
 

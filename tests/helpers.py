@@ -96,12 +96,12 @@ def folder_app(data_dir: Path, **settings: Any) -> Flask:
 
 
 def store_settings(root: Path) -> dict[str, str]:
-    """Return DATA_DIR, STORE_DIR and INSTANCE_DIR of a writable versioned store under ``root``.
+    """Return DATA_DIR, STORE_URL and INSTANCE_DIR of a writable versioned store under ``root``.
 
     DATA_DIR is a copy of the mini city (made here) that seeds ``root/store``; accounts and the
     audit log go to ``root/inst``.
     """
-    return {"DATA_DIR": str(copy_mini(root / "geodata")), "STORE_DIR": str(root / "store"),
+    return {"DATA_DIR": str(copy_mini(root / "geodata")), "STORE_URL": str(root / "store"),
             "INSTANCE_DIR": str(root / "inst")}
 
 
@@ -228,7 +228,7 @@ class Server:
     Parameters
     ----------
     instance : Path
-        The instance folder (accounts, audit, store unless GRIDMAP_STORE_DIR is given).
+        The instance folder (accounts, audit, store unless GRIDMAP_STORE_URL is given).
     data_dir : Path, optional
         ``--data-dir`` to serve.
     **env : str

@@ -28,7 +28,7 @@ from tests import cities, helpers
 pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 #: Environment of every init-city run: no GRIDMAP_* setting of the caller leaks in.
-_CLEAN_ENV = {"GRIDMAP_STORE_DIR": None, "GRIDMAP_DATA_DIR": None, "GRIDMAP_INSTANCE_DIR": None}
+_CLEAN_ENV = {"GRIDMAP_STORE_URL": None, "GRIDMAP_DATA_DIR": None, "GRIDMAP_INSTANCE_DIR": None}
 
 
 @dataclass
@@ -58,7 +58,7 @@ def init_city(source: Path, store: Path, *args: str) -> Result:
 
 def _app(store: Path, instance: Path) -> Flask:
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "COOKIE_SECURE": False, "RATELIMIT_ENABLED": False,
-                      "STORE_DIR": str(store), "INSTANCE_DIR": str(instance)})
+                      "STORE_URL": str(store), "INSTANCE_DIR": str(instance)})
     helpers.add_accounts(instance)
     return app
 
@@ -215,7 +215,7 @@ def test_store_in_the_way_is_refused(cn: Built) -> None:
 
 
 def test_cli_commands_work_on_the_store(cn: Built) -> None:
-    env = {**_CLEAN_ENV, "GRIDMAP_STORE_DIR": str(cn.store), "GRIDMAP_INSTANCE_DIR": str(cn.instance)}
+    env = {**_CLEAN_ENV, "GRIDMAP_STORE_URL": str(cn.store), "GRIDMAP_INSTANCE_DIR": str(cn.instance)}
     r = CliRunner().invoke(main, ["versions"], env=env)
     assert r.exit_code == 0, r.output
     assert r.output.splitlines()[0].startswith("* 0001-"), r.output

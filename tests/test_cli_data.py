@@ -61,7 +61,7 @@ def test_read_only_folder_cannot_import(tmp_path, runner, monkeypatch):
     data = copy_mini(tmp_path / "plain")
     monkeypatch.setenv("GRIDMAP_DATA_DIR", str(data))
     monkeypatch.setenv("GRIDMAP_INSTANCE_DIR", str(tmp_path / "inst"))
-    monkeypatch.delenv("GRIDMAP_STORE_DIR", raising=False)
+    monkeypatch.delenv("GRIDMAP_STORE_URL", raising=False)
     r = runner.invoke(main, ["import", "grids", str(MINI / "grids.geojson")])
     assert r.exit_code == 1 and "read-only" in r.output
     assert runner.invoke(main, ["versions"]).exit_code == 1

@@ -66,7 +66,7 @@ def make_office(folder: Path, *, grids: gpd.GeoDataFrame | None = None, faciliti
 def env(tmp_path, monkeypatch):
     """An instance folder for the audit log; the demo's DATA_DIR stays the default."""
     monkeypatch.setenv("GRIDMAP_INSTANCE_DIR", str(tmp_path / "inst"))
-    monkeypatch.delenv("GRIDMAP_STORE_DIR", raising=False)
+    monkeypatch.delenv("GRIDMAP_STORE_URL", raising=False)
     monkeypatch.delenv("GRIDMAP_DATA_DIR", raising=False)
     return tmp_path
 
@@ -82,7 +82,7 @@ def test_init_city_builds_a_served_store(env, runner, monkeypatch):
     r = runner.invoke(main, ["init-city", str(office), "--store", str(store), "--table-crs", "4326"])
     assert r.exit_code == 0, r.output
     assert f"已建立 / built store {store}: 2 divisions, 2 committees, 9 grids, 3 facilities, 2 addresses" in r.output
-    assert f"GRIDMAP_STORE_DIR={store} gridmap serve" in r.output
+    assert f"GRIDMAP_STORE_URL={store} gridmap serve" in r.output
     s = open_store(store)
     assert s.exists() and sorted(s.layer_names()) == ["addresses", "committees", "divisions", "facilities", "grids"]
     city = City.from_metadata(s.metadata())
@@ -104,7 +104,7 @@ def test_init_city_builds_a_served_store(env, runner, monkeypatch):
     entries = audit.entries(users.db_path(env / "inst"))
     assert entries[0].action == "import" and entries[0].detail["init_city"] is True
     # serving it: the demo does not re-seed a store that init-city made
-    monkeypatch.setenv("GRIDMAP_STORE_DIR", str(store))
+    monkeypatch.setenv("GRIDMAP_STORE_URL", str(store))
     out = runner.invoke(main, ["versions"])
     assert out.exit_code == 0, out.output
     assert [line[:6] for line in out.output.splitlines() if line[:1] in "* "] [0] == "* 0001"

@@ -43,7 +43,7 @@ def init_city(source: Path, store_dir: Path, name: str | None, table_crs: str | 
     Example:
       gridmap init-city office/ --store stores/hewan --table-crs gcj02 --dry-run
       gridmap init-city office/ --store stores/hewan --table-crs gcj02
-      GRIDMAP_STORE_DIR=stores/hewan gridmap serve
+      GRIDMAP_STORE_URL=stores/hewan gridmap serve
     """
     from app.geo import importer, initcity, users
 
@@ -62,4 +62,4 @@ def init_city(source: Path, store_dir: Path, name: str | None, table_crs: str | 
                                audit_db=users.db_path(settings.instance_dir(config)))
     counts = ", ".join(f"{n} {k}" for k, n in plan.counts.items())
     click.echo(f"已建立 / built store {store_dir}: {counts} (version {info.id})")
-    click.echo(f"下一步 next: GRIDMAP_STORE_DIR={shlex.quote(str(store_dir))} gridmap serve")
+    click.echo(f"下一步 next: GRIDMAP_STORE_URL={shlex.quote(str(store_dir))} gridmap serve")

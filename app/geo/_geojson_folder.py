@@ -165,7 +165,7 @@ class FolderStore(_LayerFolder):
 
     def _refuse(self) -> ReadOnlyStore:
         return ReadOnlyStore(f"the data folder {self.folder} is served read-only (plain GeoJSON, no versions); "
-                             "set GRIDMAP_STORE_DIR to a versioned store to import or roll back")
+                             "set GRIDMAP_STORE_URL to a versioned store to import or roll back")
 
     def resolve(self, ref: str) -> str:
         """Refuse: a plain folder has no versions to name."""

@@ -270,7 +270,7 @@ def require_servable(findings: Sequence[Finding], source: str = "") -> list[Find
     findings : sequence of Finding
         Output of :func:`check_data` or :func:`check_dataset`.
     source : str
-        The data's location (DATA_DIR or STORE_DIR), named in the message.
+        The data's location (DATA_DIR or STORE_URL), named in the message.
 
     Returns
     -------

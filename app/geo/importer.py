@@ -472,7 +472,7 @@ def run_import(store: Store, layer: str, path: str | Path, *, author: str, crs: 
     """
     if not dry_run and not store.writable:
         raise ReadOnlyStore("the data folder is served read-only (plain GeoJSON, no versions); "
-                            "set GRIDMAP_STORE_DIR to a versioned store to import")
+                            "set GRIDMAP_STORE_URL to a versioned store to import")
     base = store.version() if store.writable and store.exists() else None
     plan = prepare(path, layer, crs=crs, repair=repair, limits=limits, context=store, filename=filename,
                    work_dir=work_dir, fields=fields, aliases=aliases, aliases_filename=aliases_filename)

@@ -62,7 +62,7 @@ def open_workspace(config: settings.Config) -> Workspace:
     Parameters
     ----------
     config : app.settings.Config
-        Its ``DATA_DIR``, ``STORE_DIR`` and ``INSTANCE_DIR`` name the store and the database.
+        Its ``DATA_DIR``, ``STORE_URL`` and ``INSTANCE_DIR`` name the store and the database.
 
     Returns
     -------

@@ -302,7 +302,7 @@ def open_store(url_or_path: str | Path, keep_versions: int = 0) -> Store:
 def open_data(config: Config) -> DataManager:
     """Open the store the service runs on, as the settings say, and hand out its current version.
 
-    * ``STORE_DIR`` set: that store, seeded from ``DATA_DIR`` when it holds layers;
+    * ``STORE_URL`` set: that store, seeded from ``DATA_DIR`` when it holds layers;
     * ``DATA_DIR`` the committed demo: a versioned store in ``INSTANCE_DIR/store``, seeded from it;
     * otherwise ``DATA_DIR`` itself (a versioned store, or a plain folder served read-only).
 
@@ -311,7 +311,7 @@ def open_data(config: Config) -> DataManager:
     Parameters
     ----------
     config : app.settings.Config
-        Its ``DATA_DIR``, ``STORE_DIR`` and ``INSTANCE_DIR`` say what to open, ``KEEP_VERSIONS``
+        Its ``DATA_DIR``, ``STORE_URL`` and ``INSTANCE_DIR`` say what to open, ``KEEP_VERSIONS``
         how many versions the store keeps.
 
     Returns
@@ -329,8 +329,8 @@ def open_data(config: Config) -> DataManager:
 
     data = Path(config.DATA_DIR)
     seed = data if (data / "grids.geojson").exists() else None
-    if config.STORE_DIR:
-        store = open_store(config.STORE_DIR, config.KEEP_VERSIONS)
+    if config.STORE_URL:
+        store = open_store(config.STORE_URL, config.KEEP_VERSIONS)
     elif seed is not None and data.resolve() == settings.DEMO_DATA_DIR.resolve():
         store = open_store(settings.instance_dir(config) / "store", config.KEEP_VERSIONS)
     else:

@@ -230,7 +230,7 @@ def test_a_prune_killed_halfway_is_finished(tmp_path, monkeypatch):
 
 def test_open_data_passes_keep_versions(tmp_path):
     cfg = settings.resolve({"DATA_DIR": str(helpers.copy_mini(tmp_path / "geodata")),
-                            "STORE_DIR": str(tmp_path / "store"), "INSTANCE_DIR": str(tmp_path / "inst"),
+                            "STORE_URL": str(tmp_path / "store"), "INSTANCE_DIR": str(tmp_path / "inst"),
                             "KEEP_VERSIONS": 2}, environ={})
     store = open_data(cfg).store
     for k in range(2, 6):

@@ -21,7 +21,7 @@ CLI = operations.Actor("cli:test")
 def ws(tmp_path: Path, cheap_hashes: None) -> operations.Workspace:
     """A workspace on a versioned store seeded from the mini city, with one admin."""
     config = settings.resolve({"DATA_DIR": str(helpers.copy_mini(tmp_path / "geodata")),
-                               "STORE_DIR": str(tmp_path / "store"), "INSTANCE_DIR": str(tmp_path / "inst")},
+                               "STORE_URL": str(tmp_path / "store"), "INSTANCE_DIR": str(tmp_path / "inst")},
                               environ={})
     workspace = operations.open_workspace(config)
     operations.add_user(workspace, CLI, "boss", "Tundra-Marble-88", "admin")
@@ -84,7 +84,7 @@ def test_no_one_changes_their_own_account_from_the_web(ws):
 
 
 def test_the_cli_keeps_the_last_admin_too(ws, runner, monkeypatch):
-    for name in ("DATA_DIR", "STORE_DIR", "INSTANCE_DIR"):
+    for name in ("DATA_DIR", "STORE_URL", "INSTANCE_DIR"):
         monkeypatch.setenv(f"GRIDMAP_{name}", str(getattr(ws.config, name)))
     r = runner.invoke(main, ["users", "remove", "boss"])
     assert r.exit_code == 1 and "cannot remove the last admin" in r.output

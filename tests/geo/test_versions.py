@@ -168,7 +168,7 @@ def test_grid_changes_by_code():
 
 
 def _config(tmp_path: Path, data: Path, store: Path | str = "") -> settings.Config:
-    return settings.resolve({"DATA_DIR": str(data), "STORE_DIR": str(store),
+    return settings.resolve({"DATA_DIR": str(data), "STORE_URL": str(store),
                              "INSTANCE_DIR": str(tmp_path / "inst")}, environ={})
 
 

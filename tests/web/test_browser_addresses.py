@@ -25,7 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("addresses")
     settings = helpers.store_settings(root)
     helpers.add_cheap_accounts(Path(settings["INSTANCE_DIR"]))
-    with helpers.Server(Path(settings["INSTANCE_DIR"]), Path(settings["DATA_DIR"]), STORE_DIR=settings["STORE_DIR"],
+    with helpers.Server(Path(settings["INSTANCE_DIR"]), Path(settings["DATA_DIR"]), STORE_URL=settings["STORE_URL"],
                         LANGUAGE="zh") as srv:
         yield srv.base
 

@@ -46,12 +46,12 @@ def _serve(root: Path, source: Path, *args: str) -> helpers.Server:
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     helpers.add_cheap_accounts(instance)
-    return helpers.Server(instance, STORE_DIR=str(store), LANGUAGE="zh")
+    return helpers.Server(instance, STORE_URL=str(store), LANGUAGE="zh")
 
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
-    """河湾市 built by the real command line, then served with GRIDMAP_STORE_DIR, with an admin account."""
+    """河湾市 built by the real command line, then served with GRIDMAP_STORE_URL, with an admin account."""
     root = tmp_path_factory.mktemp("hewan")
     source = cities.make_cn_city(root / cities.CN_NAME)
     addresses = pd.read_excel(source / "标准地址.xlsx", engine="openpyxl")

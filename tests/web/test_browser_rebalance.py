@@ -25,7 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gridmap serve` on a versioned store seeded with the demo city, with a staff account."""
     root = tmp_path_factory.mktemp("rebalance")
     helpers.add_cheap_accounts(root / "inst")
-    with helpers.Server(root / "inst", helpers.DEMO, STORE_DIR=str(root / "store"), LANGUAGE="zh") as srv:
+    with helpers.Server(root / "inst", helpers.DEMO, STORE_URL=str(root / "store"), LANGUAGE="zh") as srv:
         yield srv.base
 
 

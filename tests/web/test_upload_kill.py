@@ -41,7 +41,7 @@ class Site:
     def __init__(self, root: Path) -> None:
         self.settings = helpers.store_settings(root)
         self.instance = Path(self.settings["INSTANCE_DIR"])
-        self.store = Path(self.settings["STORE_DIR"])
+        self.store = Path(self.settings["STORE_URL"])
         self.uploads = self.instance / "tmp" / "uploads"
         self.system_tmp = root / "system-tmp"
         self.system_tmp.mkdir()
