@@ -111,10 +111,6 @@ MANIFEST: tuple[Asset, ...] = (
           (("src/L.Control.MousePosition.js", "L.Control.MousePosition.js"),
            ("src/L.Control.MousePosition.css", "L.Control.MousePosition.css"),
            ("MIT-LICENCE.txt", "MIT-LICENCE.txt"))),
-    Asset("leaflet-search", "leaflet-search", "2.9.7", "MIT", "npm",
-          (("dist/leaflet-search.min.js", "dist/leaflet-search.min.js"),
-           ("dist/leaflet-search.min.css", "dist/leaflet-search.min.css"), ("images/", "images/"),
-           ("license.txt", "license.txt"))),
     Asset("leaflet-draw", "leaflet-draw", "1.0.2", "MIT", "npm",
           (("dist/leaflet.draw.js", "leaflet.draw.js"), ("dist/leaflet.draw.css", "leaflet.draw.css"),
            ("dist/images/", "images/"))),
@@ -162,8 +158,6 @@ FOLIUM_CDN: dict[str, str | None] = {
         "leaflet-mouse-position/L.Control.MousePosition.js",
     "gh/ardhi/Leaflet.MousePosition/src/L.Control.MousePosition.min.css":
         "leaflet-mouse-position/L.Control.MousePosition.css",
-    "npm/leaflet-search@2.9.7/dist/leaflet-search.min.js": "leaflet-search/dist/leaflet-search.min.js",
-    "npm/leaflet-search@2.9.7/dist/leaflet-search.min.css": "leaflet-search/dist/leaflet-search.min.css",
     "ajax/libs/leaflet.markercluster/1.1.0/leaflet.markercluster.js":
         "leaflet.markercluster/leaflet.markercluster.js",
     "ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.css":
