@@ -209,6 +209,14 @@ PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "store.busy": ((r".*", "数据正在被另一项操作修改，请稍后再试。"),),
     "store.read_only": ((r".*", "数据为只读，无法修改。"),),
+    "store.migrate": (
+        (r"source and target are the same store: (?P<s>.+)", "源与目标是同一个数据存储：{s}。"),
+        (r"the source (?P<s>.+?) holds no data version to copy", "源 {s} 中没有可复制的数据版本。"),
+        (r"the target (?P<t>.+?) is read-only", "目标 {t} 为只读。"),
+        (r"the target (?P<t>.+?) already holds data \(version (?P<v>.+?)\);.*",
+         "目标 {t} 已有数据（版本 {v}）；请选择空的目标，或用 --force 把副本追加在其版本之后。"),
+        (r"the source (?P<s>.+?) is not a folder or a store URL", "源 {s} 既不是目录，也不是数据存储的 URL。"),
+    ),
 }
 
 #: Per code: what the refusal is about, said in Chinese, for messages no pattern covers.
@@ -224,6 +232,7 @@ GENERIC: dict[str, str] = {
     "store": "数据存储出错",
     "store.busy": "数据正忙",
     "store.read_only": "数据为只读",
+    "store.migrate": "数据迁移未能完成",
     "settings": "设置有误",
     "users": "账号操作未能完成",
     "operation": "操作未能完成",
