@@ -229,10 +229,11 @@ class Store(ReadStore, WriteStore, Protocol):
 #: the embedded GeoJSON store.
 BACKENDS: dict[str, str] = {
     "geojson": "app.geo.geojson_store:open_geojson",
+    "postgresql": "app.geo.postgis_store:open_postgis",
 }
 
 #: URL schemes that name a backend other than their own name.
-SCHEMES: dict[str, str] = {"file": "geojson"}
+SCHEMES: dict[str, str] = {"file": "geojson", "postgres": "postgresql"}
 
 
 def register_backend(name: str, target: str, *schemes: str) -> None:
