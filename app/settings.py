@@ -35,6 +35,8 @@ class Config:
     HOST: str = _setting("127.0.0.1", "Address `gridmap serve` listens on.")
     PORT: int = _setting(5000, "Port `gridmap serve` listens on.")
     THREADS: int = _setting(8, "Worker threads of the production WSGI server (waitress).")
+    WORKERS: int = _setting(0, "Worker processes of `gridmap serve` (gunicorn on Linux; the data and its index are loaded once and shared). 0: one per CPU core; 1: a single waitress process, as on systems without fork.")
+    WORKER_CLASS: str = _setting("waitress", "How each worker process of `gridmap serve` serves when WORKERS > 1: waitress (THREADS threads, with the CONNECTION_LIMIT, CHANNEL_TIMEOUT and REQUEST_TIMEOUT protections), or gunicorn's gthread or sync (put them behind a reverse proxy: no REQUEST_TIMEOUT).", choices=("waitress", "gthread", "sync"))
     SECRET_KEY: str | None = _setting(None, "Key that signs session cookies. Set it in production; if unset a random key is made per start.", secret=True)
     LANGUAGE: str = _setting("zh", "Default UI language: zh (简体中文) or en.", choices=("zh", "en"))
     TIMEZONE: str = _setting("Asia/Shanghai", "Time zone the admin pages show times in (an IANA name such as Asia/Shanghai or Europe/Helsinki); stored times stay UTC.")

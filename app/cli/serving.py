@@ -16,7 +16,11 @@ from app.cli._base import main
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help=f"Geodata folder to serve {settings.describe('DATA_DIR')}.")
 def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
-    """Run the web service under the production WSGI server (waitress).
+    """Run the web service: gunicorn with GRIDMAP_WORKERS processes (one per core), or one waitress process.
+
+    With several workers the data, its index and the address matcher are loaded once before the
+    workers are forked and shared by all of them; every worker picks up a new data version on
+    its next request.
 
     Idle and slow clients cannot lock others out: up to GRIDMAP_CONNECTION_LIMIT connections,
     silent ones closed after GRIDMAP_CHANNEL_TIMEOUT s, and each request must arrive within
@@ -44,13 +48,33 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     for line in format_findings(app.extensions.get("gridmap.checkup", [])):  # errors stopped create_app already
         click.echo(f"gridmap: {line}", err=True)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    from app.web import _gunicorn
+
+    workers = config.WORKERS or os.cpu_count() or 1
     try:
+        if workers > 1 and _gunicorn.fork_available():
+            _check_free(host, port)
+            config = settings.replace(config, WORKERS=workers)
+            click.echo(f"gridmap: serving on http://{shown}:{port}/ with {workers} worker processes "
+                       f"(gunicorn, {config.WORKER_CLASS})  (Ctrl+C to stop)")
+            _gunicorn.serve(app, config, host, port)
+            return
         server = make_server(app, config, host, port)
     except OSError as exc:  # the address is taken (another gridmap?) or not ours to bind
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; "
                                    "stop the other server or choose another --port") from None
-    click.echo(f"gridmap: serving on http://{shown}:{port}/  (Ctrl+C to stop)")
+    click.echo(f"gridmap: serving on http://{shown}:{port}/ with 1 process (waitress)  (Ctrl+C to stop)")
     server.run()
+
+
+def _check_free(host: str, port: int) -> None:
+    """Raise OSError when ``host:port`` cannot be bound (gunicorn would retry, then exit with a log line)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
 
 
 @main.command("settings")
@@ -61,10 +85,6 @@ def show_settings() -> None:
     for s in settings.SETTINGS:
         value = getattr(config, s.name)
         shown = ("(set)" if s.name in given else "(unset)") if s.secret else value
-        if s.name == "STORE_URL" and value:
-            from app.geo.db import redact
-
-            shown = redact(value)  # a database URL's password is never printed
         click.echo(f"{s.env}={shown}\n    {s.help}")
 
 

@@ -1,22 +1,21 @@
-"""Batch jobs of the locate page: an upload held for its column mapping, then located in a thread with progress."""
+"""Batch jobs of the locate page: an upload held for its column mapping, then located in a thread with progress; any server process can poll them."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from flask import current_app
 
 from app.errors import GridmapError
-from app.geo import tabular
+from app.geo import jobs, tabular
 from app.geo.dataset import Dataset
 from app.geo.locate import locate_frame, summarize
-from app.web.errors import ApiError
 
 #: Rows located per step; progress moves after each.
 CHUNK_ROWS = 1000
@@ -26,7 +25,7 @@ PREVIEW_ROWS = 8
 PREVIEW_CELL_CHARS = 60
 #: Problem rows listed in a job's summary.
 PROBLEM_ROWS = 20
-#: Jobs (uploads and results) one process holds, and how many may run at once.
+#: Jobs (uploads and results) kept at once, and how many may run at once, over all server processes.
 MAX_JOBS = 8
 MAX_RUNNING = 2
 #: Seconds a job is kept after its last use.
@@ -37,93 +36,124 @@ _log = logging.getLogger(__name__)
 
 @dataclass
 class Job:
-    """One uploaded table: waiting for its mapping, running, done or failed."""
+    """One uploaded table as some process last wrote it: waiting for its mapping, running, done or failed.
+
+    The table and the result are read from the job's folder on first use, so any server process
+    can answer for a job another one runs.
+    """
 
     id: str
     filename: str
-    table: pd.DataFrame
-    limits: tabular.TableLimits
+    total: int
+    folder: jobs.JobFolder = field(repr=False)
     state: str = "uploaded"
     done: int = 0
-    result: pd.DataFrame | None = None
     error: GridmapError | None = None
-    spec: tabular.ColumnSpec | None = None
     data_version: str | None = None
-    used: float = field(default_factory=time.monotonic)
+    _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def _object(self, name: str) -> Any:
+        if name not in self._loaded:
+            self._loaded[name] = self.folder.get(self.id, name)
+        return self._loaded[name]
 
     @property
-    def total(self) -> int:
-        """Data rows of the upload."""
-        return len(self.table)
+    def table(self) -> pd.DataFrame:
+        """The uploaded table."""
+        return self._object("table")
+
+    @property
+    def limits(self) -> tabular.TableLimits:
+        """The limits the upload was held to (the staff's or the public's)."""
+        return self._object("limits")
+
+    @property
+    def spec(self) -> tabular.ColumnSpec | None:
+        """The column mapping it runs with, once started."""
+        return self._object("spec")
+
+    @property
+    def result(self) -> pd.DataFrame | None:
+        """The located rows, once done."""
+        return self._object("result") if self.state == "done" else None
 
 
 class JobStore:
-    """The batch jobs of one process, at most :data:`MAX_JOBS`, each dropped :data:`TTL_SECONDS` after its last use."""
+    """The batch jobs, at most :data:`MAX_JOBS`, each dropped :data:`TTL_SECONDS` after its last use.
 
-    def __init__(self, max_jobs: int = MAX_JOBS, max_running: int = MAX_RUNNING, ttl: float = TTL_SECONDS) -> None:
-        self.max_jobs, self.max_running, self.ttl = max_jobs, max_running, ttl
-        self._jobs: dict[str, Job] = {}
-        self._lock = threading.Lock()
+    They live in files under the instance folder (``jobs/locate-batch``), so an upload made
+    through one server process can be run and polled through any other.
 
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for jid in [j.id for j in self._jobs.values() if j.state != "running" and now - j.used > self.ttl]:
-            del self._jobs[jid]
+    Parameters
+    ----------
+    root : Path, optional
+        The folder; by default ``jobs/locate-batch`` in the app's instance folder.
+    """
+
+    def __init__(self, root: Path | None = None, max_jobs: int = MAX_JOBS, max_running: int = MAX_RUNNING,
+                 ttl: float = TTL_SECONDS) -> None:
+        self._root, self.max_jobs, self.max_running, self.ttl = root, max_jobs, max_running, ttl
+
+    @property
+    def folder(self) -> jobs.JobFolder:
+        """The job folder (under the current app's instance folder unless given)."""
+        root = self._root or Path(current_app.instance_path) / "jobs" / "locate-batch"
+        return jobs.JobFolder(root, self.max_jobs, self.max_running, self.ttl, noun="batch job",
+                             again="upload the file again")
 
     def add(self, filename: str, table: pd.DataFrame, limits: tabular.TableLimits) -> Job:
         """Hold an upload until its mapping is confirmed; the least recently used idle job makes room."""
-        with self._lock:
-            self._expire()
-            while len(self._jobs) >= self.max_jobs:
-                idle = [j for j in self._jobs.values() if j.state != "running"]
-                if not idle:
-                    raise ApiError("too many batch jobs are running; try again in a minute", 429, key="request")
-                del self._jobs[min(idle, key=lambda j: j.used).id]
-            job = Job(secrets.token_urlsafe(16), filename, table, limits)
-            self._jobs[job.id] = job
-            return job
+        folder = self.folder
+        jid = folder.create({"state": "uploaded", "filename": filename, "total": len(table), "done": 0},
+                            {"table": table, "limits": limits})
+        return self._job(folder, folder.state(jid))
 
     def get(self, jid: str) -> Job:
-        """The job ``jid``; ApiError 404 when it is unknown or expired."""
-        with self._lock:
-            self._expire()
-            job = self._jobs.get(jid or "")
-            if job is None:
-                raise ApiError(f"no batch job {jid!r} (it may have expired); upload the file again", 404)
-            job.used = time.monotonic()
-            return job
+        """The job ``jid``; 404 when it is unknown or expired."""
+        folder = self.folder
+        return self._job(folder, folder.state(jid or ""))
+
+    @staticmethod
+    def _job(folder: jobs.JobFolder, st: dict[str, Any]) -> Job:
+        error = jobs.error_of(st["error"]) if st.get("error") else None
+        return Job(st["id"], st["filename"], int(st["total"]), folder, st["state"], int(st.get("done", 0)),
+                   error, st.get("data_version"))
 
     def start(self, job: Job, ds: Dataset, spec: tabular.ColumnSpec, crs: str | None) -> None:
-        """Locate the job's rows in a thread, :data:`CHUNK_ROWS` at a time."""
-        with self._lock:
-            if job.state == "running":
-                return
-            if sum(j.state == "running" for j in self._jobs.values()) >= self.max_running:
-                raise ApiError("too many batch jobs are running; try again in a minute", 429, key="request")
-            job.state, job.done, job.result, job.error = "running", 0, None, None
-            job.spec, job.data_version = spec, ds.version
-        threading.Thread(target=_run, args=(job, ds, spec, crs), name=f"batch-{job.id[:6]}", daemon=True).start()
+        """Locate the job's rows in a thread of this process, :data:`CHUNK_ROWS` at a time."""
+        folder = job.folder
+        table = job.table
+        folder.put(job.id, "spec", spec)
+        if not folder.claim(job.id):
+            return
+        folder.update(job.id, done=0, error=None, data_version=ds.version)
+        job.state, job.done, job.error, job.data_version = "running", 0, None, ds.version
+        job._loaded["spec"] = spec
+        threading.Thread(target=_run, args=(folder, job.id, table, ds, spec, crs), name=f"batch-{job.id[:6]}",
+                         daemon=True).start()
 
 
-def _run(job: Job, ds: Dataset, spec: tabular.ColumnSpec, crs: str | None) -> None:
-    """Locate every row of ``job`` and keep the result or the refusal."""
+def _run(folder: jobs.JobFolder, jid: str, table: pd.DataFrame, ds: Dataset, spec: tabular.ColumnSpec,
+         crs: str | None) -> None:
+    """Locate every row of job ``jid`` and keep the result or the refusal in its folder."""
     try:
         parts = []
-        for start in range(0, job.total, CHUNK_ROWS):
-            part = job.table.iloc[start:start + CHUNK_ROWS]
+        for start in range(0, len(table), CHUNK_ROWS):
+            part = table.iloc[start:start + CHUNK_ROWS]
             parts.append(locate_frame(ds, part, crs=crs, lon_col=spec.lon, lat_col=spec.lat,
                                       address_col=spec.address))
-            job.done = start + len(part)
-        job.result = (pd.concat(parts, ignore_index=True) if parts
-                      else locate_frame(ds, job.table, crs=crs, lon_col=spec.lon, lat_col=spec.lat,
-                                        address_col=spec.address))
-        job.state = "done"
+            folder.update(jid, done=start + len(part))
+        result = (pd.concat(parts, ignore_index=True) if parts
+                  else locate_frame(ds, table, crs=crs, lon_col=spec.lon, lat_col=spec.lat,
+                                    address_col=spec.address))
+        folder.put(jid, "result", result)
+        folder.update(jid, state="done")
     except GridmapError as exc:
-        job.error, job.state = exc, "failed"
+        folder.update(jid, state="failed", error=jobs.error_state(exc))
     except Exception:  # a bug: logged, and the page says the job failed
-        _log.exception("batch job %s failed", job.id)
-        job.error, job.state = GridmapError("internal error; it has been logged", 500), "failed"
-    job.used = time.monotonic()
+        _log.exception("batch job %s failed", jid)
+        folder.update(jid, state="failed", error=jobs.error_state(GridmapError("internal error; it has been logged",
+                                                                               500)))
 
 
 def preview(job: Job) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import secrets
 import threading
 import time
 from typing import Any
@@ -403,10 +402,19 @@ OPENAPI_PATHS.update({
 _RECOMMEND_CACHE = 8
 
 
-#: Background recommendations (``?async=1``) kept for polling, oldest dropped first.
+#: Background recommendations (``?async=1``) kept for polling (least recently used dropped first), and
+#: how many may run at once; kept in files under the instance folder, so every server process sees them.
 _JOBS_KEPT = 32
-_JOBS: dict[str, dict[str, Any]] = {}
-_JOBS_LOCK = threading.Lock()
+_JOBS_RUNNING = 4
+
+
+def _jobs() -> Any:
+    from pathlib import Path
+
+    from app.geo.jobs import JobFolder
+
+    return JobFolder(Path(current_app.instance_path) / "jobs" / "recommend", _JOBS_KEPT, _JOBS_RUNNING,
+                     noun="recommendation job")
 
 #: The core's progress messages (by their first words) as the page shows them.
 _STAGES = {
@@ -470,11 +478,21 @@ def _recommendation() -> Any:
 
 
 def _answer(result: Any) -> Response:
+    return _answer_body(_answer_parts(result))
+
+
+def _answer_parts(result: Any) -> dict[str, Any]:
+    """What the answer needs of a recommendation, JSON-ready (a background job keeps this, not the result)."""
     from app.geo import _recommend_export as rx
 
-    body = result.to_json("committee")
-    body["existing"] = _facilities([r.category for r in result.runs])
-    body["notes"] = rx.notes(result, i18n.current_lang())
+    return {"body": result.to_json("committee"), "categories": [r.category for r in result.runs],
+            "notes": {lang: rx.notes(result, lang) for lang in ("zh", "en")}}
+
+
+def _answer_body(parts: dict[str, Any]) -> Response:
+    body = dict(parts["body"])
+    body["existing"] = _facilities(parts["categories"])
+    body["notes"] = parts["notes"][i18n.current_lang()]
     body["done"] = True
     return jsonify(body)
 
@@ -488,38 +506,44 @@ def recommend_api():
     """
     if request.args.get("async") not in ("1", "true"):
         return _answer(_recommendation())
+    from app.geo import jobs
+
     ds, params, data, key = _recommend_request()
-    job_id = secrets.token_urlsafe(12)
-    job: dict[str, Any] = {"stage": "preparing", "result": None, "error": None, "started": time.monotonic()}
+    folder = _jobs()
+    job_id = folder.create({"stage": "preparing", "started": time.time()})
+    folder.claim(job_id)
 
     def run() -> None:
         try:
-            job["result"] = _solve(ds, params, data, key, lambda m: job.__setitem__("stage", m))
-        except Exception as exc:  # noqa: BLE001 - handed to the poll, which raises it for the error handlers
-            job["error"] = exc
+            result = _solve(ds, params, data, key, lambda m: folder.update(job_id, stage=m))
+            folder.put(job_id, "answer", _answer_parts(result))
+            folder.update(job_id, state="done")
+        except jobs.GridmapError as exc:  # handed to the poll, which raises it for the error handlers
+            folder.update(job_id, state="failed", error=jobs.error_state(exc))
+        except Exception:  # a bug: logged, and the poll answers 500
+            current_log.exception("recommendation job %s failed", job_id)
+            folder.update(job_id, state="failed",
+                          error=jobs.error_state(jobs.GridmapError("internal error; it has been logged", 500)))
 
-    with _JOBS_LOCK:
-        _JOBS[job_id] = job
-        while len(_JOBS) > _JOBS_KEPT:
-            _JOBS.pop(next(iter(_JOBS)))
-    threading.Thread(target=run, name=f"recommend-{job_id}", daemon=True).start()
+    current_log = current_app.logger
+    threading.Thread(target=run, name=f"recommend-{job_id[:6]}", daemon=True).start()
     return jsonify({"job": job_id, "done": False}), 202
 
 
 @bp.get("/api/v1/coverage/recommend/jobs/<job_id>")
 def recommend_job(job_id: str):
     """A background recommendation: its stage while it runs, then the same answer as the POST."""
-    with _JOBS_LOCK:
-        job = _JOBS.get(job_id)
-    if job is None:
-        raise ApiError(f"no recommendation job {job_id[:40]!r} (jobs are kept for a while only)", status=404)
-    if job["error"] is not None:
-        raise job["error"]
-    if job["result"] is not None:
-        return _answer(job["result"])
+    from app.geo import jobs
+
+    folder = _jobs()
+    job = folder.state(job_id)
+    if job.get("error"):
+        raise jobs.error_of(job["error"])
+    if job["state"] == "done":
+        return _answer_body(folder.get(job_id, "answer"))
     lang = i18n.current_lang()
     return jsonify({"job": job_id, "done": False, "stage": _stage(str(job["stage"]), lang),
-                    "elapsed_s": round(time.monotonic() - job["started"], 1)})
+                    "elapsed_s": round(time.time() - job["started"], 1)})
 
 
 @bp.post("/api/v1/coverage/recommend/export.<fmt>")

@@ -68,7 +68,7 @@ def _deadline_maintenance(server: BaseWSGIServer, request_timeout: float) -> Cal
     return maintenance
 
 
-def make_server(app: Any, config: Config, host: str, port: int) -> Any:
+def make_server(app: Any, config: Config, host: str, port: int, sockets: list[Any] | None = None) -> Any:
     """Build the waitress server for ``app`` with gridmap's connection settings.
 
     * ``CONNECTION_LIMIT`` open connections (idle ones included), watched with ``poll()``
@@ -85,6 +85,9 @@ def make_server(app: Any, config: Config, host: str, port: int) -> Any:
         The settings above, and ``THREADS``.
     host, port : str, int
         Where to listen.
+    sockets : list of socket.socket, optional
+        Listening sockets bound already (a gunicorn worker's, shared by every worker); then
+        ``host`` and ``port`` are not used.
 
     Returns
     -------
@@ -93,8 +96,9 @@ def make_server(app: Any, config: Config, host: str, port: int) -> Any:
     """
     raise_fd_limit(config.CONNECTION_LIMIT)
     cleanup = max(1, min(config.CHANNEL_TIMEOUT, config.REQUEST_TIMEOUT) // 4)
+    where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
     server = create_server(
-        app, host=host, port=port, threads=config.THREADS, ident="gridmap",
+        app, **where, threads=config.THREADS, ident="gridmap",
         connection_limit=config.CONNECTION_LIMIT, channel_timeout=config.CHANNEL_TIMEOUT,
         cleanup_interval=cleanup, asyncore_use_poll=True, backlog=2048,
         max_request_body_size=config.MAX_UPLOAD_MB * 1024 * 1024 + 64 * 1024,
