@@ -48,6 +48,7 @@ class Config:
     MAX_UPLOAD_MB: int = _setting(20, "Largest upload accepted, in MiB; larger requests get HTTP 413.")
     INSTANCE_DIR: str = _setting("", "Folder for the accounts/audit database and the versioned data store (default: instance/ of the project).")
     STORE_URL: str = _setting("", "Versioned data store (imports, versions, rollback): a folder, or a `postgresql://user@host/db` URL of a PostGIS database (password in the URL, or from PGPASSWORD/~/.pgpass; never printed), or the URL of another registered store backend. Default: INSTANCE_DIR/store, seeded from the demo in geodata/ on first start (a database is seeded the same way). A DATA_DIR of plain GeoJSON is served read-only. The former name GRIDMAP_STORE_DIR is still read when GRIDMAP_STORE_URL is unset.")
+    DATABASE_URL: str = _setting("", "Database for accounts, the audit log and events: a postgresql:// URL. Empty: the store's PostgreSQL database when STORE_URL is one, else instance/gridmap.sqlite3.", secret=True)
     IMPORT_MAX_MB: int = _setting(50, "Largest file `gridmap import` accepts, in MiB.")
     IMPORT_MAX_UNPACKED_MB: int = _setting(200, "Largest total size of a zip archive's members once unpacked, in MiB.")
     IMPORT_MAX_FEATURES: int = _setting(200000, "Most features one imported layer may hold.")

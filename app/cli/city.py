@@ -45,7 +45,8 @@ def init_city(source: Path, store_dir: Path, name: str | None, table_crs: str | 
       gridmap init-city office/ --store stores/hewan --table-crs gcj02
       GRIDMAP_STORE_URL=stores/hewan gridmap serve
     """
-    from app.geo import importer, initcity, users
+    from app.geo import importer, initcity
+    from app.geo.db import target_for
 
     config = settings.resolve()
     plan = initcity.plan_city(source, name=name, table_crs=table_crs, mapping=mapping, fields=fields, repair=repair,
@@ -59,7 +60,7 @@ def init_city(source: Path, store_dir: Path, name: str | None, table_crs: str | 
         click.echo("试运行 dry run: 检查通过，未写入任何内容 the files pass the checks; nothing was written")
         return
     info = initcity.build_city(plan, store_dir, author=actor().name,
-                               audit_db=users.db_path(settings.instance_dir(config)))
+                               audit_db=target_for(config, settings.instance_dir(config)))
     counts = ", ".join(f"{n} {k}" for k, n in plan.counts.items())
     click.echo(f"已建立 / built store {store_dir}: {counts} (version {info.id})")
     click.echo(f"下一步 next: GRIDMAP_STORE_URL={shlex.quote(str(store_dir))} gridmap serve")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.geo.users import connect
+from app.geo import db
+from app.geo.db import Connection, Target
 
 #: Actions the log records.
 ACTIONS: tuple[str, ...] = (
@@ -34,8 +36,8 @@ ACTION_TITLES: dict[str, tuple[str, str]] = {
     "user_role": ("更改角色", "role changed"),
 }
 #: Account roles -> (Chinese, English), for the details of account entries.
-_ROLES: dict[str, tuple[str, str]] = {"public": ("公众", "public"), "staff": ("工作人员", "staff"),
-                                      "admin": ("管理员", "admin")}
+_ROLES: dict[str, tuple[str, str]] = {"public": ("公众", "public"), "department": ("部门", "department"),
+                                      "staff": ("工作人员", "staff"), "admin": ("管理员", "admin")}
 #: Detail keys -> (Chinese, English) labels; keys not listed are shown by their name.
 _DETAIL_LABELS: dict[str, tuple[str, str]] = {
     "file": ("文件", "file"), "version": ("版本", "version"), "warnings": ("警告", "warnings"),
@@ -44,8 +46,53 @@ _DETAIL_LABELS: dict[str, tuple[str, str]] = {
     "pruned": ("已清理的旧版本", "old versions removed"), "message": ("说明", "message"),
     "summary": ("变更", "changes"), "recovered": ("重启后补记", "recorded on recovery"),
 }
+#: The log's table: an id that only grows (so the newest entries come first by id), then who/what/when.
+SCHEMA = db.Schema("audit", sqlite="""
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '{}',
+    ip TEXT NOT NULL DEFAULT ''
+);
+""", postgresql="""
+CREATE TABLE IF NOT EXISTS audit (
+    id BIGSERIAL PRIMARY KEY,
+    ts TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '{}',
+    ip TEXT NOT NULL DEFAULT ''
+);
+""")
 #: How the detail of an entry that records a store change starts: the change's id comes first.
 _CHANGE = '{"change": '
+
+
+def _absent(target: Target) -> bool:
+    """Return True when ``target`` is a SQLite file that does not exist yet (so it holds nothing)."""
+    return not db.is_postgres(target) and not Path(target).exists()
+
+
+@contextlib.contextmanager
+def connect(target: Target) -> Iterator[Connection]:
+    """Open the audit table (making it when needed) and commit when the block ends.
+
+    Parameters
+    ----------
+    target : str or Path
+        A SQLite file or a ``postgresql://`` URL (see :func:`app.geo.db.target_for`).
+
+    Yields
+    ------
+    app.geo.db.Connection
+        Committed when the block ends, rolled back when it raises.
+    """
+    with db.connect(target, SCHEMA) as conn:
+        yield conn
 
 
 @dataclass(frozen=True)
@@ -61,14 +108,14 @@ class Entry:
     ip: str
 
 
-def record(path: str | Path, actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None,
+def record(path: Target, actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None,
            ip: str = "", *, change: str | None = None) -> bool:
     """Append one entry to the audit log.
 
     Parameters
     ----------
     path : str or Path
-        The database file (see :func:`app.geo.users.db_path`).
+        The database: a SQLite file or a ``postgresql://`` URL (see :func:`app.geo.db.target_for`).
     actor : str
         Who: a user name, ``cli:<login>`` or ``anonymous``.
     action : str
@@ -82,7 +129,8 @@ def record(path: str | Path, actor: str, action: str, target: str = "", detail: 
     change : str, optional
         The id of the store history entry this records (``detail["change"]``). The entry is
         written only if none records that change yet, so that a change recovered after a crash
-        and its writer's own record never both appear.
+        and its writer's own record never both appear, whichever processes (or machines) write
+        them: the check and the insert hold the database's ``audit`` writer lock.
 
     Returns
     -------
@@ -102,17 +150,16 @@ def record(path: str | Path, actor: str, action: str, target: str = "", detail: 
             conn.execute("INSERT INTO audit (ts, actor, action, target, detail, ip) VALUES (?, ?, ?, ?, ?, ?)", values)
             return True
         head = _CHANGE + json.dumps(change, ensure_ascii=False)
-        if not conn.in_transaction:
-            conn.execute("BEGIN IMMEDIATE")  # the check and the insert as one step, across processes
+        conn.lock("audit")  # the check and the insert as one step, across processes
         cur = conn.execute("INSERT INTO audit (ts, actor, action, target, detail, ip) SELECT ?, ?, ?, ?, ?, ? "
                            "WHERE NOT EXISTS (SELECT 1 FROM audit WHERE substr(detail, 1, ?) = ?)",
                            (*values, len(head), head))
         return cur.rowcount == 1
 
 
-def changes_recorded(path: str | Path) -> set[str]:
+def changes_recorded(path: Target) -> set[str]:
     """Return the ids of the store changes the log records (the ``change`` of :func:`record`)."""
-    if not Path(path).exists():
+    if _absent(path):
         return set()
     with connect(path) as conn:
         rows = conn.execute("SELECT substr(detail, 1, 300) FROM audit WHERE substr(detail, 1, ?) = ?",
@@ -127,13 +174,13 @@ def changes_recorded(path: str | Path) -> set[str]:
     return out
 
 
-def entries(path: str | Path, limit: int = 200, action: str | None = None) -> list[Entry]:
+def entries(path: Target, limit: int = 200, action: str | None = None) -> list[Entry]:
     """Return the newest audit entries first.
 
     Parameters
     ----------
     path : str or Path
-        The database file.
+        The database: a SQLite file or a ``postgresql://`` URL.
     limit : int
         Most entries to return.
     action : str, optional
@@ -144,7 +191,7 @@ def entries(path: str | Path, limit: int = 200, action: str | None = None) -> li
     list of Entry
         Newest first.
     """
-    if not Path(path).exists():
+    if _absent(path):
         return []
     sql = "SELECT id, ts, actor, action, target, detail, ip FROM audit"
     args: list[Any] = []

@@ -16,6 +16,7 @@ from app.errors import GridmapError
 from app.geo import audit, importer, users
 from app.geo.changes import format_summary
 from app.geo.dataset import DataManager
+from app.geo.db import Target, target_for
 from app.geo.schema import LAYERS
 from app.geo.store import HistoryEntry, Store, VersionInfo, open_data
 
@@ -39,13 +40,13 @@ class Workspace:
         The settings; the store and the instance folder (accounts, audit) come from them.
     data : DataManager
         The store and its current version.
-    db : Path
-        The accounts and audit database.
+    db : str or Path
+        The accounts and audit database: a SQLite file or a PostgreSQL URL (:func:`app.geo.db.target_for`).
     """
 
     config: settings.Config
     data: DataManager
-    db: Path
+    db: Target
 
     @property
     def store(self) -> Store:
@@ -69,7 +70,7 @@ def open_workspace(config: settings.Config) -> Workspace:
     Workspace
         The opened workspace.
     """
-    ws = Workspace(config, open_data(config), users.db_path(settings.instance_dir(config)))
+    ws = Workspace(config, open_data(config), target_for(config, settings.instance_dir(config)))
     reconcile(ws)
     return ws
 
@@ -268,11 +269,11 @@ def list_versions(store: Store) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- accounts
 
 
-def _admins(db: Path) -> int:
+def _admins(db: Target) -> int:
     return sum(u.role == "admin" for u in users.list_users(db))
 
 
-def _keep_an_admin(db: Path, name: str, new_role: str | None) -> None:
+def _keep_an_admin(db: Target, name: str, new_role: str | None) -> None:
     target = users.get_user(db, name)
     if target is not None and target.role == "admin" and new_role != "admin" and _admins(db) <= 1:
         what = "remove" if new_role is None else "demote"

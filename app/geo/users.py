@@ -1,4 +1,4 @@
-"""Sign-in accounts in a small SQLite file: argon2 hashes, session generations, lock-outs and password rules."""
+"""Sign-in accounts in the app database (SQLite or PostgreSQL): argon2 hashes, session generations, lock-outs, password rules."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import functools
 import re
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -18,11 +17,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from app.errors import GridmapError
+from app.geo import db
+from app.geo.db import Connection, Target
 
-#: Roles in increasing order of rights. ``public`` is everyone who is not signed in.
-ROLES: tuple[str, ...] = ("public", "staff", "admin")
+#: Roles in increasing order of rights. ``public`` is everyone who is not signed in; ``department`` is a
+#: functional department's account (events handed to it), below ``staff`` (grid workers' contacts).
+ROLES: tuple[str, ...] = ("public", "department", "staff", "admin")
 #: Roles an account can have.
-ACCOUNT_ROLES: tuple[str, ...] = ("staff", "admin")
+ACCOUNT_ROLES: tuple[str, ...] = ("department", "staff", "admin")
 #: Longest password accepted (argon2 hashes any length, but nobody types more).
 MAX_PASSWORD = 1024
 #: Lowest zxcvbn score (0-4) a password needs.
@@ -55,10 +57,10 @@ def set_hash_cost(time_cost: int = 3, memory_kib: int = 65536) -> None:
     _HASHER = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
     _DUMMY_HASH = _HASHER.hash("not-a-real-password-0000")
 
-_SCHEMA = """
+_SQLITE = """
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY,
-    role TEXT NOT NULL CHECK (role IN ('staff', 'admin')),
+    role TEXT NOT NULL CHECK (role IN ('department', 'staff', 'admin')),
     pw_hash TEXT NOT NULL,
     created TEXT NOT NULL,
     updated TEXT NOT NULL,
@@ -70,21 +72,27 @@ CREATE TABLE IF NOT EXISTS sign_in_failures (
     locked_until REAL NOT NULL DEFAULT 0,
     last REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    target TEXT NOT NULL DEFAULT '',
-    detail TEXT NOT NULL DEFAULT '{}',
-    ip TEXT NOT NULL DEFAULT ''
+"""
+_POSTGRESQL = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('department', 'staff', 'admin')),
+    pw_hash TEXT NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    generation BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    name TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last DOUBLE PRECISION NOT NULL
 );
 """
-#: Columns added after a table was first released: (table, column, declaration). Older databases get them
-#: with ALTER TABLE when they are opened.
-_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("users", "generation", "INTEGER NOT NULL DEFAULT 0"),
-)
+#: The accounts' tables. Columns added after a table was first released go in ``added_columns``: older
+#: databases get them with ALTER TABLE when they are opened.
+SCHEMA = db.Schema("users", sqlite=_SQLITE, postgresql=_POSTGRESQL,
+                   added_columns=(("users", "generation", "INTEGER NOT NULL DEFAULT 0"),))
 _USER_COLUMNS = "name, role, created, updated, generation"
 
 
@@ -125,49 +133,55 @@ def role_rank(role: str) -> int:
 
 
 def db_path(instance_dir: str | Path) -> Path:
-    """Return the path of the accounts and audit database inside an instance folder."""
+    """Return the SQLite database of accounts and audit inside an instance folder (the default target)."""
     return Path(instance_dir) / "gridmap.sqlite3"
 
 
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    for table, column, declaration in _ADDED_COLUMNS:
-        if column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
-            continue
-        try:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-        except sqlite3.OperationalError:
-            # another process may have added it in the meantime; anything else is a real failure
-            if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
-                raise
+def _absent(target: Target) -> bool:
+    """Return True when ``target`` is a SQLite file that does not exist yet (so it holds nothing)."""
+    return not db.is_postgres(target) and not Path(target).exists()
+
+
+def _upgrade_sqlite_roles(conn: Connection) -> None:
+    """Rebuild a SQLite ``users`` table whose CHECK predates the ``department`` role, in the open transaction.
+
+    SQLite cannot alter a CHECK constraint; the table is copied into one made by :data:`SCHEMA`
+    under the database's write lock, so that two processes opening the file never both rebuild it.
+    """
+    def old() -> bool:
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'").fetchone()
+        return bool(row and "CHECK" in row[0].upper() and "'department'" not in row[0])
+
+    if not old():
+        return
+    conn.lock("users")
+    if not old():  # another process rebuilt it while this one waited
+        return
+    create = _SQLITE.split(";")[0].replace("CREATE TABLE IF NOT EXISTS users", "CREATE TABLE users_rebuilt")
+    conn.execute(create)
+    conn.execute(f"INSERT INTO users_rebuilt (pw_hash, {_USER_COLUMNS}) SELECT pw_hash, {_USER_COLUMNS} FROM users")
+    conn.execute("DROP TABLE users")
+    conn.execute("ALTER TABLE users_rebuilt RENAME TO users")
 
 
 @contextlib.contextmanager
-def connect(path: str | Path) -> Iterator[sqlite3.Connection]:
-    """Open the database (creating the folder and tables, adding missing columns) and commit on success.
+def connect(target: Target) -> Iterator[Connection]:
+    """Open the accounts' tables (making or upgrading them when needed) and commit when the block ends.
 
     Parameters
     ----------
-    path : str or Path
-        The SQLite file.
+    target : str or Path
+        A SQLite file (see :func:`db_path`) or a ``postgresql://`` URL (see :func:`app.geo.db.target_for`).
 
     Yields
     ------
-    sqlite3.Connection
-        A connection; committed and closed when the block ends.
+    app.geo.db.Connection
+        Committed when the block ends, rolled back when it raises.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=10)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
-        _add_missing_columns(conn)
-        with conn:
-            yield conn
-    finally:
-        conn.close()
-    with contextlib.suppress(OSError):
-        path.chmod(0o600)
+    with db.connect(target, SCHEMA) as conn:
+        if conn.dialect == "sqlite":
+            _upgrade_sqlite_roles(conn)
+        yield conn
 
 
 def _now() -> str:
@@ -261,19 +275,19 @@ def _row_user(row: tuple) -> User:
     return User(name=name, role=role, created=created, updated=updated, generation=int(generation))
 
 
-def add_user(path: str | Path, name: str, password: str, role: str = "staff", *, min_length: int) -> User:
+def add_user(path: Target, name: str, password: str, role: str = "staff", *, min_length: int) -> User:
     """Create an account.
 
     Parameters
     ----------
     path : str or Path
-        The database file.
+        The database: a SQLite file or a ``postgresql://`` URL.
     name : str
         User name.
     password : str
         Plain password, which must pass :func:`check_password`; only its argon2 hash is stored.
     role : str
-        ``staff`` or ``admin``.
+        One of :data:`ACCOUNT_ROLES` (``department``, ``staff`` or ``admin``).
     min_length : int
         Shortest password accepted (the ``PASSWORD_MIN_LENGTH`` setting).
 
@@ -288,28 +302,27 @@ def add_user(path: str | Path, name: str, password: str, role: str = "staff", *,
     # a random first generation, so that a session of a removed account never fits a new one of that name
     generation = secrets.randbelow(1 << 31)
     with connect(path) as conn:
-        try:
-            conn.execute(f"INSERT INTO users (pw_hash, {_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                         (pw_hash, name, role, now, now, generation))
-        except sqlite3.IntegrityError as exc:
-            raise UserError(f"user {name!r} already exists") from exc
+        cur = conn.execute(f"INSERT INTO users (pw_hash, {_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+                           "ON CONFLICT (name) DO NOTHING", (pw_hash, name, role, now, now, generation))
+        if cur.rowcount != 1:
+            raise UserError(f"user {name!r} already exists")
     return User(name, role, now, now, generation)
 
 
-def remove_user(path: str | Path, name: str) -> None:
+def remove_user(path: Target, name: str) -> None:
     """Delete an account; raises :class:`UserError` if there is none."""
     with connect(path) as conn:
         if conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
             raise UserError(f"no user {name!r}")
 
 
-def set_password(path: str | Path, name: str, password: str, *, min_length: int) -> None:
+def set_password(path: Target, name: str, password: str, *, min_length: int) -> None:
     """Replace an account's password, signing out its sessions and lifting a lock-out.
 
     Parameters
     ----------
     path : str or Path
-        The database file.
+        The database: a SQLite file or a ``postgresql://`` URL.
     name : str
         The account.
     password : str
@@ -326,7 +339,7 @@ def set_password(path: str | Path, name: str, password: str, *, min_length: int)
         conn.execute("DELETE FROM sign_in_failures WHERE name = ?", (name,))
 
 
-def set_role(path: str | Path, name: str, role: str) -> None:
+def set_role(path: Target, name: str, role: str) -> None:
     """Change an account's role (signs out its existing sessions)."""
     role = _check_role(role)
     with connect(path) as conn:
@@ -336,38 +349,38 @@ def set_role(path: str | Path, name: str, role: str) -> None:
             raise UserError(f"no user {name!r}")
 
 
-def end_sessions(path: str | Path, name: str) -> None:
+def end_sessions(path: Target, name: str) -> None:
     """Sign out every session of account ``name`` by moving its generation on (an unknown name: nothing)."""
     with connect(path) as conn:
         conn.execute("UPDATE users SET generation = generation + 1 WHERE name = ?", (name,))
 
 
-def get_user(path: str | Path, name: str) -> User | None:
+def get_user(path: Target, name: str) -> User | None:
     """Return an account by name, or None."""
-    if not Path(path).exists():
+    if _absent(path):
         return None
     with connect(path) as conn:
         row = conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
     return _row_user(row) if row else None
 
 
-def list_users(path: str | Path) -> list[User]:
+def list_users(path: Target) -> list[User]:
     """Return every account, by name."""
-    if not Path(path).exists():
+    if _absent(path):
         return []
     with connect(path) as conn:
         rows = conn.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY name").fetchall()
     return [_row_user(r) for r in rows]
 
 
-def verify(path: str | Path, name: str, password: str) -> User | None:
+def verify(path: Target, name: str, password: str) -> User | None:
     """Check a name and password; return the account when they match, else None.
 
     Unknown names cost the same argon2 work as wrong passwords. A hash made with older
     parameters is re-hashed on success. No lock-out applies here (see :func:`sign_in`).
     """
     row = None
-    if Path(path).exists() and isinstance(name, str) and len(name) <= 64:
+    if not _absent(path) and isinstance(name, str) and len(name) <= 64:
         with connect(path) as conn:
             row = conn.execute(f"SELECT pw_hash, {_USER_COLUMNS} FROM users WHERE name = ?",
                                (name,)).fetchone()
@@ -411,13 +424,13 @@ def lock_seconds(failures: int, attempts: int, seconds: int) -> int:
     return min(seconds * 2 ** min(failures - attempts, 40), cap)
 
 
-def _record_failure(path: str | Path, name: str, now: float, attempts: int, seconds: int) -> SignIn:
+def _record_failure(path: Target, name: str, now: float, attempts: int, seconds: int) -> SignIn:
     forget = max(MAX_LOCK_SECONDS, seconds)
     with connect(path) as conn:
         conn.execute("DELETE FROM sign_in_failures WHERE last < ?", (now - forget,))
         failures = conn.execute(
             "INSERT INTO sign_in_failures (name, failures, last) VALUES (?, 1, ?) "
-            "ON CONFLICT (name) DO UPDATE SET failures = failures + 1, last = excluded.last "
+            "ON CONFLICT (name) DO UPDATE SET failures = sign_in_failures.failures + 1, last = excluded.last "
             "RETURNING failures",
             (name, now)).fetchone()[0]
         locked = lock_seconds(failures, attempts, seconds)
@@ -426,7 +439,7 @@ def _record_failure(path: str | Path, name: str, now: float, attempts: int, seco
     return SignIn(None, failures=failures, locked_seconds=locked)
 
 
-def sign_in(path: str | Path, name: str, password: str, *, attempts: int, seconds: int,
+def sign_in(path: Target, name: str, password: str, *, attempts: int, seconds: int,
             now: float | None = None) -> SignIn:
     """Check a name and password under the lock-out rule.
 
@@ -440,7 +453,7 @@ def sign_in(path: str | Path, name: str, password: str, *, attempts: int, second
     Parameters
     ----------
     path : str or Path
-        The database file.
+        The database: a SQLite file or a ``postgresql://`` URL.
     name, password : str
         What the user typed.
     attempts : int
@@ -458,7 +471,7 @@ def sign_in(path: str | Path, name: str, password: str, *, attempts: int, second
     now = time.time() if now is None else now
     key = name[:64] if isinstance(name, str) else ""
     locked_until = 0.0
-    if Path(path).exists():
+    if not _absent(path):
         with connect(path) as conn:
             row = conn.execute("SELECT locked_until FROM sign_in_failures WHERE name = ?", (key,)).fetchone()
         locked_until = row[0] if row else 0.0

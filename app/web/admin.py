@@ -92,6 +92,9 @@ i18n.register({
     "admin.confirm_needed": ("回滚需要确认：请先查看变更，再以 confirm=1 提交。",
                              "A rollback needs confirmation: review the changes, then post again with confirm=1."),
     "admin.cancel": ("取消", "Cancel"),
+    "admin.version_needed": ("请指定要回滚到的版本：查询参数 ?version= 或表单字段 version（版本号、序号或唯一前缀）。",
+                             "Name the version to roll back to: the ?version= parameter or the form field "
+                             "'version' (a version id, number or unique prefix)."),
     "admin.rolled_back": ("已回滚，现使用版本 {version}：{summary}", "Rolled back: now serving version {version}: {summary}"),
     "admin.user_added": ("已添加用户 {name}。", "User {name} added."),
     "admin.user_removed": ("已删除用户 {name}。", "User {name} removed."),
@@ -308,6 +311,14 @@ def _form_action(endpoint: str, action: Callable[[], str]) -> Any:
 _CONFIRMED = frozenset({"1", "yes", "true", "on"})
 
 
+def _rollback_ref() -> str:
+    """The version a rollback names (form field or query parameter ``version``); 400 when there is none."""
+    ref = (request.form.get("version") or request.args.get("version") or "").strip()
+    if not ref:
+        raise ApiError(i18n.t("admin.version_needed"), 400, key="rollback.version")
+    return ref
+
+
 def _preview(ref: str) -> tuple[Any, dict[str, Any]]:
     """The version a rollback to ``ref`` serves and what it would change (409 on a read-only store)."""
     store = _workspace().store
@@ -330,7 +341,7 @@ def _rollback_page(ref: str) -> str:
 @role_required("admin")
 def rollback_confirm():
     """Ask to confirm a rollback: the version, what it changed, and what going back to it changes now."""
-    return _rollback_page(request.args.get("version") or "")
+    return _rollback_page(_rollback_ref())
 
 
 @bp.post("/admin/rollback")
@@ -339,9 +350,9 @@ def rollback():
     """Make a stored version current again, once confirmed (``confirm=1``).
 
     Without the confirmation a script gets 400 with what the rollback would change, and a
-    browser gets the confirmation page.
+    browser gets the confirmation page. Without a version (form field or ``?version=``): 400.
     """
-    ref = request.form.get("version") or ""
+    ref = _rollback_ref()
     if (request.form.get("confirm") or "").strip().lower() not in _CONFIRMED:
         if not wants_json(default=False):
             return _rollback_page(ref)
@@ -359,7 +370,7 @@ def rollback():
 @bp.get("/admin/users")
 @role_required("admin")
 def user_list():
-    """List accounts with forms to add, remove and reset them."""
+    """List accounts with forms to add, remove and reset them (roles: department, staff, admin)."""
     return render_template("admin/users.html", users=users.list_users(db_file()), roles=users.ACCOUNT_ROLES,
                            me=current_user())
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import (
@@ -22,6 +21,7 @@ from flask import (
 from werkzeug.exceptions import Forbidden
 
 from app.geo import audit, users
+from app.geo.db import Target
 from app.web import i18n
 from app.web.errors import ApiError, wants_json
 
@@ -48,13 +48,14 @@ i18n.register({
     "auth.hint": ("工作人员登录后可查看网格员联系方式；管理员可导入数据、回退版本和管理用户。",
                   "Staff who sign in see grid workers' contacts; admins import data, roll back and manage users."),
     "role.public": ("公众", "Public"),
+    "role.department": ("部门", "Department"),
     "role.staff": ("工作人员", "Staff"),
     "role.admin": ("管理员", "Admin"),
 })
 
 OPENAPI_PATHS = {
     "/api/v1/me": {"get": {
-        "summary": "Who is signed in: role (public, staff or admin) and user name", "operationId": "me",
+        "summary": "Who is signed in: role (public, department, staff or admin) and user name", "operationId": "me",
         "responses": {"200": {"description": "the caller's role", "content": {"application/json": {"schema": {
             "type": "object", "required": ["role"],
             "properties": {"role": {"type": "string", "enum": list(users.ROLES)},
@@ -62,8 +63,8 @@ OPENAPI_PATHS = {
 }
 
 
-def db_file(app: Flask | None = None) -> Path:
-    """Return the accounts and audit database of the app (in its instance folder)."""
+def db_file(app: Flask | None = None) -> Target:
+    """Return the accounts and audit database of the app: a SQLite file or a PostgreSQL URL (``DATABASE_URL``)."""
     return (app or current_app).extensions["gridmap.workspace"].db
 
 
@@ -95,7 +96,7 @@ def current_user() -> users.User | None:
 
 
 def current_role() -> str:
-    """Return the role of the current request: ``public``, ``staff`` or ``admin``."""
+    """Return the role of the current request: ``public``, ``department``, ``staff`` or ``admin``."""
     user = current_user()
     return user.role if user else "public"
 
@@ -119,7 +120,7 @@ def role_required(role: str) -> Callable[[F], F]:
     Parameters
     ----------
     role : str
-        ``staff`` or ``admin``.
+        ``department``, ``staff`` or ``admin``.
     """
     if role not in users.ROLES:
         raise ValueError(f"unknown role {role!r}")

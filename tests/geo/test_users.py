@@ -1,4 +1,4 @@
-"""Accounts and the audit log: argon2 hashes, password rules, session generations, lock-outs, who/when/what."""
+"""Accounts on SQLite and PostgreSQL: argon2 hashes, password rules, roles, session generations, lock-outs."""
 
 from __future__ import annotations
 
@@ -18,9 +18,17 @@ RULE = {"attempts": 3, "seconds": 60}
 T0 = 1_700_000_000.0
 
 
-@pytest.fixture
-def db(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """The accounts database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_url")
     return users.db_path(tmp_path)
+
+
+def _stored_hash(db, name):
+    with users.connect(db) as conn:
+        return conn.execute("SELECT pw_hash FROM users WHERE name = ?", (name,)).fetchone()[0]
 
 
 def _add(db, name, password=GOOD[0], role="staff"):
@@ -33,7 +41,7 @@ def test_add_verify_and_hash_is_argon2(db):
     assert users.verify(db, "zhang", "correct horse battery").name == "zhang"
     assert users.verify(db, "zhang", "wrong password") is None
     assert users.verify(db, "nobody", "correct horse battery") is None
-    stored = sqlite3.connect(db).execute("SELECT pw_hash FROM users").fetchone()[0]
+    stored = _stored_hash(db, "zhang")
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
 
 
@@ -42,7 +50,7 @@ def test_old_cost_hashes_still_verify_and_are_upgraded(db):
     generation = users.get_user(db, "wang").generation
     users.set_hash_cost(2, 2048)
     assert users.verify(db, "wang", GOOD[0]) is not None
-    stored = sqlite3.connect(db).execute("SELECT pw_hash FROM users").fetchone()[0]
+    stored = _stored_hash(db, "wang")
     assert "m=2048,t=2" in stored
     assert users.get_user(db, "wang").generation == generation  # a re-hash signs nobody out
 
@@ -135,7 +143,8 @@ def test_a_new_account_of_a_removed_name_gets_another_generation(db):
     assert len(seen) == 3
 
 
-def test_an_older_database_gets_the_new_column(db):
+def test_an_older_database_gets_the_new_column(tmp_path):
+    db = users.db_path(tmp_path)
     conn = sqlite3.connect(db)
     conn.execute("CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL, pw_hash TEXT NOT NULL, "
                  "created TEXT NOT NULL, updated TEXT NOT NULL)")
@@ -239,21 +248,41 @@ def test_verify_handles_hostile_input(db):
 
 
 def test_roles_rank():
-    assert users.role_rank("public") < users.role_rank("staff") < users.role_rank("admin")
+    assert (users.role_rank("public") < users.role_rank("department") < users.role_rank("staff")
+            < users.role_rank("admin"))
     assert users.role_rank("root") < 0
+    assert users.ACCOUNT_ROLES == ("department", "staff", "admin")
 
 
-def test_audit_records_who_when_what(db):
-    audit.record(db, "zhang", "sign_in", ip="10.0.0.1")
-    audit.record(db, "cli:root", "import", target="grids", detail={"version": "0002-abcdef1"})
-    newest = audit.entries(db)
-    assert [e.action for e in newest] == ["import", "sign_in"]
-    assert newest[0].actor == "cli:root" and newest[0].detail["version"] == "0002-abcdef1"
-    assert newest[0].ts.endswith("Z") and newest[1].ip == "10.0.0.1"
-    assert [e.action for e in audit.entries(db, action="sign_in")] == ["sign_in"]
-    assert "sign_in_locked" in audit.ACTIONS
-    with pytest.raises(ValueError):
-        audit.record(db, "x", "drop_tables")
+def test_a_department_account(db):
+    assert _add(db, "城管局", role="department").role == "department"
+    assert users.verify(db, "城管局", GOOD[0]).role == "department"
+    users.set_role(db, "城管局", "staff")
+    users.set_role(db, "城管局", "department")
+    assert users.get_user(db, "城管局").role == "department"
+    with users.connect(db) as conn, pytest.raises(Exception, match="(?i)check"):  # the table refuses others
+        conn.execute("UPDATE users SET role = 'root' WHERE name = ?", ("城管局",))
+
+
+def test_an_older_database_takes_department_accounts(tmp_path):
+    """A SQLite file made before the department role (its CHECK lists staff and admin) is rebuilt on open."""
+    db = users.db_path(tmp_path)
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK (role IN ('staff', 'admin')), "
+                 "pw_hash TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, "
+                 "generation INTEGER NOT NULL DEFAULT 0)")
+    conn.execute("INSERT INTO users VALUES ('old', 'admin', ?, '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z', 7)",
+                 (users._HASHER.hash(GOOD[0]),))
+    conn.commit()
+    conn.close()
+    _add(db, "城管局", GOOD[1], role="department")
+    assert [(u.name, u.role, u.generation) for u in users.list_users(db)][0] == ("old", "admin", 7)
+    assert users.verify(db, "old", GOOD[0]).name == "old"
+    assert users.get_user(db, "城管局").role == "department"
+    sql = sqlite3.connect(db).execute("SELECT sql FROM sqlite_master WHERE name = 'users'").fetchone()[0]
+    assert "'department'" in sql
+    with pytest.raises(sqlite3.IntegrityError):
+        sqlite3.connect(db).execute("UPDATE users SET role = 'root'")
 
 
 def test_no_database_means_no_users(tmp_path):
@@ -261,3 +290,10 @@ def test_no_database_means_no_users(tmp_path):
     assert users.list_users(db) == [] and users.get_user(db, "x") is None
     assert audit.entries(db) == []
     assert users.verify(db, "x", "whatever1") is None
+    assert not db.exists()
+
+
+def test_an_empty_postgresql_database_has_no_users(pg_url):
+    assert users.list_users(pg_url) == [] and users.get_user(pg_url, "x") is None
+    assert audit.entries(pg_url) == []
+    assert users.verify(pg_url, "x", "whatever1") is None
