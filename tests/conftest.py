@@ -56,16 +56,44 @@ def cheap_hashes() -> Iterator[None]:
     users.set_hash_cost()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the ``both_stores`` marker."""
+    config.addinivalue_line("markers", "both_stores: run the test once per store backend (GeoJSON and PostGIS); "
+                                       "it applies to tests that use store_url, make_app or versioned_app")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a ``both_stores`` test on each backend: ``test[geojson]`` and ``test[postgis]``."""
+    if metafunc.definition.get_closest_marker("both_stores") and "store_backend" in metafunc.fixturenames:
+        metafunc.parametrize("store_backend", list(helpers.STORE_BACKENDS), indirect=True,
+                             ids=list(helpers.STORE_BACKENDS.values()))
+
+
 @pytest.fixture
-def make_app(tmp_path: Path, cheap_hashes: None) -> Callable[..., Flask]:
-    """Return a factory: ``make_app(**settings)`` builds the app on a writable versioned store in
-    ``tmp_path`` with the ``admin`` and ``staff`` accounts of ``helpers.PASSWORDS``.
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """The backend of the test's writable store: the ``both_stores`` parameter, else ``GRIDMAP_TEST_STORE``."""
+    return getattr(request, "param", None) or helpers.default_store_backend()
+
+
+@pytest.fixture
+def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the test's writable store goes: ``tmp_path/store``, or a fresh PostGIS database (``pg_url``)."""
+    if store_backend == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return str(tmp_path / "store")
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, store_url: str, cheap_hashes: None) -> Callable[..., Flask]:
+    """Return a factory: ``make_app(**settings)`` builds the app on a writable versioned store
+    (``store_url``: in ``tmp_path``, or a PostGIS database) with the ``admin`` and ``staff``
+    accounts of ``helpers.PASSWORDS``.
 
     Calls within one test share the store, the accounts and the audit log.
     """
 
     def make(**settings: Any) -> Flask:
-        return helpers.make_app(tmp_path, **settings)
+        return helpers.make_app(tmp_path, **{"STORE_URL": store_url, **settings})
 
     return make
 

@@ -95,23 +95,98 @@ def folder_app(data_dir: Path, **settings: Any) -> Flask:
     return create_app({"TESTING": True, "DATA_DIR": str(data_dir), "SECRET_KEY": "test", **settings})
 
 
-def store_settings(root: Path) -> dict[str, str]:
+#: Environment variable that picks the backend of the writable test stores: ``geojson`` (default) or
+#: ``postgresql`` (every test on :func:`store_settings`/:func:`make_app` then runs on PostGIS).
+STORE_ENV = "GRIDMAP_TEST_STORE"
+#: The store backends the storage tests run on, with their test ids.
+STORE_BACKENDS: dict[str, str] = {"geojson": "geojson", "postgresql": "postgis"}
+
+
+def default_store_backend() -> str:
+    """Return the backend of the writable test stores: ``GRIDMAP_TEST_STORE``, else ``geojson``."""
+    import os
+
+    name = os.environ.get(STORE_ENV, "").strip().lower() or "geojson"
+    name = {"postgis": "postgresql", "postgres": "postgresql"}.get(name, name)
+    if name not in STORE_BACKENDS:
+        raise ValueError(f"{STORE_ENV} must be one of {', '.join(STORE_BACKENDS)}, got {name!r}")
+    return name
+
+
+def new_store_url(root: Path, backend: str | None = None) -> str:
+    """Return where a new, empty writable store goes: ``root/store``, or a fresh PostGIS database.
+
+    Parameters
+    ----------
+    root : Path
+        A private folder (``tmp_path``).
+    backend : str, optional
+        ``geojson`` or ``postgresql``; :func:`default_store_backend` by default. A PostGIS database
+        is made on the session's cluster (:mod:`tests.pg`), which must be running.
+    """
+    if (backend or default_store_backend()) == "geojson":
+        return str(root / "store")
+    from tests import pg
+
+    found = pg.cluster()
+    if found is None:
+        raise RuntimeError(f"{STORE_ENV}=postgresql needs PostgreSQL/PostGIS: {pg.why()}")
+    return found.new_database()
+
+
+def store_settings(root: Path, store_url: str | None = None) -> dict[str, str]:
     """Return DATA_DIR, STORE_URL and INSTANCE_DIR of a writable versioned store under ``root``.
 
-    DATA_DIR is a copy of the mini city (made here) that seeds ``root/store``; accounts and the
-    audit log go to ``root/inst``.
+    DATA_DIR is a copy of the mini city (made here) that seeds the store; accounts and the
+    audit log go to ``root/inst`` (or the store's database, as the app decides).
+
+    Parameters
+    ----------
+    root : Path
+        A private folder (``tmp_path``); calling again with the same root reuses its data.
+    store_url : str, optional
+        The store: a folder or a ``postgresql://`` URL. By default ``root/store``, or (under
+        ``GRIDMAP_TEST_STORE=postgresql``) one PostGIS database per ``root``, made on first call.
     """
-    return {"DATA_DIR": str(copy_mini(root / "geodata")), "STORE_URL": str(root / "store"),
+    if store_url is None and default_store_backend() == "geojson":
+        store_url = str(root / "store")
+    elif store_url is None:
+        marker = root / "store.url"  # the same root must give the same database on every call
+        if marker.exists():
+            store_url = marker.read_text()
+        else:
+            store_url = new_store_url(root)
+            root.mkdir(parents=True, exist_ok=True)
+            marker.write_text(store_url)
+    return {"DATA_DIR": str(copy_mini(root / "geodata")), "STORE_URL": store_url,
             "INSTANCE_DIR": str(root / "inst")}
 
 
-def add_accounts(instance_dir: Path) -> Path:
-    """Create the :data:`PASSWORDS` accounts (one per role) that do not exist yet; return the database."""
-    db = users.db_path(instance_dir)
+def add_accounts(instance_dir: Path, target: str | Path | None = None) -> str | Path:
+    """Create the :data:`PASSWORDS` accounts (one per role) that do not exist yet; return the database.
+
+    ``target`` is the accounts database (a SQLite file or a PostgreSQL URL; an app's is
+    ``app.extensions["gridmap.workspace"].db``); by default the instance folder's SQLite file.
+    """
+    db = users.db_path(instance_dir) if target is None else target
     for name, password in PASSWORDS.items():
         if users.get_user(db, name) is None:
             users.add_user(db, name, password, name, min_length=MIN_PASSWORD)
     return db
+
+
+def app_db(app: Flask) -> str | Path:
+    """Return the accounts and audit database an app uses (a SQLite file, or the store's PostgreSQL URL)."""
+    return app.extensions["gridmap.workspace"].db
+
+
+def store_state(app: Flask) -> tuple[str, list[str], int]:
+    """Return what a change of an app's store would move, on any backend: current version, versions, history length.
+
+    Equal states before and after a refused import mean the store was not changed.
+    """
+    store = app.extensions["gridmap.data"].store
+    return store.version(), [v.id for v in store.list_versions()], len(store.history())
 
 
 def add_cheap_accounts(instance_dir: Path) -> Path:
@@ -134,11 +209,13 @@ def make_app(root: Path, **settings: Any) -> Flask:
     root : Path
         A private folder (``tmp_path``); calling again with the same root reuses its data.
     **settings
-        Settings over those (``RATELIMIT_ENABLED=False``, ``MAX_UPLOAD_MB=1``).
+        Settings over those (``RATELIMIT_ENABLED=False``, ``MAX_UPLOAD_MB=1``); ``STORE_URL`` picks
+        the store (see :func:`store_settings`).
     """
+    store_url = settings.pop("STORE_URL", None)
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "COOKIE_SECURE": False,
-                      **store_settings(root), **settings})
-    add_accounts(root / "inst")
+                      **store_settings(root, store_url), **settings})
+    add_accounts(root / "inst", app.extensions["gridmap.workspace"].db)
     return app
 
 

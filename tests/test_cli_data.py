@@ -17,13 +17,24 @@ pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    """GRIDMAP_* variables for a versioned store under tmp_path, with the corpus's import limits."""
-    for name, value in {**store_settings(tmp_path), **CORPUS_LIMITS}.items():
+def env(tmp_path, monkeypatch, store_url):
+    """GRIDMAP_* variables for a versioned store (under tmp_path, or a PostGIS database), with the corpus's import limits."""
+    monkeypatch.delenv("GRIDMAP_STORE_DIR", raising=False)
+    for name, value in {**store_settings(tmp_path, store_url), **CORPUS_LIMITS}.items():
         monkeypatch.setenv(f"GRIDMAP_{name}", str(value))
     return tmp_path
 
 
+def _audit_db():
+    """The accounts and audit database the commands use, wherever the settings put it."""
+    from app import settings
+    from app.geo import db
+
+    config = settings.resolve()
+    return db.target_for(config, settings.instance_dir(config))
+
+
+@pytest.mark.both_stores
 def test_import_versions_rollback(env, runner):
     g = gpd.read_file(MINI / "grids.geojson").to_crs("EPSG:4542")
     g.loc[0, "name"] = "新城社区第1网格"  # a real change: an identical file would store nothing
@@ -39,7 +50,7 @@ def test_import_versions_rollback(env, runner):
     r = runner.invoke(main, ["rollback", "1"])
     assert r.exit_code == 0 and "now serving version 0001-" in r.output
     assert runner.invoke(main, ["rollback", "99"]).exit_code == 1
-    actions = [e.action for e in audit.entries(users.db_path(env / "inst"))]
+    actions = [e.action for e in audit.entries(_audit_db())]
     assert actions == ["rollback", "import", "seed"]
 
 
@@ -88,7 +99,7 @@ def test_users_commands(env, runner):
     assert runner.invoke(main, ["users", "add", "wang"], input="Copper-Tundra-64\nCopper-Tundra-64\n").exit_code == 1
     r = runner.invoke(main, ["users", "passwd", "wang"], input="Saffron-Anvil-19\nSaffron-Anvil-19\n")
     assert r.exit_code == 0
-    db = users.db_path(env / "inst")
+    db = _audit_db()
     assert users.verify(db, "wang", "Saffron-Anvil-19") is not None
     assert runner.invoke(main, ["users", "add", "li", "--password", "short"]).exit_code == 1
     r = runner.invoke(main, ["users", "remove", "wang"])
@@ -102,6 +113,7 @@ def test_users_commands(env, runner):
                                                      "user_passwd", "user_add", "seed"]
 
 
+@pytest.mark.both_stores
 def test_identical_reimport_and_keep_versions(env, runner, monkeypatch):
     monkeypatch.setenv("GRIDMAP_KEEP_VERSIONS", "2")
     g = gpd.read_file(MINI / "grids.geojson")
@@ -118,5 +130,5 @@ def test_identical_reimport_and_keep_versions(env, runner, monkeypatch):
         assert runner.invoke(main, ["import", "grids", str(path)]).exit_code == 0
     listed = re.findall(r"^[* ] (\d{4})-", runner.invoke(main, ["versions"]).output, re.M)
     assert listed == ["0005", "0004", "0001"]  # the newest two, and 1 (rolled back to)
-    actions = [e.action for e in audit.entries(users.db_path(env / "inst"))]
+    actions = [e.action for e in audit.entries(_audit_db())]
     assert actions == ["import", "import", "import", "rollback", "import_unchanged", "import", "seed"]

@@ -10,7 +10,7 @@ import pytest
 
 from app.geo import audit, users
 from app.geo.geojson import dump_geojson
-from tests.helpers import CORPUS_LIMITS, LANZHOU, MINI, csrf_token, hostile_corpus, login, tree_digest
+from tests.helpers import CORPUS_LIMITS, LANZHOU, MINI, app_db, csrf_token, hostile_corpus, login, store_state
 
 corpus = hostile_corpus()
 
@@ -34,6 +34,7 @@ def _upload(client, layer: str, data: bytes, name: str, **form):
                        headers={"Accept": "application/json"})
 
 
+@pytest.mark.both_stores
 def test_admin_page_lists_versions(admin):
     html = admin.get("/admin").get_data(as_text=True)
     assert "0001-" in html and 'enctype="multipart/form-data"' in html
@@ -41,6 +42,7 @@ def test_admin_page_lists_versions(admin):
     assert body["writable"] and body["versions"][0]["current"]
 
 
+@pytest.mark.both_stores
 def test_import_switches_the_running_service_and_rollback_restores(app, admin, tmp_path):
     before = admin.get("/healthz").get_json()["data_version"]
     g = gpd.read_file(MINI / "grids.geojson")
@@ -56,7 +58,7 @@ def test_import_switches_the_running_service_and_rollback_restores(app, admin, t
     assert r.status_code == 303
     assert admin.get("/healthz").get_json()["data_version"] == before
     assert "已回滚" in admin.get("/admin").get_data(as_text=True)
-    actions = [e.action for e in audit.entries(users.db_path(tmp_path / "inst"))]
+    actions = [e.action for e in audit.entries(app_db(app))]
     assert actions[:3] == ["rollback", "import", "sign_in"]
 
 
@@ -67,6 +69,7 @@ def _grids_without_villages(admin) -> str:
     return r.get_json()["version"]
 
 
+@pytest.mark.both_stores
 def test_rollback_asks_for_confirmation_and_changes_nothing_until_confirmed(app, admin, tmp_path):
     new = _grids_without_villages(admin)
     index = admin.get("/admin").get_data(as_text=True)
@@ -86,7 +89,7 @@ def test_rollback_asks_for_confirmation_and_changes_nothing_until_confirmed(app,
     assert r.status_code == 400 and body["code"] == "rollback.confirm" and body["version"].startswith("0001-")
     assert len(body["summary"]["grids"]["added"]) == 2 and "grids: 2 added" in body["summary_text"]
     assert admin.get("/healthz").get_json()["data_version"] == new
-    assert "rollback" not in {e.action for e in audit.entries(users.db_path(tmp_path / "inst"))}
+    assert "rollback" not in {e.action for e in audit.entries(app_db(app))}
     # the token is still required with the confirmation
     r = admin.post("/admin/rollback", data={"csrf_token": "wrong", "version": "1", "confirm": "1"})
     assert r.status_code == 400 and admin.get("/healthz").get_json()["data_version"] == new
@@ -100,7 +103,7 @@ def test_rollback_asks_for_confirmation_and_changes_nothing_until_confirmed(app,
                      headers={"Accept": "application/json"}).status_code in (404, 409)
 
 
-def test_admin_pages_speak_chinese_and_english_in_local_time(make_app, admin, tmp_path):
+def test_admin_pages_speak_chinese_and_english_in_local_time(app, make_app, admin, tmp_path):
     _grids_without_villages(admin)
     admin.post("/admin/users", data={"csrf_token": csrf_token(admin), "name": "li",
                                      "password": "Orchid-Ferry-35", "role": "staff"})
@@ -117,7 +120,7 @@ def test_admin_pages_speak_chinese_and_english_in_local_time(make_app, admin, tm
         for word in words:
             assert word in pages, (lang, word)
     # times are shown in the TIMEZONE setting's zone
-    entry = audit.entries(users.db_path(tmp_path / "inst"), limit=1)[0]
+    entry = audit.entries(app_db(app), limit=1)[0]
     shown = audit.format_time(entry.ts, "Asia/Shanghai")
     assert shown in admin.get("/admin/audit").get_data(as_text=True)
     helsinki = make_app(RATELIMIT_ENABLED=False, TIMEZONE="Europe/Helsinki").test_client()
@@ -126,11 +129,12 @@ def test_admin_pages_speak_chinese_and_english_in_local_time(make_app, admin, tm
     assert audit.format_time(entry.ts, "Europe/Helsinki") in html
 
 
+@pytest.mark.both_stores
 def test_dry_run_stores_nothing(app, admin, tmp_path):
-    before = tree_digest(tmp_path / "store")
+    before = store_state(app)
     r = _upload(admin, "grids", (MINI / "grids.geojson").read_bytes(), "g.geojson", dry_run="1")
     assert r.status_code == 200 and r.get_json()["version"] is None
-    assert tree_digest(tmp_path / "store") == before
+    assert store_state(app) == before
 
 
 def test_html_report_escapes_hostile_names(app, admin):
@@ -147,7 +151,7 @@ def test_html_report_escapes_hostile_names(app, admin):
 @pytest.mark.parametrize("case", corpus.CASES, ids=[c.name for c in corpus.CASES])
 def test_hostile_upload_is_refused_and_nothing_changes(case, app, admin, tmp_path):
     data = corpus._MAKERS[case.name]()
-    before = tree_digest(tmp_path / "store")
+    before = store_state(app)
     form = {"crs": case.crs} if case.crs else {}
     r = _upload(admin, case.layer, data, case.name, **form)
     assert r.status_code in (400, 413), (case.name, r.status_code)
@@ -155,9 +159,10 @@ def test_hostile_upload_is_refused_and_nothing_changes(case, app, admin, tmp_pat
     assert body["error"]
     if r.status_code == 400:
         assert case.problem in {f["problem"] for f in body["report"]["findings"] if f["severity"] == "error"}
-    assert tree_digest(tmp_path / "store") == before
+    assert store_state(app) == before
 
 
+@pytest.mark.both_stores
 def test_user_management(app, admin, tmp_path):
     r = admin.post("/admin/users", data={"csrf_token": csrf_token(admin), "name": "li", "password": "Orchid-Ferry-35",
                                          "role": "staff"})
@@ -170,7 +175,7 @@ def test_user_management(app, admin, tmp_path):
     assert admin.post("/admin/users/admin/remove", data={"csrf_token": csrf_token(admin)},
                       headers={"Accept": "application/json"}).status_code == 400
     assert admin.post("/admin/users/li/remove", data={"csrf_token": csrf_token(admin)}).status_code == 303
-    db = users.db_path(tmp_path / "inst")
+    db = app_db(app)
     assert [u.name for u in users.list_users(db)] == ["admin", "staff"]
     assert {"user_add", "user_passwd", "user_remove"} <= {e.action for e in audit.entries(db)}
     assert "user_add" in admin.get("/admin/audit").get_data(as_text=True)
@@ -196,20 +201,21 @@ def test_replace_demo_with_real_grids_in_another_crs_locate_and_roll_back(app, a
     assert back["status"] == "outside"
 
 
+@pytest.mark.both_stores
 def test_an_identical_reimport_says_no_change(app, admin, tmp_path):
     g = gpd.read_file(MINI / "grids.geojson").iloc[:8]
     first = _upload(admin, "grids", dump_geojson(g), "grids.geojson").get_json()
-    before = tree_digest(tmp_path / "store")
+    before = store_state(app)
     again = _upload(admin, "grids", dump_geojson(g), "grids.geojson")
     body = again.get_json()
     assert again.status_code == 200 and body["unchanged"] and body["version"] == first["version"]
     assert body["message"].startswith("no change: identical to the current version") and body["summary"] is None
-    assert tree_digest(tmp_path / "store") == before
+    assert store_state(app) == before
     html = admin.post("/admin/import", data={"csrf_token": csrf_token(admin), "layer": "grids",
                                              "file": (io.BytesIO(dump_geojson(g)), "grids.geojson")})
     text = html.get_data(as_text=True)
     assert html.status_code == 200 and "未改动" in text and first["version"] in text  # zh, the default language
-    actions = [e.action for e in audit.entries(users.db_path(tmp_path / "inst"))]
+    actions = [e.action for e in audit.entries(app_db(app))]
     assert actions[:3] == ["import_unchanged", "import_unchanged", "import"]
 
 
