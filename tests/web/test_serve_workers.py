@@ -1,0 +1,98 @@
+"""`gridmap serve` with several worker processes: versions switch together, jobs are seen by every worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests import helpers
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs fork")
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("workers")
+    env = helpers.store_settings(root)
+    instance = Path(env.pop("INSTANCE_DIR"))
+    srv = helpers.Server(instance, WORKERS="2", RATELIMIT_ENABLED="0", COOKIE_SECURE="0", **env)
+    srv.root = root  # type: ignore[attr-defined]
+    with srv:
+        yield srv
+
+
+def _fresh_get(url: str) -> requests.Response:
+    """GET on a new connection (so the kernel may hand it to either worker)."""
+    return requests.get(url, headers={"Connection": "close"}, timeout=30)
+
+
+def test_two_workers_serve_and_switch_to_an_import_together(server):
+    workers = _children(server.proc.pid)
+    assert len(workers) == 2, workers
+    before = {_fresh_get(server.base + "/healthz").json()["data_version"] for _ in range(10)}
+    assert len(before) == 1
+    facilities = json.loads((server.root / "geodata" / "facilities.geojson").read_text())
+    facilities["features"] = facilities["features"][:-1]
+    changed = server.root / "facilities.geojson"
+    changed.write_text(json.dumps(facilities))
+    cli = subprocess.run([str(Path(sys.executable).with_name("gridmap")), "import", "facilities", str(changed)],
+                         env=server.env, capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    after = {_fresh_get(server.base + "/healthz").json()["data_version"] for _ in range(30)}
+    assert len(after) == 1 and after != before, (before, after)
+    assert sorted(_children(server.proc.pid)) == sorted(workers)  # no restart needed
+
+
+def test_a_batch_job_made_through_one_worker_is_polled_through_any(server):
+    rows = "name,lon,lat\n" + "".join(f"p{i},{98.2745 + i * 1e-4:.4f},39.7862\n" for i in range(30))
+    r = requests.post(server.base + "/api/v1/locate/batch/preview", files={"file": ("rows.csv", rows)}, timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    job = r.json()["job"]
+    r = requests.post(server.base + "/api/v1/locate/batch/run", json={"job": job, "lon_col": "lon", "lat_col": "lat"},
+                      timeout=30)
+    assert r.status_code == 202, r.text[:300]
+    states = []
+    for _ in range(200):
+        r = _fresh_get(f"{server.base}/api/v1/locate/jobs/{job}")
+        assert r.status_code == 200, r.text[:300]
+        states.append(r.json()["state"])
+        if states[-1] == "done" and len(states) >= 20:
+            break
+        time.sleep(0.05)
+    assert states[-1] == "done" and r.json()["summary"]
+    downloads = {_fresh_get(f"{server.base}/api/v1/locate/jobs/{job}/download").status_code for _ in range(10)}
+    assert downloads == {200}
+
+
+def test_sigterm_stops_every_worker(tmp_path):
+    env = helpers.store_settings(tmp_path)
+    instance = Path(env.pop("INSTANCE_DIR"))
+    with helpers.Server(instance, WORKERS="2", **env) as srv:
+        workers = _children(srv.proc.pid)
+        assert len(workers) == 2
+        srv.proc.terminate()
+        assert srv.proc.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
+        time.sleep(0.2)
+    assert not any(Path(f"/proc/{p}").exists() for p in workers)
