@@ -198,22 +198,39 @@ class AddressMatcher:
             self._suffix: list[str] = []
             self._exact: dict[str, list[int]] = {}
             by_street: dict[str, dict[int, list[int]]] = {}
+            # a text normalised and parsed once however often it repeats (tiled or copied tables, aliases)
+            normalised: dict[str, str] = {}
+            parsed: dict[str, tuple[str, int | None, str]] = {}
+            prefixes = self.prefixes
+
+            def norm(text: str) -> str:
+                out = normalised.get(text)
+                if out is None:
+                    out = normalised[text] = normalize(text, prefixes)
+                return out
+
+            def split(key: str) -> tuple[str, int | None, str]:
+                out = parsed.get(key)
+                if out is None:
+                    out = parsed[key] = parse(key)
+                return out
+
             for i in range(n):
                 self._rows.append(Candidate(texts[i], 100.0, ids[i], grids[i],
                                             round(float(lon[i]), 6), round(float(lat[i]), 6)))
-                keys = {normalize(texts[i], self.prefixes)}
-                street, number, suffix = parse(next(iter(keys)))
+                keys = {norm(texts[i])}
+                street, number, suffix = split(next(iter(keys)))
                 if streets[i] is not None and numbers[i] is not None and not pd.isna(numbers[i]):
                     suffix = _SUFFIX.get(kinds[i] or "", suffix)
-                    key = normalize(f"{streets[i]}{int(numbers[i])}{suffix}", self.prefixes)
+                    key = norm(f"{streets[i]}{int(numbers[i])}{suffix}")
                     keys.add(key)
-                    street, number, suffix = parse(key)
+                    street, number, suffix = split(key)
                 self._suffix.append(suffix)
                 names = [street]
                 if isinstance(aliases[i], str) and aliases[i].strip() and number is not None:
                     for alias in aliases[i].split("|"):
-                        key = normalize(f"{alias.strip()}{number}{suffix}", self.prefixes)
-                        alias_street, alias_number, _ = parse(key)
+                        key = norm(f"{alias.strip()}{number}{suffix}")
+                        alias_street, alias_number, _ = split(key)
                         if alias.strip() and alias_number == number:
                             keys.add(key)
                             names.append(alias_street)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,10 +22,34 @@ T = TypeVar("T")
 
 #: Layers a city may lack: read as empty (no facilities, no address gazetteer, no road network).
 OPTIONAL_LAYERS: tuple[str, ...] = ("facilities", "addresses", "roads")
+#: Layers :meth:`Dataset.warm` reads up front: what the first view of any page draws.
+WARM_LAYERS: tuple[str, ...] = ("grids", "committees", "divisions")
 
 if TYPE_CHECKING:
     from app.geo.address import AddressMatcher
     from app.geo.gridindex import GridIndex
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS, Windows)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _libc_trim()
+
+
+def release_memory() -> None:
+    """Hand the heap pages freed by a build back to the operating system (glibc ``malloc_trim``).
+
+    Building an index or reading a layer makes large short-lived arrays and objects; glibc keeps
+    their pages in the process after they are freed, so the server's resident memory would stay
+    at each build's peak. A no-op where the C library has no ``malloc_trim``.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class Dataset:
@@ -41,7 +68,9 @@ class Dataset:
         self.store = store
         self.version = store.version()
         self._lock = threading.RLock()
+        self._depth = 0  # nesting of builds under the lock: memory is released after the outermost
         self._layers: dict[str, gpd.GeoDataFrame] = {}
+        self._matcher_done: threading.Event | None = None
         #: Derived structures other modules build once per version (keyed by "module.name").
         self.cache: dict[str, object] = {}
 
@@ -54,12 +83,25 @@ class Dataset:
         """
         with self._lock:
             if name not in self._layers:
-                if name in OPTIONAL_LAYERS and name not in self.store.layer_names():
-                    gdf = _empty_layer(name)
-                else:
-                    gdf = self.store.read(name)
-                self._layers[name] = _with_area(gdf, self._metric_crs_of(gdf)) if name == "grids" else gdf
+                with self._building():
+                    if name in OPTIONAL_LAYERS and name not in self.store.layer_names():
+                        gdf = _empty_layer(name)
+                    else:
+                        gdf = self.store.read(name)
+                    self._layers[name] = _with_area(gdf, self._metric_crs_of(gdf)) if name == "grids" else gdf
             return self._layers[name]
+
+    @contextmanager
+    def _building(self) -> Iterator[None]:
+        """Mark a build under the lock; after the outermost one, hand the freed heap back (:func:`release_memory`)."""
+        with self._lock:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    release_memory()
 
     def cached(self, key: str, build: Callable[[], T]) -> T:
         """Return ``cache[key]``, building it once with ``build()`` (thread-safe; builds may nest).
@@ -81,7 +123,8 @@ class Dataset:
             with self._lock:
                 hit = self.cache.get(key)
                 if hit is None:
-                    hit = self.cache[key] = build()
+                    with self._building():
+                        hit = self.cache[key] = build()
         return hit  # type: ignore[return-value]
 
     @cached_property
@@ -134,7 +177,8 @@ class Dataset:
         """The point-in-grid index over :attr:`grids`."""
         from app.geo.gridindex import GridIndex
 
-        return GridIndex(self.grids)
+        with self._building():
+            return GridIndex(self.grids)
 
     @cached_property
     def address_matcher(self) -> AddressMatcher:
@@ -162,7 +206,59 @@ class Dataset:
                 grid_committee = {str(g): com_name[str(c)] for g, c in zip(self.grids["code"],
                                   self.grids["committee_code"], strict=True)
                                   if isinstance(com_name.get(str(c)), str)}
-        return AddressMatcher(self.layer("addresses"), prefixes, grid_committee)
+        matcher = AddressMatcher(self.layer("addresses"), prefixes, grid_committee)
+        len(matcher)  # builds the index now (not under this Dataset's lock), then hands back its scratch memory
+        release_memory()
+        return matcher
+
+    def address_matcher_ready(self, timeout: float | None) -> AddressMatcher | None:
+        """:attr:`address_matcher` if it is built within ``timeout`` seconds, else None while it builds on.
+
+        The first call starts building the matcher in a background thread of this process (a city
+        with hundreds of thousands of addresses takes a while); a caller that cannot wait answers
+        without addresses meanwhile. A failed build raises here, as :attr:`address_matcher` would.
+
+        Parameters
+        ----------
+        timeout : float or None
+            Seconds to wait for the build (0: only look; None: until it is built).
+
+        Returns
+        -------
+        AddressMatcher or None
+            The matcher, or None while it is still being built.
+        """
+        if "address_matcher" in self.__dict__:
+            return self.address_matcher
+        with self._lock:
+            done = self._matcher_done
+            if done is None:
+                done = self._matcher_done = threading.Event()
+
+                def build() -> None:
+                    try:
+                        self.address_matcher  # noqa: B018 - builds and caches it
+                    except Exception:  # noqa: BLE001 - raised again to the caller below
+                        pass
+                    finally:
+                        done.set()
+
+                threading.Thread(target=build, name="gridmap-address-index", daemon=True).start()
+        if not done.wait(timeout):
+            return None
+        return self.address_matcher
+
+    def warm(self) -> None:
+        """Build now what every first view needs, and nothing more: the layers of :data:`WARM_LAYERS`.
+
+        A server may call this before it forks its workers (they then share these pages). The
+        address gazetteer, the point index and the search index are built on first use
+        (:meth:`address_matcher_ready` builds the matcher in the background).
+        """
+        names = self.store.layer_names()
+        for name in WARM_LAYERS:
+            if name in names:
+                self.layer(name)
 
     @cached_property
     def _grid_rows(self) -> dict[str, int]:

@@ -22,6 +22,11 @@ MAX_QUERY = 100
 MAX_LIMIT = 50
 #: Address candidates below this score (0-100) are not listed.
 ADDRESS_MIN_SCORE = 70.0
+#: Seconds a search waits for the address matcher while it is first built (in the background, see
+#: :meth:`Dataset.address_matcher_ready`); a search that gives up lists the other kinds only.
+ADDRESS_WAIT_S = 3.0
+#: Up to this many addresses the first search waits for the whole build (a few seconds at most).
+ADDRESS_SYNC_MAX = 50_000
 #: Names up to this many per layer get their pinyin initials word by word (polyphones read in context);
 #: longer layers letter by letter.
 _PHRASE_PINYIN_MAX = 3000
@@ -164,7 +169,8 @@ def _score(q: str, name: str, code: str, ini: str, ascii_q: bool) -> float:
     return s
 
 
-def search(ds: Dataset, q: str, limit: int = 10, datum: str = "wgs84") -> list[dict[str, Any]]:
+def search(ds: Dataset, q: str, limit: int = 10, datum: str = "wgs84",
+           address_wait: float = ADDRESS_WAIT_S) -> list[dict[str, Any]]:
     """Find grids, committees, divisions, facilities and addresses by name, code or pinyin initials.
 
     Names and codes score by how they meet the query (equal, starts with it, contains it); an
@@ -172,7 +178,9 @@ def search(ds: Dataset, q: str, limit: int = 10, datum: str = "wgs84") -> list[d
     larger unit (division before committee before grid before facility), then the shorter name.
     A query with Chinese characters also goes to the address matcher
     (:attr:`Dataset.address_matcher`); its candidates scoring at least :data:`ADDRESS_MIN_SCORE`
-    are listed, a little below an equally good name.
+    are listed, a little below an equally good name. On a large city the matcher is first built
+    in the background: with more than :data:`ADDRESS_SYNC_MAX` addresses, until it is ready
+    (``address_wait`` seconds are waited for it) a search lists no addresses.
 
     Parameters
     ----------
@@ -184,6 +192,8 @@ def search(ds: Dataset, q: str, limit: int = 10, datum: str = "wgs84") -> list[d
         Most results, 1 to :data:`MAX_LIMIT`.
     datum : str
         ``wgs84`` or ``gcj02``: the datum of the returned coordinates (the map's).
+    address_wait : float
+        Seconds to wait for the address matcher while it is being built (default :data:`ADDRESS_WAIT_S`).
 
     Returns
     -------
@@ -224,7 +234,7 @@ def search(ds: Dataset, q: str, limit: int = 10, datum: str = "wgs84") -> list[d
                     "lon": float(idx.lon[i]), "lat": float(idx.lat[i]), "bbox": idx.bbox[i],
                     "score": round(-neg, 1)})
     if _CJK.search(text) and len(nq) >= 2 and "addresses" in ds.store.layer_names():
-        out += _addresses(ds, text, limit)
+        out += _addresses(ds, text, limit, address_wait)
         out.sort(key=lambda r: (-r["score"], rank[r["kind"]]))
         out = out[:limit]
     if datum != "wgs84" and out:
@@ -237,9 +247,12 @@ def search(ds: Dataset, q: str, limit: int = 10, datum: str = "wgs84") -> list[d
     return out
 
 
-def _addresses(ds: Dataset, text: str, limit: int) -> list[dict[str, Any]]:
-    """Address candidates of the matcher for ``text`` (scored just below an equal name)."""
-    result = ds.address_matcher.match(text, limit=limit)
+def _addresses(ds: Dataset, text: str, limit: int, wait: float) -> list[dict[str, Any]]:
+    """Address candidates of the matcher for ``text`` (scored just below an equal name); none while it builds."""
+    matcher = ds.address_matcher_ready(None if len(ds.layer("addresses")) <= ADDRESS_SYNC_MAX else wait)
+    if matcher is None:
+        return []
+    result = matcher.match(text, limit=limit)
     seen: set[str] = set()
     out = []
     for c in result.candidates:

@@ -76,3 +76,39 @@ def test_bad_queries_are_refused(ds: Dataset, q: str, limit: int) -> None:
     with pytest.raises(search.SearchError) as err:
         search.search(ds, q, limit)
     assert err.value.status == 400 and err.value.key == "search"
+
+
+def test_a_large_gazetteer_is_built_in_the_background(ds: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above ADDRESS_SYNC_MAX addresses the first search does not wait for the matcher: it lists the
+    other kinds at once, and the addresses once the background build is done."""
+    import threading
+
+    from app.geo.address import AddressMatcher
+
+    fresh = Dataset(ds.store)
+    release = threading.Event()
+    build = AddressMatcher._build
+
+    def slow_build(self: AddressMatcher) -> None:
+        release.wait(30)
+        build(self)
+
+    monkeypatch.setattr(AddressMatcher, "_build", slow_build)
+    monkeypatch.setattr(search, "ADDRESS_SYNC_MAX", 0)
+    addr = fresh.layer("addresses").iloc[5]["address"]
+    grid = fresh.grids.iloc[3]
+    assert [r["kind"] for r in search.search(fresh, addr, 20, address_wait=0)].count("address") == 0
+    assert search.search(fresh, grid["name"], 5, address_wait=0)[0]["code"] == grid["code"]
+    assert fresh.address_matcher_ready(0) is None
+    release.set()
+    assert any(r["kind"] == "address" and r["name"] == addr for r in search.search(fresh, addr, 20, address_wait=30))
+    assert fresh.address_matcher_ready(0) is fresh.address_matcher
+
+
+def test_warm_reads_only_the_first_views_layers(ds: Dataset) -> None:
+    from app.geo.dataset import WARM_LAYERS
+
+    fresh = Dataset(ds.store)
+    fresh.warm()
+    assert set(fresh._layers) == set(WARM_LAYERS) & set(ds.store.layer_names())
+    assert "address_matcher" not in fresh.__dict__ and not fresh.cache

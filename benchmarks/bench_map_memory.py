@@ -1,0 +1,117 @@
+"""Server memory of the home map at 613, 6,130 and 30,650 grids: this tree against an earlier commit, in one run.
+
+Run: .venv/bin/python benchmarks/bench_map_memory.py [--base ac01a39] [--copies 1 10 50] [--out DIR]
+
+Each city is the demo city tiled ``copies`` times (``bench_tiles.make_city``, written once under ``--out``).
+For each side a real ``gridmap serve`` (the default ``VECTOR_TILES_MIN_GRIDS``) is started on the city and the
+server's resident memory (VmRSS, and its peak VmHWM) is read after start-up, after Chromium opened the home map
+(the page, its payload and the tiles of the first view, in a fresh context at 1366x850), after one Chinese
+search (an address of the city) and after one point lookup. It also prints how long start-up and the first
+search took. The earlier commit runs from a ``git archive`` export of ``--base``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+#: Waits until the map's tile layers (if any) have loaded.
+_SETTLE = """async () => {
+  const gm = window.gridmap, layers = [gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles]
+    .filter(l => l && gm.map.hasLayer(l) && (l.options.minZoom || 0) <= gm.map.getZoom());
+  const t0 = performance.now();
+  while (layers.some(l => l._loading) && performance.now() - t0 < 60000) await new Promise(r => setTimeout(r, 5));
+}"""
+
+
+def _get(url: str, timeout: float = 600) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read()
+
+
+def _probe(city: Path) -> tuple[str, float, float]:
+    """An address of the city and a point inside its first grid."""
+    import geopandas as gpd
+
+    addr = gpd.read_file(city / "addresses.geojson", rows=200, ignore_geometry=True)
+    grids = gpd.read_file(city / "grids.geojson", rows=1)
+    p = grids.geometry.iloc[0].representative_point()
+    return str(addr["address"].iloc[137]), p.x, p.y
+
+
+def _side(browser: object, srv: object, query: str, lon: float, lat: float) -> dict[str, float]:
+    t0 = time.perf_counter()
+    srv.start(timeout=1800)
+    out = {"start_s": time.perf_counter() - t0, "rss_start": srv.rss_kib() / 1024}
+    ctx = browser.new_context(viewport={"width": 1366, "height": 850}, locale="zh-CN")
+    page = ctx.new_page()
+    page.goto(srv.base + "/", timeout=600000)
+    page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=600000)
+    page.evaluate(_SETTLE)
+    ctx.close()
+    out["rss_view"] = srv.rss_kib() / 1024
+    t0 = time.perf_counter()
+    found = json.loads(_get(srv.base + "/api/v1/search?" + urllib.parse.urlencode({"q": query, "limit": 5})))
+    out["search_s"] = time.perf_counter() - t0
+    out["search_hits"] = len(found.get("results", []))
+    out["rss_search"] = srv.rss_kib() / 1024
+    _get(srv.base + f"/api/v1/locate/point?lon={lon}&lat={lat}")
+    out["rss_locate"] = srv.rss_kib() / 1024
+    out["hwm"] = srv.rss_kib("VmHWM") / 1024
+    return out
+
+
+def main() -> None:
+    """Run both sides on every city and print one row each."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", default="ac01a39")
+    ap.add_argument("--copies", type=int, nargs="+", default=[1, 10, 50])
+    ap.add_argument("--sides", nargs="+", default=["base", "this"], choices=["base", "this"])
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "gridmap-bench-cities")
+    args = ap.parse_args()
+
+    from bench_tiles import make_city
+    from playwright.sync_api import sync_playwright
+
+    from tests import helpers
+    from tests.web.browsing import ARGS, CHROMIUM
+
+    print("MiB of the serving process (VmRSS); peak = VmHWM at the end")
+    print(f"{'city':>10} {'side':5} {'start s':>8} {'start':>7} {'view':>7} {'search':>7} {'locate':>7} "
+          f"{'peak':>7} {'1st search s':>13}")
+    with tempfile.TemporaryDirectory(prefix="gm-bench-mem-") as tmp, sync_playwright() as p:
+        root = Path(tmp)
+        base_tree = helpers.export_commit(args.base, root) if "base" in args.sides else None
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for copies in args.copies:
+            city = make_city(copies, args.out)
+            query, lon, lat = _probe(city)
+            for side in args.sides:
+                srv = helpers.Server(root / f"inst-{copies}-{side}", city, RATELIMIT_ENABLED="0")
+                if side == "base":
+                    srv.args = [sys.executable, "-c",
+                                "import sys; from app.cli import main; sys.argv[0]='gridmap'; main()", *srv.args[1:]]
+                    srv.env["PYTHONPATH"] = str(base_tree)
+                    srv.cwd = base_tree
+                try:
+                    r = _side(browser, srv, query, lon, lat)
+                finally:
+                    srv.stop()
+                print(f"{613 * copies:>10} {side:5} {r['start_s']:8.1f} {r['rss_start']:7.0f} {r['rss_view']:7.0f} "
+                      f"{r['rss_search']:7.0f} {r['rss_locate']:7.0f} {r['hwm']:7.0f} {r['search_s']:13.2f}"
+                      f"  ({r['search_hits']} hits)", flush=True)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
