@@ -8,7 +8,7 @@ core's refusals (:class:`app.errors.GridmapError`) become an exit 1 with their m
 
 from __future__ import annotations
 
-from app.cli import accounts, analysis, city, data, rebalance, recommend, serving, store  # noqa: F401  (they register)
+from app.cli import accounts, analysis, city, data, events, rebalance, recommend, serving, store  # noqa: F401  (they register)
 from app.cli._base import main
 
 __all__ = ["main"]
