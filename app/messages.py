@@ -258,51 +258,6 @@ PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
         (r"unknown export format (?P<v>.+?); expected one of (?P<c>.+)", "不支持的导出格式 {v}，可选：{c}。"),
         (r"give a time as YYYY-MM-DD.*", "时间格式应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM。"),
     ),
-    "events": (
-        (r"unknown category (?P<v>.+?); expected one of (?P<c>.+)", "未知的事件类别 {v}，可选：{c}。"),
-        (r"the description is empty", "请填写事件描述。"),
-        (r"the note is empty", "请填写说明。"),
-        (r"the description is longer than (?P<m>\d+) characters \((?P<n>\d+)\)", "事件描述不能超过 {m} 个字（现有 {n} 个）。"),
-        (r"the note is longer than (?P<m>\d+) characters \((?P<n>\d+)\)", "说明不能超过 {m} 个字（现有 {n} 个）。"),
-        (r"the (?P<state>\w+) code is empty", "请填写{state}代码。"),
-        (r"the (?P<state>\w+) code is longer than (?P<m>\d+) characters \((?P<n>\d+)\)", "{state}代码不能超过 {m} 个字符。"),
-        (r"phone (?P<v>.+?) is not a mainland mobile number .*", "电话 {v} 不是有效的大陆手机号（1 开头的 11 位数字）。"),
-        (r"report_key must be .*", "report_key 须为 8 到 80 个字母、数字或 _.:- 字符（每次上报一个，重试时沿用）。"),
-        (r"no photo (?P<n>\S+) of event (?P<v>\S+)", "事件 {v} 没有第 {n} 张照片。"),
-        (r"no event (?P<v>.+)", "没有事件 {v}，或无权查看。"),
-        (r"sign in to (?P<action>\S+) an event", "请先登录，再{action}事件。"),
-        (r"(?P<who>.+?) may not (?P<action>\S+) event (?P<v>\S+)", "{who} 无权对事件 {v} 执行“{action}”。"),
-        (r"event (?P<v>\S+) is (?P<state>\w+): (?P<action>\w+) is not allowed in this state",
-         "事件 {v} 当前为“{state}”，不能执行“{action}”。"),
-        (r"unknown action (?P<v>.+?); expected one of (?P<c>.+)", "未知的操作 {v}，可选：{c}。"),
-        (r"give a reason: one of (?P<c>.+)", "请选择驳回理由：{c}。"),
-        (r"unknown department (?P<v>.+?); expected one of none: .*", "未知的部门 {v}：尚无部门，请先为账号指定所属部门。"),
-        (r"unknown department (?P<v>.+?); expected one of (?P<c>.+)", "未知的部门 {v}，可选：{c}。"),
-        (r"address (?P<a>.+?) does not resolve to one grid \((?P<s>\w+)\) \(closest: (?P<c>.+)\); .*",
-         "地址 {a} 无法确定所在网格（相近地址：{c}），请填写更完整的地址或在地图上选点。"),
-        (r"address (?P<a>.+?) does not resolve to one grid \((?P<s>\w+)\); .*",
-         "地址 {a} 无法确定所在网格，请填写更完整的地址或在地图上选点。"),
-        (r"the point (?P<p>.+?) is outside every grid; the nearest grid is (?P<g>\S+) at (?P<m>\S+) m",
-         "坐标 {p} 不在任何网格内，最近的网格是 {g}，相距 {m} 米。"),
-        (r"the point (?P<p>.+?) is outside every grid", "坐标 {p} 不在任何网格内。"),
-        (r"give the place: .*", "请提供地点：地址，或坐标 x、y（非 WGS84 时注明坐标系）。"),
-        (r"photo (?P<n>\d+) is larger than (?P<m>\d+) MB", "第 {n} 张照片超过 {m} MB。"),
-        (r"photo (?P<n>\d+) is empty", "第 {n} 张照片为空。"),
-        (r"photo (?P<n>\d+) is not a JPEG, PNG, WebP or GIF image \(by its content\)",
-         "第 {n} 张照片不是 JPEG、PNG、WebP 或 GIF 图片（按内容判断）。"),
-        (r"photo (?P<n>\d+) has more than (?P<m>\d+) pixels", "第 {n} 张照片像素过多（超过 {m}）。"),
-        (r"photo (?P<n>\d+) is not a readable image", "第 {n} 张照片无法读取。"),
-        (r"at most (?P<m>\d+) photos, got (?P<n>\d+)", "最多 {m} 张照片，收到 {n} 张。"),
-        (r"give the account", "请指定账号。"),
-        (r"unknown scope (?P<v>.+?); expected one of (?P<c>.+)", "未知的范围类型 {v}，可选：{c}。"),
-        (r"no (?P<state>grid|committee|division) (?P<v>.+) in the current data", "当前数据中没有{state} {v}。"),
-        (r"unknown status (?P<v>.+?); expected open or one of (?P<c>.+)", "未知的状态 {v}，可选：open（未结）或 {c}。"),
-        (r"unknown grouping (?P<v>.+?); expected one of (?P<c>.+)", "未知的统计分组 {v}，可选：{c}。"),
-        (r"unknown period (?P<v>.+?); expected one of (?P<c>.+)", "未知的统计周期 {v}，可选：{c}。"),
-        (r"unknown level (?P<v>.+?); expected grid or committee", "未知的层级 {v}，可选：grid、committee。"),
-        (r"unknown export format (?P<v>.+?); expected one of (?P<c>.+)", "不支持的导出格式 {v}，可选：{c}。"),
-        (r"give a time as YYYY-MM-DD.*", "时间格式应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM。"),
-    ),
     "store.unavailable": ((r".*", "无法连接数据存储所在的数据库，请稍后再试。"),),
     "store.migrate": (
         (r"source and target are the same store: (?P<s>.+)", "源与目标是同一个数据存储：{s}。"),
@@ -354,12 +309,6 @@ GENERIC: dict[str, str] = {
     "basemap.tile": "底图中没有这块瓦片",
     "auth.basic": "身份验证失败",
     "rollback.confirm": "请确认回滚",
-    "events": "事件请求有误",
-    "events.not_found": "没有这个事件",
-    "events.forbidden": "无权处理这个事件",
-    "events.state": "当前状态下不能执行这个操作",
-    "events.location": "事件地点不在任何网格内",
-    "events.photo": "照片不被接受",
     "rollback.version": "请指定要回滚到的版本",
     "events": "事件请求有误",
     "events.not_found": "没有这个事件",
@@ -416,20 +365,11 @@ _EVENT_WORDS = {"reported": "已上报", "accepted": "已受理", "escalated": "
                 "escalate": "吹哨", "handle": "处置", "return": "退回重办", "verify": "核查", "close": "结案",
                 "grid": "网格", "committee": "社区（村）", "division": "街道（镇）", "department": "部门"}
 
-#: Grid events' states, actions and scope kinds in Chinese (``state``/``action`` groups of the patterns).
-_EVENT_WORDS = {"reported": "已上报", "accepted": "已受理", "escalated": "已吹哨", "handled": "已处置",
-                "verified": "已核查", "closed": "已结案", "rejected": "已驳回", "accept": "受理", "reject": "驳回",
-                "escalate": "吹哨", "handle": "处置", "return": "退回重办", "verify": "核查", "close": "结案",
-                "grid": "网格", "committee": "社区（村）", "division": "街道（镇）", "department": "部门"}
-
 def _fill(template: str, match: re.Match[str]) -> str:
     groups = {k: (v or "") for k, v in match.groupdict().items()}
     for key in ("name", "role", "what"):
         if key in groups:
             groups[key] = _name(groups[key])
-    for key in ("state", "action"):  # grid events: state, action and scope words
-        if key in groups:
-            groups[key] = _EVENT_WORDS.get(groups[key], groups[key])
     for key in ("state", "action"):  # grid events: state, action and scope words
         if key in groups:
             groups[key] = _EVENT_WORDS.get(groups[key], groups[key])
