@@ -233,3 +233,24 @@ def test_uploads_stay_in_the_instance_and_leave_nothing(make_app, admin, tmp_pat
     (uploads / "stray.bin").write_bytes(b"x")
     make_app(RATELIMIT_ENABLED=False)
     assert [p.name for p in uploads.iterdir()] == [".lock"]
+
+def test_a_rollback_without_a_version_is_a_400_that_says_so(app, admin):
+    before = admin.get("/healthz").get_json()["data_version"]
+    for confirm in ({"confirm": "1"}, {}):
+        r = admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), **confirm},
+                       headers={"Accept": "application/json"})
+        body = r.get_json()
+        assert r.status_code == 400 and body["code"] == "rollback.version", body
+        assert "请指定要回滚到的版本" in body["error"] and "?version=" in body["error"]
+    page = admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin), "confirm": "1"},
+                      headers={"Accept": "text/html"})
+    assert page.status_code == 400 and "请指定要回滚到的版本" in page.get_data(as_text=True)
+    assert admin.get("/admin/rollback", headers={"Accept": "text/html"}).status_code == 400
+    r = admin.post("/admin/rollback?lang=en", data={"csrf_token": csrf_token(admin), "version": " ", "confirm": "1"},
+                   headers={"Accept": "application/json"})
+    assert r.status_code == 400 and "Name the version to roll back to" in r.get_json()["error"]
+    assert admin.get("/healthz").get_json()["data_version"] == before
+    # the version may come as a query parameter too
+    r = admin.post("/admin/rollback?version=99", data={"csrf_token": csrf_token(admin), "confirm": "1"},
+                   headers={"Accept": "application/json"})
+    assert r.status_code in (404, 409) and r.get_json()["code"] != "rollback.version"

@@ -9,6 +9,7 @@ import pytest
 
 from app.geo import audit, users
 from app.geo.schema import PERSONAL_FIELDS
+from app.web.auth import db_file
 from tests.helpers import MIN_PASSWORD, MINI, PASSWORDS, csrf_token, json_error, login, logout
 
 
@@ -21,7 +22,7 @@ def app(versioned_app):
 # --------------------------------------------------------------------------- sign-in
 
 
-def test_login_logout_and_audit(client, auth, tmp_path):
+def test_login_logout_and_audit(app, client, auth):
     r = client.get("/login")
     assert r.status_code == 200 and 'name="csrf_token"' in r.get_data(as_text=True)
     r = auth.login("staff")
@@ -33,7 +34,7 @@ def test_login_logout_and_audit(client, auth, tmp_path):
     assert client.get("/api/v1/me").get_json()["role"] == "public"
     bad = auth.login("staff", "nope-nope")
     assert bad.status_code == 401 and "staff" not in bad.get_data(as_text=True).split("<main")[1][:0] + "x"
-    actions = [e.action for e in audit.entries(users.db_path(tmp_path / "inst"))]
+    actions = [e.action for e in audit.entries(db_file(app))]
     assert actions[:3] == ["sign_in_failed", "sign_out", "sign_in"]
 
 
@@ -51,17 +52,17 @@ def test_next_must_stay_on_site(auth):
     assert auth.login("admin", next="//evil.example/x").headers["Location"] == "/"
 
 
-def test_password_change_ends_sessions(client, auth, tmp_path):
+def test_password_change_ends_sessions(app, client, auth):
     auth.login("staff")
     assert client.get("/api/v1/me").get_json()["role"] == "staff"
-    users.set_password(users.db_path(tmp_path / "inst"), "staff", "Harbor-Violet-93", min_length=MIN_PASSWORD)
+    users.set_password(db_file(app), "staff", "Harbor-Violet-93", min_length=MIN_PASSWORD)
     assert client.get("/api/v1/me").get_json()["role"] == "public"
     assert auth.login("staff", "Harbor-Violet-93").status_code == 302
 
 
-def test_role_change_ends_sessions(client, auth, tmp_path):
+def test_role_change_ends_sessions(app, client, auth):
     auth.login("staff")
-    users.set_role(users.db_path(tmp_path / "inst"), "staff", "admin")
+    users.set_role(db_file(app), "staff", "admin")
     assert client.get("/api/v1/me").get_json()["role"] == "public"
     auth.login("staff")
     assert client.get("/api/v1/me").get_json()["role"] == "admin"
@@ -105,8 +106,9 @@ def _alert(response) -> str:
     return re.sub(r"<[^>]+>|\s+", " ", found.group(1)).strip()
 
 
-def test_an_account_locks_after_failures_in_a_row(make_app, tmp_path):
-    c = _locked_app(make_app, LANGUAGE="en").test_client()
+def test_an_account_locks_after_failures_in_a_row(make_app):
+    app = _locked_app(make_app, LANGUAGE="en")
+    c = app.test_client()
     assert [login(c, "staff", "wrong-password").status_code for _ in range(2)] == [401, 401]
     r = login(c, "staff", "wrong-password")
     assert r.status_code == 429 and r.headers["Retry-After"] == "60"
@@ -116,7 +118,7 @@ def test_an_account_locks_after_failures_in_a_row(make_app, tmp_path):
     assert r.status_code == 429 and r.headers["Retry-After"] == "120" and "2 minutes" in _alert(r)
     assert c.get("/api/v1/me").get_json()["role"] == "public"
     assert login(c, "admin").status_code == 302  # other accounts are not locked
-    db = users.db_path(tmp_path / "inst")
+    db = db_file(app)
     locked = audit.entries(db, action="sign_in_locked")
     assert [(e.actor, e.detail["seconds"], e.detail["failures"]) for e in locked] == [("staff", 120, 4),
                                                                                        ("staff", 60, 3)]
@@ -169,7 +171,7 @@ def test_a_new_password_from_an_admin_lifts_the_lock(make_app):
     ("li-Kestrel-Quartz", "must not contain the user name"),
     ("aaaaaaaaaaaa", "too easy to guess"),
 ])
-def test_weak_passwords_are_refused(client, auth, tmp_path, password, rule):
+def test_weak_passwords_are_refused(app, client, auth, password, rule):
     auth.login("admin")
     form = {"csrf_token": auth.csrf(), "name": "li", "password": password, "role": "staff"}
     r = client.post("/admin/users", data=form, headers={"Accept": "application/json"})
@@ -177,7 +179,7 @@ def test_weak_passwords_are_refused(client, auth, tmp_path, password, rule):
     r = client.post("/admin/users/staff/password", headers={"Accept": "application/json"},
                     data={"csrf_token": auth.csrf(), "password": password.replace("li-", "Staff-")})
     assert rule in json_error(r, 400)
-    db = users.db_path(tmp_path / "inst")
+    db = db_file(app)
     assert users.get_user(db, "li") is None and users.verify(db, "staff", PASSWORDS["staff"]) is not None
 
 
@@ -191,7 +193,7 @@ def test_the_users_page_states_the_password_rule(client, auth):
 # --------------------------------------------------------------------------- origins
 
 
-def test_a_valid_token_from_another_origin_is_refused(client, auth, tmp_path):
+def test_a_valid_token_from_another_origin_is_refused(app, client, auth):
     # the attack: a valid CSRF token sent with Origin: http://evil.example was accepted
     auth.login("admin")
     form = {"csrf_token": auth.csrf(), "name": "li", "password": "Orchid-Ferry-35", "role": "staff"}
@@ -203,7 +205,7 @@ def test_a_valid_token_from_another_origin_is_refused(client, auth, tmp_path):
     r = client.post("/logout", data={"csrf_token": auth.csrf()}, headers={"Origin": "http://evil.example"})
     json_error(r, 403)
     assert client.get("/api/v1/me").get_json()["role"] == "admin"
-    db = users.db_path(tmp_path / "inst")
+    db = db_file(app)
     assert users.get_user(db, "li") is None
     r = client.post("/admin/users", data=form, headers={"Origin": "http://localhost"})
     assert r.status_code == 303 and users.get_user(db, "li") is not None
@@ -303,9 +305,13 @@ def _personal_values() -> set[str]:
             if f["properties"].get(k)}
 
 
-@pytest.mark.parametrize("role", ["public", "staff", "admin"])
+@pytest.mark.parametrize("role", ["public", "department", "staff", "admin"])
 def test_every_endpoint_enforces_its_role(app, client, auth, role):
-    if role != "public":
+    if role == "department":  # a department account (issue 15) opens no staff or admin page
+        users.add_user(db_file(app), "城管局", "Kestrel-Quartz-27", "department", min_length=MIN_PASSWORD)
+        assert auth.login("城管局", "Kestrel-Quartz-27").status_code == 302
+        assert client.get("/api/v1/me").get_json() == {"role": "department", "user": "城管局"}
+    elif role != "public":
         auth.login(role)
     rank = users.role_rank(role)
     checked = 0
@@ -421,3 +427,27 @@ def test_oversized_upload_is_413(make_app):
                                       "file": (__import__("io").BytesIO(b"x" * (1024 * 1024 + 10)), "g.geojson")},
                headers={"Accept": "application/json"})
     assert r.status_code == 413
+
+
+# --------------------------------------------------------------------------- accounts in PostgreSQL
+
+
+def test_accounts_and_audit_live_in_postgresql_with_database_url(make_app, pg_url, tmp_path):
+    app = make_app(DATABASE_URL=pg_url, RATELIMIT_ENABLED=False)
+    assert db_file(app) == pg_url
+    users.add_user(pg_url, "pg-admin", "Meadow-Lantern-58", "admin", min_length=MIN_PASSWORD)
+    c = app.test_client()
+    assert login(c, "pg-admin", "Meadow-Lantern-58").status_code == 302
+    assert c.get("/api/v1/me").get_json() == {"role": "admin", "user": "pg-admin"}
+    r = c.post("/admin/users", data={"csrf_token": csrf_token(c), "name": "城管局", "password": "Copper-Tundra-64",
+                                     "role": "department"}, headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert users.get_user(pg_url, "城管局").role == "department"
+    entries = audit.entries(pg_url)
+    assert [(e.action, e.actor, e.target) for e in entries[:2]] == [("user_add", "pg-admin", "城管局"),
+                                                                     ("sign_in", "pg-admin", "")]
+    assert "城管局" in c.get("/admin/audit").get_data(as_text=True)
+    sqlite = users.db_path(tmp_path / "inst")  # nothing of this reached the instance's SQLite file
+    assert users.get_user(sqlite, "pg-admin") is None
+    assert not {e.actor for e in audit.entries(sqlite)} & {"pg-admin"}
+
