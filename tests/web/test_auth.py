@@ -451,3 +451,20 @@ def test_accounts_and_audit_live_in_postgresql_with_database_url(make_app, pg_ur
     assert users.get_user(sqlite, "pg-admin") is None
     assert not {e.actor for e in audit.entries(sqlite)} & {"pg-admin"}
 
+
+
+def test_the_cli_keeps_accounts_in_postgresql_with_database_url(pg_url, tmp_path, monkeypatch, runner, cheap_hashes):
+    from app.cli import main
+    from tests.helpers import store_settings
+
+    for name, value in {**store_settings(tmp_path), "DATABASE_URL": pg_url}.items():
+        monkeypatch.setenv(f"GRIDMAP_{name}", str(value))
+    r = runner.invoke(main, ["users", "add", "城管局", "--role", "department", "--password", "Copper-Tundra-64"])
+    assert r.exit_code == 0, r.output
+    assert users.get_user(pg_url, "城管局").role == "department"
+    assert [e.action for e in audit.entries(pg_url)] == ["user_add", "seed"]  # the seeded store audits there too
+    r = runner.invoke(main, ["users", "list"])
+    assert r.exit_code == 0 and "城管局" in r.output and "department" in r.output
+    assert "--role [department|staff|admin]" in runner.invoke(main, ["users", "add", "--help"]).output
+    assert "部门 department" in runner.invoke(main, ["users", "add", "--help"]).output
+    assert runner.invoke(main, ["settings"]).output.count("GRIDMAP_DATABASE_URL=(set)") == 1
