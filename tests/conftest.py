@@ -60,11 +60,14 @@ def pytest_configure(config: pytest.Config) -> None:
     """Declare the ``both_stores`` marker."""
     config.addinivalue_line("markers", "both_stores: run the test once per store backend (GeoJSON and PostGIS); "
                                        "it applies to tests that use store_url, make_app or versioned_app")
+    config.addinivalue_line("markers", "geojson_store: the test looks inside the GeoJSON store's folder, so its "
+                                       "store is always one (whatever both_stores or GRIDMAP_TEST_STORE say)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run a ``both_stores`` test on each backend: ``test[geojson]`` and ``test[postgis]``."""
-    if metafunc.definition.get_closest_marker("both_stores") and "store_backend" in metafunc.fixturenames:
+    marked = metafunc.definition.get_closest_marker
+    if marked("both_stores") and not marked("geojson_store") and "store_backend" in metafunc.fixturenames:
         metafunc.parametrize("store_backend", list(helpers.STORE_BACKENDS), indirect=True,
                              ids=list(helpers.STORE_BACKENDS.values()))
 
@@ -72,6 +75,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def store_backend(request: pytest.FixtureRequest) -> str:
     """The backend of the test's writable store: the ``both_stores`` parameter, else ``GRIDMAP_TEST_STORE``."""
+    if request.node.get_closest_marker("geojson_store"):
+        return "geojson"
     return getattr(request, "param", None) or helpers.default_store_backend()
 
 

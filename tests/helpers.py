@@ -180,12 +180,12 @@ def app_db(app: Flask) -> str | Path:
     return app.extensions["gridmap.workspace"].db
 
 
-def store_state(app: Flask) -> tuple[str, list[str], int]:
-    """Return what a change of an app's store would move, on any backend: current version, versions, history length.
+def store_state(app_or_store: Any) -> tuple[str, list[str], int]:
+    """Return what a change of a store (or an app's) would move, on any backend: current version, versions, history length.
 
     Equal states before and after a refused import mean the store was not changed.
     """
-    store = app.extensions["gridmap.data"].store
+    store = app_or_store.extensions["gridmap.data"].store if isinstance(app_or_store, Flask) else app_or_store
     return store.version(), [v.id for v in store.list_versions()], len(store.history())
 
 

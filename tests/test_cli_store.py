@@ -109,3 +109,15 @@ def test_copy_store_refuses_a_read_only_target(tmp_path):
     source.seed_from(helpers.MINI)
     with pytest.raises(MigrateError, match="read-only"):
         copy_store(source, open_store(helpers.MINI))
+
+
+def test_the_former_store_dir_variable_still_works(tmp_path, runner, monkeypatch):
+    from app import settings
+
+    monkeypatch.delenv("GRIDMAP_STORE_URL", raising=False)
+    assert settings.resolve(environ={"GRIDMAP_STORE_DIR": "old/store"}).STORE_URL == "old/store"
+    assert settings.resolve(environ={"GRIDMAP_STORE_DIR": "old", "GRIDMAP_STORE_URL": "new"}).STORE_URL == "new"
+    assert settings.resolve({"STORE_DIR": "given"}, environ={}).STORE_URL == "given"
+    monkeypatch.setenv("GRIDMAP_STORE_URL", "postgresql://gridmap:s3cret@db.example/gridmap")
+    shown = runner.invoke(main, ["settings"]).output
+    assert "GRIDMAP_STORE_URL=postgresql://gridmap:***@db.example/gridmap" in shown and "s3cret" not in shown

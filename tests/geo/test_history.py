@@ -10,10 +10,10 @@ import pytest
 
 from app import settings
 from app.geo import geojson_store, importer
-from app.geo._geojson_history import HISTORY, read_history
+from app.geo._geojson_history import HISTORY
 from app.geo.geojson import dump_geojson
 from app.geo.geojson_store import VersionedStore
-from app.geo.store import open_data
+from app.geo.store import Store, open_data, open_store
 from tests import helpers
 
 
@@ -28,34 +28,47 @@ def _grids(tag: str) -> gpd.GeoDataFrame:
     return g
 
 
-def _store(tmp_path: Path, keep: int = 0) -> VersionedStore:
-    s = VersionedStore(tmp_path / "store", lock_timeout=0.5, keep_versions=keep)
+def _store(tmp_path: Path, keep: int = 0, url: str | None = None) -> VersionedStore:
+    """The mini city seeded into a GeoJSON store in ``tmp_path`` or the store at ``url`` (any backend)."""
+    s = VersionedStore(tmp_path / "store", lock_timeout=0.5, keep_versions=keep) if url is None \
+        else open_store(url, keep_versions=keep)
     s.seed_from(helpers.MINI)
     return s
 
 
-def _seqs(store: VersionedStore) -> list[int]:
+def _seqs(store: Store) -> list[int]:
     return [v.seq for v in store.list_versions()]
 
 
 # --------------------------------------------------------------------------- identical content
 
 
-def test_an_identical_commit_makes_no_version(tmp_path):
-    store = _store(tmp_path)
+@pytest.mark.both_stores
+def test_an_identical_commit_makes_no_version(tmp_path, store_url):
+    store = _store(tmp_path, url=store_url)
     v2 = store.commit({"grids": _grids("·2")}, author="a", message="first")
-    before = helpers.tree_digest(store.root)
+    before = helpers.store_state(store)
     again = store.commit({"grids": _grids("·2")}, author="b", message="same again")
     assert again == v2 and store.version() == v2.id and _seqs(store) == [1, 2]
-    assert helpers.tree_digest(store.root) == before  # not a byte written: no version, no history line
+    assert helpers.store_state(store) == before  # no version, no history entry
     # the same layers with other metadata are a change
     meta = json.dumps({"city": "elsewhere"}).encode()
     v3 = store.commit({"grids": _grids("·2")}, author="c", message="meta", extra_files={"metadata.json": meta})
-    assert v3.seq == 3 and (store.snapshot().folder / "metadata.json").read_bytes() == meta
+    assert v3.seq == 3 and store.metadata() == {"city": "elsewhere"}
 
 
-def test_reimporting_the_same_file_says_unchanged(tmp_path):
+@pytest.mark.geojson_store
+def test_an_identical_commit_writes_not_a_byte(tmp_path):
     store = _store(tmp_path)
+    v2 = store.commit({"grids": _grids("·2")}, author="a", message="first")
+    before = helpers.tree_digest(store.root)
+    assert store.commit({"grids": _grids("·2")}, author="b", message="same again") == v2
+    assert helpers.tree_digest(store.root) == before  # not a byte written: no version, no history line
+
+
+@pytest.mark.both_stores
+def test_reimporting_the_same_file_says_unchanged(tmp_path, store_url):
+    store = _store(tmp_path, url=store_url)
     path = tmp_path / "g.geojson"
     path.write_bytes(dump_geojson(_grids("·x")))
     first = importer.run_import(store, "grids", path, author="t")
@@ -69,8 +82,9 @@ def test_reimporting_the_same_file_says_unchanged(tmp_path):
 # --------------------------------------------------------------------------- history
 
 
-def test_history_names_every_change_with_its_author(tmp_path):
-    store = _store(tmp_path)
+@pytest.mark.both_stores
+def test_history_names_every_change_with_its_author(tmp_path, store_url):
+    store = _store(tmp_path, url=store_url)
     v1 = store.version()
     v2 = store.commit({"grids": _grids("·2")}, author="li", message="redraw")
     info, _ = store.rollback("1", author="wang", change_id="c-1")
@@ -189,8 +203,9 @@ def test_recover_leaves_a_running_writer_alone(tmp_path):
 # --------------------------------------------------------------------------- retention
 
 
-def test_pruning_keeps_the_newest_those_rolled_back_to_and_the_current(tmp_path):
-    store = _store(tmp_path, keep=3)
+@pytest.mark.both_stores
+def test_pruning_keeps_the_newest_those_rolled_back_to_and_the_current(tmp_path, store_url):
+    store = _store(tmp_path, keep=3, url=store_url)
     store.commit({"grids": _grids("·2")}, author="t", message="m")
     store.commit({"grids": _grids("·3")}, author="t", message="m")
     store.rollback("1", author="t")  # version 1 is kept from now on
@@ -200,7 +215,9 @@ def test_pruning_keeps_the_newest_those_rolled_back_to_and_the_current(tmp_path)
     assert store.version().startswith("0007-")
     pruned = [p for e in store.history() for p in e.pruned]
     assert [int(p[:4]) for p in pruned] == [2, 3, 4]
-    assert not any((store.versions_dir / p).exists() for p in pruned) and not any((store.root / "staging").iterdir())
+    if isinstance(store, VersionedStore):  # the GeoJSON store's folders went too
+        assert not any((store.versions_dir / p).exists() for p in pruned)
+        assert not any((store.root / "staging").iterdir())
     for v in store.list_versions():  # the layer files were shared between versions: the rest are intact
         assert store.verify(v.id) == []
     assert len(store.snapshot(store.list_versions()[0].id).read("grids")) == 10
@@ -209,8 +226,9 @@ def test_pruning_keeps_the_newest_those_rolled_back_to_and_the_current(tmp_path)
     assert _seqs(store) == [1, 6, 7, 8]  # 5 went; 1 stays (rolled back to, and it was replaced just now)
 
 
-def test_keep_versions_zero_keeps_every_version(tmp_path):
-    store = _store(tmp_path, keep=0)
+@pytest.mark.both_stores
+def test_keep_versions_zero_keeps_every_version(tmp_path, store_url):
+    store = _store(tmp_path, keep=0, url=store_url)
     for k in range(2, 6):
         store.commit({"grids": _grids(f"·{k}")}, author="t", message="m")
     assert _seqs(store) == [1, 2, 3, 4, 5] and all(not e.pruned for e in store.history())
@@ -228,22 +246,20 @@ def test_a_prune_killed_halfway_is_finished(tmp_path, monkeypatch):
     assert _seqs(store) == [2, 3]  # 1 was pruned; 2 is the one 3 replaced
 
 
-def test_open_data_passes_keep_versions(tmp_path):
+@pytest.mark.both_stores
+def test_open_data_passes_keep_versions(tmp_path, store_url):
     cfg = settings.resolve({"DATA_DIR": str(helpers.copy_mini(tmp_path / "geodata")),
-                            "STORE_URL": str(tmp_path / "store"), "INSTANCE_DIR": str(tmp_path / "inst"),
+                            "STORE_URL": store_url, "INSTANCE_DIR": str(tmp_path / "inst"),
                             "KEEP_VERSIONS": 2}, environ={})
     store = open_data(cfg).store
     for k in range(2, 6):
         store.commit({"grids": _grids(f"·{k}")}, author="t", message="m")
     assert [v.seq for v in store.list_versions()] == [4, 5]
-    assert read_history(tmp_path / "store")[-1].pruned[0].startswith("0003-")
+    assert store.history()[-1].pruned[0].startswith("0003-")
 
 
-def test_importing_the_seeded_grids_again_changes_nothing(tmp_path):
-    from app.geo import importer
-    from app.geo.geojson_store import VersionedStore
-
-    store = VersionedStore(tmp_path / "store")
-    store.seed_from(helpers.MINI)
+@pytest.mark.both_stores
+def test_importing_the_seeded_grids_again_changes_nothing(tmp_path, store_url):
+    store = _store(tmp_path, url=store_url)
     outcome = importer.run_import(store, "grids", helpers.MINI / "grids.geojson", author="t")
     assert outcome.unchanged and [v.seq for v in store.list_versions()] == [1]

@@ -17,11 +17,15 @@ from tests import helpers
 CLI = operations.Actor("cli:test")
 
 
+#: Every test on a workspace runs on the GeoJSON and the PostGIS store.
+pytestmark = pytest.mark.both_stores
+
+
 @pytest.fixture
-def ws(tmp_path: Path, cheap_hashes: None) -> operations.Workspace:
-    """A workspace on a versioned store seeded from the mini city, with one admin."""
+def ws(tmp_path: Path, store_url: str, cheap_hashes: None) -> operations.Workspace:
+    """A workspace on a versioned store (a folder or a PostGIS database) seeded from the mini city, with one admin."""
     config = settings.resolve({"DATA_DIR": str(helpers.copy_mini(tmp_path / "geodata")),
-                               "STORE_URL": str(tmp_path / "store"), "INSTANCE_DIR": str(tmp_path / "inst")},
+                               "STORE_URL": store_url, "INSTANCE_DIR": str(tmp_path / "inst")},
                               environ={})
     workspace = operations.open_workspace(config)
     operations.add_user(workspace, CLI, "boss", "Tundra-Marble-88", "admin")
@@ -48,11 +52,11 @@ def test_import_and_rollback_write_their_audit_records(ws, tmp_path):
 def test_a_refused_import_is_audited_and_changes_nothing(ws, tmp_path):
     path = tmp_path / "bad.geojson"
     path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}', encoding="utf-8")
-    before = helpers.tree_digest(Path(ws.store.location))
+    before = helpers.store_state(ws.store)
     outcome = operations.import_layer(ws, CLI, "grids", path)
     assert not outcome.report.ok and outcome.version is None
     assert _actions(ws)[0] == "import_refused"
-    assert helpers.tree_digest(Path(ws.store.location)) == before
+    assert helpers.store_state(ws.store) == before
 
 
 def test_unknown_layer_is_refused_before_reading(ws, tmp_path):
@@ -149,6 +153,7 @@ def test_a_change_killed_before_its_audit_entry_is_recorded_when_a_workspace_ope
         assert v.id in audit.changes_recorded(ws.db)
 
 
+@pytest.mark.geojson_store  # it makes the GeoJSON store's history name another process
 def test_a_change_of_a_writer_that_still_runs_is_left_to_it(ws, monkeypatch):
     import dataclasses
     import subprocess

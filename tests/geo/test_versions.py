@@ -26,12 +26,14 @@ from tests import helpers
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> VersionedStore:
-    s = VersionedStore(tmp_path / "store", lock_timeout=0.5)
+def store(tmp_path: Path, store_backend: str, store_url: str) -> Store:
+    """The mini city seeded into a versioned store: a GeoJSON folder, or a PostGIS database."""
+    s = VersionedStore(tmp_path / "store", lock_timeout=0.5) if store_backend == "geojson" else open_store(store_url)
     s.seed_from(helpers.MINI)
     return s
 
 
+@pytest.mark.geojson_store
 def test_seed_makes_version_one_with_all_layers(store):
     assert store.version().startswith("0001-") and len(store.version()) == 12
     info = store.info()
@@ -43,6 +45,7 @@ def test_seed_makes_version_one_with_all_layers(store):
     assert store.seed_from(helpers.MINI) is None  # same content: nothing to do
 
 
+@pytest.mark.geojson_store
 def test_commit_summarises_grid_changes_and_rollback_restores(store):
     original = store.read("grids")
     grids = original.copy()
@@ -70,6 +73,7 @@ def test_commit_summarises_grid_changes_and_rollback_restores(store):
     assert_geodataframe_equal(store.read("grids"), original)
 
 
+@pytest.mark.geojson_store
 def test_rollback_refuses_unknown_current_and_damaged_versions(store):
     with pytest.raises(StoreError, match="no version"):
         store.rollback("42")
@@ -82,6 +86,7 @@ def test_rollback_refuses_unknown_current_and_damaged_versions(store):
     assert store.version() == v2.id
 
 
+@pytest.mark.both_stores
 def test_resolve_by_number_prefix_and_hash(store):
     vid = store.version()
     assert store.resolve("1") == vid
@@ -91,6 +96,7 @@ def test_resolve_by_number_prefix_and_hash(store):
         store.resolve("")
 
 
+@pytest.mark.geojson_store
 def test_version_is_cached_by_stat_and_follows_the_pointer(store, monkeypatch):
     vid = store.version()
     reads = []
@@ -110,12 +116,14 @@ def test_version_is_cached_by_stat_and_follows_the_pointer(store, monkeypatch):
     assert store.version() == v2.id
 
 
+@pytest.mark.geojson_store
 def test_bad_pointer_is_an_error(store):
     store.pointer.write_text("../../etc/passwd\n")
     with pytest.raises(StoreError, match="not a version id"):
         store.version()
 
 
+@pytest.mark.both_stores
 def test_pinned_dataset_never_mixes_versions(store):
     dm = DataManager(store)
     ds = dm.current()
@@ -128,6 +136,7 @@ def test_pinned_dataset_never_mixes_versions(store):
     assert fresh is not ds and len(fresh.layer("grids")) == 5 and len(fresh.layer("committees")) == 1
 
 
+@pytest.mark.geojson_store
 def test_lock_stops_a_second_writer(store):
     other = VersionedStore(store.root, lock_timeout=0.2)
     with store.lock(), pytest.raises(StoreBusy):
@@ -135,6 +144,7 @@ def test_lock_stops_a_second_writer(store):
     assert store.version().startswith("0001-")
 
 
+@pytest.mark.both_stores
 def test_expect_guards_against_concurrent_change(store):
     base = store.version()
     store.commit({"roads": store.read("roads").iloc[1:]}, author="a", message="first")
@@ -142,6 +152,7 @@ def test_expect_guards_against_concurrent_change(store):
         store.commit({"roads": store.read("roads")}, author="b", message="second", expect=base)
 
 
+@pytest.mark.geojson_store
 def test_staging_left_by_a_crash_is_cleaned(store):
     junk = store.root / "staging" / "deadbeef"
     junk.mkdir(parents=True)
@@ -294,3 +305,13 @@ def test_version_messages_read_in_both_languages():
     assert message_text("init-city from 河湾市") == "由 河湾市 建立城市（init-city）"
     assert message_text("seeded from geodata", "en") == "seeded from geodata"
     assert message_text("something else") == "something else"
+
+
+def test_open_data_seeds_a_postgis_store_once(tmp_path, pg_url):
+    data = helpers.copy_mini(tmp_path / "geodata")
+    first = open_data(_config(tmp_path, data, pg_url))
+    assert first.store.writable and first.current().version.startswith("0001-")
+    assert first.store.info().source == "seed" and len(first.current().grids) == 10
+    assert "secret" not in first.store.location
+    again = open_data(_config(tmp_path, data, pg_url.replace("postgresql://", "postgres://", 1)))
+    assert [v.seq for v in again.store.list_versions()] == [1]  # the same content: no second seed
