@@ -45,12 +45,12 @@ def layer_view(layer: str) -> str:
 def _ddl() -> list[str]:
     out = [
         f"""CREATE TABLE IF NOT EXISTS {VERSIONS} (
-            seq integer PRIMARY KEY, id text UNIQUE NOT NULL, info jsonb NOT NULL,
+            seq integer PRIMARY KEY, id text UNIQUE NOT NULL, info json NOT NULL,
             created timestamptz NOT NULL DEFAULT now())""",
         f"""CREATE TABLE IF NOT EXISTS {CURRENT} (
             one boolean PRIMARY KEY DEFAULT true CHECK (one),
             version text NOT NULL REFERENCES {VERSIONS}(id))""",
-        f"""CREATE TABLE IF NOT EXISTS {HISTORY} (n bigserial PRIMARY KEY, entry jsonb NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS {HISTORY} (n bigserial PRIMARY KEY, entry json NOT NULL)""",
         f"""CREATE TABLE IF NOT EXISTS {LAYER_DATA} (
             data_id text PRIMARY KEY, layer text NOT NULL, columns jsonb NOT NULL, count integer NOT NULL,
             digest text NOT NULL)""",
