@@ -58,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["gridmap.data"] = workspace.data
     app.extensions["gridmap.checkup"] = _check_data(workspace.data.current(), config)
 
+    from app.web import _http_cache as http_cache
     from app.web import admin, auth, coverage, errors, health, locate, maps, ogcapi, openapi, security
     from app.web import basemap as basemap_web
     from app.web import rebalance as rebalance_web
@@ -72,6 +73,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (health.bp, maps.bp, openapi.bp, locate.bp, coverage.bp, rebalance_web.bp, admin.bp, ogcapi.bp,
                       tiles_web.bp, basemap_web.bp, viewprint_web.bp):
         app.register_blueprint(blueprint)
+    http_cache.init_app(app)  # ETags, 304 and gzip/br once; before security, so it sees the uncompressed body first
     security.init_app(app)  # last: its rate limits wrap every batch endpoint registered above
     return app
 

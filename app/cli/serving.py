@@ -60,6 +60,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
             _gunicorn.serve(app, config, host, port)
             return
         server = make_server(app, config, host, port)
+        _gunicorn.warm(app)  # the first requests need not wait for the index and the matcher
     except OSError as exc:  # the address is taken (another gridmap?) or not ours to bind
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; "
                                    "stop the other server or choose another --port") from None

@@ -1,0 +1,84 @@
+"""Static files and big data answers: strong ETags, 304 on If-None-Match, gzip and Brotli compressed once."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import brotli
+import pytest
+from flask.testing import FlaskClient
+
+from app.geo import operations
+from app.web import _http_cache
+from tests import helpers
+
+
+def _strong(etag: str) -> str:
+    assert etag and not etag.startswith("W/"), etag
+    return etag
+
+
+def _data_url(client: FlaskClient) -> str:
+    version = client.get("/healthz").get_json()["data_version"]
+    return f"/map/data/{version}.wgs84.json"
+
+
+@pytest.mark.parametrize("encoding, decode", [("gzip", gzip.decompress), ("br", brotli.decompress)])
+def test_map_data_is_compressed_once_with_its_own_strong_etag(client, encoding, decode) -> None:
+    url = _data_url(client)
+    plain = client.get(url)
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    packed = client.get(url, headers={"Accept-Encoding": f"{encoding}, identity;q=0.5"})
+    assert packed.headers["Content-Encoding"] == encoding and "Accept-Encoding" in packed.headers["Vary"]
+    assert decode(packed.data) == plain.data and len(packed.data) < len(plain.data) / 2
+    assert _strong(packed.headers["ETag"]) != _strong(plain.headers["ETag"])
+    before = _http_cache.stats()["entries"]
+    again = client.get(url, headers={"Accept-Encoding": encoding})
+    assert again.data == packed.data and _http_cache.stats()["entries"] == before  # from the cache
+    for tag in (packed.headers["ETag"], plain.headers["ETag"]):
+        r = client.get(url, headers={"Accept-Encoding": encoding, "If-None-Match": tag})
+        assert r.status_code == 304 and r.data == b"" and r.headers["ETag"] in (tag, packed.headers["ETag"])
+
+
+def test_static_files_get_etags_304_and_compression(client) -> None:
+    static = Path(client.application.static_folder)
+    url = "/static/" + max(static.rglob("*.js"), key=lambda p: p.stat().st_size).relative_to(static).as_posix()
+    plain = client.get(url)
+    assert plain.status_code == 200
+    tag = _strong(plain.headers["ETag"])
+    assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
+    packed = client.get(url, headers={"Accept-Encoding": "gzip"})
+    if len(plain.data) >= _http_cache.MIN_BYTES:
+        assert packed.headers["Content-Encoding"] == "gzip" and gzip.decompress(packed.data) == plain.data
+        assert client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}
+                          ).status_code == 304
+
+
+def test_tiles_and_ogc_downloads_carry_strong_etags(client) -> None:
+    r = client.get("/ogcapi/collections/grids/items?f=json&limit=50", headers={"Accept-Encoding": "br"})
+    assert r.status_code == 200 and r.headers["Content-Encoding"] == "br"
+    assert json.loads(brotli.decompress(r.data))["features"]
+    assert client.get("/ogcapi/collections/grids/items?f=json&limit=50",
+                      headers={"Accept-Encoding": "br", "If-None-Match": _strong(r.headers["ETag"])}).status_code == 304
+
+
+def test_html_pages_and_api_answers_are_left_alone(client) -> None:
+    r = client.get("/api/v1/locate/point?lon=98.2745&lat=39.7862", headers={"Accept-Encoding": "br"})
+    assert "Content-Encoding" not in r.headers
+
+
+def test_a_new_version_changes_the_etag(tmp_path, cheap_hashes) -> None:
+    app = helpers.make_app(tmp_path, STORE_URL=str(tmp_path / "store"))
+    client = app.test_client()
+    url = _data_url(client)
+    first = client.get(url, headers={"Accept-Encoding": "gzip"}).headers["ETag"]
+    facilities = json.loads((tmp_path / "geodata" / "facilities.geojson").read_text())
+    facilities["features"] = facilities["features"][:-1]
+    changed = tmp_path / "facilities.geojson"
+    changed.write_text(json.dumps(facilities))
+    operations.import_layer(app.extensions["gridmap.workspace"], operations.Actor("test"), "facilities", changed)
+    second = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert second.status_code == 200 and second.headers["ETag"] != first
+    assert client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": first}).status_code == 200
