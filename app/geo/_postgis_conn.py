@@ -7,7 +7,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from app.geo import db
@@ -61,11 +61,16 @@ class Connections:
         self._pool: Any = None
         self._lock = threading.Lock()
         self._ready = False
+        self._closed = False
 
     def _get_pool(self) -> Any:
         with self._lock:
+            if self._closed:
+                raise StoreError("the store was closed")
             if self._pool is None or self._pid != os.getpid():
                 from psycopg_pool import ConnectionPool
+
+                connect(self.url).close()  # fail fast with a clear message rather than after the pool's timeout
 
                 self._pool = ConnectionPool(self.url, min_size=1, max_size=4, open=True, timeout=CONNECT_TIMEOUT,
                                             kwargs={"autocommit": True})
@@ -86,6 +91,8 @@ class Connections:
         try:
             ctx = self._get_pool().connection()
             raw = ctx.__enter__()
+        except StoreError:
+            raise
         except (psycopg.Error, OSError) as exc:
             raise StoreUnavailable(f"cannot reach the store database {db.redact(self.url)}: "
                                    f"{exc.__class__.__name__}") from None
@@ -103,12 +110,19 @@ class Connections:
             ctx.__exit__(None, None, None)
 
     def close(self) -> None:
-        """Close this process's pool."""
+        """Close this process's pool; the store cannot be used afterwards."""
         with self._lock:
+            self._closed = True
             if self._pool is not None and self._pid == os.getpid():
                 with contextlib.suppress(Exception):
-                    self._pool.close()
+                    self._pool.close(timeout=1.0)
             self._pool = None
+
+
+def shutdown(watch: VersionWatch, conns: Connections) -> None:
+    """Stop a store's listener and close its pool (when it is closed or garbage-collected)."""
+    watch.stop()
+    conns.close()
 
 
 def ensure_schema(conn: Any) -> None:
@@ -151,13 +165,13 @@ class VersionWatch:
     ----------
     conns : Connections
         The store's connections (the re-read borrows one).
-    on_missing : callable
-        Raises the store's error when it has no current version.
+    location : str
+        The store's URL without its password, for the message when it has no current version.
     """
 
-    def __init__(self, conns: Connections, on_missing: Callable[[], None]) -> None:
+    def __init__(self, conns: Connections, location: str) -> None:
         self.conns = conns
-        self.on_missing = on_missing
+        self.location = location
         self._value = ""
         self._checked = 0.0
         self._pid = 0
@@ -178,7 +192,7 @@ class VersionWatch:
         with self.conns.conn() as conn:
             row = conn.execute(f"SELECT version FROM {CURRENT}").fetchone()
         if row is None:
-            self.on_missing()
+            raise StoreError(f"store {self.location} has no current version")
         self.set(row[0])
         return row[0]
 

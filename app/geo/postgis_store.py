@@ -8,6 +8,7 @@ import json
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ import geopandas as gpd
 from app.geo import db
 from app.geo._geojson_folder import content_hash, folder_version, layer_path
 from app.geo._geojson_history import new_entry, to_prune
-from app.geo._postgis_conn import Connections, StoreUnavailable, VersionWatch, connect
+from app.geo._postgis_conn import Connections, StoreUnavailable, VersionWatch, connect, shutdown
 from app.geo._postgis_layers import canonical, columns_of, copy_rows, read_rows, row_digest
 from app.geo._postgis_schema import (
     CHANNEL,
@@ -173,18 +174,15 @@ class PostgisStore:
         self.lock_timeout = lock_timeout
         self.keep_versions = keep_versions
         self.conns = Connections(url)
-        self._watch = VersionWatch(self.conns, self._no_current)
+        self._watch = VersionWatch(self.conns, self.location)
         self._local = threading.local()
+        self._finalizer = weakref.finalize(self, shutdown, self._watch, self.conns)
 
     def close(self) -> None:
-        """Stop the listener and close this process's connections."""
-        self._watch.stop()
-        self.conns.close()
+        """Stop the listener and close this process's connections (also done when the store is collected)."""
+        self._finalizer()
 
     # -- reading -----------------------------------------------------------------------------
-
-    def _no_current(self) -> None:
-        raise StoreError(f"store {self.location} has no current version")
 
     def exists(self) -> bool:
         """Return True once the store holds a current version."""
@@ -426,7 +424,7 @@ class PostgisStore:
                 return current.info()
             if not any(f.endswith(".geojson") for f in hashes):
                 raise StoreError("a version needs at least one layer")
-            frames = {n: canonical(data) for n, data in payload.items()}
+            frames = {n: _canonical(n, data) for n, data in payload.items()}
             counts = {n: len(f) for n, f in frames.items()}
             if parent is not None:
                 parent_counts = parent.info().counts
@@ -545,6 +543,14 @@ class PostgisStore:
             extra = {n: (folder / n).read_bytes() for n in EXTRA_FILES if (folder / n).exists()}
             return self.commit({n: layer_path(folder, n).read_bytes() for n in present}, author=author,
                                message=f"seeded from {folder}", source="seed", extra_files=extra, base=None)
+
+
+def _canonical(layer: str, data: bytes) -> gpd.GeoDataFrame:
+    """Return a layer's GeoJSON bytes as a frame, or refuse bytes that are no readable GeoJSON."""
+    try:
+        return canonical(data)
+    except Exception as exc:  # noqa: BLE001 - pyogrio's errors have no common base
+        raise StoreError(f"layer {layer}: not readable GeoJSON ({exc.__class__.__name__})") from None
 
 
 def _store_layer(conn: Any, layer: str, data_id: str, frame: gpd.GeoDataFrame) -> None:

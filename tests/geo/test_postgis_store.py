@@ -46,6 +46,33 @@ def test_open_store_picks_postgis_and_hides_the_password(pg_url):
     assert s.url.startswith("postgresql://")
 
 
+def test_unreachable_database_is_a_503_store_error_without_the_password():
+    from app.geo.postgis_store import StoreUnavailable
+
+    s = open_store("postgresql://u:pw@/nodb?host=/nonexistent-gridmap&port=5999")
+    with pytest.raises(StoreUnavailable) as err:
+        s.exists()
+    assert err.value.status == 503 and "pw" not in str(err.value) and isinstance(err.value, StoreError)
+
+
+def test_bad_bytes_are_refused_and_a_collected_store_stops_listening(pg_url):
+    import gc
+    import threading
+
+    s = open_store(pg_url)
+    s.seed_from(helpers.MINI)
+    with pytest.raises(StoreError, match="not readable GeoJSON"):
+        s.commit({"roads": b"not json"}, author="t", message="x")
+    s.version()
+    assert any(t.name == "gridmap-store-listen" for t in threading.enumerate())
+    del s
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while any(t.name == "gridmap-store-listen" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "gridmap-store-listen" for t in threading.enumerate())
+
+
 def test_seed_reads_like_the_geojson_store(store, tmp_path):
     ref = VersionedStore(tmp_path / "ref")
     ref.seed_from(helpers.MINI)
