@@ -161,25 +161,28 @@ def report(target: db.Target, ds: Dataset, reporter: Who, *, report_key: Any, ca
     due = _acc.due_after(cats, code, "reported", moment)
     who = reporter if not reporter.anonymous else ANONYMOUS
     with connect(target) as conn:
-        conn.lock("gridmap.events.report")
+        if conn.dialect == "postgresql":  # one key at a time; other reports go on in parallel
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"gridmap.events.key:{key}",))
+        else:
+            conn.lock("gridmap.events")
         old = conn.execute(f"SELECT {_acc.EVENT_COLUMNS} FROM events WHERE report_key = ?", (key,)).fetchone()
         if old is not None:
             return {**_acc.shape(_acc.row_dict(old), cats, moment, personal=True), "new": False}
+        handler = _first_handler(conn, spot["grid_code"])
         day = moment.strftime("%Y%m%d")
+        # the day's counter row stays locked until commit: take it last, so the numbering holds it briefly
         (n,) = conn.execute("INSERT INTO event_counters (day, n) VALUES (?, 1) ON CONFLICT (day) "
                             "DO UPDATE SET n = event_counters.n + 1 RETURNING n", (day,)).fetchone()
         event_id = f"E{day}-{int(n):04d}"
-        handler = _first_handler(conn, spot["grid_code"])
-        conn.execute(
-            f"INSERT INTO events ({_acc.EVENT_COLUMNS}) VALUES ({', '.join('?' * 23)})",
-            (event_id, key, code, text, "reported", spot["lon"], spot["lat"], spot["address"], spot["grid_code"],
-             spot["committee_code"], spot["division_code"], None, handler, spot["worker_name"], who.name,
-             mobile, at, at, at, now_text(due) if due else None, 0, None, str(ds.version)))
+        values = (event_id, key, code, text, "reported", spot["lon"], spot["lat"], spot["address"],
+                  spot["grid_code"], spot["committee_code"], spot["division_code"], None, handler,
+                  spot["worker_name"], who.name, mobile, at, at, at, now_text(due) if due else None, 0, None,
+                  str(ds.version))
+        conn.execute(f"INSERT INTO events ({_acc.EVENT_COLUMNS}) VALUES ({', '.join('?' * len(values))})", values)
         _history(conn, event_id, at, who, "report", None, "reported", None,
                  {"photos": len(cleaned)} if cleaned else {})
         _store_photos(conn, event_id, cleaned, at, who.name)
-        row = conn.execute(f"SELECT {_acc.EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
-    return {**_acc.shape(_acc.row_dict(row), cats, moment, personal=True), "new": True}
+    return {**_acc.shape(_acc.row_dict(values), cats, moment, personal=True), "new": True}
 
 
 def _load(conn: db.Connection, event_id: str, who: Who, *, for_update: bool = False) -> tuple[dict[str, Any], dict]:

@@ -314,3 +314,17 @@ def test_export(city: tuple[str, Dataset], tmp_path: Path, fmt: str) -> None:
     back = (pd.read_csv(out) if fmt == "csv" else pd.read_excel(out, engine="openpyxl") if fmt == "xlsx" else gpd.read_file(out))
     assert list(back["id"]) == ["E20261207-0001"] and "reporter_phone" not in back.columns
     assert "13900001234" not in out.read_bytes().decode("utf-8", "ignore")
+
+
+def test_concurrent_reports_get_distinct_ids_and_one_event_per_key(city: tuple[str, Dataset]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    target, ds = city
+    keys = [f"key-par-{i:03d}" for i in range(12)] + ["key-same-000"] * 6
+    with ThreadPoolExecutor(6) as pool:
+        done = list(pool.map(lambda k: _report(target, ds, key=k), keys))
+    ids = {r["id"] for r in done}
+    assert len(ids) == 13 and sum(r["new"] for r in done) == 13
+    assert {r["id"] for r in done if r["description"]} == ids
+    assert _count(target, "SELECT COUNT(*) FROM events") == 13
+    assert sorted(ids) == [f"E20261207-{i:04d}" for i in range(1, 14)]
