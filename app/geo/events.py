@@ -7,7 +7,8 @@ the database ``target`` (``db.target_for(config, instance_dir)``) and, where it 
 - :func:`report` — a new event (idempotent by ``report_key``); :func:`transition` — one workflow
   action in one transaction; :data:`TRANSITIONS` / :func:`actions_for` — what the viewer may do now;
 - :func:`get_event`, :func:`list_events`, :func:`photo` — what the handling chain sees;
-- :func:`public_view`, :func:`public_events` — what anonymous visitors see (coarsened, no people);
+- :func:`public_view`, :func:`public_event`, :func:`public_events` — what anonymous visitors see (coarsened,
+  no people);
 - :func:`assign`, :func:`assignments`, :func:`departments` — handler scopes;
 - :mod:`app.geo._events_stats` via :func:`statistics`, :func:`grid_shares`, :func:`export`.
 """
@@ -51,11 +52,11 @@ if TYPE_CHECKING:
     from app.settings import Config
 
 __all__ = [
-    "ANONYMOUS", "GROUPS", "MAX_PHOTOS", "PERIODS", "REJECT_REASONS", "SCOPE_KINDS", "STATES", "TRANSITIONS", "Category", "EventError",
-    "EventForbidden", "EventLocationError", "EventNotFound", "EventStateError", "PhotoError", "Who",
-    "actions_for", "assign", "assignments", "categories", "departments", "export", "frame", "get_event",
-    "database", "grid_shares", "list_events", "photo", "public_events", "public_view", "report", "statistics",
-    "transition", "utc",
+    "ANONYMOUS", "GROUPS", "MAX_PHOTOS", "PERIODS", "REJECT_REASONS", "SCOPE_KINDS", "STATES", "TRANSITIONS",
+    "Category", "EventError", "EventForbidden", "EventLocationError", "EventNotFound", "EventStateError",
+    "PhotoError", "Who", "actions_for", "assign", "assignments", "categories", "database", "departments",
+    "export", "frame", "get_event", "grid_shares", "list_events", "photo", "public_event", "public_events",
+    "public_view", "report", "statistics", "transition", "utc",
 ]
 
 
@@ -466,6 +467,22 @@ def public_events(target: db.Target, ds: Dataset, *, status: Iterable[str] | str
     """Return :func:`public_view` of every event (rejected ones left out), newest first, for the public map."""
     found = list_events(target, Who("public-map", "admin"), status=status, since=since, limit=limit, ds=ds, now=now)
     return [public_view(e, ds) for e in found["events"] if e["status"] != "rejected"]
+
+
+def public_event(target: db.Target, ds: Dataset, event_id: str) -> dict[str, Any]:
+    """Return :func:`public_view` of one event (a resident following a report by its id).
+
+    Raises
+    ------
+    EventNotFound
+        No such event.
+    """
+    event_id = check_id(event_id)
+    with connect(target) as conn:
+        row = conn.execute(f"SELECT {_acc.EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
+    if row is None:
+        raise EventNotFound(f"no event {event_id}")
+    return public_view(_acc.shape(_acc.row_dict(row), _cats(ds), _now(None), personal=False), ds)
 
 
 def _departments(conn: db.Connection) -> set[str]:

@@ -73,7 +73,7 @@ def test_whole_loop_with_history_and_public_view(city: tuple[str, Dataset]) -> N
     ev.transition(target, event["id"], "accept", WORKER, now=T0 + step)
     ev.transition(target, event["id"], "escalate", WORKER, department="市政局", note="需要更换灯杆", now=T0 + 2 * step)
     assert [e["id"] for e in ev.list_events(target, DEPT, mine_only=True)["events"]] == [event["id"]]
-    ev.transition(target, event["id"], "handle", DEPT, now=T0 + 3 * step)
+    ev.transition(target, event["id"], "handle", DEPT, now=T0 + 3 * step, note="已更换", photos=[_jpeg_with_gps()])
     ev.transition(target, event["id"], "verify", WORKER, now=T0 + 4 * step)
     closed = ev.transition(target, event["id"], "close", WORKER, now=T0 + 5 * step)
     assert closed["status"] == "closed" and closed["hours_to_close"] == 5.0 and not closed["late"]
@@ -83,7 +83,7 @@ def test_whole_loop_with_history_and_public_view(city: tuple[str, Dataset]) -> N
         ("escalate", "accepted", "escalated", "wang"), ("handle", "escalated", "handled", "roads1"),
         ("verify", "handled", "verified", "wang"), ("close", "verified", "closed", "wang")]
     assert full["history"][2]["note"] == "需要更换灯杆" and full["history"][2]["detail"] == {"department": "市政局"}
-    assert full["actions"] == []
+    assert full["actions"] == [] and len(full["photos"]) == 1 and full["history"][3]["detail"] == {"photos": 1}
     public = ev.public_view(full, ds)
     assert public["status"] == "closed" and public["grid_code"] == GRID1 and public["location"] == "grid"
     assert (public["lon"], public["lat"]) != IN_GRID1 and public["lon"] is not None
@@ -91,6 +91,7 @@ def test_whole_loop_with_history_and_public_view(city: tuple[str, Dataset]) -> N
     for private in ("13900001234", "路灯", "wang", "handler", "reporter", "photos", "description"):
         assert private not in text
     assert [p["id"] for p in ev.public_events(target, ds)] == [event["id"]]
+    assert ev.public_event(target, ds, event["id"]) == public
     table = ev.frame(target, ADMIN)
     stats = ev.statistics(table, "grid")
     row = stats.set_index("grid_code").loc[GRID1]
