@@ -19,6 +19,10 @@ RECHECK = 1.0
 #: Seconds to wait for a pooled connection (or a new one) before the database counts as unreachable.
 CONNECT_TIMEOUT = 10.0
 
+#: Pools a forked child inherited from its parent: kept, never closed, since closing them would end the
+#: parent's sessions (the sockets are shared).
+_INHERITED: list[Any] = []
+
 _SCHEMA_TAG = "gridmap store schema " + hashlib.sha256("\n".join(DDL).encode()).hexdigest()[:12]
 
 
@@ -70,6 +74,9 @@ class Connections:
             if self._pool is None or self._pid != os.getpid():
                 from psycopg_pool import ConnectionPool
 
+                if self._pool is not None:
+                    _INHERITED.append(self._pool)
+
                 connect(self.url).close()  # fail fast with a clear message rather than after the pool's timeout
 
                 self._pool = ConnectionPool(self.url, min_size=1, max_size=4, open=True, timeout=CONNECT_TIMEOUT,
@@ -116,6 +123,8 @@ class Connections:
             if self._pool is not None and self._pid == os.getpid():
                 with contextlib.suppress(Exception):
                     self._pool.close(timeout=1.0)
+            elif self._pool is not None:
+                _INHERITED.append(self._pool)
             self._pool = None
 
 

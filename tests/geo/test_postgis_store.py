@@ -237,3 +237,23 @@ def test_demo_layers_read_identically_on_both_backends(pg_url, tmp_path):
         assert pg.metadata() == ref.metadata()
     finally:
         pg.close()
+
+
+def _commit_in_child(store: PostgisStore) -> None:  # a forked worker, on the store its parent opened
+    g = store.read("grids")
+    g.loc[0, "name"] = "from a forked worker"
+    store.commit({"grids": g}, author="child", message="fork")
+
+
+def test_a_forked_worker_uses_its_own_connections_and_the_parent_keeps_its_own(store):
+    v1 = store.version()
+    assert len(store.read("grids")) == 10  # the parent's pool is open before the fork
+    proc = multiprocessing.get_context("fork").Process(target=_commit_in_child, args=(store,))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    deadline = time.monotonic() + 5
+    while store.version() == v1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.version() != v1 and store.info().author == "child"
+    assert store.read("grids").loc[0, "name"] == "from a forked worker"
