@@ -40,15 +40,8 @@ def frame(target: db.Target, viewer: Who, *, since: datetime | None = None, unti
     """
     from app.geo.events import list_events
 
-    rows: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        page = list_events(target, viewer, status=status, since=since, until=until, limit=1000, offset=offset,
-                           ds=ds, now=now)
-        rows += page["events"]
-        offset += len(page["events"])
-        if not page["events"] or offset >= page["total"]:
-            break
+    rows = list_events(target, viewer, status=status, since=since, until=until, limit=None, ds=ds,
+                       now=now)["events"]  # one read: a consistent snapshot, unlike paging
     table = pd.DataFrame(rows, columns=list(COLUMNS)) if rows else pd.DataFrame(columns=list(COLUMNS))
     for column in ("created", "closed", "due"):
         table[column] = pd.to_datetime(table[column].map(parse_time), utc=True)

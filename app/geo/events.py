@@ -368,7 +368,7 @@ def photo(target: db.Target, event_id: str, seq: int, viewer: Who) -> tuple[byte
 def list_events(target: db.Target, viewer: Who, *, status: Iterable[str] | str | None = None,
                 grid: str | None = None, category: str | None = None, since: datetime | None = None,
                 until: datetime | None = None, overdue: bool | None = None, mine_only: bool = False,
-                limit: int = 100, offset: int = 0, ds: Dataset | None = None,
+                limit: int | None = 100, offset: int = 0, ds: Dataset | None = None,
                 now: datetime | None = None) -> dict[str, Any]:
     """Return the events ``viewer`` may see, newest first, with ``overdue`` flags.
 
@@ -386,7 +386,7 @@ def list_events(target: db.Target, viewer: Who, *, status: Iterable[str] | str |
         Only events whose handler is ``viewer`` ("my queue"), or escalated to the viewer's
         department for department accounts.
     limit, offset : int
-        Paging (``limit`` at most 1000).
+        Paging (``limit`` at most 1000; None: every matching event in one read, for tables and exports).
 
     Returns
     -------
@@ -396,7 +396,7 @@ def list_events(target: db.Target, viewer: Who, *, status: Iterable[str] | str |
     """
     moment = _now(now)
     at = now_text(moment)
-    limit = max(1, min(int(limit), 1000))
+    limit = None if limit is None else max(1, min(int(limit), 1000))
     offset = max(0, int(offset))
     with connect(target) as conn:
         mine = _acc.scopes(conn, viewer.name)
@@ -436,7 +436,8 @@ def list_events(target: db.Target, viewer: Who, *, status: Iterable[str] | str |
         sql_where = " AND ".join(clauses)
         (total,) = conn.execute(f"SELECT COUNT(*) FROM events WHERE {sql_where}", args).fetchone()
         rows = conn.execute(f"SELECT {_acc.EVENT_COLUMNS} FROM events WHERE {sql_where} "
-                            f"ORDER BY created DESC, id DESC LIMIT {limit} OFFSET {offset}", args).fetchall()
+                            "ORDER BY created DESC, id DESC" + (f" LIMIT {limit} OFFSET {offset}" if limit else ""),
+                            args).fetchall()
     cats = _cats(ds)
     return {"total": int(total), "limit": limit, "offset": offset,
             "events": [_acc.shape(_acc.row_dict(r), cats, moment, personal=True) for r in rows]}
