@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from app.geo import crs as crsmod
@@ -54,9 +56,142 @@ class Rows:
 
     def add_message(self, rows: NDArray[np.int64], parts: Sequence[str] | str) -> None:
         """Append ``parts`` (one per row, or one for all) to the messages of ``rows``."""
-        texts = [parts] * len(rows) if isinstance(parts, str) else list(parts)
-        for r, text in zip(rows, texts, strict=True):
-            self.message[r] = f"{self.message[r]}{SEP}{text}" if self.message[r] else text
+        if not len(rows):
+            return
+        texts = np.empty(len(rows), dtype=object)
+        texts[:] = parts if isinstance(parts, str) else list(parts)
+        before = self.message[rows]
+        has = before != ""
+        joined = texts.copy()
+        if has.any():
+            joined[has] = before[has] + SEP + texts[has]
+        self.message[rows] = joined
+
+
+@dataclass(frozen=True)
+class GridColumns:
+    """Per grid (by row of ``ds.grids``): the columns a located row gets, as object arrays; built once per version."""
+
+    code: NDArray[np.object_]
+    name: NDArray[np.object_]
+    committee_code: NDArray[np.object_]
+    committee_name: NDArray[np.object_]
+    division_code: NDArray[np.object_]
+    division_name: NDArray[np.object_]
+
+
+def grid_columns(ds: Dataset) -> GridColumns:
+    """The :class:`GridColumns` of a data version (committee and division names looked up by code)."""
+
+    def build() -> GridColumns:
+        grids = ds.grids
+
+        def col(name: str) -> NDArray[np.object_]:
+            if name not in grids.columns:
+                return np.full(len(grids), None, dtype=object)
+            return grids[name].to_numpy(object)
+
+        com, div = ds.layer("committees"), ds.layer("divisions")
+        com_names = dict(zip(com["code"], com["name"], strict=True))
+        div_names = dict(zip(div["code"], div["name"], strict=True))
+        com_code, div_code = col("committee_code"), col("division_code")
+        return GridColumns(col("code"), col("name"), com_code,
+                           np.array([com_names.get(c) if c else None for c in com_code] or [], dtype=object),
+                           div_code,
+                           np.array([div_names.get(c) if c else None for c in div_code] or [], dtype=object))
+
+    return ds.cached("locate.grid_columns", build)
+
+
+class Source(Protocol):
+    """The cells of a table that :func:`locate_rows` reads: numbers, whether a cell has text, texts."""
+
+    def numbers(self, name: str) -> NDArray[np.float64]:
+        """Column ``name`` as numbers; NaN for empty or non-numeric cells."""
+        ...
+
+    def has_text(self, name: str) -> NDArray[np.bool_]:
+        """Whether each cell of ``name`` holds text (not empty, ``nan`` or ``None``)."""
+        ...
+
+    def texts(self, name: str, rows: NDArray[np.int64]) -> list[str]:
+        """The cells of ``name`` at ``rows`` as text."""
+        ...
+
+
+class FrameSource:
+    """A pandas DataFrame as a :class:`Source` (cells as text first, as the row-by-row reader gives them)."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+
+    def numbers(self, name: str) -> NDArray[np.float64]:
+        """See :meth:`Source.numbers`."""
+        return pd.to_numeric(self.df[name].astype(str).str.strip(), errors="coerce").to_numpy(float)
+
+    def has_text(self, name: str) -> NDArray[np.bool_]:
+        """See :meth:`Source.has_text`."""
+        has = self.df[name].astype(str).str.strip().replace({"nan": "", "None": ""}) != ""
+        return np.asarray(has.to_numpy(), dtype=bool)
+
+    def texts(self, name: str, rows: NDArray[np.int64]) -> list[str]:
+        """See :meth:`Source.texts`."""
+        return self.df[name].iloc[rows].astype(str).tolist()
+
+
+def locate_rows(ds: Dataset, source: Source, n: int, lon: str | None, lat: str | None, address: str | None,
+                spec: crsmod.CrsSpec, geographic: bool, progress: Callable[[int, int], None] | None = None) -> Rows:
+    """Locate the ``n`` rows of a table: coordinates where both are numbers, else the address when there is one.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    source : Source
+        The table's cells.
+    n : int
+        Its number of rows.
+    lon, lat, address : str or None
+        The columns found (coordinates only when both are known; at least one kind).
+    spec : CrsSpec
+        The CRS of the coordinates.
+    geographic : bool
+        Whether ``spec`` is in degrees.
+    progress : callable, optional
+        Called as ``progress(done, total)``.
+
+    Returns
+    -------
+    Rows
+        Every row's answer.
+    """
+    out = Rows.empty(n)
+    todo_addr = np.zeros(n, dtype=bool)
+    if lon and lat:
+        x, y = source.numbers(lon), source.numbers(lat)
+        missing = ~np.isfinite(x) | ~np.isfinite(y)
+        out.message[missing] = "missing or non-numeric coordinates"
+        if address:
+            todo_addr = missing & source.has_text(address)
+        rows = np.flatnonzero(~missing)
+        locate_coordinates(ds, out, rows, x[rows], y[rows], spec, geographic)
+    else:
+        todo_addr[:] = True
+    if progress:
+        progress(int((~todo_addr).sum()), n)
+    if todo_addr.any() and address:
+        rows = np.flatnonzero(todo_addr)
+        texts = source.texts(address, rows)
+        step = (lambda done: progress(n - len(rows) + done, n)) if progress else None
+        with _MATCH_LOCK:
+            locate_addresses(ds, out, rows, texts, step)
+    if progress:
+        progress(n, n)
+    return out
+
+
+#: The address matcher is not known to be thread-safe: batch threads match one at a time.
+_MATCH_LOCK = threading.Lock()
 
 
 def _in_range(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -101,8 +236,8 @@ def locate_coordinates(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArr
     grid, near = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
     dist, border = np.full(n, np.nan), np.zeros(n, dtype=bool)
     if good.any():  # only real points: a nearest-grid search from a placeholder far away is slow
-        res = index.locate(lon[good], lat[good])
-        grid[good], near[good], dist[good], border[good] = res.index, res.nearest_index, res.distance_m, res.on_border
+        res = index.locate(lon[good], lat[good], nearest=False)
+        grid[good], border[good] = res.index, res.on_border
     swapped = np.zeros(n, dtype=bool)
     if geographic:  # lat,lon written the other way round: only taken when that reading is in a grid
         try_swap = np.flatnonzero((grid < 0) & _in_range(y, x))
@@ -115,10 +250,12 @@ def locate_coordinates(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArr
             swapped[k] = True
             lon[k], lat[k], grid[k] = slon[h], slat[h], sres.index[hit]
             good[k], border[k], near[k], dist[k] = True, sres.on_border[hit], -1, np.nan
+    outside = good & (grid < 0)
+    if outside.any():  # the nearest grid, searched for the points still outside only
+        near[outside], dist[outside] = index.nearest_outside(lon[outside], lat[outside])
     out.wgs_lon[rows], out.wgs_lat[rows] = lon, lat
     out.grid_idx[rows] = grid
     out.on_border[rows] = border
-    outside = good & (grid < 0)
     out.nearest[rows] = np.where(outside, near, -1)
     out.dist[rows] = np.where(outside, dist, np.nan)
     out.status[rows] = np.where(good, np.where(grid >= 0, "ok", "outside"), "invalid")
@@ -126,11 +263,12 @@ def locate_coordinates(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArr
     out.message[rows[ok & ~good]] = f"coordinates outside the valid area of {spec.label}"
     if swapped.any():
         out.add_message(rows[swapped], "lat/lon swapped, read as lat,lon")
-    codes = ds.grids["code"].to_numpy(object)
+    codes = grid_columns(ds).code
     far = np.flatnonzero(outside & (near >= 0))
     if len(far):
-        out.add_message(rows[far], [f"outside every grid, nearest grid {codes[g]} at {d:.0f} m"
-                                    for g, d in zip(near[far], dist[far], strict=True)])
+        metres = [f"{d:.0f}" for d in dist[far].tolist()]
+        out.add_message(rows[far], "outside every grid, nearest grid " + codes[near[far]].astype(str).astype(object)
+                        + " at " + np.array(metres, dtype=object) + " m")
     if (outside & (near < 0)).any():  # too far for the metric CRS to measure
         out.add_message(rows[outside & (near < 0)], "outside every grid")
     if geographic and outside.any():

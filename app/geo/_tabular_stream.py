@@ -42,8 +42,9 @@ class TableStream:
         Column names of every chunk.
     schema : pyarrow.Schema
         Arrow types of the columns (all strings for CSV).
-    chunks : iterator of DataFrame
-        The rows, each chunk indexed by its rows' positions in the file (0 = first data row).
+    chunks : iterator of pyarrow.Table or DataFrame
+        The rows: Arrow tables (CSV, Parquet; see :func:`to_frame`), or DataFrames indexed by
+        their rows' positions in the file (0 = first data row).
     total : int or None
         Number of data rows when known before reading (Parquet).
     crs : str or None
@@ -56,7 +57,7 @@ class TableStream:
 
     columns: list[str]
     schema: pa.Schema
-    chunks: Iterator[pd.DataFrame]
+    chunks: Iterator[pa.Table | pd.DataFrame]
     total: int | None = None
     crs: str | None = None
     lon: str | None = None
@@ -124,26 +125,28 @@ def _check_cells(table: pa.Table, limits: TableLimits, first_row: int) -> None:
             raise limits.cell_error(first_row + at, longest)
 
 
-def _frames(tables: Iterator[pa.Table], chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """Arrow tables regrouped into frames of ``chunk_rows`` rows, indexed by row position."""
+def _frames(tables: Iterator[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
+    """Arrow tables regrouped into tables of ``chunk_rows`` rows (the last one shorter)."""
     pending: list[pa.Table] = []
     held = 0
-    done = 0
     for table in tables:
         pending.append(table)
         held += table.num_rows
         while held >= chunk_rows:
             whole = pa.concat_tables(pending)
             head, rest = whole.slice(0, chunk_rows), whole.slice(chunk_rows)
-            frame = head.to_pandas(memory_pool=pa.system_memory_pool())
-            frame.index = pd.RangeIndex(done, done + len(frame))
-            done += len(frame)
-            yield frame
+            yield head.combine_chunks()
             pending, held = ([rest] if rest.num_rows else []), rest.num_rows
+            del whole, head
     if held:
-        frame = pa.concat_tables(pending).to_pandas(memory_pool=pa.system_memory_pool())
-        frame.index = pd.RangeIndex(done, done + len(frame))
-        yield frame
+        yield pa.concat_tables(pending).combine_chunks()
+
+
+def to_frame(table: pa.Table, first_row: int) -> pd.DataFrame:
+    """A chunk as a DataFrame indexed by its rows' positions in the file (``first_row`` for its first)."""
+    frame = table.to_pandas(memory_pool=pa.system_memory_pool())
+    frame.index = pd.RangeIndex(first_row, first_row + len(frame))
+    return frame
 
 
 def csv_stream(path: Path, chunk_rows: int, limits: TableLimits | None) -> TableStream:

@@ -70,13 +70,20 @@ class ChunkWriter:
 
     def write(self, df: pd.DataFrame) -> None:
         """Append the rows of ``df`` (its columns are those of the schema)."""
-        table = pa.Table.from_pandas(df, schema=self.schema, preserve_index=False, safe=False)
+        self.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False, safe=False))
+
+    def write_table(self, table: pa.Table) -> None:
+        """Append the rows of an Arrow table (its columns are those of the schema, in order)."""
+        if table.schema != self.schema:
+            table = pa.Table.from_arrays([col if col.type == f.type else col.cast(f.type, safe=False)
+                                          for col, f in zip(table.columns, self.schema, strict=True)],
+                                         schema=self.schema)
         if self.fmt == "csv":
             arrays = [_bool_text(col) if pa.types.is_boolean(col.type) else col for col in table.columns]
             self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._csv_schema))
         else:
             if self.fmt == "geoparquet":
-                table = table.append_column(GEO_COLUMN, _points(df[self.lon], df[self.lat]))
+                table = table.append_column(GEO_COLUMN, _points(table.column(self.lon), table.column(self.lat)))
                 table = table.replace_schema_metadata(self._pq_schema.metadata)
             self._writer.write_table(table)
         self._fh.flush()
@@ -98,12 +105,13 @@ def _bool_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(col, "True", "False")
 
 
-def _points(lon: pd.Series, lat: pd.Series) -> pa.Array:
-    """WKB points of the lon/lat columns; null where either is missing."""
+def _points(lon: pa.ChunkedArray, lat: pa.ChunkedArray) -> pa.Array:
+    """WKB points of the lon/lat columns (float64); null where either is missing."""
+    import pyarrow.compute as pc
     import shapely
 
-    x = pd.to_numeric(lon, errors="coerce").to_numpy(float)
-    y = pd.to_numeric(lat, errors="coerce").to_numpy(float)
+    x = np.asarray(pc.fill_null(lon.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False), dtype=float)
+    y = np.asarray(pc.fill_null(lat.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False), dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
     wkb = np.full(len(x), None, dtype=object)
     if ok.any():

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from app.errors import GridmapError
 from app.geo import tabular
+from app.geo._locate_arrow import locate_table
 from app.geo._tabular_limits import TableError, TableLimits
-from app.geo._tabular_stream import PARQUET_EXTENSIONS, RaggedCsv, TableStream, csv_stream, parquet_stream
+from app.geo._tabular_stream import (
+    PARQUET_EXTENSIONS,
+    RaggedCsv,
+    TableStream,
+    csv_stream,
+    parquet_stream,
+    to_frame,
+)
 from app.geo._tabular_write import STREAM_FORMATS, ChunkWriter, result_schema
 from app.geo.dataset import Dataset
 from app.geo.locate import STATUSES, locate_frame
@@ -37,6 +48,8 @@ RESULT_TYPES: dict[str, pa.DataType] = {
 }
 #: The engines of ``gridmap locate-batch --engine``: this process, or a dask.distributed cluster.
 ENGINES = ("local", "dask")
+#: Threads locating chunks of one batch job (the machine's cores, at most 4).
+THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Rows with a status other than ok or a message, listed at most in :attr:`BatchResult.noted`.
 MAX_NOTED = 20
 
@@ -201,29 +214,68 @@ def locate_file(ds: Dataset, infile: Path, outfile: Path, *, crs: str | int | No
 def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int | None, lon_col: str | None,
          lat_col: str | None, address_col: str | None, limits: TableLimits | None,
          translate: Callable[[str], str] | None, progress: Progress | None, started: float) -> BatchResult:
+    """Locate the chunks of ``stream`` into ``tmp``: Arrow in and out for CSV/Parquet, two chunks at a time.
+
+    Chunks are located on a pool of :data:`THREADS` threads (shapely, pyproj, scipy and pyarrow
+    release the interpreter lock) while this thread reads the next one and writes the finished
+    ones in order; at most :data:`THREADS` + 1 chunks are held at once.
+    """
     result = BatchResult(tmp, reader=stream.kind)
     lon_col, lat_col = lon_col or stream.lon, lat_col or stream.lat
     crs = crs if crs is not None else stream.crs
+    arrow = fmt in STREAM_FORMATS
     writer: ChunkWriter | None = None
     whole: list[pd.DataFrame] = []
     done = 0
-    try:
-        for chunk in stream.chunks:
-            out = locate_frame(ds, chunk, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col)
-            if translate is not None:
-                out["message"] = [translate(m) if isinstance(m, str) and m else m for m in out["message"]]
-            _count(result, out)
-            if fmt in STREAM_FORMATS:
-                if writer is None:
-                    writer = _writer(tmp, fmt, stream.schema, list(out.columns), limits)
-                writer.write(out)
+
+    def locate(chunk: pa.Table | pd.DataFrame, first: int) -> pa.Table | pd.DataFrame:
+        if arrow and isinstance(chunk, pa.Table):
+            return _translated(locate_table(ds, chunk, crs=crs, lon_col=lon_col, lat_col=lat_col,
+                                            address_col=address_col), translate)
+        if isinstance(chunk, pa.Table):
+            chunk = to_frame(chunk, first)
+        out = locate_frame(ds, chunk, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col)
+        if translate is not None:
+            out["message"] = [translate(m) if isinstance(m, str) and m else m for m in out["message"]]
+        return out
+
+    def finish(out: pa.Table | pd.DataFrame, first: int) -> None:
+        nonlocal writer, done
+        _count(result, out, first)
+        if fmt in STREAM_FORMATS:
+            if writer is None:
+                names = out.column_names if isinstance(out, pa.Table) else [str(c) for c in out.columns]
+                writer = _writer(tmp, fmt, stream.schema, names, limits)
+            if isinstance(out, pa.Table):
+                writer.write_table(out)
             else:
-                whole.append(out)
-            done += len(out)
-            del out, chunk
-            _trim()
-            if progress is not None:
-                progress(done, stream.total, time.perf_counter() - started)
+                writer.write(out)
+        else:
+            whole.append(out if isinstance(out, pd.DataFrame) else to_frame(out, first))
+        done += out.num_rows if isinstance(out, pa.Table) else len(out)
+        if progress is not None:
+            progress(done, stream.total, time.perf_counter() - started)
+
+    pending: deque[tuple[Future[pa.Table | pd.DataFrame], int]] = deque()
+    pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="locate-batch")
+    try:
+        read = 0
+        for chunk in stream.chunks:
+            rows = chunk.num_rows if isinstance(chunk, pa.Table) else len(chunk)
+            if read == 0:  # the first chunk here: it builds the index and lookups once, before any thread
+                finish(locate(chunk, 0), 0)
+            else:
+                pending.append((pool.submit(locate, chunk, read), read))
+            read += rows
+            del chunk
+            while len(pending) >= THREADS or (pending and pending[0][0].done()):
+                future, first = pending.popleft()
+                finish(future.result(), first)
+                del future
+                _trim()
+        while pending:
+            future, first = pending.popleft()
+            finish(future.result(), first)
         if done == 0:  # a header without rows: the result has the header and the columns added
             empty = pd.DataFrame({c: pd.Series(dtype=object) for c in stream.columns})
             out = locate_frame(ds, empty, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col)
@@ -237,9 +289,24 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
         else:
             tabular.write_table(pd.concat(whole), tmp, fmt=fmt, lon="lon_wgs84", lat="lat_wgs84", limits=limits)
     finally:
+        for future, _ in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
         if writer is not None:
             writer.close()
     return result
+
+
+def _translated(table: pa.Table, translate: Callable[[str], str] | None) -> pa.Table:
+    """The table with each distinct row message translated once (dictionary-encoded, then decoded)."""
+    if translate is None:
+        return table
+    import pyarrow.compute as pc
+
+    at = table.column_names.index("message")
+    codes = pc.dictionary_encode(table.column("message")).combine_chunks()
+    words = pa.array([translate(m) if m else m for m in codes.dictionary.to_pylist()], type=pa.string())
+    return table.set_column(at, "message", words.take(codes.indices))
 
 
 def _trim() -> None:
@@ -264,17 +331,24 @@ def _writer(tmp: Path, fmt: str, schema: pa.Schema, columns: list[str], limits: 
                        limits=limits)
 
 
-def _count(result: BatchResult, out: pd.DataFrame) -> None:
+def _count(result: BatchResult, out: pa.Table | pd.DataFrame, first: int) -> None:
     """Add a located chunk's statuses to the counts and its first rows needing a look to the notes."""
-    status = out["status"].astype(str)
-    for s, n in status.value_counts().items():
-        result.counts[str(s)] = result.counts.get(str(s), 0) + int(n)
-    result.counts["total"] += len(out)
+    import pyarrow.compute as pc
+
+    if isinstance(out, pd.DataFrame):
+        positions = out.index.to_numpy()
+        out = pa.Table.from_pandas(out[["status", "message"]], preserve_index=False)
+    else:
+        positions = np.arange(first, first + out.num_rows)
+    status = out.column("status")
+    for pair in pc.value_counts(status).to_pylist():
+        result.counts[str(pair["values"])] = result.counts.get(str(pair["values"]), 0) + int(pair["counts"])
+    result.counts["total"] += out.num_rows
     if len(result.noted) < MAX_NOTED:
-        message = out["message"].fillna("").astype(str)
-        noted = ((status != "ok") | (message != "")).to_numpy()
-        for pos in out.index[noted][:MAX_NOTED - len(result.noted)]:
-            result.noted.append((int(pos) + 2, str(out.at[pos, "status"]), str(message.at[pos])))
+        message = pc.fill_null(out.column("message").cast(pa.string()), "")
+        noted = pc.or_(pc.fill_null(pc.not_equal(status, "ok"), True), pc.not_equal(message, ""))
+        for at in np.flatnonzero(noted.to_numpy(zero_copy_only=False))[:MAX_NOTED - len(result.noted)]:
+            result.noted.append((int(positions[at]) + 2, str(status[int(at)].as_py()), str(message[int(at)].as_py())))
 
 
 def format_progress(done: int, total: int | None, seconds: float) -> str:

@@ -286,6 +286,7 @@ class GridIndex:
                 self._to_metric.transform(c[:, 0], c[:, 1], direction="INVERSE")))
             shapely.prepare(self._band)
         self._near: _NearestIndex | None = None
+        self._outline: _NearestIndex | None = None
         self._near_lock = threading.Lock()
 
     @property
@@ -459,7 +460,8 @@ class GridIndex:
                 distance_m[out] = dist
         return LocateResult(index, code, on_border, nearest_index, distance_m)
 
-    def _nearest(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+    def _nearest(self, x: NDArray[np.float64], y: NDArray[np.float64],
+                 tree: _NearestIndex | None = None) -> tuple[NDArray, NDArray]:
         """Nearest grid (ties: lowest code) and metres to it; -1 / NaN for non-finite points."""
         ni = np.full(len(x), -1, dtype=np.int64)
         dist = np.full(len(x), np.nan)
@@ -467,13 +469,46 @@ class GridIndex:
         if not len(ok):
             return ni, dist
         mx, my = self._to_metric.transform(x[ok], y[ok])
-        q, grid, d = self._nearest_index().query(np.asarray(mx, dtype=np.float64), np.asarray(my, dtype=np.float64))
+        q, grid, d = (tree or self._nearest_index()).query(np.asarray(mx, dtype=np.float64), np.asarray(my, dtype=np.float64))
         best = np.full(len(ok), _BIG, dtype=np.int64)
         np.minimum.at(best, q, self._rank[grid])
         got = best != _BIG
         ni[ok[got]] = self._by_rank[best[got]]
         dist[ok[q]] = d  # tied matches share one distance
         return ni, dist
+
+    def nearest_outside(self, lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Nearest grid (ties: lowest code) and metres to it, for points already known to be outside every grid.
+
+        The same answers as :meth:`locate`'s ``nearest_index``/``distance_m`` for such points, but
+        searched among the segments of the grids' outline only (see :class:`app.geo._grid_outline.OutlineIndex`), which
+        is several times faster for a whole table.
+
+        Parameters
+        ----------
+        lon, lat : array_like
+            WGS84 longitude and latitude of points outside every grid.
+
+        Returns
+        -------
+        tuple of ndarray
+            ``(nearest_index, distance_m)``; -1 / NaN for non-finite points or an empty index.
+        """
+        x = np.ascontiguousarray(lon, dtype=np.float64).ravel()
+        y = np.ascontiguousarray(lat, dtype=np.float64).ravel()
+        if not self.n:
+            return np.full(len(x), -1, dtype=np.int64), np.full(len(x), np.nan)
+        if self._outline is None:
+            from app.geo._grid_outline import OutlineIndex
+
+            with self._near_lock:
+                if self._outline is None:
+                    self._outline = OutlineIndex(self._metric_boundary, self._metric_polygons())
+        return self._nearest(x, y, self._outline)
+
+    def _metric_polygons(self) -> NDArray[np.object_]:
+        """The grids in the index's metric projection (None for a missing grid)."""
+        return shapely.transform(self._geoms, lambda c: np.column_stack(self._to_metric.transform(c[:, 0], c[:, 1])))
 
     def locate_one(self, lon: float, lat: float) -> Location:
         """Find the grid holding one point (a fast path for single lookups).
@@ -545,3 +580,4 @@ class _NearestIndex:
         """Return (point, grid, distance) for every grid at the minimum distance of each point."""
         (q, seg), d = self.tree.query_nearest(shapely.points(mx, my), all_matches=True, return_distance=True)
         return q, self.seg_grid[seg], d
+

@@ -350,56 +350,32 @@ def locate_frame(
 
     spec = parse_crs(crs)
     cols = tabular.detect_columns(df, lon=lon_col, lat=lat_col, address=address_col)
-    n = len(df)
-    out = _rows.Rows.empty(n)
-    todo_addr = np.zeros(n, dtype=bool)
-    if cols.lon and cols.lat:
-        x = pd.to_numeric(df[cols.lon].astype(str).str.strip(), errors="coerce").to_numpy(float)
-        y = pd.to_numeric(df[cols.lat].astype(str).str.strip(), errors="coerce").to_numpy(float)
-        missing = ~np.isfinite(x) | ~np.isfinite(y)
-        out.message[missing] = "missing or non-numeric coordinates"
-        if cols.address:
-            has_addr = df[cols.address].astype(str).str.strip().replace({"nan": "", "None": ""}) != ""
-            todo_addr = missing & has_addr.to_numpy()
-        rows = np.flatnonzero(~missing)
-        _rows.locate_coordinates(ds, out, rows, x[rows], y[rows], spec, _is_geographic(spec))
-    elif cols.address:
-        todo_addr[:] = True
-    else:
+    if not (cols.lon and cols.lat) and not cols.address:
         raise LocateError("no lon/lat columns and no address column found; "
                           "name them lon/lat (经度/纬度) or address (地址)")
-    if progress:
-        progress(int((~todo_addr).sum()), n)
-    if todo_addr.any():
-        rows = np.flatnonzero(todo_addr)
-        texts = df[cols.address].iloc[rows].astype(str).tolist()
-        step = (lambda done: progress(n - len(rows) + done, n)) if progress else None
-        _rows.locate_addresses(ds, out, rows, texts, step)
-    if progress:
-        progress(n, n)
+    out = _rows.locate_rows(ds, _rows.FrameSource(df), len(df), cols.lon, cols.lat, cols.address, spec,
+                            _is_geographic(spec), progress)
     return _attach(ds, df, out)
 
 
 def _attach(ds: Dataset, df: pd.DataFrame, rows: _rows.Rows) -> pd.DataFrame:
-    grids = ds.grids
-    names = _lookup(ds)
+    per_grid = _rows.grid_columns(ds)
     grid_idx = rows.grid_idx
     inside = grid_idx >= 0
     safe = np.where(inside, grid_idx, 0)
 
-    def pick(col: str) -> np.ndarray:
-        if col not in grids.columns:
+    def pick(values: np.ndarray) -> np.ndarray:
+        if not len(values):
             return np.full(len(df), None, dtype=object)
-        values = grids[col].to_numpy(object)[safe]
-        return np.where(inside, values, None)
+        return np.where(inside, values[safe], None)
 
     out = df.copy()
-    out["grid_code"] = pick("code")
-    out["grid_name"] = pick("name")
-    out["committee_code"] = pick("committee_code")
-    out["committee_name"] = [names.committees.get(c) if c else None for c in out["committee_code"]]
-    out["division_code"] = pick("division_code")
-    out["division_name"] = [names.divisions.get(c) if c else None for c in out["division_code"]]
+    out["grid_code"] = pick(per_grid.code)
+    out["grid_name"] = pick(per_grid.name)
+    out["committee_code"] = pick(per_grid.committee_code)
+    out["committee_name"] = pick(per_grid.committee_name)
+    out["division_code"] = pick(per_grid.division_code)
+    out["division_name"] = pick(per_grid.division_name)
     out["status"] = rows.status
     out["score"] = np.round(rows.score, 1)
     out["match_kind"] = rows.match_kind
@@ -407,7 +383,8 @@ def _attach(ds: Dataset, df: pd.DataFrame, rows: _rows.Rows) -> pd.DataFrame:
     out["on_border"] = rows.on_border
     nearest = rows.nearest
     has_near = nearest >= 0
-    out["nearest_grid_code"] = np.where(has_near, grids["code"].to_numpy(object)[np.where(has_near, nearest, 0)], None)
+    out["nearest_grid_code"] = (np.where(has_near, per_grid.code[np.where(has_near, nearest, 0)], None)
+                                if len(per_grid.code) else np.full(len(df), None, dtype=object))
     out["distance_m"] = np.round(rows.dist, 1)
     out["nearest_address"] = rows.near_addr
     out["nearest_address_m"] = rows.near_addr_m

@@ -1,0 +1,169 @@
+"""Batch rows located straight from and into Arrow tables: the cells read with pyarrow compute, no pandas copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from app.geo import _locate_rows as _rows
+from app.geo.dataset import Dataset
+
+#: Cells that count as no text (after stripping), as :class:`app.geo._locate_rows.FrameSource` has it.
+_NO_TEXT = pa.array(["", "nan", "None"])
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+class ArrowSource:
+    """An Arrow table as a :class:`app.geo._locate_rows.Source`, with the answers of the pandas one.
+
+    Text and plain number columns are read with pyarrow compute; any other type, or a text column
+    with a cell pyarrow does not read as a number, goes through the pandas reading of that column.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    def _frame(self, name: str) -> _rows.FrameSource:
+        import pandas as pd
+
+        return _rows.FrameSource(pd.DataFrame({name: self.table.column(name).to_pandas()}))
+
+    def numbers(self, name: str) -> NDArray[np.float64]:
+        """See :meth:`app.geo._locate_rows.Source.numbers`."""
+        col = self.table.column(name)
+        kind = col.type
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+            values = pc.cast(col, pa.float64())
+        elif _is_text(kind):
+            text = pc.utf8_trim_whitespace(col)
+            text = pc.if_else(pc.equal(text, ""), pa.scalar(None, kind), text)
+            try:
+                values = pc.cast(text, pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return self._frame(name).numbers(name)
+        else:
+            return self._frame(name).numbers(name)
+        return np.asarray(pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False), dtype=float)
+
+    def has_text(self, name: str) -> NDArray[np.bool_]:
+        """See :meth:`app.geo._locate_rows.Source.has_text`."""
+        col = self.table.column(name)
+        if not _is_text(col.type):
+            return self._frame(name).has_text(name)
+        text = pc.fill_null(pc.utf8_trim_whitespace(col), "")
+        return np.asarray(pc.invert(pc.is_in(text, value_set=_NO_TEXT)).to_numpy(zero_copy_only=False), dtype=bool)
+
+    def texts(self, name: str, rows: NDArray[np.int64]) -> list[str]:
+        """See :meth:`app.geo._locate_rows.Source.texts`."""
+        col = self.table.column(name)
+        if not _is_text(col.type):
+            return self._frame(name).texts(name, rows)
+        return pc.fill_null(col.take(pa.array(rows)), "").to_pylist()
+
+
+def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon_col: str | None = None,
+                 lat_col: str | None = None, address_col: str | None = None) -> pa.Table:
+    """:func:`app.geo.locate.locate_frame` for an Arrow table: the same rows, statuses and messages, as Arrow.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    table : pyarrow.Table
+        Input rows; all columns are kept.
+    crs, lon_col, lat_col, address_col
+        As :func:`app.geo.locate.locate_frame`.
+
+    Returns
+    -------
+    pyarrow.Table
+        The input columns and the columns :func:`app.geo.locate.locate_frame` adds.
+
+    Raises
+    ------
+    LocateError, TableError
+        No coordinate or address column; a named column missing.
+    """
+    import pandas as pd
+
+    from app.geo import tabular
+    from app.geo.locate import LocateError, _is_geographic, parse_crs
+
+    spec = parse_crs(crs)
+    cols = tabular.detect_columns(pd.DataFrame(columns=table.column_names), lon=lon_col, lat=lat_col,
+                                  address=address_col)
+    if not (cols.lon and cols.lat) and not cols.address:
+        raise LocateError("no lon/lat columns and no address column found; "
+                          "name them lon/lat (经度/纬度) or address (地址)")
+    rows = _rows.locate_rows(ds, ArrowSource(table), table.num_rows, cols.lon, cols.lat, cols.address, spec,
+                             _is_geographic(spec))
+    return attach(ds, table, rows)
+
+
+def _strings(values: NDArray[np.object_]) -> pa.Array:
+    return pa.array(values, type=pa.string(), from_pandas=True)
+
+
+def _floats(values: NDArray[np.float64]) -> pa.Array:
+    return pa.array(values, type=pa.float64(), from_pandas=True)  # NaN -> null, as from a DataFrame
+
+
+def attach(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
+    """The input table with the columns of :func:`app.geo.locate.locate_frame` appended, as Arrow.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    table : pyarrow.Table
+        The input rows.
+    rows : Rows
+        Their answers.
+
+    Returns
+    -------
+    pyarrow.Table
+        The same values, row for row, as ``pyarrow.Table.from_pandas(locate_frame(...))``.
+    """
+    per_grid = _rows.grid_columns(ds)
+    n = table.num_rows
+
+    def pick(values: NDArray[np.object_], idx: NDArray[np.int64]) -> pa.Array:
+        if not len(values):
+            return pa.nulls(n, pa.string())
+        return _strings(values).take(pa.array(idx, mask=idx < 0))
+
+    columns: dict[str, Any] = {
+        "grid_code": pick(per_grid.code, rows.grid_idx),
+        "grid_name": pick(per_grid.name, rows.grid_idx),
+        "committee_code": pick(per_grid.committee_code, rows.grid_idx),
+        "committee_name": pick(per_grid.committee_name, rows.grid_idx),
+        "division_code": pick(per_grid.division_code, rows.grid_idx),
+        "division_name": pick(per_grid.division_name, rows.grid_idx),
+        "status": _strings(rows.status),
+        "score": _floats(np.round(rows.score, 1)),
+        "match_kind": _strings(rows.match_kind),
+        "matched_address": _strings(rows.matched_address),
+        "on_border": pa.array(rows.on_border, type=pa.bool_()),
+        "nearest_grid_code": pick(per_grid.code, rows.nearest),
+        "distance_m": _floats(np.round(rows.dist, 1)),
+        "nearest_address": _strings(rows.near_addr),
+        "nearest_address_m": _floats(rows.near_addr_m),
+        "message": _strings(rows.message),
+        "lon_wgs84": _floats(np.round(rows.wgs_lon, 7)),
+        "lat_wgs84": _floats(np.round(rows.wgs_lat, 7)),
+    }
+    out = table
+    for name, values in columns.items():
+        if name in out.column_names:  # a result column replaces an input column of that name, as in pandas
+            out = out.set_column(out.column_names.index(name), name, values)
+        else:
+            out = out.append_column(name, values)
+    return out
