@@ -121,3 +121,16 @@ def test_the_former_store_dir_variable_still_works(tmp_path, runner, monkeypatch
     monkeypatch.setenv("GRIDMAP_STORE_URL", "postgresql://gridmap:s3cret@db.example/gridmap")
     shown = runner.invoke(main, ["settings"]).output
     assert "GRIDMAP_STORE_URL=postgresql://gridmap:***@db.example/gridmap" in shown and "s3cret" not in shown
+
+
+def test_init_city_builds_a_city_in_an_empty_postgis_database(env, runner, pg_url):
+    from tests.test_cli_initcity import make_office
+
+    office = make_office(env / "河湾市")
+    r = runner.invoke(main, ["init-city", str(office), "--store", pg_url, "--table-crs", "4326"])
+    assert r.exit_code == 0, r.output
+    assert "9 grids" in r.output and "GRIDMAP_STORE_URL=" in r.output
+    store = open_store(pg_url)
+    assert store.info().source == "init-city" and len(store.read("grids")) == 9
+    again = runner.invoke(main, ["init-city", str(office), "--store", pg_url, "--table-crs", "4326"])
+    assert again.exit_code == 1 and "already holds data" in again.output

@@ -15,8 +15,9 @@ from app.cli._base import actor, main
 
 @main.command("init-city")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--store", "store_dir", type=click.Path(path_type=Path), required=True,
-              help="New folder for the city's versioned store (must not exist, or be empty).")
+@click.option("--store", "store_dir", required=True,
+              help="New folder for the city's versioned store (must not exist, or be empty), or the "
+                   "postgresql:// URL of an empty PostGIS database.")
 @click.option("--name", default=None, help="The city's name as addresses write it, e.g. 河湾市 "
               "(default: the mapping file's [city] name, metadata.json's name, or SOURCE's name).")
 @click.option("--table-crs", default=None,
@@ -29,7 +30,7 @@ from app.cli._base import actor, main
 @click.option("--dry-run", is_flag=True, help="Print what was detected and every problem; write nothing.")
 @click.option("--repair", is_flag=True, help="Repair invalid geometry and small slivers instead of refusing them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of text.")
-def init_city(source: Path, store_dir: Path, name: str | None, table_crs: str | None, mapping: Path | None,
+def init_city(source: Path, store_dir: str, name: str | None, table_crs: str | None, mapping: Path | None,
               fields: tuple[str, ...], dry_run: bool, repair: bool, as_json: bool) -> None:
     """Build a new city store from SOURCE, a folder or .zip of a grid office's files (建立城市数据).
 
@@ -46,7 +47,7 @@ def init_city(source: Path, store_dir: Path, name: str | None, table_crs: str | 
       GRIDMAP_STORE_URL=stores/hewan gridmap serve
     """
     from app.geo import importer, initcity
-    from app.geo.db import target_for
+    from app.geo.db import redact, target_for
 
     config = settings.resolve()
     plan = initcity.plan_city(source, name=name, table_crs=table_crs, mapping=mapping, fields=fields, repair=repair,
@@ -62,5 +63,6 @@ def init_city(source: Path, store_dir: Path, name: str | None, table_crs: str | 
     info = initcity.build_city(plan, store_dir, author=actor().name,
                                audit_db=target_for(config, settings.instance_dir(config)))
     counts = ", ".join(f"{n} {k}" for k, n in plan.counts.items())
-    click.echo(f"已建立 / built store {store_dir}: {counts} (version {info.id})")
-    click.echo(f"下一步 next: GRIDMAP_STORE_URL={shlex.quote(str(store_dir))} gridmap serve")
+    shown = redact(store_dir)  # a database URL's password is never printed
+    click.echo(f"已建立 / built store {shown}: {counts} (version {info.id})")
+    click.echo(f"下一步 next: GRIDMAP_STORE_URL={shlex.quote(shown)} gridmap serve")

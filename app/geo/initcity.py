@@ -502,6 +502,17 @@ def build_city(plan: CityPlan, store_dir: str | Path, *, author: str, audit_db: 
     """
     if not plan.ok:
         raise InitCityRefused(plan)
+    if "://" in str(store_dir):  # a database URL (PostGIS): it must hold no version yet
+        store = open_store(str(store_dir))
+        if store.exists():
+            raise InitCityError(f"{store.location} already holds data: init-city builds a new store; choose an "
+                                f"empty database / 数据库 {store.location} 中已有数据", status=409, key="init_city.exists")
+        info = store.commit(dict(plan.layers), author=author, message=f"init-city from {Path(plan.source).name}",
+                            source="init-city", base=None,
+                            extra_files={"metadata.json": json.dumps(plan.metadata, ensure_ascii=False,
+                                                                     indent=1).encode("utf-8")})
+        _record(plan, info, author, audit_db)
+        return info
     target = Path(store_dir)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InitCityError(f"{target} already exists and is not empty: init-city builds a new store; choose a new "
@@ -516,9 +527,14 @@ def build_city(plan: CityPlan, store_dir: str | Path, *, author: str, audit_db: 
         if created:
             shutil.rmtree(target, ignore_errors=True)
         raise
+    _record(plan, info, author, audit_db)
+    return info
+
+
+def _record(plan: CityPlan, info: VersionInfo, author: str, audit_db: str | Path | None) -> None:
+    """Write the audit record of a city built (as ``import``, with ``init_city``)."""
     if audit_db is not None:
         audit.record(audit_db, author, "import", target=",".join(plan.layers),
                      detail={"init_city": True, "file": Path(plan.source).name, "version": info.id,
                              "summary": info.summary, "warnings": sum(len(r.warnings) for r in plan.reports)},
                      change=info.id)
-    return info
