@@ -149,6 +149,12 @@ def test_typed_views_show_the_current_version(store, pg_cluster):
                           "ST_SRID(min(geom)) FROM gridmap_grids_current", db).strip()
     grids = store.read("grids")
     assert out == f"10|{int(grids['households'].sum())}|bigint|4326"
+    # desktop GIS finds every layer's view with its geometry column and SRID
+    views = pg_cluster.psql("SELECT f_table_name, srid FROM geometry_columns WHERE f_table_name LIKE '%_current' "
+                            "ORDER BY 1", _dbname(store.url)).split()
+    assert views == sorted(f"gridmap_{n}_current|4326" for n in store.layer_names())
+    names = pg_cluster.psql("SELECT string_agg(name, ',' ORDER BY fid) FROM gridmap_grids_current", db).strip()
+    assert names == ",".join(grids["name"])
 
 
 def test_two_store_objects_see_each_others_commits(store, pg_url, monkeypatch):
@@ -257,3 +263,17 @@ def test_a_forked_worker_uses_its_own_connections_and_the_parent_keeps_its_own(s
         time.sleep(0.02)
     assert store.version() != v1 and store.info().author == "child"
     assert store.read("grids").loc[0, "name"] == "from a forked worker"
+
+
+def test_awkward_values_round_trip_as_in_the_geojson_store(store, tmp_path):
+    roads = store.read("roads").iloc[:4].copy()
+    roads["name"] = ["a\\b\tc\nd", '引号"和\\N', None, "\u2028e"]
+    roads["kind"] = ["x", None, "z", "w"]
+    roads["width"] = [1.5, float("nan"), 3.0, 1e-17]
+    roads["lanes"] = [1, 2, 3, 4]
+    roads.loc[2, "geometry"] = None
+    ref = VersionedStore(tmp_path / "ref")
+    ref.commit({"roads": roads}, author="t", message="x", base=None)
+    store.commit({"roads": roads}, author="t", message="x")
+    assert_geodataframe_equal(store.read("roads"), ref.read("roads"), check_crs=True)
+    assert store.verify() == []
