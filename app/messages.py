@@ -362,7 +362,7 @@ _ROWS = [(re.compile(p, re.S), zh) for p, zh in ROW_PATTERNS]
 #: Grid events' states, actions and scope kinds in Chinese (``state``/``action`` groups of the patterns).
 _EVENT_WORDS = {"reported": "已上报", "accepted": "已受理", "escalated": "已吹哨", "handled": "已处置",
                 "verified": "已核查", "closed": "已结案", "rejected": "已驳回", "accept": "受理", "reject": "驳回",
-                "escalate": "吹哨", "handle": "处置", "return": "退回重办", "verify": "核查", "close": "结案",
+                "escalate": "吹哨", "decline": "退单", "handle": "处置", "return": "退回重办", "verify": "核查", "close": "结案",
                 "grid": "网格", "committee": "社区（村）", "division": "街道（镇）", "department": "部门"}
 
 def _fill(template: str, match: re.Match[str]) -> str:

@@ -162,7 +162,9 @@ class Transition:
         The new state; ``"rework"`` means back to handling (``escalated`` if the event has a
         department, else ``accepted``).
     actor : str
-        :data:`GRID` or :data:`DEPARTMENT`; ``handle`` from ``accepted`` is the grid's own.
+        :data:`GRID` or :data:`DEPARTMENT`; ``handle`` from ``accepted`` is the grid's own. ``decline``
+        is the department sending an escalation back to the grid (not its remit), which may then
+        escalate it elsewhere.
     requires : tuple of str
         Keyword arguments of :func:`app.geo.events.transition` that must be given.
     """
@@ -180,6 +182,7 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     Transition("accept", "受理", "Accept", frozenset({"reported"}), "accepted", GRID),
     Transition("reject", "驳回", "Reject", frozenset({"reported", "accepted"}), "rejected", GRID, ("reason",)),
     Transition("escalate", "吹哨", "Escalate", frozenset({"accepted"}), "escalated", GRID, ("department",)),
+    Transition("decline", "退单", "Send back", frozenset({"escalated"}), "accepted", DEPARTMENT, ("note",)),
     Transition("handle", "处置", "Handle", frozenset({"accepted", "escalated"}), "handled", DEPARTMENT),
     Transition("return", "退回重办", "Return for rework", frozenset({"handled"}), "rework", GRID, ("note",)),
     Transition("verify", "核查", "Verify", frozenset({"handled"}), "verified", GRID),

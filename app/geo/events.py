@@ -216,7 +216,8 @@ def transition(target: db.Target, event_id: str, action: str, actor: Who, *, not
     action : str
         ``accept``, ``reject`` (needs ``reason``: a key of :data:`REJECT_REASONS`), ``escalate``
         (needs ``department``: a name given to some account with :func:`assign`), ``handle`` (the
-        grid's own handling from ``accepted``, the department's from ``escalated``), ``return``
+        grid's own handling from ``accepted``, the department's from ``escalated``), ``decline``
+        (the department sends an escalation back to the grid; needs ``note``), ``return``
         (back to handling; needs ``note``), ``verify``, ``close``.
     actor : Who
         The account acting; the grid chain (its worker, its committee's and division's leaders)
@@ -279,6 +280,9 @@ def transition(target: db.Target, event_id: str, action: str, actor: Who, *, not
                 choices = ", ".join(sorted(known)) or "none: assign accounts to a department first"
                 raise EventError(f"unknown department {dept[:40]!r}; expected one of {choices}")
             detail["department"] = dept
+        elif rule.action == "decline":
+            detail["department"] = dept
+            dept = None  # back with the grid, which may escalate it to another department
         if why:
             detail["reason"] = why
         if cleaned:

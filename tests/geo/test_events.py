@@ -147,6 +147,13 @@ def test_rework_goes_back_to_whoever_handled(city: tuple[str, Dataset]) -> None:
     assert ev.transition(target, own["id"], "return", WORKER, note="没扫干净")["status"] == "accepted"
     sent = _report(target, ds, key="key-sent-1")
     ev.transition(target, sent["id"], "accept", LEADER)
+    ev.transition(target, sent["id"], "escalate", LEADER, department="水务局")
+    with pytest.raises(ev.EventNotFound):
+        ev.transition(target, sent["id"], "decline", DEPT, note="不归我们")
+    back = ev.transition(target, sent["id"], "decline", DEPT2, note="属市政局")
+    assert back["status"] == "accepted" and back["department"] is None
+    with pytest.raises(ev.EventNotFound):
+        ev.get_event(target, sent["id"], DEPT2)
     ev.transition(target, sent["id"], "escalate", LEADER, department="市政局")
     ev.transition(target, sent["id"], "handle", DEPT)
     assert ev.transition(target, sent["id"], "return", WORKER, note="未修好")["status"] == "escalated"
@@ -167,7 +174,7 @@ def test_who_sees_and_who_acts(city: tuple[str, Dataset]) -> None:
         ev.transition(target, event["id"], "accept", OTHER)
     ev.transition(target, event["id"], "accept", WORKER)
     ev.transition(target, event["id"], "escalate", WORKER, department="市政局")
-    assert ev.get_event(target, event["id"], DEPT)["actions"] == ["handle"]
+    assert ev.get_event(target, event["id"], DEPT)["actions"] == ["decline", "handle"]
     with pytest.raises(ev.EventNotFound):
         ev.get_event(target, event["id"], DEPT2)  # another department
     with pytest.raises(ev.EventForbidden) as err:
