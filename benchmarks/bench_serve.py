@@ -61,8 +61,10 @@ class Side:
                 with urllib.request.urlopen(self.base + "/healthz", timeout=2):
                     return
             except OSError:
+                if self.proc.poll() is not None:
+                    break
                 time.sleep(0.3)
-        raise RuntimeError(f"{self.name}: the server did not start")
+        raise RuntimeError(f"{self.name}: the server did not start (GRIDMAP_{self.env})")
 
     def pss_mib(self) -> tuple[float, list[float]]:
         """Total PSS of the server's processes and the PSS of each worker (the lone process for waitress), MiB."""

@@ -48,11 +48,13 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     for line in format_findings(app.extensions.get("gridmap.checkup", [])):  # errors stopped create_app already
         click.echo(f"gridmap: {line}", err=True)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    from app.web import _gunicorn
+    from app.web.server import fork_available, warm
 
     workers = config.WORKERS or os.cpu_count() or 1
     try:
-        if workers > 1 and _gunicorn.fork_available():
+        if workers > 1 and fork_available():
+            from app.web import _gunicorn
+
             _check_free(host, port)
             config = settings.replace(config, WORKERS=workers)
             click.echo(f"gridmap: serving on http://{shown}:{port}/ with {workers} worker processes "
@@ -60,7 +62,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
             _gunicorn.serve(app, config, host, port)
             return
         server = make_server(app, config, host, port)
-        _gunicorn.warm(app)  # the first requests need not wait for the index and the matcher
+        warm(app)  # the first requests need not wait for the index and the matcher
     except OSError as exc:  # the address is taken (another gridmap?) or not ours to bind
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; "
                                    "stop the other server or choose another --port") from None

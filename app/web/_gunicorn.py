@@ -11,39 +11,10 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.base import Worker
 
 from app.settings import Config
+from app.web.server import warm
 
 #: Worker classes ``WORKER_CLASS`` may name: waitress in each process (the default), or gunicorn's own.
 WORKER_CLASSES = {"waitress": "app.web._gunicorn.WaitressWorker", "gthread": "gthread", "sync": "sync"}
-
-
-def fork_available() -> bool:
-    """Whether this platform can run gunicorn (it needs ``os.fork``; Windows has none)."""
-    return hasattr(os, "fork") and os.name == "posix"
-
-
-def warm(app: Any) -> None:
-    """Build what the hot paths build lazily, so it is made once before the fork and shared by every worker.
-
-    The current :class:`~app.geo.dataset.Dataset`'s layers, grid index, address matcher and the
-    nearest-address structures: one point lookup and one address lookup build them.
-    """
-    from app.geo import search
-    from app.geo.locate import locate_address, locate_point, reverse_lookup
-
-    ds = app.extensions["gridmap.data"].current()
-    ds.counts()
-    steps: list[Any] = [lambda: ds.address_matcher, lambda: search.search(ds, "1", limit=1)]
-    if len(ds.grids):
-        c = ds.grids.geometry.iloc[0].representative_point()
-        steps += [lambda: locate_point(ds, c.x, c.y), lambda: reverse_lookup(ds, c.x, c.y)]
-    addresses = ds.layer("addresses")
-    if len(addresses) and "address" in addresses.columns:
-        steps.append(lambda: locate_address(ds, str(addresses["address"].iloc[0])))
-    for step in steps:
-        try:
-            step()
-        except Exception:  # noqa: BLE001, S112 - warming only; the request that needs it reports any refusal
-            continue
 
 
 class GunicornServer(BaseApplication):

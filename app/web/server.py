@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -109,3 +110,33 @@ def make_server(app: Any, config: Config, host: str, port: int, sockets: list[An
         s.maintenance = _deadline_maintenance(s, config.REQUEST_TIMEOUT)
         s.next_channel_cleanup = time.time() + cleanup
     return server
+
+
+def fork_available() -> bool:
+    """Whether this platform can run gunicorn (it needs ``os.fork``; Windows has none)."""
+    return hasattr(os, "fork") and os.name == "posix"
+
+
+def warm(app: Any) -> None:
+    """Build what the hot paths build lazily, so it is made once before the fork and shared by every worker.
+
+    The current :class:`~app.geo.dataset.Dataset`'s layers, grid index, address matcher and the
+    nearest-address structures: one point lookup and one address lookup build them.
+    """
+    from app.geo import search
+    from app.geo.locate import locate_address, locate_point, reverse_lookup
+
+    ds = app.extensions["gridmap.data"].current()
+    ds.counts()
+    steps: list[Any] = [lambda: ds.address_matcher, lambda: search.search(ds, "1", limit=1)]
+    if len(ds.grids):
+        c = ds.grids.geometry.iloc[0].representative_point()
+        steps += [lambda: locate_point(ds, c.x, c.y), lambda: reverse_lookup(ds, c.x, c.y)]
+    addresses = ds.layer("addresses")
+    if len(addresses) and "address" in addresses.columns:
+        steps.append(lambda: locate_address(ds, str(addresses["address"].iloc[0])))
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001, S112 - warming only; the request that needs it reports any refusal
+            continue
