@@ -107,9 +107,19 @@ class Connections:
             raise StoreUnavailable(f"cannot reach the store database {db.redact(self.url)}: {exc}") from None
         try:
             if not self._ready:
-                ensure_schema(raw)
+                try:
+                    ensure_schema(raw)
+                except psycopg.OperationalError:
+                    raise
+                except psycopg.Error as exc:
+                    raise StoreError(f"cannot make the store's tables in {db.redact(self.url)}: "
+                                     f"{exc.__class__.__name__}: {exc}".strip()) from None
                 self._ready = True
             yield raw
+        except psycopg.OperationalError as exc:  # the connection broke (server restarted, network)
+            ctx.__exit__(type(exc), exc, exc.__traceback__)
+            raise StoreUnavailable(f"lost the store database {db.redact(self.url)}: "
+                                   f"{exc.__class__.__name__}") from None
         except BaseException as exc:
             ctx.__exit__(type(exc), exc, exc.__traceback__)
             raise

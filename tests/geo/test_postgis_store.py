@@ -277,3 +277,31 @@ def test_awkward_values_round_trip_as_in_the_geojson_store(store, tmp_path):
     store.commit({"roads": roads}, author="t", message="x")
     assert_geodataframe_equal(store.read("roads"), ref.read("roads"), check_crs=True)
     assert store.verify() == []
+
+
+def test_dropped_connections_are_a_503_once_and_the_listener_reconnects(store, pg_url, pg_cluster, monkeypatch):
+    from app.geo import _postgis_conn
+    from app.geo.postgis_store import StoreUnavailable
+
+    monkeypatch.setattr(_postgis_conn, "RECHECK", 3600.0)  # only the listener can move version()
+    v1 = store.version()
+    assert len(store.read("grids")) == 10
+    pg_cluster.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()", _dbname(pg_url))
+    for _ in range(5):  # each broken pooled connection fails one call, cleanly, and is replaced
+        try:
+            assert len(store.read("grids")) == 10
+            break
+        except StoreUnavailable as exc:
+            assert exc.status == 503
+    else:
+        pytest.fail("the store did not get a working connection again")
+    other = open_store(pg_url)
+    try:
+        v2 = other.commit({"grids": _redrawn(other.read("grids"))}, author="t", message="after the drop")
+    finally:
+        other.close()
+    deadline = time.monotonic() + 10
+    while store.version() == v1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.version() == v2.id
