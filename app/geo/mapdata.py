@@ -63,7 +63,7 @@ __all__ = [
     "assemble_rings", "build_topology", "classes", "classify", "committee_detail", "decode_topology",
     "encode_topology", "esc", "facilities_near", "facility_counts", "grid_attributes", "grid_detail",
     "home_payload", "neighbours", "payload_bytes", "rings_geometry", "shift_geometries", "simplify_coverage",
-    "tiled_payload", "tiled_payload_bytes",
+    "tiled_payload", "tiled_payload_bytes", "coverage_map_table",
     "staff_public", "subtype_label",
 ]
 
@@ -305,3 +305,29 @@ def tiled_payload_bytes(ds: Dataset, datum: str = "wgs84") -> tuple[bytes, str]:
         return body, hashlib.sha256(body).hexdigest()[:20]
 
     return ds.cached(f"mapdata.tiled_payload_bytes.{datum}", build)
+
+
+def coverage_map_table(ds: Dataset, result: Any, level: str = "grid", limit: int = 1000) -> str:
+    """A coverage result for a map whose units are vector tiles: values per unit code, no geometry.
+
+    See :func:`app.geo._map_coverage.coverage_map_table` (imported on first use: the home map does not need it).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version the result was computed on.
+    result : app.geo.coverage.CoverageResult
+        The analysis.
+    level : str
+        ``grid``, ``committee`` or ``division``.
+    limit : int
+        Most underserved grids listed.
+
+    Returns
+    -------
+    str
+        JSON text.
+    """
+    from app.geo._map_coverage import coverage_map_table as build
+
+    return build(ds, result, level, limit)

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 
-from app.geo import coverage, export
+from app.geo import coverage, export, mapdata
 from app.geo.schema import CATEGORIES
 from app.web import dataset, i18n
 from app.web.errors import ApiError
@@ -105,8 +105,13 @@ OPENAPI_PATHS = {
                                   "schema": {"type": "integer", "minimum": 0, "maximum": MAX_UNDERSERVED}}],
         "responses": {"200": {"description": "tables, summary and underserved grids"}, **error_responses(400)}}},
     "/api/v1/coverage/map": {"get": {
-        "summary": "Coverage as GeoJSON for a map", "operationId": "coverageMap", "parameters": _PARAMS,
-        "responses": {"200": {"description": "GeoJSON layers"}, **error_responses(400)}}},
+        "summary": "Coverage as GeoJSON for a map", "operationId": "coverageMap", "parameters": [
+            *_PARAMS, {"name": "units", "in": "query", "required": False,
+                       "description": "geojson: the units with their polygons; table: their values only "
+                                      "(fields and rows keyed by code), to join to the vector tiles of the "
+                                      "layer units.layer (/tiles/...), each underserved grid with its bbox",
+                       "schema": {"type": "string", "enum": ["geojson", "table"], "default": "geojson"}}],
+        "responses": {"200": {"description": "GeoJSON layers, or the units as a table"}, **error_responses(400)}}},
     "/api/v1/coverage/export.{fmt}": {"get": {
         "summary": "Coverage as a file", "operationId": "coverageExport",
         "parameters": [{"name": "fmt", "in": "path", "required": True,
@@ -244,8 +249,12 @@ def map_layers():
     """GeoJSON for the page: the level's units with metrics, the service area and the underserved grids."""
     level = _level()
     limit = _limit()
+    units = request.args.get("units", "geojson")
+    if units not in ("geojson", "table"):
+        raise ApiError(f"units must be geojson or table, not {units[:20]!r}")
     result = _analyse(level)
-    body = result.map_json(level, limit)
+    body = result.map_json(level, limit) if units == "geojson" else mapdata.coverage_map_table(
+        dataset(), result, level, limit)
     # the analysed kinds' facilities, for markers: spliced into the cached answer rather than re-serialised
     facilities = json.dumps(_facilities(list(result.params.categories)), ensure_ascii=False, separators=(",", ":"))
     return Response(body[:-1] + ',"facilities":' + facilities + "}", mimetype="application/json")
@@ -290,7 +299,10 @@ _PAGE_TEXT = {
 @bp.get("/coverage")
 def page():
     """The coverage page: pick categories, radius and mode; see the map, the list and downloads."""
+    from urllib.parse import quote
+
     from app.web.assets import vendor_url
+    from app.web.maps import tiled
 
     ds = dataset()
     west, south, east, north = (round(float(v), 6) for v in ds.grids.total_bounds)
@@ -308,6 +320,12 @@ def page():
             "working", "site", "new_res", "coverage", "dist", "below", "newly", "status.optimal", "status.time_limit",
             "status.greedy", "status.empty", "sites")},
     }
+    if tiled(ds):  # the units are drawn from vector tiles, styled by the result's values per code
+        from app.geo import tiles
+
+        config["tiles"] = {"url": f"/tiles/{quote(ds.version, safe='')}/wgs84/{{layer}}/{{z}}/{{x}}/{{y}}.pbf",
+                           "script": vendor_url("leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
+                           **tiles.tile_info(ds)}
     return render_template(
         "coverage.html",
         config=config,

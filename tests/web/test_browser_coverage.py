@@ -190,3 +190,53 @@ def test_english_page(page: _Page) -> None:
     assert "Covered share" in text and "Residents not covered" in text
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in page.page.inner_text(".gm-cov-under thead"))
     assert page.errors == []
+
+
+@pytest.fixture(scope="module")
+def tiled_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo city served as if it were large: every polygon layer as vector tiles."""
+    with helpers.Server(tmp_path_factory.mktemp("instance-tiled"), helpers.DEMO, LANGUAGE="zh",
+                        VECTOR_TILES_MIN_GRIDS="0") as srv:
+        yield srv.base
+
+
+def test_tiled_city_draws_the_result_on_vector_tiles(browser: object, tiled_server: str) -> None:
+    """Above the tile threshold the result comes as values by code, drawn on the grid and committee tiles:
+    the choropleth, popups, the legend and selection from the list keep working, and no GeoJSON unit is sent."""
+    page = _Page(browser, tiled_server)
+    page.page.set_viewport_size(DESKTOP)
+    answers: list[str] = []
+    page.page.on("response", lambda r: answers.append(r.url) if "/api/v1/coverage/map" in r.url else None)
+    try:
+        _open(page)
+        page.until("Number(document.body.getAttribute('data-coverage-tiles') || 0) >= 1", timeout=60)
+        state = "window.gridmapCoverage.state"
+        assert page.page.evaluate(f"{state}.tiled") is True
+        assert answers and all("units=table" in u for u in answers)
+        assert page.page.evaluate(f"Object.keys({state}.props).length") == 613
+        assert page.page.evaluate(f"{state}.units instanceof L.VectorGrid")
+        # below the zoom the grids are legible from, the committees carry the result
+        zoom = page.page.evaluate("window.gridmapCoverage.map.getZoom()")
+        assert page.page.evaluate(f"{state}.overview.options.maxZoom") < page.page.evaluate(
+            "JSON.parse(document.getElementById('gm-cov-config').textContent).tiles.zooms.grids")
+        assert "居民覆盖率" in page.page.inner_text(".gm-cov-legend")
+        box = page.page.locator("#gm-cov-map").bounding_box()
+        page.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.until("!!document.querySelector('.leaflet-popup-content')", timeout=15)
+        assert "覆盖率" in page.page.inner_text(".leaflet-popup-content")
+        page.shot("coverage-tiled.png")
+        # a grid from the list: zoomed to, outlined and its popup open, its tiles loaded
+        loads = page.page.evaluate("Number(document.body.getAttribute('data-coverage-tiles'))")
+        row = page.page.locator("#gm-cov-under tr[data-code]").first
+        code = row.get_attribute("data-code")
+        row.click()
+        page.until(f"Number(document.body.getAttribute('data-coverage-tiles')) > {loads}", timeout=60)
+        page.page.wait_for_timeout(300)
+        assert page.page.evaluate(f"{state}.selected") == code
+        assert page.page.evaluate("window.gridmapCoverage.map.getZoom()") > zoom
+        assert code in page.page.inner_text(".leaflet-popup-content")
+        page.shot("coverage-tiled-selected.png")
+        assert page.errors == []
+        assert page.off_host() == []
+    finally:
+        page.close()

@@ -9,8 +9,8 @@
   var map = L.map("gm-cov-map", { preferCanvas: true, maxZoom: 19 });
   if (cfg.bounds) { map.fitBounds(cfg.bounds); } else { map.setView([0, 0], 2); }
   map.createPane("facilities").style.zIndex = 450;
-  var state = { units: null, service: null, facilities: null, selected: null, byCode: {}, runs: 0,
-                current: null, pinned: null, seq: 0 };
+  var state = { units: null, overview: null, service: null, facilities: null, selected: null, byCode: {}, runs: 0,
+                current: null, pinned: null, seq: 0, props: {}, bbox: {}, tileLoads: 0 };
   window.gridmapCoverage = { map: map, state: state };
 
   function $(id) { return document.getElementById(id); }
@@ -61,6 +61,102 @@
   }
   legend.addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
+
+  /* -- a large city: the units are vector tiles, styled by the result's values joined by code ----------- */
+  var tiles = cfg.tiles || null, vectorGrid = null;
+  function loadVectorGrid() {
+    /* Leaflet.VectorGrid, only on pages that draw tiles (once) */
+    if (!vectorGrid) {
+      vectorGrid = new Promise(function (resolve, reject) {
+        var s = document.createElement("script");
+        s.src = tiles.script;
+        s.onload = function () {
+          /* Leaflet 1.8 dropped L.DomEvent.fakeStop, which VectorGrid 1.3's canvas renderer calls on a click */
+          if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = function (e) { if (e) e._stopped = true; return true; };
+          resolve();
+        };
+        s.onerror = function () { reject(new Error(tiles.script)); };
+        document.head.appendChild(s);
+      });
+    }
+    return vectorGrid;
+  }
+  function tileLayer(layer, style, options) {
+    var styles = {};
+    styles[layer] = style;
+    /* a tile of map zoom z is the XYZ tile of zoom z + zoomOffset (VectorGrid puts coords.z in {tz}) */
+    return L.vectorGrid.protobuf(tiles.url.replace("{layer}", layer).replace("{z}", "{tz}"), L.extend({
+      rendererFactory: L.canvas.tile, vectorTileLayerStyles: styles, maxNativeZoom: tiles.maxNativeZoom,
+      tileSize: tiles.tileSize, maxZoom: 19, fetchOptions: { credentials: "same-origin" },
+      tz: function (data) { return data.z + tiles.zoomOffset; },
+      getFeatureId: function (f) { return f.properties.code; }
+    }, options, { minZoom: Math.max(options.minZoom || 0, -tiles.zoomOffset) }));
+  }
+  function byCode(units) {
+    /* {"fields": [...], "rows": [[...]]} -> {code: properties} */
+    var out = {};
+    if (!units) return out;
+    units.rows.forEach(function (row) {
+      var p = {};
+      units.fields.forEach(function (f, i) { p[f] = row[i]; });
+      out[p.code] = p;
+    });
+    return out;
+  }
+  var svgMarkers = null;
+  function tiledPanes() {
+    /* the unit tiles take the clicks: they sit above the base map, and the panes over them let clicks
+       through except on a facility marker (drawn as SVG, so only the marker itself is hit) */
+    if (map.getPane("units")) return;
+    map.createPane("units").style.zIndex = 350;
+    map.getPane("overlayPane").style.pointerEvents = "none";
+    map.getPane("facilities").style.pointerEvents = "none";
+    svgMarkers = L.svg({ pane: "facilities" });
+  }
+  function drawTiled(body) {
+    tiledPanes();
+    state.props = byCode(body.units);
+    state.bbox = {};
+    body.underserved.forEach(function (g) { if (g.bbox) state.bbox[g.code] = g.bbox; });
+    var unitZoom = tiles.zooms[body.units.layer] || 0;
+    function style(p) { return L.extend({ fill: true }, unitStyle({ properties: state.props[p.code] || p })); }
+    state.units = tileLayer(body.units.layer, style, { pane: "units", minZoom: unitZoom, interactive: true });
+    state.units.on("click", function (e) { openUnit(state.props, e.layer.properties.code, e.latlng); });
+    state.units.on("load", function () {
+      state.tileLoads += 1;
+      document.body.setAttribute("data-coverage-tiles", String(state.tileLoads));
+    });
+    state.units.addTo(map);
+    if (body.overview && unitZoom > 0) {
+      /* below the zoom the units are legible at, their committees carry the result */
+      var parents = byCode(body.overview);
+      state.overview = tileLayer(body.overview.layer, function (p) {
+        return L.extend({ fill: true }, unitStyle({ properties: parents[p.code] || p }));
+      }, { pane: "units", maxZoom: unitZoom - 1, interactive: true });
+      state.overview.on("click", function (e) { openUnit(parents, e.layer.properties.code, e.latlng); });
+      state.overview.on("load", function () {
+        state.tileLoads += 1;
+        document.body.setAttribute("data-coverage-tiles", String(state.tileLoads));
+      });
+      state.overview.addTo(map);
+    }
+  }
+  function openUnit(props, code, latlng) {
+    var p = props[code];
+    if (p) L.popup({ maxWidth: 320 }).setLatLng(latlng).setContent(popup(p)).openOn(map);
+  }
+  function selectTiled(code) {
+    var before = state.selected, p = state.props[code], box = state.bbox[code];
+    if (!p) return;
+    state.selected = code;
+    if (before && state.props[before]) state.units.setFeatureStyle(before, L.extend({ fill: true }, unitStyle({ properties: state.props[before] })));
+    state.units.setFeatureStyle(code, L.extend({ fill: true }, unitStyle({ properties: p })));
+    if (box) {
+      var bounds = L.latLngBounds([box[1], box[0]], [box[3], box[2]]);
+      map.fitBounds(bounds, { maxZoom: 16, padding: [60, 60] });
+      L.popup({ maxWidth: 320 }).setLatLng(bounds.getCenter()).setContent(popup(p)).openOn(map);
+    }
+  }
 
   /* -- the form ----------------------------------------------------------------------------------- */
   function presetOf(key) { return presets.filter(function (p) { return p.key === key; })[0] || null; }
@@ -144,8 +240,9 @@
     /* a new run starts from a clean map: no selection, no popup, no old layers */
     state.selected = null;
     map.closePopup();
-    ["units", "service", "facilities"].forEach(function (k) { if (state[k]) { map.removeLayer(state[k]); state[k] = null; } });
+    ["units", "overview", "service", "facilities"].forEach(function (k) { if (state[k]) { map.removeLayer(state[k]); state[k] = null; } });
     state.byCode = {};
+    state.props = {};
   }
   function drawFacilities(fc) {
     if (!fc || !fc.features) return;
@@ -153,7 +250,7 @@
       pointToLayer: function (f, ll) {
         var c = cats[f.properties.category] || {};
         return L.circleMarker(ll, { pane: "facilities", radius: 5, weight: 1, color: "#fff", fillColor: c.color || "#555",
-                                    fillOpacity: 0.95 });
+                                    fillOpacity: 0.95, renderer: state.tiled && svgMarkers ? svgMarkers : undefined });
       },
       onEachFeature: function (f, layer) {
         var p = f.properties, text = catName(p.category) + ": " + p.name;
@@ -163,6 +260,7 @@
     }).addTo(map);
   }
   function select(code) {
+    if (state.tiled) { selectTiled(code); scrollToMap(); markRow(code); return; }
     var layer = state.byCode[code];
     if (!layer) return;
     var before = state.selected;
@@ -170,9 +268,15 @@
     if (before && state.byCode[before]) state.byCode[before].setStyle(unitStyle(state.byCode[before].feature));
     layer.setStyle(unitStyle(layer.feature));
     map.fitBounds(layer.getBounds(), { maxZoom: 16, padding: [60, 60] });
+    scrollToMap();
+    layer.openPopup();
+    markRow(code);
+  }
+  function scrollToMap() {
     /* on a phone the map sits above the list: bring it into view */
     if (window.matchMedia("(max-width: 767.98px)").matches) $("gm-cov-map").scrollIntoView({ block: "start" });
-    layer.openPopup();
+  }
+  function markRow(code) {
     document.querySelectorAll("#gm-cov-under tr").forEach(function (tr) {
       tr.classList.toggle("table-active", tr.getAttribute("data-code") === code);
     });
@@ -237,9 +341,9 @@
   }
   function snapshot(body) {
     /* what a comparison needs from one run: its label, its summary and each grid's verdict */
-    var verdicts = {};
-    body.units.features.forEach(function (f) {
-      var p = f.properties;
+    var verdicts = {}, units = body.tiled ? Object.keys(state.props).map(function (k) { return state.props[k]; })
+                                          : body.units.features.map(function (f) { return f.properties; });
+    units.forEach(function (p) {
       verdicts[p.code] = { below: !!p.below_target, name: p.name, missing: p.missing || [] };
     });
     return { label: label(body), summary: body.summary, count: body.underserved_count, verdicts: verdicts,
@@ -298,7 +402,11 @@
     var p = query(), seq = ++state.seq;
     $("gm-cov-status").textContent = T.working;
     $("gm-cov-run").disabled = true;
-    fetch("/api/v1/coverage/map?" + p.toString(), { headers: { Accept: "application/json" } }).then(function (r) {
+    var ready = tiles ? loadVectorGrid() : Promise.resolve();
+    ready.then(function () {
+      return fetch("/api/v1/coverage/map?" + p.toString() + (tiles ? "&units=table" : ""),
+                   { headers: { Accept: "application/json" } });
+    }).then(function (r) {
       return r.json().then(function (body) { return { ok: r.ok, body: body }; });
     }).then(function (res) {
       if (seq !== state.seq) return;  /* a later run is on its way */
@@ -310,10 +418,15 @@
       clearResult();
       state.lastQuery = p.toString();
       state.rule = (body.parameters || {}).rule;
-      state.units = L.geoJSON(body.units, {
-        style: unitStyle,
-        onEachFeature: function (f, layer) { state.byCode[f.properties.code] = layer; layer.bindPopup(function () { return popup(f.properties); }); }
-      }).addTo(map);
+      state.tiled = !!body.tiled;
+      if (state.tiled) {
+        drawTiled(body);
+      } else {
+        state.units = L.geoJSON(body.units, {
+          style: unitStyle,
+          onEachFeature: function (f, layer) { state.byCode[f.properties.code] = layer; layer.bindPopup(function () { return popup(f.properties); }); }
+        }).addTo(map);
+      }
       if (body.service_area) {
         state.service = L.geoJSON(body.service_area, { style: { color: "#08519c", weight: 1.5, fill: true, fillOpacity: 0.08 },
                                                       interactive: false }).addTo(map);
@@ -321,7 +434,8 @@
       drawFacilities(body.facilities);
       var kinds = (body.parameters && body.parameters.categories) || [];
       drawLegend(kinds);
-      if (state.units.getLayers().length) map.fitBounds(state.units.getBounds());
+      if (state.tiled) { if (cfg.bounds) map.fitBounds(cfg.bounds); }
+      else if (state.units.getLayers().length) map.fitBounds(state.units.getBounds());
       drawSummary(body);
       drawUnderserved(body);
       document.querySelectorAll("#gm-cov-downloads a").forEach(function (a) {
