@@ -3,8 +3,8 @@
 Run: .venv/bin/python benchmarks/bench_map_memory.py [--base ac01a39] [--copies 1 10 50] [--out DIR]
 
 Each city is the demo city tiled ``copies`` times (``bench_tiles.make_city``, written once under ``--out``).
-For each side a real ``gridmap serve`` (the default ``VECTOR_TILES_MIN_GRIDS``) is started on the city and the
-server's resident memory (VmRSS, and its peak VmHWM) is read after start-up, after Chromium opened the home map
+For each side a real ``gridmap serve`` (the default ``VECTOR_TILES_MIN_GRIDS``; ``WORKERS=1``: one waitress process,
+so the serving process is the one measured) is started on the city and the server's resident memory (VmRSS, and its peak VmHWM) is read after start-up, after Chromium opened the home map
 (the page, its payload and the tiles of the first view, in a fresh context at 1366x850), after one Chinese
 search (an address of the city) and after one point lookup. It also prints how long start-up and the first
 search took. The earlier commit runs from a ``git archive`` export of ``--base``.
@@ -97,7 +97,7 @@ def main() -> None:
             city = make_city(copies, args.out)
             query, lon, lat = _probe(city)
             for side in args.sides:
-                srv = helpers.Server(root / f"inst-{copies}-{side}", city, RATELIMIT_ENABLED="0")
+                srv = helpers.Server(root / f"inst-{copies}-{side}", city, RATELIMIT_ENABLED="0", WORKERS="1")
                 if side == "base":
                     srv.args = [sys.executable, "-c",
                                 "import sys; from app.cli import main; sys.argv[0]='gridmap'; main()", *srv.args[1:]]
