@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import psycopg
 
 from app.geo import db
 from app.geo._geojson_folder import content_hash, folder_version, layer_path
@@ -332,6 +333,8 @@ class PostgisStore:
             self._local.conn = conn
             try:
                 yield conn
+            except psycopg.OperationalError as exc:  # the connection broke: nothing of the change was committed
+                raise StoreUnavailable(f"lost the store database {self.location}: {exc.__class__.__name__}") from None
             finally:
                 self._local.conn = None
         finally:
