@@ -147,6 +147,53 @@ def close_pools() -> None:
                 _POOLS.pop(key).close()
 
 
+@dataclass
+class _SqliteEntry:
+    conn: sqlite3.Connection
+    ident: tuple[int, int, int]
+    cached: bool
+    busy: bool = False
+    schemas: set[str] = field(default_factory=set)
+
+
+_LOCAL = threading.local()
+
+
+def _sqlite_entry(path: Path) -> _SqliteEntry:
+    """Return this thread's open connection to ``path``, opening one when there is none yet.
+
+    Opening a SQLite file, setting WAL and checking the tables on every call cost more than the
+    statements themselves, and closing the last connection checkpoints the WAL; so each thread keeps
+    one connection per file. A file replaced or removed since (another inode), a forked child and a
+    nested use while the thread's connection is in a block get a connection of their own.
+    """
+    cache: dict[str, _SqliteEntry] = _LOCAL.__dict__.setdefault("conns", {})
+    key = str(path)
+    entry = cache.get(key)
+    if entry is not None and not entry.busy:
+        try:
+            st = path.stat()
+            if (st.st_dev, st.st_ino, os.getpid()) == entry.ident:
+                return entry
+        except OSError:
+            pass
+        cache.pop(key, None)
+        if entry.ident[2] == os.getpid():
+            with contextlib.suppress(sqlite3.Error):
+                entry.conn.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=10, check_same_thread=True)
+    conn.execute("PRAGMA journal_mode=WAL")
+    with contextlib.suppress(OSError):
+        path.chmod(0o600)
+    st = path.stat()
+    nested = entry is not None and entry.busy
+    fresh = _SqliteEntry(conn, (st.st_dev, st.st_ino, os.getpid()), cached=not nested)
+    if not nested:
+        cache[key] = fresh
+    return fresh
+
+
 def _ensure_sqlite(conn: sqlite3.Connection, schema: Schema) -> None:
     conn.executescript(schema.sqlite)
     for table, column, declaration in schema.added_columns:
@@ -218,14 +265,15 @@ def connect(target: Target, schema: Schema) -> Iterator[Connection]:
             ctx.__exit__(None, None, None)
         return
     path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=10)
+    entry = _sqlite_entry(path)
+    entry.busy = True
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        _ensure_sqlite(conn, schema)
-        with conn:
-            yield Connection(conn, "sqlite")
+        if schema.name not in entry.schemas:
+            _ensure_sqlite(entry.conn, schema)
+            entry.schemas.add(schema.name)
+        with entry.conn:
+            yield Connection(entry.conn, "sqlite")
     finally:
-        conn.close()
-    with contextlib.suppress(OSError):
-        path.chmod(0o600)
+        entry.busy = False
+        if not entry.cached:
+            entry.conn.close()
