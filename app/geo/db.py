@@ -131,7 +131,12 @@ def _pool(url: str) -> Any:
     with _POOLS_LOCK:
         pool = _POOLS.get(key)
         if pool is None:
+            import psycopg
             from psycopg_pool import ConnectionPool
+
+            # one direct attempt first, so that an unreachable server fails in seconds, not after
+            # the pool's whole wait for a connection
+            psycopg.connect(url, connect_timeout=5).close()
 
             pool = ConnectionPool(url, min_size=1, max_size=int(os.environ.get("GRIDMAP_DB_POOL", "8")),
                                   open=True, timeout=30, kwargs={"autocommit": True})
