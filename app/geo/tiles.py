@@ -34,8 +34,9 @@ SIMPLIFY_PX = 0.5
 MAX_ZOOM = 16
 #: A layer is served from the zoom where its median feature is this many pixels across.
 LEGIBLE_PX = 12.0
-#: Tiles kept in memory per data version.
+#: Tiles kept in memory per data version, and the most bytes they may take together.
 CACHE_TILES = 4096
+CACHE_BYTES = 48 * 1024 * 1024
 #: Road kinds drawn below zoom 13 (the others appear from 13).
 MAJOR_ROADS = ("arterial", "secondary")
 
@@ -208,10 +209,12 @@ def zooms(ds: Dataset) -> dict[str, int]:
 
 
 class _LRU:
-    """A small thread-safe least-recently-used cache of tile bodies."""
+    """A small thread-safe least-recently-used cache of tile bodies, bounded in entries and in bytes."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = CACHE_BYTES) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.data: OrderedDict[tuple, bytes] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -224,10 +227,12 @@ class _LRU:
 
     def put(self, key: tuple, value: bytes) -> None:
         with self.lock:
+            old = self.data.get(key)
+            self.bytes += len(value) - (len(old) if old is not None else 0)
             self.data[key] = value
             self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
+            while len(self.data) > self.size or (self.bytes > self.max_bytes and len(self.data) > 1):
+                self.bytes -= len(self.data.popitem(last=False)[1])
 
 
 def _to_tile(geom: Any, bounds: tuple[float, float, float, float]) -> Any:

@@ -112,3 +112,4 @@ def test_warm_reads_only_the_first_views_layers(ds: Dataset) -> None:
     fresh.warm()
     assert set(fresh._layers) == set(WARM_LAYERS) & set(ds.store.layer_names())
     assert "address_matcher" not in fresh.__dict__ and not fresh.cache
+
