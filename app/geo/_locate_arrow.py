@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from app.geo import _locate_rows as _rows
 from app.geo.dataset import Dataset
+from app.geo.locate import STATUSES
 
 #: Cells that count as no text (after stripping), as :class:`app.geo._locate_rows.FrameSource` has it.
 _NO_TEXT = pa.array(["", "nan", "None"])
@@ -108,7 +109,19 @@ def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon
 
 
 def _strings(values: NDArray[np.object_]) -> pa.Array:
+    if len(values) and (values == None).all():  # noqa: E711 - elementwise, an address-only column of coordinate rows
+        return pa.nulls(len(values), pa.string())
     return pa.array(values, type=pa.string(), from_pandas=True)
+
+
+def _choices(values: NDArray[np.object_], choices: tuple[str, ...]) -> pa.Array:
+    """A column of a few known strings (statuses) built by index, not string by string."""
+    codes = np.full(len(values), -1, dtype=np.int64)
+    for i, choice in enumerate(choices):
+        codes[values == choice] = i
+    if (codes < 0).any():
+        return _strings(values)
+    return pa.array(choices, type=pa.string()).take(pa.array(codes))
 
 
 def _floats(values: NDArray[np.float64]) -> pa.Array:
@@ -147,7 +160,7 @@ def attach(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
         "committee_name": pick(per_grid.committee_name, rows.grid_idx),
         "division_code": pick(per_grid.division_code, rows.grid_idx),
         "division_name": pick(per_grid.division_name, rows.grid_idx),
-        "status": _strings(rows.status),
+        "status": _choices(rows.status, STATUSES),
         "score": _floats(np.round(rows.score, 1)),
         "match_kind": _strings(rows.match_kind),
         "matched_address": _strings(rows.matched_address),

@@ -72,20 +72,49 @@ class ChunkWriter:
         """Append the rows of ``df`` (its columns are those of the schema)."""
         self.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False, safe=False))
 
-    def write_table(self, table: pa.Table) -> None:
-        """Append the rows of an Arrow table (its columns are those of the schema, in order)."""
+    def _conform(self, table: pa.Table) -> pa.Table:
         if table.schema != self.schema:
             table = pa.Table.from_arrays([col if col.type == f.type else col.cast(f.type, safe=False)
                                           for col, f in zip(table.columns, self.schema, strict=True)],
                                          schema=self.schema)
         if self.fmt == "csv":
             arrays = [_bool_text(col) if pa.types.is_boolean(col.type) else col for col in table.columns]
-            self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._csv_schema))
+            table = pa.Table.from_arrays(arrays, schema=self._csv_schema)
+        return table
+
+    def encode(self, table: pa.Table) -> bytes | None:
+        """CSV: the rows of ``table`` as the CSV lines :meth:`write_table` would write, for :meth:`write_encoded`.
+
+        Safe to call from other threads (it does not touch the file), so chunks can be formatted in
+        parallel and written in order. None for the other formats.
+        """
+        import pyarrow.csv as pacsv
+
+        if self.fmt != "csv":
+            return None
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(self._conform(table), sink,
+                        write_options=pacsv.WriteOptions(include_header=False, eol="\r\n"))
+        return sink.getvalue().to_pybytes()
+
+    def write_encoded(self, data: bytes) -> None:
+        """Append CSV lines made by :meth:`encode` (after at least one :meth:`write_table`, which wrote the header)."""
+        self._fh.write(data)
+        self._check_size()
+
+    def write_table(self, table: pa.Table) -> None:
+        """Append the rows of an Arrow table (its columns are those of the schema, in order)."""
+        table = self._conform(table)
+        if self.fmt == "csv":
+            self._writer.write_table(table)
         else:
             if self.fmt == "geoparquet":
                 table = table.append_column(GEO_COLUMN, _points(table.column(self.lon), table.column(self.lat)))
                 table = table.replace_schema_metadata(self._pq_schema.metadata)
             self._writer.write_table(table)
+        self._check_size()
+
+    def _check_size(self) -> None:
         self._fh.flush()
         if self.limits is not None and self._fh.tell() > self.limits.max_response_bytes:
             raise self.limits.response_error()

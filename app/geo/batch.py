@@ -228,25 +228,30 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
     whole: list[pd.DataFrame] = []
     done = 0
 
-    def locate(chunk: pa.Table | pd.DataFrame, first: int) -> pa.Table | pd.DataFrame:
+    def locate(chunk: pa.Table | pd.DataFrame, first: int) -> tuple[pa.Table | pd.DataFrame, bytes | None]:
         if arrow and isinstance(chunk, pa.Table):
-            return _translated(locate_table(ds, chunk, crs=crs, lon_col=lon_col, lat_col=lat_col,
-                                            address_col=address_col), translate)
+            out = _translated(locate_table(ds, chunk, crs=crs, lon_col=lon_col, lat_col=lat_col,
+                                           address_col=address_col), translate)
+            # the CSV text is formatted here too, in parallel with other chunks; finish writes it in order
+            return out, (writer.encode(out) if writer is not None else None)
         if isinstance(chunk, pa.Table):
             chunk = to_frame(chunk, first)
         out = locate_frame(ds, chunk, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col)
         if translate is not None:
             out["message"] = [translate(m) if isinstance(m, str) and m else m for m in out["message"]]
-        return out
+        return out, None
 
-    def finish(out: pa.Table | pd.DataFrame, first: int) -> None:
+    def finish(located: tuple[pa.Table | pd.DataFrame, bytes | None], first: int) -> None:
         nonlocal writer, done
+        out, encoded = located
         _count(result, out, first)
         if fmt in STREAM_FORMATS:
             if writer is None:
                 names = out.column_names if isinstance(out, pa.Table) else [str(c) for c in out.columns]
                 writer = _writer(tmp, fmt, stream.schema, names, limits)
-            if isinstance(out, pa.Table):
+            if encoded is not None:
+                writer.write_encoded(encoded)
+            elif isinstance(out, pa.Table):
                 writer.write_table(out)
             else:
                 writer.write(out)
@@ -256,7 +261,7 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
         if progress is not None:
             progress(done, stream.total, time.perf_counter() - started)
 
-    pending: deque[tuple[Future[pa.Table | pd.DataFrame], int]] = deque()
+    pending: deque[tuple[Future[tuple[pa.Table | pd.DataFrame, bytes | None]], int]] = deque()
     pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="locate-batch")
     try:
         read = 0

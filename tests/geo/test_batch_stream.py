@@ -157,3 +157,57 @@ def test_cli_prints_progress_unless_quiet(runner, data_dir: Path, tmp_path: Path
     assert any("坐标" in m for m in messages if m)
     r = runner.invoke(main, ["locate-batch", str(src), "--out", str(tmp_path / "o.txt"), "--data-dir", str(data_dir)])
     assert r.exit_code == 1 and "unknown format" in r.output and "Traceback" not in r.output
+
+
+def test_nearest_grid_from_the_outline_equals_the_full_search(ds: Dataset):
+    import numpy as np
+
+    idx = ds.grid_index
+    x0, y0, x1, y1 = idx.bounds
+    rng = np.random.default_rng(3)
+    lon = np.concatenate([rng.uniform(x0 - 0.05, x1 + 0.05, 4000), [x0 - 0.01, x1 + 1.0, np.nan]])
+    lat = np.concatenate([rng.uniform(y0 - 0.05, y1 + 0.05, 4000), [y0 - 0.01, y1 + 1.0, 1.0]])
+    out = idx.locate(lon, lat, nearest=False).index < 0
+    full_index, full_m = idx._nearest(lon[out], lat[out])
+    near_index, near_m = idx.nearest_outside(lon[out], lat[out])
+    assert out.sum() > 100
+    np.testing.assert_array_equal(near_index, full_index)
+    np.testing.assert_array_equal(near_m, full_m)
+    assert idx._outline.n_kept < idx._outline.n_segments
+
+
+def test_arrow_rows_equal_the_dataframe_rows(ds: Dataset):
+    import pyarrow as pa
+
+    from app.geo._locate_arrow import locate_table
+
+    df = _rows(ds)
+    p = ds.grids.geometry.representative_point().iloc[1]
+    df.loc[len(df)] = {"id": "plus", "lon": f"+{p.x:.6f}", "lat": f"{p.y:.6f}", "address": ""}  # pandas reads it
+    want = locate_frame(ds, df)
+    got = locate_table(ds, pa.Table.from_pandas(df, preserve_index=False))
+    assert got.column_names == [str(c) for c in want.columns]
+    for name in got.column_names:
+        ref = pa.Table.from_pandas(want[[name]], preserve_index=False).column(0).cast(got.column(name).type)
+        assert got.column(name).to_pylist() == ref.to_pylist(), name
+    # numbers and addresses of other types go through the same readings
+    typed = pa.table({"lon": pa.array([p.x, None]), "lat": pa.array([p.y, 1.0]), "address": pa.array([None, 7])})
+    got = locate_table(ds, typed)
+    want = locate_frame(ds, typed.to_pandas())
+    assert got.column("status").to_pylist() == want["status"].tolist()
+    assert got.column("message").to_pylist() == want["message"].tolist()
+
+
+def test_translated_messages_are_worked_out_once_per_distinct_text():
+    import pyarrow as pa
+
+    seen: list[str] = []
+
+    def translate(text: str) -> str:
+        seen.append(text)
+        return text.upper()
+
+    table = pa.table({"message": ["a", "", "a", None, "b"]})
+    out = batch._translated(table, translate)
+    assert out.column("message").to_pylist() == ["A", "", "A", None, "B"]
+    assert sorted(seen) == ["a", "b"]
