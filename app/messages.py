@@ -213,6 +213,17 @@ PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "store.busy": ((r".*", "数据正在被另一项操作修改，请稍后再试。"),),
     "store.read_only": ((r".*", "数据为只读，无法修改。"),),
+    "events.captcha": (
+        (r"answer the captcha.*", "请填写验证码（图中算式的结果）。"),
+        (r"the captcha has expired.*", "验证码已过期，请换一题。"),
+        (r"the captcha is not valid.*", "验证码无效，请换一题。"),
+        (r"the captcha was used already.*", "验证码已使用过，请换一题。"),
+        (r"the captcha answer is wrong", "验证码答案不正确。"),
+    ),
+    "events.rate": (
+        (r"too many reports from this address \(at most (?P<v>.+?)\); try again in (?P<n>\d+) s",
+         "上报过于频繁（上限 {v}），请在 {n} 秒后再试。"),
+    ),
     "events": (
         (r"unknown category (?P<v>.+?); expected one of (?P<c>.+)", "未知的事件类别 {v}，可选：{c}。"),
         (r"the description is empty", "请填写事件描述。"),
@@ -316,6 +327,8 @@ GENERIC: dict[str, str] = {
     "events.state": "当前状态下不能执行这个操作",
     "events.location": "事件地点不在任何网格内",
     "events.photo": "照片不被接受",
+    "events.captcha": "验证码有误",
+    "events.rate": "上报过于频繁，请稍后再试",
 }
 
 #: HTTP errors without a GridmapError (werkzeug's, the rate limiter's), by status.

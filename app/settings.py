@@ -54,6 +54,7 @@ class Config:
     IMPORT_MAX_FEATURES: int = _setting(200000, "Most features one imported layer may hold.")
     RATE_LIMIT_LOGIN: str = _setting("10 per minute;100 per day", "Sign-in attempts allowed per client address.")
     RATE_LIMIT_BATCH: str = _setting("30 per minute", "Batch requests (endpoints with 'batch' in their path) allowed per client address.")
+    RATE_LIMIT_REPORT: str = _setting("5 per minute;50 per day", "Anonymous event reports (/events/report, POST /api/v1/events) allowed per client address.")
     RATELIMIT_ENABLED: bool = _setting(True, "Apply the rate limits above. Set 0 only for a load test on loopback.")
     BATCH_MAX_ROWS: int = _setting(200000, "Most rows one batch file (locate) may hold for signed-in staff; more gets HTTP 413.")
     BATCH_MAX_COLUMNS: int = _setting(200, "Most columns one batch file may hold.")
