@@ -17,6 +17,14 @@ from tests import helpers
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs fork")
 
 
+def _workers(pid: int, n: int = 2) -> list[int]:
+    """The ``n`` worker processes of the server ``pid`` (gunicorn forks them one after the other)."""
+    deadline = time.monotonic() + 30
+    while len(found := _children(pid)) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
 def _children(pid: int) -> list[int]:
     """The processes whose parent is ``pid``."""
     out = []
@@ -35,6 +43,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("workers")
     env = helpers.store_settings(root)
     instance = Path(env.pop("INSTANCE_DIR"))
+    helpers.add_accounts(instance)
     srv = helpers.Server(instance, WORKERS="2", RATELIMIT_ENABLED="0", COOKIE_SECURE="0", **env)
     srv.root = root  # type: ignore[attr-defined]
     with srv:
@@ -47,7 +56,7 @@ def _fresh_get(url: str) -> requests.Response:
 
 
 def test_two_workers_serve_and_switch_to_an_import_together(server):
-    workers = _children(server.proc.pid)
+    workers = _workers(server.proc.pid)
     assert len(workers) == 2, workers
     before = {_fresh_get(server.base + "/healthz").json()["data_version"] for _ in range(10)}
     assert len(before) == 1
@@ -84,11 +93,24 @@ def test_a_batch_job_made_through_one_worker_is_polled_through_any(server):
     assert downloads == {200}
 
 
+def test_a_sign_in_made_through_one_worker_holds_in_every_worker(server):
+    session = requests.Session()
+    token = helpers.page_token(session.get(server.base + "/login", timeout=30).text)
+    r = session.post(server.base + "/login", data={"name": "admin", "password": helpers.PASSWORDS["admin"],
+                                                    "csrf_token": token}, allow_redirects=False, timeout=30)
+    assert r.status_code == 302, r.text[:300]
+    cookies = session.cookies.get_dict()
+    # every worker verifies the session cookie with the same key (made once, before the fork)
+    statuses = {requests.get(server.base + "/admin", cookies=cookies, headers={"Connection": "close"},
+                             allow_redirects=False, timeout=30).status_code for _ in range(20)}
+    assert statuses == {200}
+
+
 def test_sigterm_stops_every_worker(tmp_path):
     env = helpers.store_settings(tmp_path)
     instance = Path(env.pop("INSTANCE_DIR"))
     with helpers.Server(instance, WORKERS="2", **env) as srv:
-        workers = _children(srv.proc.pid)
+        workers = _workers(srv.proc.pid)
         assert len(workers) == 2
         srv.proc.terminate()
         assert srv.proc.wait(timeout=30) == 0
