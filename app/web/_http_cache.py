@@ -129,10 +129,12 @@ def finish(response: Response) -> Response:
         return _conditional(response, {base, base + SUFFIX[encoded]})
     if response.status_code == 304:
         return response
+    encoding = negotiate(request.headers.get("Accept-Encoding", "")) if compressible else None
+    if encoding is None and tag is not None and not weak:  # sent as it is: no need to read a file into memory
+        return _conditional(response, {tag, *(tag + s for s in SUFFIX.values())})
     response.direct_passthrough = False
     data = response.get_data()
     base = tag if tag is not None and not weak else hashlib.blake2b(data, digest_size=16).hexdigest()
-    encoding = negotiate(request.headers.get("Accept-Encoding", "")) if compressible else None
     if encoding is not None and len(data) >= MIN_BYTES:
         response.set_data(compressed(data, encoding, base))
         response.headers["Content-Encoding"] = encoding
