@@ -92,6 +92,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gm-bench-mem-") as tmp, sync_playwright() as p:
         root = Path(tmp)
         base_tree = helpers.export_commit(args.base, root) if "base" in args.sides else None
+        if base_tree is not None and not (base_tree / "app/web/static/vendor").exists():
+            # vendored assets are never committed: the earlier tree uses the current ones
+            (base_tree / "app/web/static/vendor").symlink_to(REPO / "app/web/static/vendor")
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for copies in args.copies:
             city = make_city(copies, args.out)
