@@ -25,6 +25,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "events.phone": ("联系电话（选填，仅处理人员可见）", "Phone (optional, seen only by the handlers)"),
     "events.captcha": ("验证码", "Captcha"),
     "events.captcha_q": ("请计算图中算式的结果", "Work out the sum in the picture"),
+    "events.captcha_ph": ("请填写结果", "Answer"),
     "events.captcha_new": ("换一题", "Another"),
     "events.submit": ("提交上报", "Send report"),
     "events.privacy": ("您的电话和照片只有处理此事的工作人员能看到；公开页面只显示类别、网格和状态。",

@@ -12,6 +12,7 @@
   fetch(cfg.outlines).then(function (r) { return r.json(); }).then(function (data) {
     L.geoJSON(data, { interactive: false,
                       style: { color: "#1f3a5f", weight: 1, fillColor: "#8fb3d9", fillOpacity: 0.06 } }).addTo(map);
+    document.body.setAttribute("data-outlines", "1");
   }).catch(function () { /* the point alone */ });
   L.circleMarker(cfg.point, { radius: 9, color: "#b00020", weight: 3, fillColor: "#ff5a5f", fillOpacity: 0.8 }).addTo(map);
   document.body.setAttribute("data-gridmap-ready", "1");

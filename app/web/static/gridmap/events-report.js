@@ -32,6 +32,7 @@
   fetch(cfg.outlines).then(function (r) { return r.json(); }).then(function (data) {
     L.geoJSON(data, { interactive: false,
                       style: { color: "#1f3a5f", weight: 1, fillColor: "#8fb3d9", fillOpacity: 0.06 } }).addTo(map);
+    document.body.setAttribute("data-outlines", "1");
   }).catch(function () { /* the map still takes taps without outlines */ });
 
   function say(text, bad) {
