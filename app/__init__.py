@@ -62,6 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.web import admin, auth, coverage, errors, health, locate, maps, ogcapi, openapi, security
     from app.web import basemap as basemap_web
     from app.web import events as events_web
+    from app.web import events_map as events_map_web
     from app.web import rebalance as rebalance_web
     from app.web import tiles as tiles_web
     from app.web import viewprint as viewprint_web
@@ -72,7 +73,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # One blueprint per concern. maps comes before security: security hashes the inline scripts
     # of a page and must see the body before maps' after-request gzip compresses it.
     for blueprint in (health.bp, maps.bp, openapi.bp, locate.bp, coverage.bp, rebalance_web.bp, admin.bp, ogcapi.bp,
-                      tiles_web.bp, basemap_web.bp, viewprint_web.bp, events_web.bp):
+                      tiles_web.bp, basemap_web.bp, viewprint_web.bp, events_web.bp,
+                      events_map_web.bp):
         app.register_blueprint(blueprint)
     http_cache.init_app(app)  # ETags, 304 and gzip/br once; before security, so it sees the uncompressed body first
     security.init_app(app)  # last: its rate limits wrap every batch endpoint registered above

@@ -1,132 +1,170 @@
-"""Home map vs GeoDataFrame.explore(): server build time and bytes transferred, both sides in one process.
+"""Home map at 613, 6,130 and 30,650 grids in Chromium: the GeoJSON path against vector tiles, both in one run.
 
-Run: .venv/bin/python benchmarks/bench_map.py [--data-dir geodata] [--repeat 5]
+Run: .venv/bin/python benchmarks/bench_tiles.py [--copies 1 10 50] [--out /tmp/gridmap-bench-cities]
 
-explore() side: grids + facilities (the brief's comparison; add --all-layers for divisions and committees
-too), rendered to one HTML string. Our side: GET / and every data request the page triggers (the layer
-payload), through the Flask test client; "cold" is the first request on a fresh app with the layers already
-read (explore gets them read too), "warm" the median of repeats. Static assets (Leaflet, plugins, CSS) are
-listed separately: explore() loads the same kind of files from CDNs, and browsers cache both.
+Each city is the demo city (geodata/) tiled side by side ``copies`` times (every layer, codes suffixed
+``-k``), written once as a plain GeoJSON folder under ``--out``. For each city and each path
+(``GRIDMAP_VECTOR_TILES_MIN_GRIDS`` set very high: the one-payload GeoJSON path; set to 0: tiles) a real
+``gridmap serve`` is started and Debian Chromium opens the home map twice, each time in a fresh browser
+context (empty cache): the first visit finds the server cold, the second warm. Per visit it prints the time
+to first polygons (the ``gridmap:grids-drawn`` mark: every grid added on the GeoJSON path, the first tiled
+layer fully loaded on the tiled path, since navigation start), the bytes transferred for the first view
+(everything, and data only: without /static/), the median repaint after a pan of a third of the window and
+after a zoom in by one (at the opening view, and at the zoom the grids show from on the tiled path), and the
+server's resident memory (VmRSS and its peak VmHWM) after both visits.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import re
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-LAYERS = ("divisions", "committees", "grids", "facilities")
+#: Layers copied into each generated city.
+LAYERS = ("divisions", "committees", "grids", "facilities", "addresses", "roads")
+
+#: Waits in the page until the map's tile layers (if any) have loaded, then two frames.
+_SETTLE = """async () => {
+  const gm = window.gridmap, layers = [gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles]
+    .filter(l => l && gm.map.hasLayer(l) && (l.options.minZoom || 0) <= gm.map.getZoom());
+  const t0 = performance.now();
+  while (layers.some(l => l._loading) && performance.now() - t0 < 20000) await new Promise(r => setTimeout(r, 5));
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+}"""
+
+#: Runs one move (pan or zoom) and times it until repainted.
+_MOVE = """async (kind) => {
+  const gm = window.gridmap, map = gm.map, size = map.getSize();
+  const layers = () => [gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles]
+    .filter(l => l && map.hasLayer(l) && (l.options.minZoom || 0) <= map.getZoom());
+  const t0 = performance.now();
+  if (kind === "pan") map.panBy([Math.round(size.x / 3), Math.round(size.y / 5)], {animate: false});
+  else if (kind === "zoomin") map.setZoom(map.getZoom() + 1, {animate: false});
+  else map.setZoom(map.getZoom() - 1, {animate: false});
+  await new Promise(r => setTimeout(r, 0));
+  while (layers().some(l => l._loading) && performance.now() - t0 < 20000) await new Promise(r => setTimeout(r, 2));
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return performance.now() - t0;
+}"""
 
 
-def _explore(gdfs: dict, all_layers: bool) -> str:
-    names = LAYERS if all_layers else ("grids", "facilities")
-    m = None
-    for name in names:
-        m = gdfs[name].explore(m=m, name=name)
-    return m.get_root().render()
+def make_city(copies: int, out: Path) -> Path:
+    """Write (once) the demo city tiled ``copies`` times side by side as a GeoJSON folder; return it."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from app.geo.schema import METRIC_CRS
+
+    dest = out / f"demo-x{copies}"
+    if (dest / "grids.geojson").exists():
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    layers = {n: gpd.read_file(REPO / "geodata" / f"{n}.geojson") for n in LAYERS}
+    metric = {k: v.to_crs(METRIC_CRS) for k, v in layers.items()}
+    x0, y0, x1, y1 = metric["grids"].total_bounds
+    dx, dy = (x1 - x0) * 1.02, (y1 - y0) * 1.02
+    cols = max(1, round(copies ** 0.5 * 1.4))
+    for name, gdf in metric.items():
+        parts = []
+        for k in range(copies):
+            g = gdf.copy()
+            g["geometry"] = g.geometry.translate((k % cols) * dx, (k // cols) * dy)
+            if copies > 1:
+                for col in ("code", "committee_code", "division_code", "grid_code", "id"):
+                    if col in g:
+                        g[col] = g[col].astype(str) + f"-{k}"
+            parts.append(g)
+        big = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=METRIC_CRS).to_crs("EPSG:4326")
+        big.to_file(dest / f"{name}.geojson", driver="GeoJSON")
+    return dest
 
 
-def _our_requests(client, gz: bool) -> tuple[int, int, list[str]]:
-    """GET the home page and the data it fetches; return (page bytes, data bytes, static URLs)."""
-    headers = {"Accept-Encoding": "gzip"} if gz else {}
-    page = client.get("/", headers=headers)
-    assert page.status_code == 200, page.status_code
-    html = gzip.decompress(page.data).decode() if page.headers.get("Content-Encoding") == "gzip" else page.get_data(
-        as_text=True)
-    data_urls = re.findall(r'rel="preload" href="([^"]+)"', html)
-    data_bytes = 0
-    for url in data_urls:
-        r = client.get(url, headers=headers)
-        assert r.status_code == 200
-        data_bytes += len(r.data)
-    statics = sorted(set(re.findall(r'(?:src|href)="(/static/[^"]+)"', html)))
-    return len(page.data), data_bytes, statics
+def _rss(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    val = {line.split(":")[0]: line.split()[1] for line in status.splitlines() if line.startswith(("VmRSS", "VmHWM"))}
+    return int(val["VmRSS"]) / 1024, int(val["VmHWM"]) / 1024
+
+
+def _visit(browser: object, base: str, grid_zoom: int | None) -> dict[str, float]:
+    """One visit in a fresh context: first polygons, bytes, pan and zoom repaint."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 850}, locale="zh-CN")
+    page = ctx.new_page()
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=120000)
+    page.evaluate(_SETTLE)
+    page.wait_for_timeout(300)
+    first = page.evaluate("performance.getEntriesByName('gridmap:grids-drawn')[0].startTime")
+    entries = page.evaluate("""() => [performance.getEntriesByType('navigation')[0],
+        ...performance.getEntriesByType('resource')].map(e => [e.name, e.transferSize])""")
+    total = sum(size for _name, size in entries)
+    data = sum(size for name, size in entries if "/static/" not in name)
+    out = {"first_ms": first, "bytes_all": total, "bytes_data": data, "zoom": page.evaluate("gridmap.map.getZoom()")}
+    pans = [page.evaluate(_MOVE, "pan") for _ in range(3)]
+    zooms = []
+    for _ in range(2):
+        zooms.append(page.evaluate(_MOVE, "zoomin"))
+        page.evaluate(_MOVE, "zoomout")
+    out["pan_ms"], out["zoom_ms"] = statistics.median(pans), statistics.median(zooms)
+    if grid_zoom is not None and grid_zoom > out["zoom"]:
+        page.evaluate(f"gridmap.map.setZoom({grid_zoom}, {{animate: false}})")
+        page.evaluate(_SETTLE)
+        out["pan_grid_ms"] = statistics.median([page.evaluate(_MOVE, "pan") for _ in range(3)])
+        out["zoom_grid_ms"] = page.evaluate(_MOVE, "zoomin")
+    ctx.close()
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=REPO / "geodata")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--all-layers", action="store_true", help="explore() all four layers, not just grids + facilities")
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "gridmap-bench-cities")
     args = parser.parse_args()
 
-    from app import create_app
-    from app.web import assets
+    from playwright.sync_api import sync_playwright
 
-    if assets.missing():
-        sys.exit("vendor assets missing: run `gridmap assets install` first")
+    from app.geo import tiles
+    from app.geo.dataset import Dataset
+    from app.geo.geojson_store import FolderStore
+    from tests import helpers
+    from tests.web.browsing import ARGS, CHROMIUM
 
-    with tempfile.TemporaryDirectory() as inst:
-        config = {"TESTING": True, "DATA_DIR": str(args.data_dir), "INSTANCE_DIR": inst, "SECRET_KEY": "bench",
-                  "BASEMAP": "none"}
+    rows = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for copies in args.copies:
+            city = make_city(copies, args.out)
+            n = len(Dataset(FolderStore(city)).layer("grids"))
+            grid_zoom = tiles.zooms(Dataset(FolderStore(city)))["grids"]
+            for path, threshold in (("geojson", 10**9), ("tiles", 0)):
+                with tempfile.TemporaryDirectory() as inst:
+                    srv = helpers.Server(Path(inst), city, VECTOR_TILES_MIN_GRIDS=str(threshold),
+                                         RATELIMIT_ENABLED="0")
+                    srv.start(timeout=900)
+                    try:
+                        cold = _visit(browser, srv.base, grid_zoom if path == "tiles" else None)
+                        warm = _visit(browser, srv.base, grid_zoom if path == "tiles" else None)
+                        rss, hwm = _rss(srv.proc.pid)
+                    finally:
+                        srv.stop()
+                for visit, r in (("cold", cold), ("warm", warm)):
+                    rows.append((n, path, visit, r, rss, hwm))
+                    extra = (f"  at z{grid_zoom} (grids): pan {r['pan_grid_ms']:.0f} ms, zoom {r['zoom_grid_ms']:.0f} ms"
+                             if "pan_grid_ms" in r else "")
+                    print(f"{n:>6} grids  {path:7s} {visit:4s} server: first polygons {r['first_ms']:6.0f} ms  "
+                          f"first view {r['bytes_all'] / 1e6:5.2f} MB (data {r['bytes_data'] / 1e6:5.2f} MB)  "
+                          f"z{r['zoom']}: pan {r['pan_ms']:5.0f} ms, zoom {r['zoom_ms']:5.0f} ms{extra}  "
+                          f"server RSS {rss:5.0f} MB (peak {hwm:5.0f})", flush=True)
+        browser.close()
+    base = {(path, visit): r["first_ms"] for n, path, visit, r, _rss_mb, _hwm in rows if n == rows[0][0]}
+    print("\nfirst polygons relative to the smallest city on the same path and visit (target at 30,650: <= 1.5x)")
+    for n, path, visit, r, _rss_mb, _hwm in rows:
+        print(f"{n:>6} grids  {path:7s} {visit:4s} {r['first_ms'] / base[(path, visit)]:5.2f}x")
 
-        def fresh_app():
-            app = create_app(config)
-            ds = app.extensions["gridmap.data"].current()
-            gdfs = {name: ds.layer(name) for name in LAYERS}  # read before timing, as for explore()
-            return app, gdfs
-
-        import folium  # noqa: F401 - shared by both sides: imported before either is timed
-
-        app, gdfs = fresh_app()
-        print(f"data: {args.data_dir} — " + ", ".join(f"{len(g)} {n}" for n, g in gdfs.items()))
-
-        # explore(): the first call in the process (cold: its own imports such as mapclassify, first
-        # renders), then the median of repeats (warm)
-        t0 = time.perf_counter()
-        ex_html = _explore(gdfs, args.all_layers)
-        ex_cold = time.perf_counter() - t0
-        ex_times = []
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            ex_html = _explore(gdfs, args.all_layers)
-            ex_times.append(time.perf_counter() - t0)
-        ex_warm = statistics.median(ex_times)
-        ex_raw = len(ex_html.encode("utf-8"))
-        ex_gz = len(gzip.compress(ex_html.encode("utf-8"), 6))
-
-        # ours, cold: a fresh app (empty caches, templates not yet compiled), layers already read
-        app, _ = fresh_app()
-        client = app.test_client()
-        t0 = time.perf_counter()
-        page_raw, data_raw, statics = _our_requests(client, gz=False)
-        cold = time.perf_counter() - t0
-        warm_times = []
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            _our_requests(client, gz=False)
-            warm_times.append(time.perf_counter() - t0)
-        warm = statistics.median(warm_times)
-        page_gz, data_gz, _ = _our_requests(client, gz=True)
-        static_raw = sum(len(client.get(u).data) for u in statics)
-        static_gz = sum(len(client.get(u, headers={"Accept-Encoding": "gzip"}).data) for u in statics)
-
-    ours_raw, ours_gz = page_raw + data_raw, page_gz + data_gz
-    which = "all four layers" if args.all_layers else "grids + facilities"
-    print(f"\nexplore() of {which}, rendered to HTML: cold {ex_cold * 1000:.0f} ms (first call), "
-          f"warm {ex_warm * 1000:.0f} ms (median of {args.repeat}); {ex_raw / 1e3:.0f} kB raw, "
-          f"{ex_gz / 1e3:.0f} kB gzip (+ CDN assets)")
-    print(f"our home page + layer payload: cold {cold * 1000:.1f} ms (fresh app), warm {warm * 1000:.2f} ms "
-          f"(median of {args.repeat})")
-    print(f"  bytes: page {page_raw / 1e3:.1f} kB + data {data_raw / 1e3:.1f} kB = {ours_raw / 1e3:.1f} kB raw; "
-          f"{page_gz / 1e3:.1f} + {data_gz / 1e3:.1f} = {ours_gz / 1e3:.1f} kB gzip")
-    print(f"  static assets ({len(statics)} files, cacheable, served by the app): "
-          f"{static_raw / 1e3:.0f} kB raw, {static_gz / 1e3:.0f} kB gzip")
-    print("\nRATIOS")
-    print(f"  build speed (explore / ours): cold vs cold {ex_cold / cold:.1f}x, warm vs warm {ex_warm / warm:.0f}x, "
-          f"explore warm vs ours cold {ex_warm / cold:.1f}x   (target >= 10x)")
-    print(f"  bytes (ours / explore): raw vs raw {ours_raw / ex_raw:.3f}, gzip vs gzip {ours_gz / ex_gz:.3f}, "
-          f"gzip vs explore's raw file {ours_gz / ex_raw:.3f}   (target <= 0.333)")
-    print(f"  first visit incl. our static assets (gzip): {(ours_gz + static_gz) / ex_raw:.3f} of explore's raw HTML, "
-          f"which still needs its CDN assets")
 
 if __name__ == "__main__":
     main()

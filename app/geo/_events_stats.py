@@ -44,7 +44,9 @@ def frame(target: db.Target, viewer: Who, *, since: datetime | None = None, unti
                        now=now)["events"]  # one read: a consistent snapshot, unlike paging
     table = pd.DataFrame(rows, columns=list(COLUMNS)) if rows else pd.DataFrame(columns=list(COLUMNS))
     for column in ("created", "closed", "due"):
-        table[column] = pd.to_datetime(table[column].map(parse_time), utc=True)
+        # a None among texts comes back as NaN from the DataFrame constructor
+        table[column] = pd.to_datetime(table[column].map(lambda v: parse_time(v) if isinstance(v, str) else None),
+                                       utc=True)
     for column in ("overdue", "late"):
         table[column] = table[column].astype(bool)
     table["hours_to_close"] = pd.to_numeric(table["hours_to_close"], errors="coerce")
