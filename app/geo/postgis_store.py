@@ -433,11 +433,12 @@ class PostgisStore:
                 parent_counts = parent.info().counts
                 counts.update({n: parent_counts[n] for n in LAYERS
                                if n not in payload and f"{n}.geojson" in hashes and n in parent_counts})
+            counts = {n: counts[n] for n in LAYERS if n in counts}
+            if parent is not None:
                 summary = summarise(parent, {**{n: None for n in payload},
                                              **{n: f for n, f in frames.items() if n == "grids"}}, counts)
             else:
                 summary = {"layers": {n: {"before": None, "after": c} for n, c in counts.items()}}
-            counts = {n: counts[n] for n in LAYERS if n in counts}
             if parent is None or all(f"{n}.geojson" not in hashes or n in payload for n in LAYERS):
                 content = content_hash(payload)
             else:
