@@ -85,10 +85,14 @@ class WaitressWorker(Worker):
         config: Config = self.wsgi.extensions["gridmap.config"]
         server = make_server(self.wsgi, config, "", 0, sockets=[s.sock for s in self.sockets])
         socket_map = server._map if hasattr(server, "_map") else server.map
+        beat = 0.0
         while self.alive:
-            self.notify()
-            if self.ppid != os.getppid():  # the master is gone
-                break
+            now = time.monotonic()
+            if now - beat >= 1.0:
+                self.notify()
+                beat = now
+                if self.ppid != os.getppid():  # the master is gone
+                    break
             wasyncore.loop(timeout=1.0, map=socket_map, use_poll=True, count=1)
         listeners = [s for s in list(socket_map.values()) if getattr(s, "accepting", False)]
         for listener in listeners:

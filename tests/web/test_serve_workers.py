@@ -44,9 +44,7 @@ def server(tmp_path_factory):
     env = helpers.store_settings(root)
     instance = Path(env.pop("INSTANCE_DIR"))
     helpers.add_accounts(instance)
-    srv = helpers.Server(instance, WORKERS="2", RATELIMIT_ENABLED="0", COOKIE_SECURE="0", **env)
-    srv.root = root  # type: ignore[attr-defined]
-    with srv:
+    with helpers.Server(instance, WORKERS="2", RATELIMIT_ENABLED="0", COOKIE_SECURE="0", **env) as srv:
         yield srv
 
 
@@ -55,21 +53,25 @@ def _fresh_get(url: str) -> requests.Response:
     return requests.get(url, headers={"Connection": "close"}, timeout=30)
 
 
-def test_two_workers_serve_and_switch_to_an_import_together(server):
-    workers = _workers(server.proc.pid)
-    assert len(workers) == 2, workers
-    before = {_fresh_get(server.base + "/healthz").json()["data_version"] for _ in range(10)}
-    assert len(before) == 1
-    facilities = json.loads((server.root / "geodata" / "facilities.geojson").read_text())
-    facilities["features"] = facilities["features"][:-1]
-    changed = server.root / "facilities.geojson"
-    changed.write_text(json.dumps(facilities))
-    cli = subprocess.run([str(Path(sys.executable).with_name("gridmap")), "import", "facilities", str(changed)],
-                         env=server.env, capture_output=True, text=True, timeout=120)
-    assert cli.returncode == 0, cli.stdout + cli.stderr
-    after = {_fresh_get(server.base + "/healthz").json()["data_version"] for _ in range(30)}
-    assert len(after) == 1 and after != before, (before, after)
-    assert sorted(_children(server.proc.pid)) == sorted(workers)  # no restart needed
+@pytest.mark.both_stores
+def test_two_workers_serve_and_switch_to_an_import_together(tmp_path, store_url):
+    env = helpers.store_settings(tmp_path, store_url)
+    instance = Path(env.pop("INSTANCE_DIR"))
+    with helpers.Server(instance, WORKERS="2", **env) as server:
+        workers = _workers(server.proc.pid)
+        assert len(workers) == 2, workers
+        before = {_fresh_get(server.base + "/healthz").json()["data_version"] for _ in range(10)}
+        assert len(before) == 1
+        facilities = json.loads((tmp_path / "geodata" / "facilities.geojson").read_text())
+        facilities["features"] = facilities["features"][:-1]
+        changed = tmp_path / "facilities.geojson"
+        changed.write_text(json.dumps(facilities))
+        cli = subprocess.run([str(Path(sys.executable).with_name("gridmap")), "import", "facilities", str(changed)],
+                             env=server.env, capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        after = {_fresh_get(server.base + "/healthz").json()["data_version"] for _ in range(30)}
+        assert len(after) == 1 and after != before, (before, after)
+        assert sorted(_children(server.proc.pid)) == sorted(workers)  # no restart needed
 
 
 def test_a_batch_job_made_through_one_worker_is_polled_through_any(server):
