@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -37,11 +39,14 @@ LEGIBLE_PX = 12.0
 #: Tiles kept in memory per data version, and the most bytes they may take together.
 CACHE_TILES = 4096
 CACHE_BYTES = 48 * 1024 * 1024
+#: Tiles cut ahead per version and datum after its first tile request (see :func:`warm`).
+WARM_TILES = 2048
 #: Road kinds drawn below zoom 13 (the others appear from 13).
 MAJOR_ROADS = ("arterial", "secondary")
 
 _R = 6378137.0
 _WORLD = 2 * math.pi * _R
+_log = logging.getLogger(__name__)
 
 
 class TileError(GridmapError):
@@ -282,9 +287,87 @@ def tile(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84") 
     hit = cache.get(key)
     if hit is not None:
         return hit
+    ds.cached(f"tiles.warm.{datum}", lambda: warm(ds, datum))
     body = _cut(ds, layer, z, x, y, datum)
     cache.put(key, body)
     return body
+
+
+def warm_tiles(ds: Dataset, limit: int = WARM_TILES) -> list[tuple[str, int, int, int]]:
+    """Return the tiles a user zooms through, ``(layer, z, x, y)``, coarsest zoom first, at most ``limit``.
+
+    Every tile over each layer's extent from tile zoom 0 to the one drawn at the grids' map zoom plus one,
+    for the layers shown at that zoom; a zoom that would pass ``limit`` and all deeper ones are left out.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    limit : int
+        Most tiles listed.
+
+    Returns
+    -------
+    list of tuple
+        Tile addresses (XYZ).
+    """
+    zs = zooms(ds)
+    names = set(ds.store.layer_names())
+    bounds = {}
+    for name in TILE_LAYERS:
+        if name in names and len(ds.layer(name)):
+            b = shapely.bounds(to_mercator(np.asarray([shapely.box(*ds.layer(name).total_bounds)], dtype=object)))[0]
+            bounds[name] = b
+    out: list[tuple[str, int, int, int]] = []
+    for z in range(0, min(MAX_ZOOM, zs["grids"] + 1 - ZOOM_OFFSET) + 1):
+        n, size, level = 1 << z, _WORLD / (1 << z), []
+        for name, (x0, y0, x1, y1) in bounds.items():
+            if z + ZOOM_OFFSET < zs[name]:
+                continue
+            xs = range(max(0, int((x0 + _WORLD / 2) // size)), min(n - 1, int((x1 + _WORLD / 2) // size)) + 1)
+            ys = range(max(0, int((_WORLD / 2 - y1) // size)), min(n - 1, int((_WORLD / 2 - y0) // size)) + 1)
+            level += [(name, z, x, y) for x in xs for y in ys]
+        if len(out) + len(level) > limit:
+            break
+        out += level
+    return out
+
+
+def warm(ds: Dataset, datum: str, delay: float = 0.5) -> threading.Thread:
+    """Start cutting :func:`warm_tiles` into the tile cache in a background thread (once per version and datum).
+
+    A zoom into a level nobody opened yet then finds its tiles cut. The thread waits ``delay`` seconds
+    (the first view's own tiles go first) and sleeps a moment between tiles so requests keep their turn.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    datum : str
+        ``wgs84`` or ``gcj02``.
+    delay : float
+        Seconds to wait before the first tile.
+
+    Returns
+    -------
+    threading.Thread
+        The started daemon thread.
+    """
+    def run() -> None:
+        time.sleep(delay)
+        cache: _LRU = ds.cached("tiles.lru", lambda: _LRU(CACHE_TILES))
+        try:
+            for layer, z, x, y in warm_tiles(ds):
+                key = (layer, datum, z, x, y)
+                if cache.get(key) is None:
+                    cache.put(key, _cut(ds, layer, z, x, y, datum))
+                time.sleep(0.001)
+        except Exception:  # a tile that fails here fails again on request, with its error
+            _log.exception("cutting tiles ahead stopped")
+
+    thread = threading.Thread(target=run, name=f"tiles-warm-{datum}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _cut(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str) -> bytes:

@@ -105,3 +105,17 @@ def test_grid_record_matches_the_popup_fields(ds: Dataset) -> None:
     assert rec["population"] == int(grid["population"]) and rec["personal"] is None
     assert tiles.grid_record(ds, grid["code"], show_personal=True)["personal"]
     assert tiles.grid_record(ds, "no-such-grid") is None
+
+
+def test_tiles_a_user_zooms_through_are_cut_ahead(ds: Dataset) -> None:
+    listed = tiles.warm_tiles(ds)
+    zs = [z for _layer, z, _x, _y in listed]
+    assert zs == sorted(zs) and max(zs) == tiles.zooms(ds)["grids"] + 1 - tiles.ZOOM_OFFSET
+    assert all(z + tiles.ZOOM_OFFSET >= tiles.zooms(ds)[layer] for layer, z, _x, _y in listed)
+    grid = ds.grids.iloc[0].geometry.representative_point()
+    top = max(zs)
+    assert ("grids", top, *_tile_of(grid.x, grid.y, top)) in listed
+    assert len(tiles.warm_tiles(ds, limit=len(listed) - 1)) < len(listed)
+    tiles.warm(ds, "wgs84", delay=0).join(timeout=60)
+    cache = ds.cached("tiles.lru", lambda: None)
+    assert all(cache.get((layer, "wgs84", z, x, y)) is not None for layer, z, x, y in listed)

@@ -376,9 +376,19 @@
     finish(map, overlays);
   }
 
+  // A tiled (large) city: markercluster puts markers in three times the view each way (pad(1)), thousands of
+  // DOM icons re-made on every zoom; here only the view and a fifth around it, and only from the zoom the grids
+  // show at (below it a thousand clusters cover the screen; the grid colours carry the facility counts).
+  function clusterOnlyInView(group, map) {
+    var from = gm.cfg.live.zooms.grids, nowhere = L.latLngBounds([[-89, -179], [-88.9, -178.9]]);
+    group._getExpandedVisibleBounds = function () {
+      return map.getZoom() < from ? nowhere : map.getBounds().pad(0.2);
+    };
+  }
+
   // what both paths share: roads, facilities, the layer switcher, legend, search and minimap
   function finish(map, overlays) {
-    var c = gm.cfg;
+    var c = gm.cfg, tiled = !!(c.live && c.live.tiled);
     if (c.live && gm.live) gm.live.addRoads(map, overlays);
     // facilities: one clustered layer per category, with its count in the layer name
     var byCat = {};
@@ -391,8 +401,11 @@
       var list = byCat[cat] || [], meta = c.categories[cat];
       var group = L.markerClusterGroup({
         maxClusterRadius: 45, disableClusteringAtZoom: 17, showCoverageOnHover: false,
-        spiderfyOnMaxZoom: true, chunkedLoading: true, iconCreateFunction: clusterIcon(meta.color)
+        spiderfyOnMaxZoom: true, chunkedLoading: true, iconCreateFunction: clusterIcon(meta.color),
+        // a large (tiled) city has thousands of clusters: the animated merge forces a layout per zoom (seconds)
+        animate: !tiled
       });
+      if (tiled) clusterOnlyInView(group, map);
       var icon = facilityIcon(cat);
       group.addLayers(list.map(function (f) {
         var mk = L.marker([gm.o[1] + f.y * gm.q, gm.o[0] + f.x * gm.q], { icon: icon, title: "" });
