@@ -38,6 +38,12 @@ PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
         (r"candidates from a file need the file", "请上传候选点文件。"),
     ),
     "request": (
+        (r"give both lon and lat, or an address", "请同时给出经度和纬度，或填写地址。"),
+        (r"give the place: .*", "请给出问题地点：使用手机定位、在地图上点选，或填写地址。"),
+        (r"send a JSON object", "请求内容须为 JSON 对象。"),
+        (r"(?P<name>lon|lat) must be a number", "{name}必须是数字。"),
+        (r"limit and offset must be whole numbers", "limit 和 offset 必须是整数。"),
+        (r"limit must be 1-1000 and offset at least 0", "limit 须在 1 到 1000 之间，offset 不能小于 0。"),
         (r"upload a CSV or XLSX file in the form field 'file'", "请选择要上传的 CSV 或 Excel 文件。"),
         (r"unknown format (?P<fmt>.+?); (?:use|expected one of) (?P<choices>.+)",
          "不支持的结果格式 {fmt}，可选：{choices}。"),

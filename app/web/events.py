@@ -60,7 +60,7 @@ def _params() -> dict[str, Any]:
 def _photos() -> list[bytes]:
     files = [f for f in request.files.getlist("photos") if f and f.filename]
     if len(files) > ev.MAX_PHOTOS:
-        raise ev.PhotoError(f"at most {ev.MAX_PHOTOS} photos per report")
+        raise ev.PhotoError(f"at most {ev.MAX_PHOTOS} photos, got {len(files)}")
     return [f.read() for f in files]
 
 
