@@ -147,5 +147,14 @@ def pg_cluster() -> pg.Cluster:
 
 @pytest.fixture
 def pg_url(pg_cluster: pg.Cluster) -> str:
-    """The URL of a fresh, empty database with PostGIS, private to one test."""
-    return pg_cluster.new_database()
+    """The URL of a fresh, empty database with PostGIS, private to one test (dropped after it)."""
+    url = pg_cluster.new_database()
+    helpers.PG_DATABASES.append(url)
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _drop_pg_databases() -> Iterator[None]:
+    """After each test, drop the PostgreSQL databases it made and end the connections left to them."""
+    yield
+    helpers.drop_test_databases()

@@ -131,7 +131,36 @@ def new_store_url(root: Path, backend: str | None = None) -> str:
     found = pg.cluster()
     if found is None:
         raise RuntimeError(f"{STORE_ENV}=postgresql needs PostgreSQL/PostGIS: {pg.why()}")
-    return found.new_database()
+    url = found.new_database()
+    PG_DATABASES.append(url)
+    return url
+
+
+#: PostgreSQL databases made for the running test; dropped (their connections ended) when it ends.
+PG_DATABASES: list[str] = []
+
+
+def drop_test_databases() -> None:
+    """Drop the databases of :data:`PG_DATABASES`, ending the connections left to them.
+
+    Each store on PostgreSQL holds a small pool and a listening connection until it is collected;
+    a suite that makes hundreds of apps would otherwise run the cluster out of connections.
+    """
+    if not PG_DATABASES:
+        return
+    import gc
+    from urllib.parse import urlsplit
+
+    from tests import pg
+
+    gc.collect()  # closes the pools and listeners of stores nobody holds any more
+    found = pg.cluster()
+    for url in PG_DATABASES:
+        name = urlsplit(url).path.lstrip("/")
+        if found is not None and name:
+            found.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+            found.psql(f'DROP DATABASE IF EXISTS "{name}"')
+    PG_DATABASES.clear()
 
 
 def store_settings(root: Path, store_url: str | None = None) -> dict[str, str]:
