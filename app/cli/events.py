@@ -135,3 +135,27 @@ def events_scopes(account: str | None, data_dir: Path | None) -> None:
     ws = workspace(data_dir)
     for row in ev.assignments(ev.database(ws.config), account):
         click.echo(f"{row['account']}\t{row['kind']}\t{row['code']}")
+
+
+@events_group.command("report")
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(("xlsx", "pdf")), default=None,
+              help="File format; by default from OUT's suffix (.xlsx, .pdf).")
+@click.option("--by", type=click.Choice(("grid", "committee", "division", "department", "category")),
+              default="grid", show_default=True, help="One row per grid, committee, division, department or category.")
+@click.option("--period", type=click.Choice(tuple(ev.PERIODS)), default=None, help="One row per period too.")
+@click.option("--since", default=None, help="Created on or after this date (YYYY-MM-DD, UTC).")
+@click.option("--until", default=None, help="Created before this date (YYYY-MM-DD, UTC).")
+@DATA_DIR_OPTION
+def events_report(out: Path, fmt: str | None, by: str, period: str | None, since: str | None, until: str | None,
+                  data_dir: Path | None) -> None:
+    """Write the statistics report (counts, on-time rate, mean and P90 time to close) as XLSX or PDF."""
+    from app.geo import events_report as rep
+
+    ws = workspace(data_dir)
+    ds = ws.data.current()
+    spec = rep.ReportSpec(by=by, period=period, since=ev.utc(since), until=ev.utc(until), lang=_lang(),
+                          tz=ws.config.TIMEZONE)
+    table = ev.frame(ev.database(ws.config), _admin(), since=spec.since, until=spec.until, ds=ds)
+    path = rep.write_report(table, out, spec, ds, fmt)
+    click.echo(f"已写入 {path}（{len(table)} 件事件）" if _lang() == "zh" else f"wrote {path} ({len(table)} events)")

@@ -56,7 +56,7 @@ def render(events: pd.DataFrame, rows: pd.DataFrame, spec: Any, ds: Dataset | No
     pdf.ln(3)
     _key_figures(pdf, events, lang)
     pdf.ln(3)
-    heading(pdf, tr("parameter", lang) if lang == "en" else "参数")
+    heading(pdf, tr("parameters", lang))
     key_values(pdf, params, label_w=40)
     if ds is not None and len(events):
         png = _share_map(events, ds, font, lang)
@@ -68,13 +68,13 @@ def render(events: pd.DataFrame, rows: pd.DataFrame, spec: Any, ds: Dataset | No
     if rows.empty:
         para(pdf, tr("no_events", lang))
     else:
-        cols = [("name", header("name", lang), 30 if spec.period else 44, str)]
+        cols = [("name", header("name", lang), 34 if spec.period else 58, str)]
         if spec.period:
-            cols.append(("period", header("period", lang), 28, str))
+            cols.append(("period", header("period", lang), 24, str))
         cols += [(k, header(k, lang), 12, lambda v: num(v)) for k in ("total", "open", "overdue", "closed")]
         cols += [("on_time_rate", header("on_time_rate", lang), 16, _rate),
-                 ("mean_hours_to_close", header("mean_hours_to_close", lang), 22, lambda v: num(v, 1)),
-                 ("p90_hours_to_close", header("p90_hours_to_close", lang), 22, lambda v: num(v, 1))]
+                 ("mean_hours_to_close", header("mean_hours_to_close", lang), 30, lambda v: num(v, 1)),
+                 ("p90_hours_to_close", header("p90_hours_to_close", lang), 30, lambda v: num(v, 1))]
         table(pdf, shown, cols, size=7)
         if len(rows) > MAX_ROWS:
             para(pdf, tr("rows_cut", lang, n=MAX_ROWS), size=8, colour=90)

@@ -35,7 +35,7 @@ def write_workbook(table: pd.DataFrame, path: Path, spec: Any, city: str) -> Non
 
     The table sheet has a title (city and report name), a subtitle (grouping, period, generation
     time), Chinese (or English) headers frozen with the title, an autofilter, fitted widths, and
-    number formats (thousands, percent, one decimal); the last row (合计) is bold.
+    number formats (thousands, percent, one decimal); the totals rows (合计) are bold.
     """
     lang = spec.lang
     columns = [c for c in table.columns if c != "period" or spec.period]
@@ -57,9 +57,10 @@ def write_workbook(table: pd.DataFrame, path: Path, spec: Any, city: str) -> Non
             cell = ws.cell(row=i, column=j, value=_value(value) if KINDS[key] != "text" else str(value))
             cell.number_format = _FORMATS[KINDS[key]]
     last = HEADER_ROW + len(table)
-    if len(table) and str(table["code"].iloc[-1]) == "*":
-        for j in range(1, len(columns) + 1):
-            ws.cell(row=last, column=j).font = Font(bold=True)
+    for i, code in enumerate(table["code"].astype(str), start=HEADER_ROW + 1):
+        if code == "*":  # the totals (one per period)
+            for j in range(1, len(columns) + 1):
+                ws.cell(row=i, column=j).font = Font(bold=True)
     ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=3 if "name" in columns else 1).coordinate
     from openpyxl.utils import get_column_letter
 
