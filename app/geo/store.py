@@ -303,7 +303,8 @@ def open_store(url_or_path: str | Path, keep_versions: int = 0) -> Store:
 def open_data(config: Config) -> DataManager:
     """Open the store the service runs on, as the settings say, and hand out its current version.
 
-    * ``STORE_URL`` set: that store, seeded from ``DATA_DIR`` when it holds layers;
+    * ``STORE_URL`` set: that store (a folder, or a ``postgresql://`` database), seeded from ``DATA_DIR``
+      when it holds layers (by default the demo, so a new database serves the demo city from the first start);
     * ``DATA_DIR`` the committed demo: a versioned store in ``INSTANCE_DIR/store``, seeded from it;
     * otherwise ``DATA_DIR`` itself (a versioned store, or a plain folder served read-only).
 
