@@ -8,7 +8,9 @@
   var group = L.layerGroup(), points = null, markers = [], countEl = null;
 
   function underserved(code) {
-    var p = cov.state.props && cov.state.props[code];
+    // the tiled page keeps each unit's values in state.props; the GeoJSON page keeps its layers in state.byCode
+    var st = cov.state, layer = st.byCode && st.byCode[code];
+    var p = (st.props && st.props[code]) || (layer && layer.feature && layer.feature.properties);
     return !!(p && p.below_target);
   }
 
