@@ -289,11 +289,13 @@ def action_form(event_id: str) -> Any:
     return redirect(url_for("events.detail", event_id=event_id), 303)
 
 
-@bp.get("/events/<event_id>/photos/<int:seq>")
+@bp.get("/events/<event_id>/photos/<seq>")
 @role_required("department")
-def photo(event_id: str, seq: int) -> Response:
+def photo(event_id: str, seq: str) -> Response:
     """One photo for the handling chain, with headers that keep it an image and out of shared caches."""
-    data, content_type = ev.photo(_target(), event_id, seq, _who())
+    if not seq.isdigit() or len(seq) > 12:
+        raise ev.EventNotFound(f"no photo {seq[:20]} of event {event_id[:40]}")
+    data, content_type = ev.photo(_target(), event_id, int(seq), _who())
     resp = Response(data, mimetype=content_type)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Disposition"] = f'inline; filename="{event_id}-{seq}.jpg"'
