@@ -220,6 +220,7 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
     release the interpreter lock) while this thread reads the next one and writes the finished
     ones in order; at most :data:`THREADS` + 1 chunks are held at once.
     """
+    _fixed_mmap_threshold()
     result = BatchResult(tmp, reader=stream.kind)
     lon_col, lat_col = lon_col or stream.lon, lat_col or stream.lat
     crs = crs if crs is not None else stream.crs
@@ -329,6 +330,20 @@ def _trim() -> None:
 
 
 _MALLOC_TRIM: Any = None
+
+
+def _fixed_mmap_threshold() -> None:
+    """Large blocks (arrays of a chunk) straight from and back to the system: a flat RSS with threads.
+
+    glibc raises its mmap threshold as large blocks are freed, after which they come from the heaps
+    of the threads, where freed memory stays (fragmented); a fixed threshold keeps them mapped.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 17)  # M_MMAP_THRESHOLD: 128 KiB, no longer adjusted
+    except (OSError, AttributeError):
+        pass
 
 
 def _writer(tmp: Path, fmt: str, schema: pa.Schema, columns: list[str], limits: TableLimits | None) -> ChunkWriter:
