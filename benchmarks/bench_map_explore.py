@@ -1,6 +1,6 @@
 """Home map vs GeoDataFrame.explore(): server build time and bytes transferred, both sides in one process.
 
-Run: .venv/bin/python benchmarks/bench_map.py [--data-dir geodata] [--repeat 5]
+Run: .venv/bin/python benchmarks/bench_map_explore.py [--data-dir geodata] [--repeat 5]
 
 explore() side: grids + facilities (the brief's comparison; add --all-layers for divisions and committees
 too), rendered to one HTML string. Our side: GET / and every data request the page triggers (the layer
