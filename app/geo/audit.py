@@ -17,7 +17,7 @@ from app.geo.db import Connection, Target
 #: Actions the log records.
 ACTIONS: tuple[str, ...] = (
     "sign_in", "sign_in_failed", "sign_in_locked", "sign_out", "import", "import_refused", "rollback",
-    "user_add", "user_remove", "user_passwd", "user_role", "import_unchanged", "seed",
+    "user_add", "user_remove", "user_passwd", "user_role", "import_unchanged", "seed", "store_migrate",
 )
 #: Action -> (Chinese, English), as the admin pages name them.
 ACTION_TITLES: dict[str, tuple[str, str]] = {
@@ -30,6 +30,7 @@ ACTION_TITLES: dict[str, tuple[str, str]] = {
     "import_unchanged": ("导入（无变化）", "import (no change)"),
     "rollback": ("回滚", "rollback"),
     "seed": ("初始数据", "initial data"),
+    "store_migrate": ("迁移数据存储", "store migrated"),
     "user_add": ("添加用户", "user added"),
     "user_remove": ("删除用户", "user removed"),
     "user_passwd": ("重设密码", "password set"),
