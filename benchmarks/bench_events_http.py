@@ -125,7 +125,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rate", type=float, default=50.0, help="reports per second")
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--threads", type=int, default=16, help="client threads (enough to keep the schedule)")
+    ap.add_argument("--threads", type=int, default=48, help="client threads (enough to keep the schedule when answers are slow)")
     ap.add_argument("--mini", action="store_true", help="the mini city instead of the demo city")
     ap.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
     args = ap.parse_args()

@@ -139,6 +139,7 @@ def closed_event(browser: Any, city: dict[str, Any]) -> tuple[str, str, str]:
     try:
         item = p.locator(f".gm-ev-item[data-id='{event_id}']")
         assert item.count() == 1 and item.get_attribute("data-status") == "reported"
+        _shot(p, "events-queue-390x844.png")
         with p.expect_navigation():
             item.locator("a").click()
         assert "<b>三天</b>" in p.inner_text("#gm-ev-desc")  # shown as text, not markup

@@ -63,6 +63,8 @@ def test_anonymous_report_needs_the_captcha_and_a_retry_gives_the_same_event(app
     client = app.test_client()
     page = client.get("/events/report")
     assert page.status_code == 200 and "上报问题" in page.get_data(as_text=True)
+    english = client.get("/events/report?lang=en").get_data(as_text=True)
+    assert "Report a problem" in english and "Roads and facilities" in english
     cap = client.get("/api/v1/events/captcha").get_json()
     assert cap["required"] is True and cap["image"].startswith("data:image/png;base64,")
     assert str(guard.solve_for_tests.__name__) and "answer" not in cap  # the answer never leaves the server

@@ -86,10 +86,15 @@
     errorBox.classList.add("d-none");
     var address = document.getElementById("gm-ev-address").value.trim();
     if (!lonInput.value && !address) { fail(T.need_place); return; }
-    var files = document.getElementById("gm-ev-photos").files;
+    var picker = document.getElementById("gm-ev-photos");
+    var most = parseInt(picker.getAttribute("data-max"), 10) || 4;
+    var files = picker.files;
     var body = new FormData(form);
     if (lonInput.value) { body.delete("address"); }
-    if (files && files.length > 4) { body.delete("photos"); for (var i = 0; i < 4; i++) { body.append("photos", files[i]); } }
+    if (files && files.length > most) {  /* only the first photos the server takes */
+      body.delete("photos");
+      for (var i = 0; i < most; i++) { body.append("photos", files[i]); }
+    }
     sending = true;
     submit.disabled = true;
     submit.textContent = T.sending;
