@@ -61,7 +61,11 @@ def render(events: pd.DataFrame, rows: pd.DataFrame, spec: Any, ds: Dataset | No
     if ds is not None and len(events):
         png = _share_map(events, ds, font, lang)
         if png:
-            heading(pdf, tr("map", lang), keep=90)
+            from PIL import Image
+
+            with Image.open(io.BytesIO(png)) as img:
+                height = pdf.epw * img.height / img.width
+            heading(pdf, tr("map", lang), keep=height)  # the heading goes with the map to the next page
             pdf.image(io.BytesIO(png), x=pdf.l_margin, w=pdf.epw)
     heading(pdf, tr("table", lang))
     shown = rows.head(MAX_ROWS) if len(rows) <= MAX_ROWS else pd.concat([rows.head(MAX_ROWS - 1), rows.tail(1)])
@@ -131,24 +135,44 @@ def _share_map(events: pd.DataFrame, ds: Dataset, font: Path, lang: str) -> byte
     shares = grid_shares(events, ds, "grid").set_index("code")
     codes = grids["code"].astype(str)
     fp = FontProperties(fname=str(font))
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 4.2), dpi=150)
+    core = _core(grids)
+    fig, axes = plt.subplots(2 if core else 1, 2, figsize=(7.2, 8.0 if core else 4.2), dpi=150, squeeze=False)
     bins = np.array([0.2, 0.4, 0.6, 0.8])
-    for ax, attr in zip(axes, ("open_share", "overdue_share"), strict=True):
-        values = shares[attr].reindex(codes).to_numpy(dtype=float)
-        colours = [NO_EVENTS if not np.isfinite(v) else SHARE_COLOURS[int(np.searchsorted(bins, v, side="right"))]
-                   for v in values]
-        grids.plot(ax=ax, color=colours, edgecolor="#8a96a3", linewidth=0.2)
-        ax.set_axis_off()
-        ax.set_aspect("equal")
-        ax.set_title(tr("map_open" if attr == "open_share" else "map_overdue", lang), fontproperties=fp, fontsize=9)
+    for row, box in enumerate((None, core) if core else (None,)):
+        for ax, attr in zip(axes[row], ("open_share", "overdue_share"), strict=True):
+            values = shares[attr].reindex(codes).to_numpy(dtype=float)
+            colours = [NO_EVENTS if not np.isfinite(v) else
+                       SHARE_COLOURS[int(np.searchsorted(bins, v, side="right"))] for v in values]
+            grids.plot(ax=ax, color=colours, edgecolor="#8a96a3", linewidth=0.2 if box is None else 0.4)
+            ax.set_axis_off()
+            ax.set_aspect("equal")
+            title = tr("map_open" if attr == "open_share" else "map_overdue", lang)
+            if box is not None:
+                ax.set_xlim(box[0], box[2])
+                ax.set_ylim(box[1], box[3])
+                title += " · " + tr("map_core", lang)
+            ax.set_title(title, fontproperties=fp, fontsize=9)
     labels = ["0–20%", "20–40%", "40–60%", "60–80%", "80–100%"]
     handles = [Patch(facecolor=c, edgecolor="#666666", label=lb) for c, lb in zip(SHARE_COLOURS, labels, strict=True)]
     handles.append(Patch(facecolor=NO_EVENTS, edgecolor="#666666", label=tr("no_events", lang).strip("（）()")))
     small = fp.copy()
     small.set_size(7)
     fig.legend(handles=handles, loc="lower center", ncol=6, prop=small, frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 if core else 0.07, 1, 1))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=150)
     plt.close(fig)
     return buf.getvalue()
+
+
+def _core(grids: Any) -> tuple[float, float, float, float] | None:
+    """The extent of the smaller half of the grids (the dense core), when it is a small part of the city; else None."""
+    if len(grids) < 20:
+        return None
+    area = grids.geometry.area.to_numpy(float)
+    x0, y0, x1, y1 = grids[area <= np.quantile(area, 0.5)].total_bounds
+    X0, Y0, X1, Y1 = grids.total_bounds
+    if (x1 - x0) > 0.6 * (X1 - X0) or (y1 - y0) > 0.6 * (Y1 - Y0):
+        return None
+    pad = 0.03 * max(x1 - x0, y1 - y0)
+    return x0 - pad, y0 - pad, x1 + pad, y1 + pad

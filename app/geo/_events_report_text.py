@@ -18,7 +18,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "generated": ("生成时间", "Generated"), "timezone": ("时区", "Time zone"), "viewer": ("统计账号", "Account"),
     "everyone": ("全部事件", "every event"), "key_figures": ("主要结果", "Key figures"),
     "table": ("统计表", "Statistics"), "map": ("各网格待办与超期比例", "Open and overdue share per grid"),
-    "map_open": ("待办比例", "Open share"), "map_overdue": ("超期比例", "Overdue share"),
+    "map_core": ("城区", "urban core"), "map_open": ("待办比例", "Open share"), "map_overdue": ("超期比例", "Overdue share"),
     "no_events": ("（无事件）", "(no events)"), "rows_cut": ("表中列出前 {n} 行，完整数据见 XLSX。",
                                                        "The first {n} rows are listed; the XLSX has them all."),
     "page": ("第 {n} 页，共 {total} 页", "Page {n} of {total}"),
