@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
 from app.geo import events as ev
 from app.web import _events_guard as guard
@@ -42,9 +42,23 @@ def _nm(names: Any, fallback: str = "") -> str:
     return str(names or fallback)
 
 
+def _time(text: str | None) -> str:
+    """A stored UTC time in the configured TIMEZONE, to the minute (``2026-12-07 08:42``)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if not text:
+        return ""
+    try:
+        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=ZoneInfo("UTC"))
+        return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, KeyError):
+        return text[:16].replace("T", " ") + " UTC"
+
+
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"ev_name": _nm}
+    return {"ev_name": _nm, "ev_time": _time}
 
 
 def _params() -> dict[str, Any]:

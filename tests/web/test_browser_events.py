@@ -144,6 +144,7 @@ def closed_event(browser: Any, city: dict[str, Any]) -> tuple[str, str, str]:
             item.locator("a").click()
         assert "<b>三天</b>" in p.inner_text("#gm-ev-desc")  # shown as text, not markup
         assert p.locator("#gm-ev-desc b").count() == 0
+        _shot(p, "events-detail-actions-390x844.png")
         _act(p, "accept")
         _act(p, "escalate", note="路灯归市政", department=DEPARTMENT)
         assert p.get_attribute("#gm-ev-detail", "data-status") == "escalated"
