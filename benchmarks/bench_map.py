@@ -133,6 +133,7 @@ def main() -> None:
     parser.add_argument("shots", nargs="?", type=Path, default=REPO / "test-artifacts",
                         help="folder for one screenshot of the home map per size (default test-artifacts/)")
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--paths", nargs="+", choices=("geojson", "tiles"), default=["geojson", "tiles"])
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "gridmap-bench-cities")
     args = parser.parse_args()
 
@@ -152,6 +153,8 @@ def main() -> None:
             n = len(Dataset(FolderStore(city)).layer("grids"))
             grid_zoom = tiles.zooms(Dataset(FolderStore(city)))["grids"]
             for path, threshold in (("geojson", 10**9), ("tiles", 0)):
+                if path not in args.paths:
+                    continue
                 with tempfile.TemporaryDirectory() as inst:
                     srv = helpers.Server(Path(inst), city, VECTOR_TILES_MIN_GRIDS=str(threshold),
                                          RATELIMIT_ENABLED="0")
