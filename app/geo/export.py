@@ -14,7 +14,6 @@ import pyogrio
 
 from app.geo._coverage_params import check_level
 from app.geo._export_columns import COLUMN_LABELS
-from app.geo._export_xlsx import write_workbook
 from app.geo.coverage import LEVELS, CoverageError, CoverageResult
 from app.geo.schema import PERSONAL_FIELDS, STORAGE_CRS
 
@@ -154,6 +153,8 @@ def write(result: CoverageResult, path: str | Path, level: str | None = None,
     if fmt == "csv":
         public_table(result, level).to_csv(path, index=False, encoding="utf-8-sig")
     elif fmt == "xlsx":
+        from app.geo._export_xlsx import write_workbook  # openpyxl loads on the first workbook only
+
         write_workbook(result, path, lang=lang, tz=tz)
     elif fmt == "geojson":
         if path.exists():

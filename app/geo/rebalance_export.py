@@ -8,10 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment
 
-from app.geo._export_xlsx import HEADER_ROW, _fit_widths, _print_setup, _style_header, display_width
 from app.geo.audit import format_time
 from app.geo.geojson import dump_geojson
 from app.geo.rebalance import RebalanceError, RebalanceResult, band_text
@@ -163,6 +160,11 @@ def _table_cols(lang: str) -> list[tuple[str, str, str]]:
 def write_xlsx(result: RebalanceResult, lang: str = "zh", tz: str = "Asia/Shanghai") -> bytes:
     """The table (per grid code, before and after), the summary and the committees' notes as a workbook."""
     lang = "en" if lang == "en" else "zh"
+    from openpyxl import Workbook  # loaded on the first workbook, not by the server at start-up
+    from openpyxl.styles import Alignment
+
+    from app.geo._export_xlsx import HEADER_ROW, _fit_widths, _print_setup, _style_header, display_width
+
     wb = Workbook()
     ws = wb.active
     ws.title = t("sheet.grids", lang)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -15,17 +16,11 @@ from pyproj import Transformer
 
 from app.errors import GridmapError
 from app.geo._map_classes import ATTRIBUTES, classes, grid_attributes
-from app.geo._viewprint_draw import (
-    DRAW_CRS,
-    Legend,
-    Scene,
-    full_png,
-    map_image,
-    mercator_factor,
-    scale_length,
-)
 from app.geo.dataset import Dataset
 from app.geo.schema import CATEGORIES
+
+if TYPE_CHECKING:  # matplotlib loads with the drawing module, on the first print only
+    from app.geo._viewprint_draw import Legend, Scene
 
 __all__ = ["LAYERS", "MAX_SIDE", "MIN_SIDE", "SELECT_KINDS", "View", "ViewError", "parse_view", "render_pdf",
            "render_png"]
@@ -42,6 +37,8 @@ MIN_SIDE = 200
 #: Zoom levels a ``view`` may name.
 MAX_ZOOM = 22
 _EARTH = 40075016.685578488
+#: The CRS the view is drawn in (:data:`app.geo._viewprint_draw.DRAW_CRS`: the web map's Web Mercator).
+DRAW_CRS = "EPSG:3857"
 _TO_MERC = Transformer.from_crs("EPSG:4326", DRAW_CRS, always_xy=True)
 _TEXT = {
     "zh": {"map": "网格地图", "printed": "打印于", "version": "数据版本", "synthetic": "合成数据（虚构，仅供演示）",
@@ -223,6 +220,8 @@ def _class_label(a: float, b: float, discrete: bool) -> str:
 
 
 def _scene(ds: Dataset, view: View, legend: Legend) -> Scene:
+    from app.geo._viewprint_draw import Scene, mercator_factor
+
     t = _TEXT[view.lang]
     ext = _extent(view)
     lat = (view.bbox[1] + view.bbox[3]) / 2
@@ -322,6 +321,8 @@ def render_png(ds: Dataset, view: View, tz: str = "Asia/Shanghai", font: Path | 
     ViewError
         When the selection names no feature.
     """
+    from app.geo._viewprint_draw import Legend, full_png
+
     legend = Legend()
     scene = _scene(ds, view, legend)
     title, sub = _title(ds, view, tz)
@@ -341,6 +342,7 @@ def render_pdf(ds: Dataset, view: View, tz: str = "Asia/Shanghai", font: Path | 
     bytes
         The PDF, with the CJK font embedded (subset).
     """
+    from app.geo._viewprint_draw import Legend, map_image, scale_length
     from app.geo._viewprint_pdf import page
 
     legend = Legend()
