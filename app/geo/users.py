@@ -35,7 +35,8 @@ MAX_LOCK_SECONDS = 24 * 3600
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.@\-\u4e00-\u9fff]{2,64}$")
 _HASHER = PasswordHasher()
 #: A hash of a random password, verified against when the user is unknown so timing does not tell.
-_DUMMY_HASH = _HASHER.hash("not-a-real-password-0000")
+#: Made on first use (:func:`dummy_hash`): hashing costs ~0.7 s, which every `gridmap` command paid at import.
+_DUMMY_HASH: str | None = None
 #: zxcvbn keeps the user inputs of a call in a module-level dictionary, so calls must not overlap.
 _ZXCVBN_LOCK = threading.Lock()
 
@@ -55,7 +56,18 @@ def set_hash_cost(time_cost: int = 3, memory_kib: int = 65536) -> None:
     """
     global _HASHER, _DUMMY_HASH
     _HASHER = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
-    _DUMMY_HASH = _HASHER.hash("not-a-real-password-0000")
+    _DUMMY_HASH = None
+
+
+def dummy_hash() -> str:
+    """Return the hash an unknown name is checked against (made once per process and cost).
+
+    The server makes it before serving (``app.web.server.warm``), so no sign-in pays for it.
+    """
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _HASHER.hash("not-a-real-password-0000")
+    return _DUMMY_HASH
 
 _SQLITE = """
 CREATE TABLE IF NOT EXISTS users (
@@ -387,7 +399,7 @@ def verify(path: Target, name: str, password: str) -> User | None:
     if not isinstance(password, str) or len(password) > MAX_PASSWORD:
         return None
     try:
-        _HASHER.verify(row[0] if row else _DUMMY_HASH, password)
+        _HASHER.verify(row[0] if row else dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if row is None:

@@ -123,9 +123,10 @@ def warm(app: Any) -> None:
     The current :class:`~app.geo.dataset.Dataset`'s layers, grid index, address matcher and the
     nearest-address structures: one point lookup and one address lookup build them.
     """
-    from app.geo import search
+    from app.geo import search, users
     from app.geo.locate import locate_address, locate_point, reverse_lookup
 
+    users.dummy_hash()
     ds = app.extensions["gridmap.data"].current()
     ds.counts()
     steps: list[Any] = [lambda: ds.address_matcher, lambda: search.search(ds, "1", limit=1)]
