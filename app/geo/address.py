@@ -194,7 +194,14 @@ class AddressMatcher:
             kinds = df["kind"].astype(str).tolist() if "kind" in df.columns else [None] * n
             aliases = df["aliases"].tolist() if "aliases" in df.columns else [None] * n
 
-            self._rows: list[Candidate] = []
+            # one column per candidate field, not a tuple per row; repeated strings (grid codes, suffixes,
+            # addresses of a copied table) are kept once
+            shared: dict[str, str] = {}
+            self._address: list[str] = [shared.setdefault(t, t) for t in texts]
+            self._id: list[str] = [shared.setdefault(t, t) for t in ids]
+            self._grid: list[str] = [shared.setdefault(t, t) for t in grids]
+            self._lon = np.asarray(lon, dtype=float)
+            self._lat = np.asarray(lat, dtype=float)
             self._suffix: list[str] = []
             self._exact: dict[str, list[int]] = {}
             by_street: dict[str, dict[int, list[int]]] = {}
@@ -216,8 +223,6 @@ class AddressMatcher:
                 return out
 
             for i in range(n):
-                self._rows.append(Candidate(texts[i], 100.0, ids[i], grids[i],
-                                            round(float(lon[i]), 6), round(float(lat[i]), 6)))
                 keys = {norm(texts[i])}
                 street, number, suffix = split(next(iter(keys)))
                 if streets[i] is not None and numbers[i] is not None and not pd.isna(numbers[i]):
@@ -225,7 +230,7 @@ class AddressMatcher:
                     key = norm(f"{streets[i]}{int(numbers[i])}{suffix}")
                     keys.add(key)
                     street, number, suffix = split(key)
-                self._suffix.append(suffix)
+                self._suffix.append(shared.setdefault(suffix, suffix))
                 names = [street]
                 if isinstance(aliases[i], str) and aliases[i].strip() and number is not None:
                     for alias in aliases[i].split("|"):
@@ -257,9 +262,14 @@ class AddressMatcher:
         """Number of addresses indexed."""
         if not self._built:
             self._build()
-        return len(self._rows)
+        return len(self._address)
 
     # -- matching ----------------------------------------------------------------------------
+    def _candidate(self, i: int, score: float) -> Candidate:
+        """Row ``i`` as a candidate with ``score`` (coordinates rounded to 6 decimals)."""
+        return _new_tuple(Candidate, (self._address[i], float(score), self._id[i], self._grid[i],
+                                      round(float(self._lon[i]), 6), round(float(self._lat[i]), 6)))
+
     def _committee(self, cleaned: str, norm: str) -> str:
         """The committee the text names before its street, or ``""``."""
         heads = self._committee_heads
@@ -294,9 +304,8 @@ class AddressMatcher:
                 if i not in scored:
                     scored[i] = max(50, 86 - 2 * abs(num - number))
         ranked = sorted(scored.items(), key=lambda t: (-t[1], t[0]))
-        rows = self._rows
-        cands = tuple(_new_tuple(Candidate, (rows[i][0], float(s), *rows[i][2:])) for i, s in ranked[:limit])
-        status = _status(ranked, rows)
+        cands = tuple(self._candidate(i, s) for i, s in ranked[:limit])
+        status = _status(ranked, self._address)
         return status, cands, "normalised" if status == "ok" else ""
 
     def _match_core(self, norm: str, committee: str, limit: int) -> _CoreResult:
@@ -373,10 +382,9 @@ class AddressMatcher:
                     if i not in inside:
                         scored[i] -= COMMITTEE_PENALTY
         ranked = sorted(scored.items(), key=lambda t: (-t[1], t[0]))
-        rows = self._rows
         first = ranked[0][0]
-        status = _status(ranked, rows)
-        cands = tuple(_new_tuple(Candidate, (rows[i][0], float(s), *rows[i][2:])) for i, s in ranked[:limit])
+        status = _status(ranked, self._address)
+        cands = tuple(self._candidate(i, s) for i, s in ranked[:limit])
         kind = ("fuzzy" if first in fuzzy else "normalised") if status == "ok" else ""
         return status, cands, kind
 
@@ -458,11 +466,11 @@ class AddressMatcher:
         return out
 
 
-def _status(ranked: list[tuple[int, float]], rows: list[Candidate]) -> str:
+def _status(ranked: list[tuple[int, float]], addresses: list[str]) -> str:
     """``ok``, ``ambiguous`` or ``not_found`` for scored rows, best first (see :data:`MARGIN`, :data:`PLAUSIBLE`)."""
     first, best = ranked[0]
-    address = rows[first].address
-    rival = next((s for i, s in ranked[1:] if rows[i].address != address), None)
+    address = addresses[first]
+    rival = next((s for i, s in ranked[1:] if addresses[i] != address), None)
     close = rival is not None and rival > best - MARGIN and not (best >= 100 > rival)
     if best >= OK_THRESHOLD:
         return "ambiguous" if close else "ok"
