@@ -276,6 +276,8 @@ PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
         (r"give a time as YYYY-MM-DD.*", "时间格式应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM。"),
     ),
     "store.unavailable": ((r".*", "无法连接数据存储所在的数据库，请稍后再试。"),),
+    "database": ((r"cannot reach database (?P<d>.+?): .*", "无法连接数据库 {d}，请稍后再试。"),),
+    "database.busy": ((r".*", "数据库正忙，请稍后再试。"),),
     "store.migrate": (
         (r"source and target are the same store: (?P<s>.+)", "源与目标是同一个数据存储：{s}。"),
         (r"the source (?P<s>.+?) holds no data version to copy", "源 {s} 中没有可复制的数据版本。"),
@@ -301,6 +303,8 @@ GENERIC: dict[str, str] = {
     "store.read_only": "数据为只读",
     "store.unavailable": "数据存储暂不可用",
     "store.migrate": "数据迁移未能完成",
+    "database": "数据库暂不可用",
+    "database.busy": "数据库正忙",
     "settings": "设置有误",
     "users": "账号操作未能完成",
     "operation": "操作未能完成",

@@ -278,6 +278,11 @@ def connect(target: Target, schema: Schema) -> Iterator[Connection]:
             entry.schemas.add(schema.name)
         with entry.conn:
             yield Connection(entry.conn, "sqlite")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        # another writer held the file past the timeout: a 503 the client may retry, not a 500
+        raise DatabaseError("the database is busy; try again in a moment", key="database.busy") from None
     finally:
         entry.busy = False
         if not entry.cached:

@@ -50,6 +50,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "events.reported_on": ("上报日期", "Reported on"),
     "events.closed_on": ("结案日期", "Closed on"),
     "events.queue_title": ("我的待办", "My queue"),
+    "events.stats_link": ("统计报表", "Statistics"),
     "events.all": ("全部", "All"),
     "events.open": ("未结案", "Open"),
     "events.overdue": ("已超时", "Overdue"),
