@@ -146,24 +146,72 @@ def grid_info(ds: Dataset, index: int | None, personal: bool = False) -> dict[st
     """
     if index is None or index < 0:
         return {"code": None, "name": None, "committee": None, "division": None}
-    row = ds.grids.iloc[int(index)]
-    names = _lookup(ds)
-    com, div = row.get("committee_code"), row.get("division_code")
-    info: dict[str, Any] = {
-        "code": row["code"],
-        "name": row.get("name"),
-        "committee": {"code": com, "name": names.committees.get(com)} if com else None,
-        "division": {"code": div, "name": names.divisions.get(div)} if div else None,
-    }
-    for field in ("population", "households", "parttime_count"):
-        if field in row.index and pd.notna(row[field]):
-            info[field] = int(row[field])
-    if personal and "leader_name" in row.index:
-        info["staff"] = {
-            role: {"name": row[f"{role}_name"], "phone": row[f"{role}_phone"]}
-            for role in ("leader", "worker", "instructor")
-        }
+    public, staff = _grid_answers(ds)[int(index)]
+    info = dict(public)  # a fresh dict each call: callers may add to it
+    for key in ("committee", "division"):
+        if info[key] is not None:
+            info[key] = dict(info[key])
+    if personal and staff is not None:
+        info["staff"] = {role: dict(contact) for role, contact in staff.items()}
     return info
+
+
+def _plain(value: Any) -> Any:
+    """A cell of a grid row as a JSON-ready value: None for a missing one (None, NaN, NA)."""
+    if value is None:
+        return None
+    try:
+        return None if pd.isna(value) else value
+    except (TypeError, ValueError):  # not a scalar
+        return value
+
+
+def _grid_answers(ds: Dataset) -> list[tuple[dict[str, Any], dict[str, dict[str, Any]] | None]]:
+    """Every grid's public answer and staff contacts, by row of ``ds.grids``, built once per data version.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+
+    Returns
+    -------
+    list of tuple
+        ``(public, staff)`` per row: ``public`` holds code, name, committee, division and the
+        counts; ``staff`` the leader/worker/instructor names and phones (personal fields), or None
+        when the layer has none.
+    """
+    def build() -> list[tuple[dict[str, Any], dict[str, dict[str, Any]] | None]]:
+        grids = ds.grids
+        names = _lookup(ds)
+        n = len(grids)
+
+        def column(name: str) -> list[Any]:
+            return [_plain(v) for v in grids[name].tolist()] if name in grids.columns else [None] * n
+
+        codes, grid_names = column("code"), column("name")
+        coms, divs = column("committee_code"), column("division_code")
+        counts = {f: column(f) for f in ("population", "households", "parttime_count") if f in grids.columns}
+        roles = ("leader", "worker", "instructor")
+        has_staff = "leader_name" in grids.columns
+        contacts = {f"{r}_{k}": column(f"{r}_{k}") for r in roles for k in ("name", "phone")} if has_staff else {}
+        out = []
+        for i in range(n):
+            com, div = coms[i], divs[i]
+            public: dict[str, Any] = {
+                "code": codes[i], "name": grid_names[i],
+                "committee": {"code": com, "name": names.committees.get(com)} if com else None,
+                "division": {"code": div, "name": names.divisions.get(div)} if div else None,
+            }
+            for field, values in counts.items():
+                if values[i] is not None:
+                    public[field] = int(values[i])
+            staff = ({r: {"name": contacts[f"{r}_name"][i], "phone": contacts[f"{r}_phone"][i]} for r in roles}
+                     if has_staff else None)
+            out.append((public, staff))
+        return out
+
+    return ds.cached("locate.grid_answers", build)
 
 
 def locate_point(ds: Dataset, x: Any, y: Any, crs: str | int | None = None, personal: bool = False) -> dict[str, Any]:

@@ -8,12 +8,15 @@ import hmac
 import re
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from itsdangerous import URLSafeTimedSerializer
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
@@ -226,6 +229,22 @@ def content_security_policy(config: Any, script_hashes: list[str] | tuple[str, .
     ])
 
 
+#: The headers every answer carries besides its Content-Security-Policy (set unless a view set them).
+_FIXED_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "SAMEORIGIN"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("Permissions-Policy", "geolocation=(self), camera=(), microphone=(), payment=()"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+
+
+@lru_cache(maxsize=16)
+def _plain_csp(basemap: str) -> str:
+    """The Content-Security-Policy of an answer without inline scripts or nonce, once per basemap."""
+    return content_security_policy({"BASEMAP": basemap}, ())
+
+
 def _headers(response: Response) -> Response:
     cfg = current_app.config
     hashes: list[str] = []
@@ -233,18 +252,38 @@ def _headers(response: Response) -> Response:
         hashes = _hashes(response.get_data(), _INLINE_SCRIPT)
     nonce = g.get("csp_nonce")
     h = response.headers
-    h.setdefault("Content-Security-Policy", content_security_policy(cfg, hashes, nonce))
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("X-Frame-Options", "SAMEORIGIN")
-    h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    h.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=(), payment=()")
-    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if request.is_secure:
-        h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    present = {key.lower() for key, _ in h.items()}  # one pass: a setdefault per header costs a lookup each
+    if "content-security-policy" not in present:
+        csp = content_security_policy(cfg, hashes, nonce) if hashes or nonce else _plain_csp(cfg["BASEMAP"])
+        h.add("Content-Security-Policy", csp)
+    for key, value in _FIXED_HEADERS:
+        if key.lower() not in present:
+            h.add(key, value)
+    if request.is_secure and "strict-transport-security" not in present:
+        h.add("Strict-Transport-Security", "max-age=31536000")
     if session.get("uid") or request.path.startswith("/admin"):
         h["Cache-Control"] = "private, no-store"
         h.add("Vary", "Cookie")
     return response
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per key set, not per request."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """The serializer of ``app``'s current secret key and fallbacks (the same answer as Flask's)."""
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        found = self._serializers.get(key)
+        if found is None:
+            found = super().get_signing_serializer(app)
+            if found is not None:
+                self._serializers = {key: found}  # one key set at a time: a rotated key replaces it
+        return found
 
 
 # --------------------------------------------------------------------------- rate limits
@@ -307,5 +346,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_check_origin)
     app.before_request(_check_csrf)
     app.after_request(_headers)
+    if type(app.session_interface) is SecureCookieSessionInterface:  # keep any other interface set before
+        app.session_interface = _SessionInterface()
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, csp_nonce=csp_nonce)
     limit_endpoints(app)

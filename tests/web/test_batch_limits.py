@@ -146,7 +146,8 @@ def test_server_memory_stays_within_budget(tmp_path: Path, cheap_hashes: None, c
     env = helpers.store_settings(tmp_path)
     instance = Path(env.pop("INSTANCE_DIR"))
     helpers.add_accounts(instance)
-    with helpers.Server(instance, COOKIE_SECURE="0", RATELIMIT_ENABLED="0", **env) as srv:
+    # One worker: rss_kib() reads the serving process itself, not a gunicorn master over workers.
+    with helpers.Server(instance, COOKIE_SECURE="0", RATELIMIT_ENABLED="0", WORKERS="1", **env) as srv:
         public = requests.Session()
 
         def post(session, data, name, **form):
