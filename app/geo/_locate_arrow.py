@@ -70,7 +70,7 @@ class ArrowSource:
 
 
 def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon_col: str | None = None,
-                 lat_col: str | None = None, address_col: str | None = None) -> pa.Table:
+                 lat_col: str | None = None, address_col: str | None = None, basic: bool = False) -> pa.Table:
     """:func:`app.geo.locate.locate_frame` for an Arrow table: the same rows, statuses and messages, as Arrow.
 
     Parameters
@@ -81,11 +81,14 @@ def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon
         Input rows; all columns are kept.
     crs, lon_col, lat_col, address_col
         As :func:`app.geo.locate.locate_frame`.
+    basic : bool, default False
+        Only the columns of :data:`BASIC_COLUMNS` (see :func:`attach_basic`), without the nearest
+        grid, nearest address and datum checks of coordinate rows.
 
     Returns
     -------
     pyarrow.Table
-        The input columns and the columns :func:`app.geo.locate.locate_frame` adds.
+        The input columns and the columns :func:`app.geo.locate.locate_frame` adds (or the basic ones).
 
     Raises
     ------
@@ -104,8 +107,8 @@ def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon
         raise LocateError("no lon/lat columns and no address column found; "
                           "name them lon/lat (经度/纬度) or address (地址)")
     rows = _rows.locate_rows(ds, ArrowSource(table), table.num_rows, cols.lon, cols.lat, cols.address, spec,
-                             _is_geographic(spec))
-    return attach(ds, table, rows)
+                             _is_geographic(spec), extras=not basic)
+    return attach_basic(ds, table, rows) if basic else attach(ds, table, rows)
 
 
 def _strings(values: NDArray[np.object_]) -> pa.Array:
@@ -179,4 +182,89 @@ def attach(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
             out = out.set_column(out.column_names.index(name), name, values)
         else:
             out = out.append_column(name, values)
+    return out
+
+
+#: The columns ``locate-batch --columns basic`` adds, a subset of those of :func:`attach`.
+BASIC_COLUMNS = ("grid_code", "grid_name", "committee_code", "division_code", "status", "message")
+
+
+def attach_basic(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
+    """The input table with the :data:`BASIC_COLUMNS` appended: the values :func:`attach` gives them.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    table : pyarrow.Table
+        The input rows.
+    rows : Rows
+        Their answers (an outside point's message names no nearest grid when located without extras).
+
+    Returns
+    -------
+    pyarrow.Table
+        The input columns, then grid code and name, committee and division codes, status and message.
+    """
+    per_grid = _rows.grid_columns(ds)
+    n = table.num_rows
+    idx = pa.array(rows.grid_idx, mask=rows.grid_idx < 0)
+
+    def pick(values: NDArray[np.object_]) -> pa.Array:
+        return _strings(values).take(idx) if len(values) else pa.nulls(n, pa.string())
+
+    columns: dict[str, Any] = {
+        "grid_code": pick(per_grid.code),
+        "grid_name": pick(per_grid.name),
+        "committee_code": pick(per_grid.committee_code),
+        "division_code": pick(per_grid.division_code),
+        "status": _choices(rows.status, STATUSES),
+        "message": _strings(rows.message),
+    }
+    out = table
+    for name, values in columns.items():
+        if name in out.column_names:
+            out = out.set_column(out.column_names.index(name), name, values)
+        else:
+            out = out.append_column(name, values)
+    return out
+
+
+def locate_frame_basic(ds: Dataset, df: Any, crs: str | int | None = None, lon_col: str | None = None,
+                       lat_col: str | None = None, address_col: str | None = None) -> Any:
+    """:func:`locate_table` with ``basic=True`` for a pandas DataFrame (XLSX and ragged CSV input, XLSX output).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    df : pandas.DataFrame
+        Input rows (cells as read by :func:`app.geo.tabular.read_table`); all columns are kept.
+    crs, lon_col, lat_col, address_col
+        As :func:`app.geo.locate.locate_frame`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``df`` with the :data:`BASIC_COLUMNS`, values as :func:`attach_basic` gives them.
+    """
+    from app.geo import tabular
+    from app.geo.locate import LocateError, _is_geographic, parse_crs
+
+    spec = parse_crs(crs)
+    cols = tabular.detect_columns(df, lon=lon_col, lat=lat_col, address=address_col)
+    if not (cols.lon and cols.lat) and not cols.address:
+        raise LocateError("no lon/lat columns and no address column found; "
+                          "name them lon/lat (经度/纬度) or address (地址)")
+    rows = _rows.locate_rows(ds, _rows.FrameSource(df), len(df), cols.lon, cols.lat, cols.address, spec,
+                             _is_geographic(spec), extras=False)
+    per_grid = _rows.grid_columns(ds)
+    inside = rows.grid_idx >= 0
+    safe = np.where(inside, rows.grid_idx, 0)
+    out = df.copy()
+    for name, values in (("grid_code", per_grid.code), ("grid_name", per_grid.name),
+                         ("committee_code", per_grid.committee_code), ("division_code", per_grid.division_code)):
+        out[name] = np.where(inside, values[safe], None) if len(values) else np.full(len(df), None, dtype=object)
+    out["status"] = rows.status
+    out["message"] = rows.message
     return out

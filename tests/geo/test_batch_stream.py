@@ -211,3 +211,57 @@ def test_translated_messages_are_worked_out_once_per_distinct_text():
     out = batch._translated(table, translate)
     assert out.column("message").to_pylist() == ["A", "", "A", None, "B"]
     assert sorted(seen) == ["a", "b"]
+
+
+_BASIC = ["grid_code", "grid_name", "committee_code", "division_code", "status", "message"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_basic_columns_equal_the_full_ones(ds: Dataset, tmp_path: Path, suffix: str):
+    df = _rows(ds)
+    far = {"id": "far2", "lon": "98.0001", "lat": "39.6001", "address": ""}  # just outside the city
+    src = _csv(pd.concat([df, pd.DataFrame([far])], ignore_index=True), tmp_path / "in.csv")
+    full, basic = tmp_path / f"full{suffix}", tmp_path / f"basic{suffix}"
+    batch.locate_file(ds, src, full, chunk_rows=3)
+    res = batch.locate_file(ds, src, basic, chunk_rows=3, columns="basic")
+    assert res.counts["total"] == 11
+    read = (lambda p: pd.read_parquet(p)) if suffix == ".parquet" else (lambda p: read_table(p))
+    f, b = read(full).fillna(""), read(basic).fillna("")
+    assert list(b.columns) == [*df.columns, *_BASIC]
+    outside = f["status"].eq("outside")
+    assert outside.sum() == 2 and f["status"].eq("invalid").any() and f["status"].eq("ok").any()
+    same = [c for c in b.columns if c != "message"]
+    pd.testing.assert_frame_equal(b[same].astype(str), f[same].astype(str))
+    assert (b["message"][~outside] == f["message"][~outside]).all()
+    assert b["message"][outside].eq("outside every grid").all()
+    assert f["message"][outside].str.startswith("outside every grid").all()
+
+
+def test_basic_points_file_equals_full_and_refuses_geometry_outputs(ds: Dataset, tmp_path: Path):
+    from tests import batch_files
+
+    src = tmp_path / "points.csv"
+    src.write_bytes(batch_files.points_csv(500))
+    batch.locate_file(ds, src, tmp_path / "f.csv", chunk_rows=128)
+    batch.locate_file(ds, src, tmp_path / "b.csv", chunk_rows=128, columns="basic")
+    f = pd.read_csv(tmp_path / "f.csv", dtype=str, keep_default_na=False)
+    b = pd.read_csv(tmp_path / "b.csv", dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(b[["name", "grid_code", "status"]], f[["name", "grid_code", "status"]])
+    for out in ("o.geojson", "o.geoparquet"):
+        with pytest.raises(batch.BatchError, match="--columns basic"):
+            batch.locate_file(ds, src, tmp_path / out, columns="basic")
+    assert not list(tmp_path.glob("o.*")) and not list(tmp_path.glob(".*partial"))
+
+
+def test_cli_columns_basic(runner, data_dir: Path, tmp_path: Path, ds: Dataset):
+    src = _csv(_rows(ds), tmp_path / "in.csv")
+    out = tmp_path / "o.csv"
+    r = runner.invoke(main, ["locate-batch", str(src), "--out", str(out), "--columns", "basic", "-q",
+                             "--data-dir", str(data_dir)])
+    assert r.exit_code == 0, r.output
+    assert list(pd.read_csv(out).columns)[-6:] == _BASIC and "total 10" in r.stdout
+    r = runner.invoke(main, ["locate-batch", str(src), str(src), "--out", str(tmp_path / "d"), "--columns", "basic",
+                             "--data-dir", str(data_dir)])
+    assert r.exit_code == 1 and "one file" in r.output and "Traceback" not in r.output
+    r = runner.invoke(main, ["locate-batch", "--help"])
+    assert "basic:" in r.output and "datum" in r.output
