@@ -229,8 +229,6 @@ class GridIndex:
         x = np.full(self.n, (minx + maxx) / 2.0)
         y = np.full(self.n, (miny + maxy) / 2.0)
         shapely.contains_xy(self._geoms, x, y)
-        if self._band is not None:
-            shapely.intersects_xy(self._band, x, y)
 
     @classmethod
     def from_file(cls, path: str | Path, code_field: str | None = "code", *, layer: str | None = None,
@@ -276,15 +274,8 @@ class GridIndex:
         self._threads = threading.local()
         metric = shapely.transform(geoms, lambda c: np.column_stack(self._to_metric.transform(c[:, 0], c[:, 1])))
         self._metric_boundary = shapely.boundary(metric)
-        # The border band: every point within border_tol_m of a grid's boundary, as a lon/lat polygon
-        # (a metric buffer taken back to lon/lat; its arcs are chords, at most 0.2 mm short of the
-        # true distance with 8 segments per quarter circle).
-        self._band = None
-        if self.border_tol_m > 0:
-            band = shapely.buffer(self._metric_boundary, self.border_tol_m, quad_segs=8)
-            self._band = shapely.transform(band, lambda c: np.column_stack(
-                self._to_metric.transform(c[:, 0], c[:, 1], direction="INVERSE")))
-            shapely.prepare(self._band)
+        # The border: a point within border_tol_m of a candidate grid's metric boundary (see _near_border);
+        # no buffered band polygons are kept (they held six times the grids' own coordinates)
         self._near: _NearestIndex | None = None
         self._outline: _NearestIndex | None = None
         self._near_lock = threading.Lock()
@@ -435,10 +426,7 @@ class GridIndex:
             pair_poly = self._cand[start[pair_local] + pos]
             pair_pt = bpts[pair_local]
             inside = shapely.contains_xy(self._geoms[pair_poly], x[pair_pt], y[pair_pt])
-            if self._band is not None:
-                near = shapely.intersects_xy(self._band[pair_poly], x[pair_pt], y[pair_pt])
-            else:
-                near = np.zeros(len(pair_poly), dtype=bool)
+            near = self._near_border(pair_poly, x[bpts], y[bpts], pair_local)
             rank = np.where(inside | near, self._rank[pair_poly], _BIG)
             best = np.full(len(bpts), _BIG, dtype=np.int64)
             np.minimum.at(best, pair_local, rank)
@@ -459,6 +447,19 @@ class GridIndex:
                 nearest_index[out] = ni
                 distance_m[out] = dist
         return LocateResult(index, code, on_border, nearest_index, distance_m)
+
+    def _near_border(self, polys: NDArray[np.int64], x: NDArray[np.float64], y: NDArray[np.float64],
+                     pair_pt: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Whether point ``pair_pt[k]`` of ``x, y`` lies within ``border_tol_m`` of grid ``polys[k]``'s boundary.
+
+        Measured in the index's metric projection against the grids' metric boundaries (each point
+        projected once, however many candidates it has); all False when the tolerance is 0.
+        """
+        if not self.border_tol_m > 0 or not len(polys):
+            return np.zeros(len(polys), dtype=bool)
+        mx, my = self._to_metric.transform(x, y)
+        pts = shapely.points(np.column_stack((mx, my)))
+        return shapely.dwithin(self._metric_boundary[polys], pts[pair_pt], self.border_tol_m)
 
     def _nearest(self, x: NDArray[np.float64], y: NDArray[np.float64],
                  tree: _NearestIndex | None = None) -> tuple[NDArray, NDArray]:
@@ -534,8 +535,10 @@ class GridIndex:
             slot = -2 - value
             cands = self._cand[self._cand_ptr[slot]:self._cand_ptr[slot + 1]]  # in code order
             cover = shapely.contains_xy(self._geoms[cands], x, y)
-            if self._band is not None:
-                near = shapely.intersects_xy(self._band[cands], x, y)
+            if self.border_tol_m > 0:
+                mx, my = self._to_metric.transform(x, y)
+                near = shapely.dwithin(self._metric_boundary[cands], shapely.points(np.array([[mx, my]])),
+                                       self.border_tol_m)
                 on_border = bool(near.any())
                 cover |= near
             hit = np.flatnonzero(cover)
