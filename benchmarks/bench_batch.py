@@ -4,10 +4,12 @@ Three measurements, each side a fresh child process timed by ``/usr/bin/time -v`
 RSS), on uniform random points over the grids' bounding box of the data (the demo city by default),
 generated in a temporary folder:
 
-1. ``--n`` rows (1,000,000) of CSV: ``gridmap locate-batch in.csv --out out.csv -q`` against the geopandas
-   script (``read_csv``, ``points_from_xy``, ``sjoin(how="left")``, ``to_csv``), ``--repeat`` (3) times each;
-   prints wall time, CPU time and peak RSS of both (best and median), the speed-up, and fails unless every row
-   off a border (more than 5 cm from one, where gridmap's lowest-code rule applies) has the same grid.
+1. ``--n`` rows (1,000,000) of CSV: ``gridmap locate-batch in.csv --out out.csv -q`` (``--columns full``, every
+   column) and ``--columns basic`` (grid, status and message only) against the geopandas script (``read_csv``,
+   ``points_from_xy``, ``sjoin(how="left")``, ``to_csv``), ``--repeat`` (3) times each; prints wall time, CPU time
+   and peak RSS of the three (best and median), the speed-ups over the script, and fails unless every row off a
+   border (more than 5 cm from one, where gridmap's lowest-code rule applies) has the same grid in all three, and
+   basic has full's grid, status on every row.
 2. ``--big`` rows (10,000,000) of CSV through ``gridmap locate-batch``: wall time and peak RSS.
 3. ``--dask-rows`` points (20,000,000) in ``--parts`` Parquet partitions: ``gridmap locate-batch PARTS --out DIR``
    in one process against ``--engine dask --workers 2`` (a LocalCluster of 2 processes); prints both times,
@@ -107,6 +109,16 @@ def _compare(gm_csv: Path, gp_csv: Path) -> tuple[int, int, int]:
     return len(gm), int(border.sum()), int((other & ~border).sum())
 
 
+def _compare_basic(full_csv: Path, basic_csv: Path) -> int:
+    """Rows where ``--columns basic`` gives another grid code or status than ``--columns full``."""
+    cols = ["id", "grid_code", "status"]
+    full = pd.read_csv(full_csv, usecols=cols, dtype=str, keep_default_na=False)
+    basic = pd.read_csv(basic_csv, usecols=cols, dtype=str, keep_default_na=False)
+    if len(full) != len(basic):
+        return max(len(full), len(basic))
+    return int((full.to_numpy() != basic.to_numpy()).any(axis=1).sum())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -128,27 +140,44 @@ def main() -> None:
         pacsv.write_csv(_points(args.n, bounds, 1), src)
         script = tmp / "gp.py"
         script.write_text(GEOPANDAS_SCRIPT)
-        gm_runs, gp_runs = [], []
+        gm_runs, gb_runs, gp_runs = [], [], []
         for i in range(args.repeat):
             gm_runs.append(_timed([GRIDMAP, "locate-batch", str(src), "--out", str(tmp / "gm.csv"), "-q", *data]))
+            gb_runs.append(_timed([GRIDMAP, "locate-batch", str(src), "--out", str(tmp / "gb.csv"), "-q",
+                                   "--columns", "basic", *data]))
             gp_runs.append(_timed([PY, str(script), str(src), str(grids_file), str(tmp / "gp.csv")]))
-            print(f"   run {i + 1} (load {_load()}): gridmap {gm_runs[-1]['wall']:.1f} s wall "
-                  f"{gm_runs[-1]['cpu']:.1f} CPU s; geopandas {gp_runs[-1]['wall']:.1f} s wall "
+            print(f"   run {i + 1} (load {_load()}): full {gm_runs[-1]['wall']:.1f} s wall "
+                  f"{gm_runs[-1]['cpu']:.1f} CPU s; basic {gb_runs[-1]['wall']:.1f} s wall "
+                  f"{gb_runs[-1]['cpu']:.1f} CPU s; geopandas {gp_runs[-1]['wall']:.1f} s wall "
                   f"{gp_runs[-1]['cpu']:.1f} CPU s")
         rows, border, other = _compare(tmp / "gm.csv", tmp / "gp.csv")
+        basic_other = _compare_basic(tmp / "gm.csv", tmp / "gb.csv")
+        # basic has no on_border column: full's (same points, same index answers) marks the border rows
+        gb_as_full = pd.read_csv(tmp / "gb.csv", usecols=["id", "grid_code"], dtype={"grid_code": str})
+        gb_as_full["on_border"] = pd.read_csv(tmp / "gm.csv", usecols=["on_border"])["on_border"].to_numpy()
+        gb_as_full.to_csv(tmp / "gb_border.csv", index=False)
+        _, _, basic_gp_other = _compare(tmp / "gb_border.csv", tmp / "gp.csv")
         print(f"\n1. {args.n:,} rows CSV end to end, {args.repeat} runs each (best / median)")
-        for name, runs in (("gridmap locate-batch", gm_runs), ("geopandas script", gp_runs)):
+        for name, runs in (("locate-batch full", gm_runs), ("locate-batch basic", gb_runs),
+                           ("geopandas script", gp_runs)):
             (wb, wm), (cb, cm), (rb, rm) = (_summary(runs, k) for k in ("wall", "cpu", "rss"))
             print(f"   {name:22s}: wall {wb:6.1f} / {wm:6.1f} s   CPU {cb:6.1f} / {cm:6.1f} s   "
                   f"peak RSS {rb:5.0f} / {rm:5.0f} MB")
             table.append((f"{args.n:,} CSV", name, f"{wb:.1f} / {wm:.1f}", f"{cb:.1f} / {cm:.1f}", f"{rm:.0f}"))
-        wall_x = _summary(gp_runs, "wall")[1] / _summary(gm_runs, "wall")[1]
-        cpu_x = _summary(gp_runs, "cpu")[1] / _summary(gm_runs, "cpu")[1]
-        print(f"   speed-up (medians): {wall_x:.2f}x wall, {cpu_x:.2f}x CPU")
-        print(f"   same grid on every row off a border: {other == 0} ({other} differ; {border} of {rows:,} rows are "
-              "within 5 cm of a border, where gridmap takes the lowest code and sjoin the row order)")
-        if other:
+        for name, runs in (("full", gm_runs), ("basic", gb_runs)):
+            wall_x = _summary(gp_runs, "wall")[1] / _summary(runs, "wall")[1]
+            cpu_x = _summary(gp_runs, "cpu")[1] / _summary(runs, "cpu")[1]
+            rss_x = _summary(runs, "rss")[1] / _summary(gp_runs, "rss")[1]
+            print(f"   {name} vs geopandas (medians): {wall_x:.2f}x faster wall, {cpu_x:.2f}x less CPU, "
+                  f"{rss_x:.2f}x the peak RSS")
+        print(f"   same grid on every row off a border: full {other == 0} ({other} differ), basic "
+              f"{basic_gp_other == 0} ({basic_gp_other} differ); {border} of {rows:,} rows are within 5 cm of a "
+              "border, where gridmap takes the lowest code and sjoin the row order")
+        print(f"   basic has full's grid code and status on every row: {basic_other == 0} ({basic_other} differ)")
+        if other or basic_gp_other:
             sys.exit("the grid codes differ off the borders")
+        if basic_other:
+            sys.exit("--columns basic differs from --columns full")
         if args.big:
             big = tmp / "big.csv"
             pacsv.write_csv(_points(args.big, bounds, 2), big)
