@@ -106,7 +106,12 @@ def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon
     if not (cols.lon and cols.lat) and not cols.address:
         raise LocateError("no lon/lat columns and no address column found; "
                           "name them lon/lat (经度/纬度) or address (地址)")
-    rows = _rows.locate_rows(ds, ArrowSource(table), table.num_rows, cols.lon, cols.lat, cols.address, spec,
+    source = ArrowSource(table)
+    if basic and cols.lon and cols.lat:
+        fast = _basic_coordinates(ds, table, source, cols.lon, cols.lat, cols.address, spec, _is_geographic(spec))
+        if fast is not None:
+            return fast
+    rows = _rows.locate_rows(ds, source, table.num_rows, cols.lon, cols.lat, cols.address, spec,
                              _is_geographic(spec), extras=not basic)
     return attach_basic(ds, table, rows) if basic else attach(ds, table, rows)
 
@@ -267,4 +272,80 @@ def locate_frame_basic(ds: Dataset, df: Any, crs: str | int | None = None, lon_c
         out[name] = np.where(inside, values[safe], None) if len(values) else np.full(len(df), None, dtype=object)
     out["status"] = rows.status
     out["message"] = rows.message
+    return out
+
+
+#: Row messages of a basic coordinate table, by code (as :func:`app.geo._locate_rows.locate_coordinates` words them).
+_BASIC_MESSAGES = ("", "missing or non-numeric coordinates", "coordinates out of range", "",
+                   "outside every grid", "lat/lon swapped, read as lat,lon")
+
+
+def _basic_coordinates(ds: Dataset, table: pa.Table, source: ArrowSource, lon: str, lat: str, address: str | None,
+                       spec: Any, geographic: bool) -> pa.Table | None:
+    """The basic answer of a table whose rows are all located by coordinates, with small codes, no object arrays.
+
+    The same grid, status and message as ``locate_rows(..., extras=False)`` then :func:`attach_basic`;
+    None when some row has no coordinates but an address (that table takes the general path).
+    """
+    from app.geo import crs as crsmod
+
+    x, y = source.numbers(lon), source.numbers(lat)
+    missing = ~np.isfinite(x) | ~np.isfinite(y)
+    if address and missing.any() and (missing & source.has_text(address)).any():
+        return None
+    n = len(x)
+    index = _rows.basic_index(ds)
+    todo = np.flatnonzero(~missing)
+    xs, ys = x[todo], y[todo]
+    ok = _rows._in_range(xs, ys) if geographic else np.ones(len(todo), dtype=bool)
+    wlon, wlat = np.full(len(todo), np.nan), np.full(len(todo), np.nan)
+    if ok.all():
+        wlon, wlat = (np.asarray(v, dtype=float) for v in crsmod.to_wgs84(xs, ys, spec))
+    elif ok.any():
+        wlon[ok], wlat[ok] = crsmod.to_wgs84(xs[ok], ys[ok], spec)
+    good = np.isfinite(wlon) & np.isfinite(wlat)
+    grid = np.full(len(todo), -1, dtype=np.int64)
+    if good.any():
+        grid[good] = index.locate(wlon[good], wlat[good], nearest=False).index
+    swapped = np.zeros(len(todo), dtype=bool)
+    if geographic:
+        try_swap = np.flatnonzero((grid < 0) & _rows._in_range(ys, xs))
+        if len(try_swap):
+            slon, slat = crsmod.to_wgs84(ys[try_swap], xs[try_swap], spec)
+            sgood = np.flatnonzero(np.isfinite(slon) & np.isfinite(slat))
+            sres = index.locate(slon[sgood], slat[sgood], nearest=False)
+            hit = sres.index >= 0
+            k = try_swap[sgood[hit]]
+            swapped[k], grid[k], good[k] = True, sres.index[hit], True
+    # status 0 ok, 1 outside, 2 invalid (the order of STATUSES is not assumed); message codes of _BASIC_MESSAGES
+    state = np.where(good, np.where(grid >= 0, 0, 1), 2).astype(np.int8)
+    says = np.select([swapped, ~ok, ~good, grid < 0], [5, 2, 3, 4], 0).astype(np.int8)
+    grid_idx = np.full(n, -1, dtype=np.int64)
+    grid_idx[todo] = grid
+    status = np.full(n, 2, dtype=np.int8)
+    status[todo] = state
+    message = np.full(n, 1, dtype=np.int8)
+    message[todo] = says
+    words = list(_BASIC_MESSAGES)
+    words[3] = f"coordinates outside the valid area of {spec.label}"
+    per_grid = _rows.grid_columns(ds)
+    idx = pa.array(grid_idx, mask=grid_idx < 0)
+
+    def pick(values: NDArray[np.object_]) -> pa.Array:
+        return _strings(values).take(idx) if len(values) else pa.nulls(n, pa.string())
+
+    columns: dict[str, Any] = {
+        "grid_code": pick(per_grid.code),
+        "grid_name": pick(per_grid.name),
+        "committee_code": pick(per_grid.committee_code),
+        "division_code": pick(per_grid.division_code),
+        "status": pa.array(["ok", "outside", "invalid"], type=pa.string()).take(pa.array(status)),
+        "message": pa.array(words, type=pa.string()).take(pa.array(message)),
+    }
+    out = table
+    for name, values in columns.items():
+        if name in out.column_names:
+            out = out.set_column(out.column_names.index(name), name, values)
+        else:
+            out = out.append_column(name, values)
     return out

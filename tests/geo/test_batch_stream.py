@@ -265,3 +265,29 @@ def test_cli_columns_basic(runner, data_dir: Path, tmp_path: Path, ds: Dataset):
     assert r.exit_code == 1 and "one file" in r.output and "Traceback" not in r.output
     r = runner.invoke(main, ["locate-batch", "--help"])
     assert "basic:" in r.output and "datum" in r.output
+
+
+@pytest.mark.parametrize("crs", [None, "gcj02"])
+def test_basic_coordinate_fast_path_equals_the_general_one(ds: Dataset, crs: str | None):
+    import pyarrow as pa
+
+    from app.geo import _locate_arrow, _locate_rows
+    from app.geo.locate import _is_geographic, parse_crs
+
+    df = _rows(ds)
+    df = df[~df["id"].isin(["addr", "nonsense"])]  # coordinates only (empty addresses): the fast path
+    extra = pd.DataFrame([{"id": "range", "lon": "200", "lat": "95", "address": ""},
+                          {"id": "text", "lon": "x", "lat": "1", "address": " "}])
+    table = pa.Table.from_pandas(pd.concat([df, extra], ignore_index=True), preserve_index=False)
+    fast = _locate_arrow.locate_table(ds, table, crs=crs, basic=True)
+    spec = parse_crs(crs)
+    rows = _locate_rows.locate_rows(ds, _locate_arrow.ArrowSource(table), table.num_rows, "lon", "lat", "address",
+                                    spec, _is_geographic(spec), extras=False)
+    general = _locate_arrow.attach_basic(ds, table, rows)
+    assert fast.equals(general), (fast.to_pandas(), general.to_pandas())
+    got = fast.to_pandas().set_index("id")
+    assert set(got["status"]) >= {"ok", "outside", "invalid"}
+    assert got.loc["range", "message"] == "coordinates out of range"
+    full = locate_frame(ds, table.to_pandas(), crs=crs).set_index("id")
+    pd.testing.assert_series_equal(got["grid_code"].fillna(""), full["grid_code"].fillna(""))
+    pd.testing.assert_series_equal(got["status"], full["status"], check_dtype=False)
