@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import threading
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -194,11 +196,11 @@ class AddressMatcher:
             kinds = df["kind"].astype(str).tolist() if "kind" in df.columns else [None] * n
             aliases = df["aliases"].tolist() if "aliases" in df.columns else [None] * n
 
-            # one column per candidate field, not a tuple per row; repeated strings (grid codes, suffixes,
-            # addresses of a copied table) are kept once
+            # one column per candidate field, not a tuple per row: texts and ids as one string each,
+            # repeated strings (grid codes, suffixes) kept once
             shared: dict[str, str] = {}
-            self._address: list[str] = [shared.setdefault(t, t) for t in texts]
-            self._id: list[str] = [shared.setdefault(t, t) for t in ids]
+            self._address = _Strings(texts)
+            self._id = _Strings(ids)
             self._grid: list[str] = [shared.setdefault(t, t) for t in grids]
             self._lon = np.asarray(lon, dtype=float)
             self._lat = np.asarray(lat, dtype=float)
@@ -466,7 +468,23 @@ class AddressMatcher:
         return out
 
 
-def _status(ranked: list[tuple[int, float]], addresses: list[str]) -> str:
+class _Strings:
+    """A read-only list of strings stored as one string and the end offsets (no object per item)."""
+
+    __slots__ = ("_ends", "_text")
+
+    def __init__(self, items: Sequence[str]) -> None:
+        self._text = "".join(items)
+        self._ends = array("q", itertools.accumulate(map(len, items)))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i: int) -> str:
+        return self._text[self._ends[i - 1] if i else 0:self._ends[i]]
+
+
+def _status(ranked: list[tuple[int, float]], addresses: _Strings) -> str:
     """``ok``, ``ambiguous`` or ``not_found`` for scored rows, best first (see :data:`MARGIN`, :data:`PLAUSIBLE`)."""
     first, best = ranked[0]
     address = addresses[first]
