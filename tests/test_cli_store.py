@@ -134,3 +134,9 @@ def test_init_city_builds_a_city_in_an_empty_postgis_database(env, runner, pg_ur
     assert store.info().source == "init-city" and len(store.read("grids")) == 9
     again = runner.invoke(main, ["init-city", str(office), "--store", pg_url, "--table-crs", "4326"])
     assert again.exit_code == 1 and "already holds data" in again.output
+
+
+def test_settings_never_print_a_store_url_password(runner, monkeypatch):
+    monkeypatch.setenv("GRIDMAP_STORE_URL", "postgresql://grid:s3cret-pw@db.example/gridmap")
+    r = runner.invoke(main, ["settings"])
+    assert r.exit_code == 0 and "s3cret-pw" not in r.output and "postgresql://grid:***@db.example/gridmap" in r.output

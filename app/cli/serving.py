@@ -88,6 +88,10 @@ def show_settings() -> None:
     for s in settings.SETTINGS:
         value = getattr(config, s.name)
         shown = ("(set)" if s.name in given else "(unset)") if s.secret else value
+        if s.name == "STORE_URL" and value:
+            from app.geo.db import redact
+
+            shown = redact(value)  # a database URL's password is never printed
         click.echo(f"{s.env}={shown}\n    {s.help}")
 
 

@@ -234,6 +234,7 @@ def test_uploads_stay_in_the_instance_and_leave_nothing(make_app, admin, tmp_pat
     make_app(RATELIMIT_ENABLED=False)
     assert [p.name for p in uploads.iterdir()] == [".lock"]
 
+
 def test_a_rollback_without_a_version_is_a_400_that_says_so(app, admin):
     before = admin.get("/healthz").get_json()["data_version"]
     for confirm in ({"confirm": "1"}, {}):
