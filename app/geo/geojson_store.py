@@ -35,7 +35,15 @@ from app.geo._geojson_history import HISTORY, append, new_entry, read_history, s
 from app.geo.changes import summarise
 from app.geo.geojson import dump_geojson
 from app.geo.schema import LAYERS
-from app.geo.store import HistoryEntry, Store, StoreBusy, StoreError, VersionInfo
+from app.geo.store import (
+    HistoryEntry,
+    Store,
+    StoreBusy,
+    StoreError,
+    VersionInfo,
+    check_layer_names,
+    resolve_ref,
+)
 
 __all__ = ["FolderStore", "VersionSnapshot", "VersionedStore", "content_hash", "folder_version", "layer_path",
            "open_geojson"]
@@ -192,19 +200,7 @@ class VersionedStore:
         StoreError
             If nothing or more than one version matches.
         """
-        ref = ref.strip()
-        ids = [v.id for v in self.list_versions()]
-        if ref in ids:
-            return ref
-        if ref.isdigit():
-            hits = [i for i in ids if int(i.split("-")[0]) == int(ref)]
-        else:
-            hits = [i for i in ids if i.startswith(ref) or i.split("-")[1].startswith(ref)] if ref else []
-        if len(hits) == 1:
-            return hits[0]
-        if not hits:
-            raise StoreError(f"no version {ref!r}; known: {', '.join(ids) or 'none'}")
-        raise StoreError(f"version {ref!r} is ambiguous: {', '.join(hits)}")
+        return resolve_ref([v.id for v in self.list_versions()], ref)
 
     def verify(self, version_id: str | None = None) -> list[str]:
         """Check a version's files against the SHA-256 recorded in its version.json.
@@ -370,9 +366,7 @@ class VersionedStore:
         VersionInfo
             The new current version (the current one when nothing changed).
         """
-        unknown = set(layers) - set(LAYERS)
-        if unknown:
-            raise StoreError(f"unknown layer(s): {', '.join(sorted(unknown))}")
+        check_layer_names(layers)
         with self.lock():
             if expect is not None and self.exists() and self.version() != expect:
                 raise StoreError(f"the data changed to version {self.version()} while this import was checked "

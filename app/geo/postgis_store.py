@@ -36,7 +36,15 @@ from app.geo._postgis_schema import (
 from app.geo.changes import summarise
 from app.geo.geojson import dump_geojson
 from app.geo.schema import LAYERS
-from app.geo.store import HistoryEntry, Store, StoreBusy, StoreError, VersionInfo
+from app.geo.store import (
+    HistoryEntry,
+    Store,
+    StoreBusy,
+    StoreError,
+    VersionInfo,
+    check_layer_names,
+    resolve_ref,
+)
 
 __all__ = ["PostgisSnapshot", "PostgisStore", "StoreUnavailable", "open_postgis"]
 
@@ -243,19 +251,7 @@ class PostgisStore:
         StoreError
             If nothing or more than one version matches.
         """
-        ref = ref.strip()
-        ids = [v.id for v in self.list_versions()]
-        if ref in ids:
-            return ref
-        if ref.isdigit():
-            hits = [i for i in ids if int(i.split("-")[0]) == int(ref)]
-        else:
-            hits = [i for i in ids if i.startswith(ref) or i.split("-")[1].startswith(ref)] if ref else []
-        if len(hits) == 1:
-            return hits[0]
-        if not hits:
-            raise StoreError(f"no version {ref!r}; known: {', '.join(ids) or 'none'}")
-        raise StoreError(f"version {ref!r} is ambiguous: {', '.join(hits)}")
+        return resolve_ref([v.id for v in self.list_versions()], ref)
 
     def verify(self, version_id: str | None = None) -> list[str]:
         """Check a version's rows and files against the digests and SHA-256 recorded when it was written.
@@ -393,9 +389,7 @@ class PostgisStore:
         VersionInfo
             The new current version (the current one when nothing changed).
         """
-        unknown = set(layers) - set(LAYERS)
-        if unknown:
-            raise StoreError(f"unknown layer(s): {', '.join(sorted(unknown))}")
+        check_layer_names(layers)
         payload: dict[str, bytes] = {}
         for name, value in layers.items():
             payload[name] = bytes(value) if isinstance(value, bytes | bytearray) else dump_geojson(value, name=name)

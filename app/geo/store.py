@@ -223,6 +223,45 @@ class Store(ReadStore, WriteStore, Protocol):
     """A whole backend: the read and the write protocol."""
 
 
+def resolve_ref(ids: list[str], ref: str) -> str:
+    """Turn a user's version reference into one of ``ids``: the id, its number (``3``) or a unique prefix.
+
+    The one rule every versioned backend's :meth:`WriteStore.resolve` follows.
+
+    Raises
+    ------
+    StoreError
+        If nothing or more than one version matches.
+    """
+    ref = ref.strip()
+    if ref in ids:
+        return ref
+    if ref.isdigit():
+        hits = [i for i in ids if int(i.split("-")[0]) == int(ref)]
+    else:
+        hits = [i for i in ids if i.startswith(ref) or i.split("-")[1].startswith(ref)] if ref else []
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise StoreError(f"no version {ref!r}; known: {', '.join(ids) or 'none'}")
+    raise StoreError(f"version {ref!r} is ambiguous: {', '.join(hits)}")
+
+
+def check_layer_names(names: Any) -> None:
+    """Refuse a commit that names a layer the schema does not know (the rule of every backend).
+
+    Raises
+    ------
+    StoreError
+        Naming the unknown layers.
+    """
+    from app.geo.schema import LAYERS
+
+    unknown = set(names) - set(LAYERS)
+    if unknown:
+        raise StoreError(f"unknown layer(s): {', '.join(sorted(unknown))}")
+
+
 #: Backends by name: ``"module:factory"``, imported on first use (as pygeoapi names its providers).
 #: A factory takes the URL or path and ``keep_versions`` (how many versions to keep, 0 = all) and
 #: returns a :class:`Store`. A URL's scheme picks the backend; a plain path or ``file://`` URL is
