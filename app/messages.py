@@ -277,7 +277,7 @@ PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "store.unavailable": ((r".*", "无法连接数据存储所在的数据库，请稍后再试。"),),
     "database": ((r"cannot reach database (?P<d>.+?): .*", "无法连接数据库 {d}，请稍后再试。"),),
-    "database.busy": ((r".*", "数据库正忙，请稍后再试。"),),
+    "database.busy": ((r"the database is busy.*", "数据库正忙，请稍后再试。"),),
     "store.migrate": (
         (r"source and target are the same store: (?P<s>.+)", "源与目标是同一个数据存储：{s}。"),
         (r"the source (?P<s>.+?) holds no data version to copy", "源 {s} 中没有可复制的数据版本。"),

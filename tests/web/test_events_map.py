@@ -148,4 +148,4 @@ def test_home_and_coverage_pages_load_the_scripts(app: Flask) -> None:
     home = client.get("/").get_data(as_text=True)
     assert "gridmap/events-layer.js" in home and "leaflet_heat.min.js" in home and "gm-events-layer-config" in home
     cov = client.get("/coverage").get_data(as_text=True)
-    assert "gridmap/events-coverage.js" in cov
+    assert "gridmap/requests-overlay.js" in cov
