@@ -14,13 +14,12 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from itsdangerous import URLSafeTimedSerializer
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from app.settings import SettingError
+from app.web._ratelimit import rate_limits
 from app.web.errors import ApiError
 
 #: Tile hosts each basemap setting loads images from.
@@ -289,28 +288,19 @@ class _SessionInterface(SecureCookieSessionInterface):
 # --------------------------------------------------------------------------- rate limits
 
 
-def _limiter(app: Flask) -> Limiter:
-    limiter = app.extensions.get("gridmap.limiter")
-    if limiter is None:
-        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-        app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-        limiter = Limiter(get_remote_address, app=app, default_limits=[], storage_uri="memory://")
-        app.extensions["gridmap.limiter"] = limiter
-    return limiter
-
-
 def limit_endpoints(app: Flask) -> list[str]:
     """Rate-limit sign-in and every batch endpoint (a path containing ``batch``) per client address.
 
     Call after every blueprint is registered, so endpoints added later by other modules are
-    covered without touching them.
+    covered without touching them. Only these views count requests (:mod:`app.web._ratelimit`):
+    no hook runs on other requests.
 
     Returns
     -------
     list of str
         The endpoints now limited.
     """
-    limiter = _limiter(app)
+    limiter = rate_limits(app)
     done = []
     login_limit = app.config["RATE_LIMIT_LOGIN"]
     batch_limit = app.config["RATE_LIMIT_BATCH"]
@@ -325,7 +315,7 @@ def limit_endpoints(app: Flask) -> list[str]:
         else:
             continue
         view = app.view_functions[ep]
-        app.view_functions[ep] = limiter.limit(limit, methods=methods, scope=ep)(view)
+        app.view_functions[ep] = limiter.wrap(view, limit, ep, methods)
         done.append(ep)
     return done
 
