@@ -5,29 +5,72 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
+import pandas as pd
 import pyproj
-import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
+from app.geo._address_table import AddressTable, Coded, Strings, build_table
 from app.geo.dataset import Dataset
 
 #: Farthest an address may be from the point and still be called its nearest address, in metres.
 MAX_DISTANCE_M = 2000.0
 
 
+class Texts:
+    """One text column of the address points: ``""`` where the layer had no value (no str object per row).
+
+    Parameters
+    ----------
+    strings : Strings or Coded
+        The column of the whole address table (:class:`~app.geo._address_table.AddressTable`).
+    blank : ndarray of bool
+        Rows of the table whose value was missing.
+    rows : ndarray of int, optional
+        The table row of each point; None when every row is a point.
+    """
+
+    __slots__ = ("_blank", "_rows", "_strings")
+
+    def __init__(self, strings: Strings | Coded, blank: NDArray[np.bool_], rows: NDArray[np.int64] | None) -> None:
+        self._strings, self._blank, self._rows = strings, blank, rows
+
+    def __len__(self) -> int:
+        return len(self._strings) if self._rows is None else len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: NDArray[np.integer]) -> NDArray[np.object_]: ...
+
+    def __getitem__(self, i: int | NDArray[np.integer]) -> str | NDArray[np.object_]:
+        if isinstance(i, np.ndarray):
+            rows = np.asarray(i, dtype=np.int64) if self._rows is None else self._rows[i]
+            out = np.empty(len(rows), dtype=object)
+            strings, blank = self._strings, self._blank
+            for k, r in enumerate(rows.tolist()):
+                out[k] = "" if blank[r] else strings[r]
+            return out
+        r = int(i) if self._rows is None else int(self._rows[i])
+        return "" if self._blank[r] else self._strings[r]
+
+
 @dataclass
 class AddressPoints:
     """The address layer's points in the metric CRS with a KD-tree over them, built once per data version.
 
+    The texts are views of the :class:`~app.geo._address_table.AddressTable` the address matcher
+    also uses (one string per column, not one object per address).
+
     Attributes
     ----------
-    addresses : ndarray of str
-        The standard address of each point.
-    ids, grid_codes : ndarray of str
+    addresses : Texts
+        The standard address of each point (``points.addresses[i]``, or an object array for an index array).
+    ids, grid_codes : Texts
         The address id and grid code of each point.
     lon, lat : ndarray of float
         WGS84 position of each point.
@@ -35,9 +78,9 @@ class AddressPoints:
         The CRS the tree is in (:attr:`Dataset.metric_crs`).
     """
 
-    addresses: NDArray[np.object_]
-    ids: NDArray[np.object_]
-    grid_codes: NDArray[np.object_]
+    addresses: Texts
+    ids: Texts
+    grid_codes: Texts
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
     metric_crs: str
@@ -93,6 +136,19 @@ class AddressPoints:
                 "distance_m": round(float(distance_m), 1)}
 
 
+def address_table(ds: Dataset) -> AddressTable:
+    """The address layer of ``ds`` as compact columns, built once per data version (``Dataset.cached``).
+
+    Shared by :func:`address_points` and :attr:`Dataset.address_matcher`; a missing layer gives an empty table.
+    """
+    def build() -> AddressTable:
+        if "addresses" not in ds.store.layer_names():
+            return build_table(pd.DataFrame({"address": []}))
+        return build_table(ds.layer("addresses"))
+
+    return ds.cached("address.table", build)
+
+
 def address_points(ds: Dataset) -> AddressPoints:
     """The address points of ``ds`` with their tree, built once per data version (``Dataset.cached``).
 
@@ -107,27 +163,14 @@ def address_points(ds: Dataset) -> AddressPoints:
         The points and their KD-tree in ``ds.metric_crs``.
     """
     def build() -> AddressPoints:
-        empty = np.empty(0, dtype=object)
-        if "addresses" not in ds.store.layer_names():
-            return AddressPoints(empty, empty, empty, np.empty(0), np.empty(0), ds.metric_crs)
-        layer = ds.layer("addresses")
-        geoms = layer.geometry.to_numpy()
-        keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        keep &= shapely.get_type_id(geoms) == 0  # points only
-        layer = layer[keep]
-        n = len(layer)
-        lon = shapely.get_x(layer.geometry.to_numpy()) if n else np.empty(0)
-        lat = shapely.get_y(layer.geometry.to_numpy()) if n else np.empty(0)
-
-        def column(name: str) -> NDArray[np.object_]:
-            if name not in layer.columns:
-                return np.full(n, "", dtype=object)
-            return np.asarray(["" if v is None or v != v else str(v) for v in layer[name]], dtype=object)
-
-        out = AddressPoints(column("address"), column("id"), column("grid_code"), np.asarray(lon, float),
-                            np.asarray(lat, float), ds.metric_crs)
-        if n:
-            x, y = out._transformer().transform(out.lon, out.lat)
+        table = address_table(ds)
+        rows = None if table.point.all() else np.flatnonzero(table.point)
+        blank = table.blank
+        lon, lat = (table.lon, table.lat) if rows is None else (table.lon[rows], table.lat[rows])
+        out = AddressPoints(Texts(table.address, blank["address"], rows), Texts(table.id, blank["id"], rows),
+                            Texts(table.grid_code, blank["grid_code"], rows), lon, lat, ds.metric_crs)
+        if len(lon):
+            x, y = out._transformer().transform(lon, lat)
             out.tree = cKDTree(np.column_stack((np.asarray(x, float), np.asarray(y, float))))
         return out
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import bisect
-import itertools
 import threading
-from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -25,6 +23,7 @@ from app.geo._address_parse import (
     parse,
 )
 from app.geo._address_streets import StreetHit, StreetIndex
+from app.geo._address_table import AddressTable, Coded, Strings, build_table
 
 __all__ = ["MATCH_KINDS", "MAX_LENGTH", "NO_PREFIXES", "OK_THRESHOLD", "STATUSES", "AddressMatcher",
            "AddressPrefixes", "Candidate", "MatchResult", "normalize", "parse", "results_frame"]
@@ -165,8 +164,9 @@ class AddressMatcher:
     """
 
     def __init__(self, addresses: pd.DataFrame, prefixes: AddressPrefixes | None = None,
-                 grid_committee: dict[str, str] | None = None) -> None:
-        self._source = addresses
+                 grid_committee: dict[str, str] | None = None, table: AddressTable | None = None) -> None:
+        self._source: pd.DataFrame | None = addresses  # dropped once the index is built
+        self._table = table
         self.prefixes = prefixes or NO_PREFIXES
         self.grid_committee = dict(grid_committee or {})
         self._lock = threading.Lock()
@@ -178,19 +178,12 @@ class AddressMatcher:
             if self._built:
                 return
             df = self._source
+            assert df is not None
             n = len(df)
-            if "geometry" in df.columns and n:
-                geom = df.geometry
-                lon = np.asarray(geom.x, dtype=float)
-                lat = np.asarray(geom.y, dtype=float)
-            elif {"lon", "lat"} <= set(df.columns):
-                lon = pd.to_numeric(df["lon"], errors="coerce").to_numpy(dtype=float)
-                lat = pd.to_numeric(df["lat"], errors="coerce").to_numpy(dtype=float)
-            else:
-                lon = lat = np.full(n, np.nan)
-            ids = df["id"].astype(str).tolist() if "id" in df.columns else [str(i) for i in range(n)]
-            grids = df["grid_code"].astype(str).tolist() if "grid_code" in df.columns else [""] * n
-            texts = df["address"].astype(str).tolist()
+            # address, id, grid code and point: the table the Dataset shares with the nearest-address lookup
+            table = self._table if self._table is not None and len(self._table) == n else build_table(df)
+            self._table = None
+            texts = table.address
             streets = df["street"].astype(str).tolist() if "street" in df.columns else [None] * n
             numbers = df["number"].tolist() if "number" in df.columns else [None] * n
             kinds = df["kind"].astype(str).tolist() if "kind" in df.columns else [None] * n
@@ -199,11 +192,11 @@ class AddressMatcher:
             # one column per candidate field, not a tuple per row: texts and ids as one string each,
             # repeated strings (grid codes, suffixes) kept once
             shared: dict[str, str] = {}
-            self._address = _Strings(texts)
-            self._id = _Strings(ids)
-            self._grid: list[str] = [shared.setdefault(t, t) for t in grids]
-            self._lon = np.asarray(lon, dtype=float)
-            self._lat = np.asarray(lat, dtype=float)
+            self._address = table.address
+            self._id = table.id
+            self._grid: Coded = table.grid_code
+            self._lon = table.lon
+            self._lat = table.lat
             self._suffix: list[str] = []
             self._exact: dict[str, list[int]] = {}
             by_street: dict[str, dict[int, list[int]]] = {}
@@ -251,13 +244,14 @@ class AddressMatcher:
             self._numbers = {s: sorted(nums) for s, nums in by_street.items()}
             self._streets = sorted(by_street)
             self._index = StreetIndex(by_street, self.prefixes.city_words)
-            self._row_committee = [self.grid_committee.get(g, "") for g in grids]
+            self._row_committee = self._grid.mapped([self.grid_committee.get(g, "") for g in self._grid.values])
             names = {_clean(c) for c in (*self.prefixes.committees, *self.grid_committee.values()) if c}
             heads: dict[str, list[str]] = {}  # first two characters -> names, longest first
             for name in sorted((c for c in names if len(c) >= 2), key=lambda c: (-len(c), c)):
                 heads.setdefault(name[:2], []).append(name)
             self._committee_heads = heads
             self._committee_name = {_clean(c): c for c in self.grid_committee.values() if c}
+            self._source = None  # the layer is not kept alive by the matcher
             self._built = True
 
     def __len__(self) -> int:
@@ -468,23 +462,7 @@ class AddressMatcher:
         return out
 
 
-class _Strings:
-    """A read-only list of strings stored as one string and the end offsets (no object per item)."""
-
-    __slots__ = ("_ends", "_text")
-
-    def __init__(self, items: Sequence[str]) -> None:
-        self._text = "".join(items)
-        self._ends = array("q", itertools.accumulate(map(len, items)))
-
-    def __len__(self) -> int:
-        return len(self._ends)
-
-    def __getitem__(self, i: int) -> str:
-        return self._text[self._ends[i - 1] if i else 0:self._ends[i]]
-
-
-def _status(ranked: list[tuple[int, float]], addresses: _Strings) -> str:
+def _status(ranked: list[tuple[int, float]], addresses: Strings) -> str:
     """``ok``, ``ambiguous`` or ``not_found`` for scored rows, best first (see :data:`MARGIN`, :data:`PLAUSIBLE`)."""
     first, best = ranked[0]
     address = addresses[first]

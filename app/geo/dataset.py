@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from app.geo.city import City
 from app.geo.schema import FIELDS, METRIC_CRS, STORAGE_CRS, metric_crs_for
@@ -22,6 +24,9 @@ T = TypeVar("T")
 
 #: Layers a city may lack: read as empty (no facilities, no address gazetteer, no road network).
 OPTIONAL_LAYERS: tuple[str, ...] = ("facilities", "addresses", "roads")
+#: Point layers held as their columns and coordinates, the GeoDataFrame made again when asked for (see
+#: :meth:`Dataset.layer`): a large city's shapely points take several times the memory of their numbers.
+COMPACT_LAYERS: tuple[str, ...] = ("addresses",)
 #: Layers :meth:`Dataset.warm` reads up front: what the first view of any page draws.
 WARM_LAYERS: tuple[str, ...] = ("grids", "committees", "divisions")
 
@@ -70,6 +75,8 @@ class Dataset:
         self._lock = threading.RLock()
         self._depth = 0  # nesting of builds under the lock: memory is released after the outermost
         self._layers: dict[str, gpd.GeoDataFrame] = {}
+        self._compact: dict[str, _PointLayer] = {}  # layers of COMPACT_LAYERS, without shapely points
+        self._handed: dict[str, weakref.ref[gpd.GeoDataFrame]] = {}  # their GeoDataFrame while a caller holds it
         self._matcher_done: threading.Event | None = None
         #: Derived structures other modules build once per version (keyed by "module.name").
         self.cache: dict[str, object] = {}
@@ -80,16 +87,40 @@ class Dataset:
         Derived fields the data may lack are computed here, so every page can rely on them: the
         grids' ``area_m2`` (square metres in :attr:`metric_crs`) where the column is absent or empty.
         A missing layer of :data:`OPTIONAL_LAYERS` reads as an empty layer with the schema's fields.
+        A layer of :data:`COMPACT_LAYERS` made only of 2D points is kept as its columns and
+        coordinates; its GeoDataFrame (equal to the one read) is made again when no caller holds the last one.
         """
         with self._lock:
-            if name not in self._layers:
+            gdf = self._layers.get(name)
+            if gdf is not None:
+                return gdf
+            handed = self._handed.get(name)
+            gdf = handed() if handed is not None else None
+            if gdf is not None:
+                return gdf
+            compact = self._compact.get(name)
+            if compact is not None:
+                gdf = compact.frame()
+            else:
                 with self._building():
                     if name in OPTIONAL_LAYERS and name not in self.store.layer_names():
                         gdf = _empty_layer(name)
                     else:
                         gdf = self.store.read(name)
-                    self._layers[name] = _with_area(gdf, self._metric_crs_of(gdf)) if name == "grids" else gdf
-            return self._layers[name]
+                    if name == "grids":
+                        gdf = _with_area(gdf, self._metric_crs_of(gdf))
+                    compact = _PointLayer.of(gdf) if name in COMPACT_LAYERS else None
+                if compact is None:
+                    self._layers[name] = gdf
+                    return gdf
+                self._compact[name] = compact
+            self._handed[name] = weakref.ref(gdf)
+            return gdf
+
+    def feature_count(self, name: str) -> int:
+        """The number of features of a layer (0 for a missing optional one), without making its GeoDataFrame again."""
+        compact = self._compact.get(name)
+        return len(compact) if compact is not None else len(self.layer(name))
 
     @contextmanager
     def _building(self) -> Iterator[None]:
@@ -134,7 +165,7 @@ class Dataset:
 
     def counts(self) -> dict[str, int]:
         """Return the feature count of every layer present."""
-        return {name: len(self.layer(name)) for name in self.store.layer_names()}
+        return {name: self.feature_count(name) for name in self.store.layer_names()}
 
     @cached_property
     def grids(self) -> gpd.GeoDataFrame:
@@ -206,7 +237,9 @@ class Dataset:
                 grid_committee = {str(g): com_name[str(c)] for g, c in zip(self.grids["code"],
                                   self.grids["committee_code"], strict=True)
                                   if isinstance(com_name.get(str(c)), str)}
-        matcher = AddressMatcher(self.layer("addresses"), prefixes, grid_committee)
+        from app.geo._locate_reverse import address_table
+
+        matcher = AddressMatcher(self.layer("addresses"), prefixes, grid_committee, table=address_table(self))
         len(matcher)  # builds the index now (not under this Dataset's lock), then hands back its scratch memory
         release_memory()
         return matcher
@@ -267,6 +300,47 @@ class Dataset:
     def grid_row(self, code: str | None) -> int | None:
         """Return the row of a grid code in :attr:`grids`, or None if there is no such grid."""
         return self._grid_rows.get(code) if code else None
+
+
+class _PointLayer:
+    """A layer of 2D points without its shapely geometry: the other columns, the coordinates and the CRS.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        The layer as read; every geometry a 2D point (see :meth:`of`).
+    """
+
+    def __init__(self, gdf: gpd.GeoDataFrame) -> None:
+        geoms = np.asarray(gdf.geometry.array, dtype=object)
+        self._x, self._y = shapely.get_x(geoms), shapely.get_y(geoms)
+        self._geometry = gdf.geometry.name
+        self._columns = list(gdf.columns)
+        self._crs = gdf.crs
+        self._attrs = dict(gdf.attrs)
+        self._rest = pd.DataFrame(gdf.drop(columns=self._geometry))
+
+    @classmethod
+    def of(cls, gdf: gpd.GeoDataFrame) -> _PointLayer | None:
+        """The compact layer, or None when some geometry is missing, empty, 3D or not a point (kept as read)."""
+        if not len(gdf) or not isinstance(gdf, gpd.GeoDataFrame) or list(gdf.columns).count(gdf.geometry.name) != 1:
+            return None
+        geoms = np.asarray(gdf.geometry.array, dtype=object)
+        if not (shapely.get_type_id(geoms) == 0).all() or shapely.is_empty(geoms).any() or shapely.has_z(geoms).any():
+            return None
+        return cls(gdf)
+
+    def __len__(self) -> int:
+        return len(self._x)
+
+    def frame(self) -> gpd.GeoDataFrame:
+        """The layer as a GeoDataFrame equal to the one read: same columns, order, dtypes, index and CRS."""
+        points = gpd.GeoSeries(shapely.points(self._x, self._y), index=self._rest.index, crs=self._crs,
+                               name=self._geometry)
+        out = gpd.GeoDataFrame(pd.concat([self._rest, points], axis=1)[self._columns], geometry=self._geometry,
+                               crs=self._crs)
+        out.attrs.update(self._attrs)
+        return out
 
 
 def _covers(crs: str, bounds: tuple[float, ...]) -> bool:

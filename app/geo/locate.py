@@ -146,13 +146,20 @@ def grid_info(ds: Dataset, index: int | None, personal: bool = False) -> dict[st
     """
     if index is None or index < 0:
         return {"code": None, "name": None, "committee": None, "division": None}
-    public, staff = _grid_answers(ds)[int(index)]
-    info = dict(public)  # a fresh dict each call: callers may add to it
-    for key in ("committee", "division"):
-        if info[key] is not None:
-            info[key] = dict(info[key])
-    if personal and staff is not None:
-        info["staff"] = {role: dict(contact) for role, contact in staff.items()}
+    g = _grid_answers(ds)
+    i = int(index)
+    com, div = g.coms[i], g.divs[i]
+    info: dict[str, Any] = {  # a fresh dict each call: callers may add to it
+        "code": g.codes[i], "name": g.names[i],
+        "committee": {"code": com, "name": g.committee_names.get(com)} if com else None,
+        "division": {"code": div, "name": g.division_names.get(div)} if div else None,
+    }
+    for field, values in g.counts.items():
+        if values[i] is not None:
+            info[field] = values[i]
+    if personal and g.contacts:
+        info["staff"] = {role: {"name": g.contacts[f"{role}_name"][i], "phone": g.contacts[f"{role}_phone"][i]}
+                         for role in _ROLES}
     return info
 
 
@@ -166,8 +173,26 @@ def _plain(value: Any) -> Any:
         return value
 
 
-def _grid_answers(ds: Dataset) -> list[tuple[dict[str, Any], dict[str, dict[str, Any]] | None]]:
-    """Every grid's public answer and staff contacts, by row of ``ds.grids``, built once per data version.
+@dataclass(frozen=True)
+class _GridAnswers:
+    """The fields of every grid's answer as columns, by row of ``ds.grids`` (no dict per grid)."""
+
+    codes: list[Any]
+    names: list[Any]
+    coms: list[Any]
+    divs: list[Any]
+    committee_names: dict[Any, Any]
+    division_names: dict[Any, Any]
+    counts: dict[str, list[int | None]]
+    contacts: dict[str, list[Any]]
+
+
+#: The staff roles of a grid, in the order answers list them.
+_ROLES = ("leader", "worker", "instructor")
+
+
+def _grid_answers(ds: Dataset) -> _GridAnswers:
+    """Every grid's answer fields (code, name, committee, division, counts, staff contacts), built once per data version.
 
     Parameters
     ----------
@@ -176,12 +201,11 @@ def _grid_answers(ds: Dataset) -> list[tuple[dict[str, Any], dict[str, dict[str,
 
     Returns
     -------
-    list of tuple
-        ``(public, staff)`` per row: ``public`` holds code, name, committee, division and the
-        counts; ``staff`` the leader/worker/instructor names and phones (personal fields), or None
-        when the layer has none.
+    _GridAnswers
+        Columns by row of ``ds.grids``; ``contacts`` (the leader/worker/instructor names and phones,
+        personal fields) is empty when the layer has none.
     """
-    def build() -> list[tuple[dict[str, Any], dict[str, dict[str, Any]] | None]]:
+    def build() -> _GridAnswers:
         grids = ds.grids
         names = _lookup(ds)
         n = len(grids)
@@ -189,27 +213,12 @@ def _grid_answers(ds: Dataset) -> list[tuple[dict[str, Any], dict[str, dict[str,
         def column(name: str) -> list[Any]:
             return [_plain(v) for v in grids[name].tolist()] if name in grids.columns else [None] * n
 
-        codes, grid_names = column("code"), column("name")
-        coms, divs = column("committee_code"), column("division_code")
-        counts = {f: column(f) for f in ("population", "households", "parttime_count") if f in grids.columns}
-        roles = ("leader", "worker", "instructor")
+        counts = {f: [None if v is None else int(v) for v in column(f)]
+                  for f in ("population", "households", "parttime_count") if f in grids.columns}
         has_staff = "leader_name" in grids.columns
-        contacts = {f"{r}_{k}": column(f"{r}_{k}") for r in roles for k in ("name", "phone")} if has_staff else {}
-        out = []
-        for i in range(n):
-            com, div = coms[i], divs[i]
-            public: dict[str, Any] = {
-                "code": codes[i], "name": grid_names[i],
-                "committee": {"code": com, "name": names.committees.get(com)} if com else None,
-                "division": {"code": div, "name": names.divisions.get(div)} if div else None,
-            }
-            for field, values in counts.items():
-                if values[i] is not None:
-                    public[field] = int(values[i])
-            staff = ({r: {"name": contacts[f"{r}_name"][i], "phone": contacts[f"{r}_phone"][i]} for r in roles}
-                     if has_staff else None)
-            out.append((public, staff))
-        return out
+        contacts = {f"{r}_{k}": column(f"{r}_{k}") for r in _ROLES for k in ("name", "phone")} if has_staff else {}
+        return _GridAnswers(column("code"), column("name"), column("committee_code"), column("division_code"),
+                            names.committees, names.divisions, counts, contacts)
 
     return ds.cached("locate.grid_answers", build)
 

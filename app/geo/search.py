@@ -249,7 +249,7 @@ def search(ds: Dataset, q: str, limit: int = 10, datum: str = "wgs84",
 
 def _addresses(ds: Dataset, text: str, limit: int, wait: float) -> list[dict[str, Any]]:
     """Address candidates of the matcher for ``text`` (scored just below an equal name); none while it builds."""
-    matcher = ds.address_matcher_ready(None if len(ds.layer("addresses")) <= ADDRESS_SYNC_MAX else wait)
+    matcher = ds.address_matcher_ready(None if ds.feature_count("addresses") <= ADDRESS_SYNC_MAX else wait)
     if matcher is None:
         return []
     result = matcher.match(text, limit=limit)

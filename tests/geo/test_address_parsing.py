@@ -124,14 +124,14 @@ def test_committee_breaks_a_tie(matcher: AddressMatcher) -> None:
     assert res.status == "ambiguous"
     res = matcher.match("阳光社区和平小区3号楼")  # building 3 is in a grid of 朝晖社区: the text's committee is wrong
     assert res.status == "ok" and res.matched_address == "和平小区3号楼"
-    m = AddressMatcher(_frame([("福民花园", 1, "compound", "G3"), ("福民小区", 1, "compound", "G5")]), PREFIXES,
-                       GRID_COMMITTEE)
+    two = _frame([("福民花园", 1, "compound", "G3"), ("福民小区", 1, "compound", "G5")])
+    m = AddressMatcher(two, PREFIXES, GRID_COMMITTEE)
     assert m.match("福民1号楼").status == "ambiguous"
     res = m.match("阳光社区福民1号楼")
     assert (res.status, res.matched_address) == ("ok", "福民小区1号楼")
     res = m.match("朝晖社区居委会福民1栋")
     assert (res.status, res.matched_address) == ("ok", "福民花园1号楼")
-    assert AddressMatcher(m._source, PREFIXES).match("阳光社区福民1号楼").status == "ambiguous"  # no committee info
+    assert AddressMatcher(two, PREFIXES).match("阳光社区福民1号楼").status == "ambiguous"  # no committee info
 
 
 def test_aliases_are_the_street(tmp_path) -> None:
