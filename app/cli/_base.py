@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +15,31 @@ if TYPE_CHECKING:
     from app.geo.dataset import Dataset
     from app.geo.operations import Actor, Workspace
 
+def _import_commands(name: str | None = None) -> None:
+    """Import the module of command ``name`` (see :data:`app.cli.COMMANDS`), or every command module."""
+    from app.cli import COMMANDS
+
+    modules = [m for m, names in COMMANDS.items() if name in names] if name is not None else list(COMMANDS)
+    for module in modules:
+        importlib.import_module(f"app.cli.{module}")
+
+
 class _Gridmap(click.Group):
-    """The command group; every refusal of the core (a GridmapError) becomes an exit 1 with its message here."""
+    """The command group; every refusal of the core (a GridmapError) becomes an exit 1 with its message here.
+
+    Commands are loaded lazily: `gridmap CMD` imports only the module of CMD, listing them imports all.
+    """
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            _import_commands(cmd_name)
+        if cmd_name not in self.commands:  # a command of a module not in COMMANDS
+            _import_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _import_commands()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

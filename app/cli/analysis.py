@@ -176,7 +176,8 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
         translate = messages.row_translator(lang)
     res = batch.locate_file(ds, inputs[0], outfile, crs=crs, lon_col=lon_col, lat_col=lat_col,
                             address_col=address_col, limits=limits, chunk_rows=rows_of, geoparquet=geoparquet,
-                            translate=translate, progress=None if quiet else progress, columns=columns)
+                            translate=translate, progress=None if quiet else progress, columns=columns,
+                            cache_dir=settings.instance_dir(settings.resolve()) / "cache")
     for line, status, message in res.noted:
         click.echo(f"  row {line}: {status}: {message}", err=True)
     click.echo(f"wrote {outfile}: " + ", ".join(f"{k} {v}" for k, v in res.counts.items())

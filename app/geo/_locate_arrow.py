@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,7 +71,8 @@ class ArrowSource:
 
 
 def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon_col: str | None = None,
-                 lat_col: str | None = None, address_col: str | None = None, basic: bool = False) -> pa.Table:
+                 lat_col: str | None = None, address_col: str | None = None, basic: bool = False,
+                 cache_dir: Path | None = None) -> pa.Table:
     """:func:`app.geo.locate.locate_frame` for an Arrow table: the same rows, statuses and messages, as Arrow.
 
     Parameters
@@ -84,6 +86,9 @@ def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon
     basic : bool, default False
         Only the columns of :data:`BASIC_COLUMNS` (see :func:`attach_basic`), without the nearest
         grid, nearest address and datum checks of coordinate rows.
+    cache_dir : Path, optional
+        Where the version's :class:`app.geo._batch_index.BatchIndex` is saved and loaded (see
+        :func:`app.geo._batch_index.batch_index`); a table of coordinates is located with it.
 
     Returns
     -------
@@ -107,8 +112,15 @@ def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon
         raise LocateError("no lon/lat columns and no address column found; "
                           "name them lon/lat (经度/纬度) or address (地址)")
     source = ArrowSource(table)
-    if basic and cols.lon and cols.lat:
-        fast = _basic_coordinates(ds, table, source, cols.lon, cols.lat, cols.address, spec, _is_geographic(spec))
+    if cols.lon and cols.lat:
+        if basic:
+            fast = _basic_coordinates(ds, table, source, cols.lon, cols.lat, cols.address, spec, _is_geographic(spec),
+                                      cache_dir)
+        else:
+            from app.geo._batch_index import batch_index
+
+            batch_index(ds, cache_dir)  # loaded (or built and saved) once per version, before the rows
+            fast = _full_coordinates(ds, table, source, cols.lon, cols.lat, cols.address, spec, _is_geographic(spec))
         if fast is not None:
             return fast
     rows = _rows.locate_rows(ds, source, table.num_rows, cols.lon, cols.lat, cols.address, spec,
@@ -281,7 +293,7 @@ _BASIC_MESSAGES = ("", "missing or non-numeric coordinates", "coordinates out of
 
 
 def _basic_coordinates(ds: Dataset, table: pa.Table, source: ArrowSource, lon: str, lat: str, address: str | None,
-                       spec: Any, geographic: bool) -> pa.Table | None:
+                       spec: Any, geographic: bool, cache_dir: Path | None = None) -> pa.Table | None:
     """The basic answer of a table whose rows are all located by coordinates, with small codes, no object arrays.
 
     The same grid, status and message as ``locate_rows(..., extras=False)`` then :func:`attach_basic`;
@@ -294,7 +306,12 @@ def _basic_coordinates(ds: Dataset, table: pa.Table, source: ArrowSource, lon: s
     if address and missing.any() and (missing & source.has_text(address)).any():
         return None
     n = len(x)
-    index = _rows.basic_index(ds)
+    saved = None
+    if cache_dir is not None or "batch.index" in ds.cache:
+        from app.geo._batch_index import batch_index
+
+        saved = batch_index(ds, cache_dir)
+    index = saved.grids if saved is not None else _rows.basic_index(ds)
     todo = np.flatnonzero(~missing)
     xs, ys = x[todo], y[todo]
     ok = _rows._in_range(xs, ys) if geographic else np.ones(len(todo), dtype=bool)
@@ -328,17 +345,21 @@ def _basic_coordinates(ds: Dataset, table: pa.Table, source: ArrowSource, lon: s
     message[todo] = says
     words = list(_BASIC_MESSAGES)
     words[3] = f"coordinates outside the valid area of {spec.label}"
-    per_grid = _rows.grid_columns(ds)
     idx = pa.array(grid_idx, mask=grid_idx < 0)
+    if saved is not None:
+        per_grid: dict[str, pa.Array] = saved.columns
+    else:
+        per_grid = {name: _strings(getattr(_rows.grid_columns(ds), name)) for name in ("code", "name", "committee_code",
+                                                                                     "division_code")}
 
-    def pick(values: NDArray[np.object_]) -> pa.Array:
-        return _strings(values).take(idx) if len(values) else pa.nulls(n, pa.string())
+    def pick(name: str) -> pa.Array:
+        return per_grid[name].take(idx) if len(per_grid[name]) else pa.nulls(n, pa.string())
 
     columns: dict[str, Any] = {
-        "grid_code": pick(per_grid.code),
-        "grid_name": pick(per_grid.name),
-        "committee_code": pick(per_grid.committee_code),
-        "division_code": pick(per_grid.division_code),
+        "grid_code": pick("code"),
+        "grid_name": pick("name"),
+        "committee_code": pick("committee_code"),
+        "division_code": pick("division_code"),
         "status": pa.array(["ok", "outside", "invalid"], type=pa.string()).take(pa.array(status)),
         "message": pa.array(words, type=pa.string()).take(pa.array(message)),
     }
@@ -349,3 +370,144 @@ def _basic_coordinates(ds: Dataset, table: pa.Table, source: ArrowSource, lon: s
         else:
             out = out.append_column(name, values)
     return out
+
+
+def _join(*parts: Any) -> pa.Array:
+    """Texts joined element-wise (each part an Arrow string array or a str)."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _full_coordinates(ds: Dataset, table: pa.Table, source: ArrowSource, lon: str, lat: str, address: str | None,
+                      spec: Any, geographic: bool) -> pa.Table | None:
+    """The full answer (every column of :func:`attach`) of a table whose rows are all located by coordinates.
+
+    The values of ``locate_rows`` then :func:`attach`, from the :class:`app.geo._batch_index.BatchIndex`
+    of the version: texts by index into small per-grid arrays, messages put together with Arrow
+    compute, no object array per row. None when some row has no coordinates but an address.
+    """
+    from app.geo import crs as crsmod
+    from app.geo._batch_index import batch_index
+    from app.geo._locate_rows import _READINGS, _in_range
+
+    x, y = source.numbers(lon), source.numbers(lat)
+    missing = ~np.isfinite(x) | ~np.isfinite(y)
+    if address and missing.any() and (missing & source.has_text(address)).any():
+        return None
+    n = len(x)
+    bi = batch_index(ds)
+    index = bi.grids
+    todo = np.flatnonzero(~missing)
+    xs, ys = x[todo], y[todo]
+    ok = _in_range(xs, ys) if geographic else np.ones(len(todo), dtype=bool)
+    wlon, wlat = np.full(len(todo), np.nan), np.full(len(todo), np.nan)
+    if ok.all():
+        wlon, wlat = (np.asarray(v, dtype=float) for v in crsmod.to_wgs84(xs, ys, spec))
+    elif ok.any():
+        wlon[ok], wlat[ok] = crsmod.to_wgs84(xs[ok], ys[ok], spec)
+    good = np.isfinite(wlon) & np.isfinite(wlat)
+    grid = np.full(len(todo), -1, dtype=np.int64)
+    border = np.zeros(len(todo), dtype=bool)
+    if good.any():
+        res = index.locate(wlon[good], wlat[good], nearest=False)
+        grid[good], border[good] = res.index, res.on_border
+    swapped = np.zeros(len(todo), dtype=bool)
+    if geographic:
+        try_swap = np.flatnonzero((grid < 0) & _in_range(ys, xs))
+        if len(try_swap):
+            slon, slat = crsmod.to_wgs84(ys[try_swap], xs[try_swap], spec)
+            sgood = np.flatnonzero(np.isfinite(slon) & np.isfinite(slat))
+            sres = index.locate(slon[sgood], slat[sgood], nearest=False)
+            hit = sres.index >= 0
+            k, h = try_swap[sgood[hit]], sgood[hit]
+            swapped[k], grid[k], good[k], border[k] = True, sres.index[hit], True, sres.on_border[hit]
+            wlon[k], wlat[k] = slon[h], slat[h]
+    outside = np.flatnonzero(good & (grid < 0))
+    near, dist = bi.nearest_grid(wlon[outside], wlat[outside])
+    codes = bi.columns["code"]
+    # messages: a code per row for the fixed texts, then the texts of the rows outside every grid
+    says = np.select([swapped, ~ok, ~good], [5, 2, 3], 0).astype(np.int8)
+    message_code = np.full(n, 1, dtype=np.int8)
+    message_code[todo] = says
+    words = list(_BASIC_MESSAGES)
+    words[3] = f"coordinates outside the valid area of {spec.label}"
+    message = pa.array(words, type=pa.string()).take(pa.array(message_code))
+    if len(outside):
+        far = near >= 0
+        metres = pc.cast(pc.round(pa.array(np.where(far, dist, 0.0)), 0, round_mode="half_to_even"), pa.int64())
+        said = pc.if_else(pa.array(far), _join("outside every grid, nearest grid ", codes.take(pa.array(np.where(
+            far, near, 0))), " at ", pc.cast(metres, pa.string()), " m"), pa.scalar("outside every grid"))
+        if geographic:
+            said = _datum_warnings(bi, spec, xs[outside], ys[outside], said, _READINGS, codes)
+        mask = np.zeros(n, dtype=bool)
+        mask[todo[outside]] = True
+        message = pc.replace_with_mask(message, pa.array(mask), said)
+    # per row, for the Arrow columns
+    grid_idx = np.full(n, -1, dtype=np.int64)
+    grid_idx[todo] = grid
+    status = np.full(n, 2, dtype=np.int8)  # 0 ok, 1 outside, 2 invalid
+    status[todo] = np.where(good, np.where(grid >= 0, 0, 1), 2)
+    on_border = np.zeros(n, dtype=bool)
+    on_border[todo] = border
+    nearest = np.full(n, -1, dtype=np.int64)
+    nearest[todo[outside]] = near
+    distance = np.full(n, np.nan)
+    distance[todo[outside]] = dist
+    lon_w, lat_w = np.full(n, np.nan), np.full(n, np.nan)
+    lon_w[todo], lat_w[todo] = wlon, wlat
+    found, metres_a = bi.nearest_address(lon_w, lat_w)
+    idx = pa.array(grid_idx, mask=grid_idx < 0)
+    near_idx = pa.array(nearest, mask=nearest < 0)
+    columns: dict[str, Any] = {
+        "grid_code": codes.take(idx),
+        "grid_name": bi.columns["name"].take(idx),
+        "committee_code": bi.columns["committee_code"].take(idx),
+        "committee_name": bi.columns["committee_name"].take(idx),
+        "division_code": bi.columns["division_code"].take(idx),
+        "division_name": bi.columns["division_name"].take(idx),
+        "status": pa.array(["ok", "outside", "invalid"], type=pa.string()).take(pa.array(status)),
+        "score": pa.nulls(n, pa.float64()),
+        "match_kind": pa.nulls(n, pa.string()),
+        "matched_address": pa.nulls(n, pa.string()),
+        "on_border": pa.array(on_border, type=pa.bool_()),
+        "nearest_grid_code": codes.take(near_idx),
+        "distance_m": _floats(np.round(distance, 1)),
+        "nearest_address": bi.address_text.take(pa.array(found, mask=found < 0)),
+        "nearest_address_m": _floats(np.round(metres_a, 1)),
+        "message": message,
+        "lon_wgs84": _floats(np.round(lon_w, 7)),
+        "lat_wgs84": _floats(np.round(lat_w, 7)),
+    }
+    out = table
+    for name, values in columns.items():
+        if name in out.column_names:
+            out = out.set_column(out.column_names.index(name), name, values)
+        else:
+            out = out.append_column(name, values)
+    return out
+
+
+def _datum_warnings(bi: Any, spec: Any, x: NDArray[np.float64], y: NDArray[np.float64], said: pa.Array,
+                    readings: Any, codes: pa.Array) -> pa.Array:
+    """``said`` (the messages of rows outside every grid) with the warning of the first other datum whose
+    reading falls in a grid, as :func:`app.geo._locate_rows._warn_other_datums` words it."""
+    others: list[tuple[str, Any]] = [(label, conv) for kind, label, conv in readings if kind != spec.kind]
+    if spec.kind != "epsg":
+        others.insert(0, ("WGS84", lambda a, b: (np.asarray(a, float), np.asarray(b, float))))
+    warned = np.zeros(len(x), dtype=bool)
+    grid = np.full(len(x), -1, dtype=np.int64)
+    label_of = np.full(len(x), -1, dtype=np.int64)
+    for i, (_, convert) in enumerate(others):
+        todo = np.flatnonzero(~warned)
+        if not len(todo):
+            break
+        alon, alat = (np.asarray(v, dtype=float) for v in convert(x[todo], y[todo]))
+        fine = np.flatnonzero(np.isfinite(alon) & np.isfinite(alat))
+        res = bi.grids.locate(alon[fine], alat[fine], nearest=False)
+        hit = todo[fine[res.index >= 0]]
+        grid[hit], label_of[hit], warned[hit] = res.index[res.index >= 0], i, True
+    if not warned.any():
+        return said
+    labels = pa.array([label for label, _ in others], type=pa.string())
+    warning = _join("; read as ", labels.take(pa.array(label_of, mask=~warned)), " it falls in grid ",
+                    codes.take(pa.array(grid, mask=~warned)), ", check the coordinate system")
+    return pc.if_else(pa.array(warned), pc.binary_join_element_wise(said, warning, ""), said)

@@ -82,7 +82,7 @@ class ChunkWriter:
             table = pa.Table.from_arrays(arrays, schema=self._csv_schema)
         return table
 
-    def encode(self, table: pa.Table) -> bytes | None:
+    def encode(self, table: pa.Table) -> pa.Buffer | None:
         """CSV: the rows of ``table`` as the CSV lines :meth:`write_table` would write, for :meth:`write_encoded`.
 
         Safe to call from other threads (it does not touch the file), so chunks can be formatted in
@@ -95,9 +95,9 @@ class ChunkWriter:
         sink = pa.BufferOutputStream()
         pacsv.write_csv(self._conform(table), sink,
                         write_options=pacsv.WriteOptions(include_header=False, eol="\r\n"))
-        return sink.getvalue().to_pybytes()
+        return sink.getvalue()
 
-    def write_encoded(self, data: bytes) -> None:
+    def write_encoded(self, data: bytes | pa.Buffer) -> None:
         """Append CSV lines made by :meth:`encode` (after at least one :meth:`write_table`, which wrote the header)."""
         self._fh.write(data)
         self._check_size()

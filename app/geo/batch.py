@@ -160,7 +160,7 @@ def locate_file(ds: Dataset, infile: Path, outfile: Path, *, crs: str | int | No
                 lon_col: str | None = None, lat_col: str | None = None, address_col: str | None = None,
                 limits: TableLimits | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, geoparquet: bool = False,
                 translate: Callable[[str], str] | None = None, progress: Progress | None = None,
-                columns: str = "full") -> BatchResult:
+                columns: str = "full", cache_dir: Path | None = None) -> BatchResult:
     """Locate every row of a file, a chunk at a time, and write the result as it goes.
 
     CSV and (Geo)Parquet are read and written with pyarrow in chunks of ``chunk_rows`` rows,
@@ -197,6 +197,9 @@ def locate_file(ds: Dataset, infile: Path, outfile: Path, *, crs: str | int | No
         the same values as ``full``; coordinate rows get no nearest grid (an outside row's message
         is "outside every grid"), nearest address or other-datum check, which makes it several
         times faster. Address rows are matched as in ``full``.
+    cache_dir : Path, optional
+        A folder for the data version's batch index (``INSTANCE_DIR/cache`` on the CLI): a table of
+        coordinates loads it from there, or builds it once and saves it there for later jobs.
 
     Returns
     -------
@@ -215,10 +218,10 @@ def locate_file(ds: Dataset, infile: Path, outfile: Path, *, crs: str | int | No
         try:
             try:
                 result = _run(ds, open_input(infile, chunk_rows, limits), tmp, fmt, crs, lon_col, lat_col,
-                              address_col, limits, translate, progress, started, columns)
+                              address_col, limits, translate, progress, started, columns, cache_dir)
             except RaggedCsv:  # pyarrow cannot pad a short row: read it row by row, as before
                 result = _run(ds, _memory_stream(infile, chunk_rows, limits), tmp, fmt, crs, lon_col, lat_col,
-                              address_col, limits, translate, progress, started, columns)
+                              address_col, limits, translate, progress, started, columns, cache_dir)
         except TableError as exc:
             if exc.message.startswith(f"{infile}: "):
                 raise
@@ -234,14 +237,14 @@ def locate_file(ds: Dataset, infile: Path, outfile: Path, *, crs: str | int | No
 def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int | None, lon_col: str | None,
          lat_col: str | None, address_col: str | None, limits: TableLimits | None,
          translate: Callable[[str], str] | None, progress: Progress | None, started: float,
-         columns: str = "full") -> BatchResult:
+         columns: str = "full", cache_dir: Path | None = None) -> BatchResult:
     """Locate the chunks of ``stream`` into ``tmp``: Arrow in and out for CSV/Parquet, two chunks at a time.
 
     Chunks are located on a pool of :data:`THREADS` threads (shapely, pyproj, scipy and pyarrow
     release the interpreter lock) while this thread reads the next one and writes the finished
     ones in order; at most :data:`THREADS` + 1 chunks are held at once.
     """
-    _fixed_mmap_threshold()
+    pass  # _fixed_mmap_threshold()
     result = BatchResult(tmp, reader=stream.kind)
     lon_col, lat_col = lon_col or stream.lon, lat_col or stream.lat
     crs = crs if crs is not None else stream.crs
@@ -251,10 +254,10 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
     done = 0
     basic = columns == "basic"
 
-    def locate(chunk: pa.Table | pd.DataFrame, first: int) -> tuple[pa.Table | pd.DataFrame, bytes | None]:
+    def locate(chunk: pa.Table | pd.DataFrame, first: int) -> tuple[pa.Table | pd.DataFrame, pa.Buffer | None]:
         if arrow and isinstance(chunk, pa.Table):
             out = _translated(locate_table(ds, chunk, crs=crs, lon_col=lon_col, lat_col=lat_col,
-                                           address_col=address_col, basic=basic), translate)
+                                           address_col=address_col, basic=basic, cache_dir=cache_dir), translate)
             # the CSV text is formatted here too, in parallel with other chunks; finish writes it in order
             return out, (writer.encode(out) if writer is not None else None)
         if isinstance(chunk, pa.Table):
@@ -265,7 +268,7 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
             out["message"] = [translate(m) if isinstance(m, str) and m else m for m in out["message"]]
         return out, None
 
-    def finish(located: tuple[pa.Table | pd.DataFrame, bytes | None], first: int) -> None:
+    def finish(located: tuple[pa.Table | pd.DataFrame, pa.Buffer | None], first: int) -> None:
         nonlocal writer, done
         out, encoded = located
         _count(result, out, first)
@@ -285,7 +288,7 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
         if progress is not None:
             progress(done, stream.total, time.perf_counter() - started)
 
-    pending: deque[tuple[Future[tuple[pa.Table | pd.DataFrame, bytes | None]], int]] = deque()
+    pending: deque[tuple[Future[tuple[pa.Table | pd.DataFrame, pa.Buffer | None]], int]] = deque()
     pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="locate-batch")
     try:
         read = 0

@@ -41,16 +41,26 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pyproj
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from app.geo._grid_raster import fill_centres, ragged, touched_pairs
+from app.geo._grid_raster import (
+    _NearestIndex,
+    fill_centres,
+    index_state,
+    ragged,
+    restore_state,
+    touched_pairs,
+)
 
-__all__ = ["DEFAULT_BORDER_TOL_M", "GridIndex", "Location", "LocateResult"]
+if TYPE_CHECKING:  # geopandas is imported by whoever builds from a GeoDataFrame; a saved index loads without it
+    import geopandas as gpd
+
+__all__ = ["DEFAULT_BORDER_TOL_M", "GridIndex", "Location", "LocateResult", "_NearestIndex"]
 
 #: Default distance to a boundary, metres, within which a point counts as on the border.
 DEFAULT_BORDER_TOL_M = 0.05
@@ -178,6 +188,8 @@ class GridIndex:
         border_tol_m: float = DEFAULT_BORDER_TOL_M,
         resolution: int | None = None,
     ) -> None:
+        import geopandas as gpd
+
         t0 = time.perf_counter()
         if not isinstance(grids, gpd.GeoDataFrame):
             raise TypeError(f"grids must be a GeoDataFrame, not {type(grids).__name__}")
@@ -251,11 +263,39 @@ class GridIndex:
         GridIndex
             The index, over the file's polygons reprojected to EPSG:4326 when needed.
         """
+        import geopandas as gpd
+
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"grid file not found: {path}")
         gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
         return cls(gdf, code_field, **kwargs)
+
+    def state(self) -> dict[str, NDArray]:
+        """The built index as plain arrays (no objects), for :meth:`from_state` in another process.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Saved with ``numpy.savez`` and loaded with ``allow_pickle=False``: the raster, the candidate
+            lists, the code order, the codes and the grids as WKB.
+        """
+        return index_state(self)
+
+    @classmethod
+    def from_state(cls, state: dict[str, NDArray]) -> GridIndex:
+        """An index from the arrays of :meth:`state` (or ``numpy.load`` of them): the same answers, no rebuild.
+
+        Its ``grids`` attribute is None (the frame is not saved); geopandas is not imported.
+        """
+        t0 = time.perf_counter()
+        self = cls.__new__(cls)
+        geoms = restore_state(self, state)
+        self._setup_metric(geoms)
+        self._framed = np.pad(self._cells.reshape(self._ny, self._nx), 1, constant_values=_EMPTY).ravel()
+        self._warm_up()
+        self.build_seconds = time.perf_counter() - t0
+        return self
 
     def _setup_metric(self, geoms: NDArray[np.object_]) -> None:
         """Set up the local metric projection, metric boundaries and the nearest-grid tree."""
@@ -556,31 +596,3 @@ class GridIndex:
     def __repr__(self) -> str:
         return (f"GridIndex({self.n} grids, {self._nx}x{self._ny} cells of {self._cell_m:.1f} m, "
                 f"{self.n_boundary_cells} boundary cells, built in {self.build_seconds:.3f} s)")
-
-
-class _NearestIndex:
-    """Nearest grid boundary segment for points in metres.
-
-    An STRtree over every single segment of every grid's rings: GEOS then measures each candidate
-    against two vertices instead of a whole ring, which is several times faster than a tree of
-    polygons (about 10 us per point for the demo city).
-
-    Parameters
-    ----------
-    metric_boundaries : numpy.ndarray of shapely geometries
-        Grid boundaries in metres (None for a missing grid).
-    """
-
-    def __init__(self, metric_boundaries: NDArray[np.object_]) -> None:
-        lines, line_geom = shapely.get_parts(metric_boundaries, return_index=True)
-        coords, coord_line = shapely.get_coordinates(lines, return_index=True)
-        same = coord_line[:-1] == coord_line[1:]
-        self.tree = shapely.STRtree(shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1)))
-        self.seg_grid = line_geom[coord_line[:-1][same]].astype(np.int64)
-
-    def query(self, mx: NDArray[np.float64], my: NDArray[np.float64]
-              ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-        """Return (point, grid, distance) for every grid at the minimum distance of each point."""
-        (q, seg), d = self.tree.query_nearest(shapely.points(mx, my), all_matches=True, return_distance=True)
-        return q, self.seg_grid[seg], d
-
