@@ -157,6 +157,13 @@ def _check_origin() -> None:
                    key="origin", origin=shown)
 
 
+def _check_forms() -> None:
+    """The origin check, then the CSRF token, for requests that change something; reads return at once."""
+    if request.method in _UNSAFE:
+        _check_origin()
+        _check_csrf()
+
+
 # --------------------------------------------------------------------------- headers
 
 
@@ -237,6 +244,8 @@ _FIXED_HEADERS = (
     ("Cross-Origin-Opener-Policy", "same-origin"),
 )
 
+_FIXED = tuple((key.lower(), key, value) for key, value in _FIXED_HEADERS)
+
 
 @lru_cache(maxsize=16)
 def _plain_csp(basemap: str) -> str:
@@ -255,8 +264,8 @@ def _headers(response: Response) -> Response:
     if "content-security-policy" not in present:
         csp = content_security_policy(cfg, hashes, nonce) if hashes or nonce else _plain_csp(cfg["BASEMAP"])
         h.add("Content-Security-Policy", csp)
-    for key, value in _FIXED_HEADERS:
-        if key.lower() not in present:
+    for lower, key, value in _FIXED:
+        if lower not in present:
             h.add(key, value)
     if request.is_secure and "strict-transport-security" not in present:
         h.add("Strict-Transport-Security", "max-age=31536000")
@@ -283,6 +292,14 @@ class _SessionInterface(SecureCookieSessionInterface):
             if found is not None:
                 self._serializers = {key: found}  # one key set at a time: a rotated key replaces it
         return found
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        """Flask's, minus the cookie settings it reads for an empty session that was never changed (most API calls)."""
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
 
 
 # --------------------------------------------------------------------------- rate limits
@@ -333,8 +350,7 @@ def init_app(app: Flask) -> None:
     cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=cfg["SESSION_HOURS"])
     cfg.setdefault("PROPAGATE_EXCEPTIONS", None)
     app.extensions["gridmap.trusted_origins"] = trusted_origins(cfg["TRUSTED_ORIGINS"])
-    app.before_request(_check_origin)
-    app.before_request(_check_csrf)
+    app.before_request(_check_forms)
     app.after_request(_headers)
     if type(app.session_interface) is SecureCookieSessionInterface:  # keep any other interface set before
         app.session_interface = _SessionInterface()
