@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from app.geo.city import City
@@ -318,7 +319,9 @@ class _PointLayer:
         self._columns = list(gdf.columns)
         self._crs = gdf.crs
         self._attrs = dict(gdf.attrs)
-        self._rest = pd.DataFrame(gdf.drop(columns=self._geometry))
+        rest = pd.DataFrame(gdf.drop(columns=self._geometry))
+        self._packed = _pack(rest)
+        self._rest: pd.DataFrame | None = None if self._packed is not None else rest
 
     @classmethod
     def of(cls, gdf: gpd.GeoDataFrame) -> _PointLayer | None:
@@ -335,12 +338,42 @@ class _PointLayer:
 
     def frame(self) -> gpd.GeoDataFrame:
         """The layer as a GeoDataFrame equal to the one read: same columns, order, dtypes, index and CRS."""
-        points = gpd.GeoSeries(shapely.points(self._x, self._y), index=self._rest.index, crs=self._crs,
+        rest = self._rest if self._packed is None else _unpack(self._packed)
+        points = gpd.GeoSeries(shapely.points(self._x, self._y), index=rest.index, crs=self._crs,
                                name=self._geometry)
-        out = gpd.GeoDataFrame(pd.concat([self._rest, points], axis=1)[self._columns], geometry=self._geometry,
+        out = gpd.GeoDataFrame(pd.concat([rest, points], axis=1)[self._columns], geometry=self._geometry,
                                crs=self._crs)
         out.attrs.update(self._attrs)
         return out
+
+
+def _pack(frame: pd.DataFrame) -> pa.Buffer | None:
+    """``frame`` as a compressed Arrow stream (a large address layer's columns: ~60 -> ~5 MB), or None.
+
+    None when no compression codec is available, Arrow cannot hold a column, or the frame read
+    back would differ in any value, dtype, index or column name (then the frame is kept as it is).
+    """
+    codec = next((c for c in ("zstd", "lz4") if pa.Codec.is_available(c)), None)
+    if codec is None or not len(frame):
+        return None
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=True)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression=codec)) as out:
+            out.write_table(table, max_chunksize=1 << 16)
+        packed = sink.getvalue()
+        back = _unpack(packed)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    same = (back.equals(frame) and list(back.dtypes) == list(frame.dtypes) and list(back.columns) == list(frame.columns)
+            and type(back.index) is type(frame.index) and back.index.equals(frame.index)
+            and back.index.dtype == frame.index.dtype and back.index.names == frame.index.names)
+    return packed if same else None
+
+
+def _unpack(packed: pa.Buffer) -> pd.DataFrame:
+    """The frame :func:`_pack` packed."""
+    return pa.ipc.open_stream(packed).read_all().to_pandas()
 
 
 def _covers(crs: str, bounds: tuple[float, ...]) -> bool:

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from pypinyin import Style, lazy_pinyin
 
 from app.errors import GridmapError
 from app.geo._map_topology import check_datum, shift_xy
@@ -78,6 +77,9 @@ def initials(names: list[str]) -> list[str]:
     list of str
         Lower-case initials, one string per name.
     """
+    # pypinyin's dictionaries (~55 MB) load on the first search, not at start
+    from pypinyin import Style, lazy_pinyin
+
     if len(names) <= _PHRASE_PINYIN_MAX:
         return [normalise("".join(lazy_pinyin(n, style=Style.FIRST_LETTER))) for n in names]
     chars = {c for n in names for c in n}
