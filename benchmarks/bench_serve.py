@@ -1,4 +1,15 @@
-"""Single point lookups through the real server under wrk: one waitress process against gunicorn workers, and memory."""
+"""Single point lookups through the real `gridmap serve` under wrk: this tree against an earlier commit, and memory.
+
+Run: flock /tmp/gridmap-bench.lock .venv/bin/python benchmarks/bench_serve.py [--base fc6c119]
+     [--sides base/waitress/2x8,this] [--levels 1,4,16,64,256] [--seconds 8] [--points 12000]
+
+Each side is ``TREE[/CLASS[/WORKERSxTHREADS]]``: TREE is ``this`` (the working tree) or ``base`` (``--base``
+exported with ``git archive``); without CLASS the side runs on the settings' defaults (WORKERS=0: one per core).
+Rate limits stay on (the real configuration). wrk walks ``--points`` distinct points inside the grids (random,
+fixed seed) plus ``--outside`` points outside every grid, so no answer is a warm repeat. Per level it prints
+req/s, p50/p99 latency, errors (socket errors + non-2xx), and the server's CPU per request (all its processes,
+from /proc); afterwards each side's memory (PSS, total and per process).
+"""
 
 from __future__ import annotations
 
@@ -12,90 +23,59 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import free_port  # noqa: E402
+from tests import helpers  # noqa: E402
 
-GRIDMAP = str(Path(sys.executable).with_name("gridmap"))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def _points(data_dir: Path, n: int) -> list[tuple[float, float]]:
-    """``n`` points inside the city's grids (one inside each of the first ``n`` grids, repeated)."""
+def points(data_dir: Path, inside: int, outside: int, seed: int = 12) -> list[tuple[float, float]]:
+    """``inside`` random points inside the city's grids (spread over every grid) and ``outside`` outside them."""
     import geopandas as gpd
+    import numpy as np
+    import shapely
 
     grids = gpd.read_file(data_dir / "grids.geojson").to_crs("EPSG:4326")
-    pts = [g.representative_point() for g in grids.geometry.iloc[:n]]
-    return [(round(p.x, 6), round(p.y, 6)) for p in pts]
+    rng = np.random.default_rng(seed)
+    union = shapely.union_all(grids.geometry.values)
+    minx, miny, maxx, maxy = union.bounds
+    found: list[tuple[float, float]] = []
+    per_grid = max(1, -(-inside // len(grids)))
+    for geom in grids.geometry:
+        gx0, gy0, gx1, gy1 = geom.bounds
+        got = 0
+        while got < per_grid:
+            xs, ys = rng.uniform(gx0, gx1, 64), rng.uniform(gy0, gy1, 64)
+            ok = shapely.contains_xy(geom, xs, ys)
+            for x, y in zip(xs[ok][:per_grid - got], ys[ok][:per_grid - got], strict=True):
+                found.append((round(float(x), 6), round(float(y), 6)))
+            got += int(min(ok.sum(), per_grid - got))
+    order = rng.permutation(len(found))[:inside]
+    chosen = [found[i] for i in order]
+    pad_x, pad_y = (maxx - minx) * 0.3, (maxy - miny) * 0.3
+    out: list[tuple[float, float]] = []
+    while len(out) < outside:
+        xs, ys = rng.uniform(minx - pad_x, maxx + pad_x, 256), rng.uniform(miny - pad_y, maxy + pad_y, 256)
+        ok = ~shapely.contains_xy(union, xs, ys)
+        out += [(round(float(x), 6), round(float(y), 6)) for x, y in zip(xs[ok], ys[ok], strict=True)][:outside - len(out)]
+    every = chosen + out
+    return [every[i] for i in rng.permutation(len(every))]
 
 
-def _lua(points: list[tuple[float, float]], folder: Path) -> Path:
-    """A wrk script that walks through the points, one request each."""
-    paths = ",\n".join(f'  "/api/v1/locate/point?lon={x}&lat={y}"' for x, y in points)
+def lua(pts: list[tuple[float, float]], folder: Path) -> Path:
+    """A wrk script that walks the points, one request each; each wrk thread starts at its own offset."""
+    paths = ",\n".join(f'  "/api/v1/locate/point?lon={x}&lat={y}"' for x, y in pts)
     script = folder / "points.lua"
-    script.write_text(f"paths = {{\n{paths}\n}}\ni = 0\nrequest = function()\n  i = i % #paths + 1\n"
-                      "  return wrk.format(\"GET\", paths[i])\nend\n")
+    script.write_text(
+        f"paths = {{\n{paths}\n}}\n"
+        "local n = 0\nfunction setup(thread) thread:set('offset', n * 7919) n = n + 1 end\n"
+        "function init(args) i = tonumber(offset) or 0 end\n"
+        "request = function()\n  i = i % #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n")
     return script
-
-
-class Side:
-    """One `gridmap serve` configuration, started fresh on a free port with its own instance folder."""
-
-    def __init__(self, name: str, data_dir: Path, **env: str) -> None:
-        self.name, self.data_dir, self.env = name, data_dir, env
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
-
-    def start(self) -> None:
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")},
-               "GRIDMAP_INSTANCE_DIR": str(self.tmp / "inst"), "GRIDMAP_BASEMAP": "none",
-               "GRIDMAP_RATELIMIT_ENABLED": "0", **{f"GRIDMAP_{k}": v for k, v in self.env.items()}}
-        self.proc = subprocess.Popen([GRIDMAP, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2):
-                    return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.3)
-        raise RuntimeError(f"{self.name}: the server did not start (GRIDMAP_{self.env})")
-
-    def pss_mib(self) -> tuple[float, list[float]]:
-        """Total PSS of the server's processes and the PSS of each worker (the lone process for waitress), MiB."""
-        def pss(pid: int) -> float:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) / 1024
-            return 0.0
-
-        assert self.proc is not None
-        children = [int(p.parent.name) for p in Path("/proc").glob("[0-9]*/stat")
-                    if _ppid(p) == self.proc.pid]
-        mine = pss(self.proc.pid)
-        each = [pss(c) for c in children] or [mine]
-        return mine + sum(pss(c) for c in children), each
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def _ppid(stat: Path) -> int:
-    try:
-        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return -1
 
 
 def _ms(text: str) -> float:
@@ -105,69 +85,144 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
 
 
-def wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
-    """Run wrk (one thread) and return requests/s, p50/p99 in ms and the error count."""
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
+def wrk(url: str, script: Path, connections: int, seconds: int, threads: int = 1) -> dict[str, float]:
+    """Run wrk and return requests, requests/s, p50/p99 in ms and the error count."""
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
                           "-s", str(script), url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
     errors = 0
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(g) for g in m.groups())
     if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         errors += int(m.group(1))
-    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors}
+    return {"requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50": _ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
+            "p99": _ms(re.search(r"\s99%\s+(\S+)", out).group(1)), "errors": errors}
+
+
+def _ppid(stat: Path) -> int:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _family(pid: int) -> list[int]:
+    """``pid`` and its children (gunicorn's workers)."""
+    return [pid] + [int(p.parent.name) for p in Path("/proc").glob("[0-9]*/stat") if _ppid(p) == pid]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children so far."""
+    total = 0.0
+    for p in _family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
+def pss_mib(pid: int) -> tuple[float, list[float]]:
+    """Total PSS of the server's processes and the PSS of each (master first), MiB."""
+    each = []
+    for p in _family(pid):
+        for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                each.append(int(line.split()[1]) / 1024)
+    return sum(each), each
+
+
+class Side:
+    """One `gridmap serve` configuration of one tree."""
+
+    def __init__(self, spec: str, base_tree: Path | None, root: Path, data_dir: Path) -> None:
+        tree, *rest = spec.split("/")
+        self.name = spec
+        env: dict[str, str] = {}
+        if rest:
+            env["WORKER_CLASS"] = rest[0]
+        if len(rest) > 1:
+            workers, threads = rest[1].split("x")
+            env.update(WORKERS=workers, THREADS=threads)
+        self.server = helpers.Server(root / f"inst-{len(os.listdir(root))}", data_dir, COOKIE_SECURE="0", **env)
+        if tree == "base":
+            assert base_tree is not None
+            self.server.args = [sys.executable, "-c",
+                                "import sys; from app.cli import main; sys.argv[0]='gridmap'; main()",
+                                *self.server.args[1:]]
+            self.server.env["PYTHONPATH"] = str(base_tree)
+            self.server.cwd = base_tree
+        elif tree != "this":
+            raise SystemExit(f"unknown tree {tree!r} in {spec!r} (this or base)")
+
+    def run(self, script: Path, probe: str, levels: list[int], seconds: int) -> dict[str, Any]:
+        """Start, warm each worker, measure every level, read memory, stop."""
+        srv = self.server.start(timeout=300)
+        try:
+            url = srv.base + "/api/v1/locate/point"
+            for _ in range(8):
+                with urllib.request.urlopen(url + probe, timeout=300):
+                    pass
+            wrk(url, script, 8, 2)  # warm-up: every worker has answered
+            out: dict[str, Any] = {}
+            for n in levels:
+                cpu0 = cpu_seconds(srv.proc.pid)
+                r = wrk(url, script, n, seconds)
+                r["cpu_ms"] = (cpu_seconds(srv.proc.pid) - cpu0) / max(1, r["requests"]) * 1000
+                out[n] = r
+            out["memory"] = pss_mib(srv.proc.pid)
+        finally:
+            srv.stop()
+        return out
 
 
 def main() -> None:
     """Measure every side at every connection level and print one table."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=ROOT / "geodata")
+    ap.add_argument("--base", default="fc6c119", help="the earlier commit the 'base' sides run")
+    ap.add_argument("--sides", default="base/waitress/2x8,this",
+                    help="comma-separated TREE[/CLASS[/WORKERSxTHREADS]]; TREE is this or base")
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--levels", default="1,4,16,64,256")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--classes", default="waitress",
-                    help="gunicorn worker classes to measure besides the single waitress process (waitress,gthread,sync)")
-    ap.add_argument("--points", type=int, default=200)
+    ap.add_argument("--points", type=int, default=12000, help="distinct points inside the grids")
+    ap.add_argument("--outside", type=int, default=600, help="distinct points outside every grid")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     levels = [int(n) for n in args.levels.split(",")]
-    folder = Path(tempfile.mkdtemp(prefix="bench-serve-lua-"))
-    script = _lua(_points(args.data_dir, args.points), folder)
-    sides = [Side("waitress, 1 process", args.data_dir, WORKERS="1")]
-    sides += [Side(f"gunicorn {args.workers}x {c}", args.data_dir, WORKERS=str(args.workers), WORKER_CLASS=c)
-              for c in args.classes.split(",") if c]
-    results: dict[str, dict[int, dict[str, float]]] = {}
-    memory: dict[str, tuple[float, list[float]]] = {}
-    for side in sides:
-        try:
-            side.start()
-            url = side.base + "/api/v1/locate/point"
-            x, y = _points(args.data_dir, 1)[0]
-            for _ in range(2 * args.workers):  # each process has built what a lookup needs
-                with urllib.request.urlopen(f"{url}?lon={x}&lat={y}", timeout=300):
-                    pass
-            wrk(url, script, 4, 2)  # warm-up
-            results[side.name] = {n: wrk(url, script, n, args.seconds) for n in levels}
-            memory[side.name] = side.pss_mib()
-        finally:
-            side.stop()
-    print(f"\nGET /api/v1/locate/point, {args.points} points of {args.data_dir.name}, wrk -t1 --latency, "
-          f"{args.seconds} s per level, {os.cpu_count()} cores shared by server and wrk; "
-          "req/s, p50 / p99 ms, errors (socket errors + non-2xx)")
-    head = f"{'connections':>11} | " + " | ".join(f"{name:^34}" for name in results)
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        root = Path(tmp)
+        pts = points(args.data_dir, args.points, args.outside)
+        script = lua(pts, root)
+        probe = f"?lon={pts[0][0]}&lat={pts[0][1]}"
+        specs = [s for s in args.sides.split(",") if s]
+        base_tree = helpers.export_commit(args.base, root) if any(s.startswith("base") for s in specs) else None
+        (root / "inst").mkdir()
+        results = {}
+        for spec in specs:
+            t0 = time.monotonic()
+            results[spec] = Side(spec, base_tree, root / "inst", args.data_dir).run(script, probe, levels, args.seconds)
+            print(f"{spec}: measured in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    load = os.getloadavg()
+    print(f"\nGET /api/v1/locate/point on {args.data_dir.name}: {len(pts)} distinct points ({args.points} inside grids, "
+          f"{args.outside} outside), wrk -t1 --latency, {args.seconds} s per level, rate limits on, base = {args.base}; "
+          f"{os.cpu_count()} cores shared by server and wrk; load average after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print("req/s, p50 / p99 ms, errors (socket errors + non-2xx), server CPU ms per request (all processes)")
+    width = 46
+    head = f"{'connections':>11} | " + " | ".join(f"{name:^{width}}" for name in results)
     print(head)
     print("-" * len(head))
     for n in levels:
-        cells = [f"{r[n]['rps']:8.0f} req/s {r[n]['p50']:6.1f} / {r[n]['p99']:6.1f} ms {int(r[n]['errors']):4d} err"
-                 for r in results.values()]
-        print(f"{n:>11} | " + " | ".join(cells))
-    print("\nmemory after the run (PSS, MiB): " + "; ".join(
-        f"{name}: total {total:.0f}, per worker {', '.join(f'{w:.0f}' for w in each)}"
-        for name, (total, each) in memory.items()))
-    shutil.rmtree(folder, ignore_errors=True)
+        cells = [f"{r[n]['rps']:6.0f} req/s {r[n]['p50']:5.1f} / {r[n]['p99']:6.1f} ms {int(r[n]['errors']):3d} err "
+                 f"{r[n]['cpu_ms']:4.2f} cpu" for r in results.values()]
+        print(f"{n:>11} | " + " | ".join(f"{c:^{width}}" for c in cells))
+    print("\nmemory after the run (PSS, MiB; master first, then each worker):")
+    for name, r in results.items():
+        total, each = r["memory"]
+        print(f"  {name}: total {total:.0f}; " + ", ".join(f"{w:.0f}" for w in each))
 
 
 if __name__ == "__main__":
