@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,7 +25,18 @@ class RateLimits:
     """
 
     def __init__(self) -> None:
-        self.strategy = FixedWindowRateLimiter(MemoryStorage())
+        self._strategy: FixedWindowRateLimiter | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def strategy(self) -> FixedWindowRateLimiter:
+        """The counters, made on the first limited request: in the worker process, not in the master before the fork
+        (the memory storage starts a timer thread)."""
+        if self._strategy is None:
+            with self._lock:
+                if self._strategy is None:
+                    self._strategy = FixedWindowRateLimiter(MemoryStorage())
+        return self._strategy
 
     def wrap(self, view: Callable[..., Any], limit: str, scope: str,
              methods: Iterable[str] | None = None) -> Callable[..., Any]:
