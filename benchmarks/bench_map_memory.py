@@ -8,12 +8,19 @@ so the serving process is the one measured) is started on the city and the serve
 (the page, its payload and the tiles of the first view, in a fresh context at 1366x850), after one Chinese
 search (an address of the city) and after one point lookup. It also prints how long start-up and the first
 search took. The earlier commit runs from a ``git archive`` export of ``--base``.
+
+With ``--lookups N`` each side also times single lookups in a child process of its tree on the same city
+(no server): CPU microseconds per ``locate_point`` (grid, answer and nearest address) and per
+``nearest_address`` over N points (grid centres and random points around the city), best of three rounds,
+and the process's RSS growth for the address structures those two build.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +56,52 @@ def _probe(city: Path) -> tuple[str, float, float]:
     return str(addr["address"].iloc[137]), p.x, p.y
 
 
+#: Run in a child process of one side's tree: argv = city, points; prints one JSON line.
+_LOOKUPS = """
+import json, sys, time
+import numpy as np
+from app.geo._geojson_folder import FolderStore
+from app.geo.dataset import Dataset, release_memory
+
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+
+ds = Dataset(FolderStore(sys.argv[1]))
+ds.layer("grids"); ds.layer("addresses"); ds.grid_index
+from app.geo._locate_reverse import nearest_address
+from app.geo.locate import locate_point
+release_memory()
+before = rss()
+g = ds.grids
+rng = np.random.default_rng(7)
+n = int(sys.argv[2])
+x0, y0, x1, y1 = g.total_bounds
+c = g.geometry.iloc[: n // 2].representative_point()
+pts = list(zip(c.x, c.y)) + list(zip(rng.uniform(x0, x1, n - len(c)), rng.uniform(y0, y1, n - len(c))))
+locate_point(ds, *pts[0]); nearest_address(ds, *pts[0])
+release_memory()
+grown = rss() - before
+out = {"rss_lookup_structures": grown}
+for name, f in (("locate_point", locate_point), ("nearest_address", nearest_address)):
+    best = float("inf")
+    for _ in range(3):
+        t = time.process_time()
+        for x, y in pts:
+            f(ds, x, y)
+        best = min(best, time.process_time() - t)
+    out[name + "_us"] = best / len(pts) * 1e6
+print(json.dumps(out))
+"""
+
+
+def _lookups(tree: Path, city: Path, n: int) -> dict[str, float]:
+    """Time single lookups in a child process of ``tree`` (see :data:`_LOOKUPS`)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", _LOOKUPS, str(city), str(n)], cwd=tree, env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _side(browser: object, srv: object, query: str, lon: float, lat: float) -> dict[str, float]:
     t0 = time.perf_counter()
     srv.start(timeout=1800)
@@ -77,6 +130,8 @@ def main() -> None:
     ap.add_argument("--base", default="ac01a39")
     ap.add_argument("--copies", type=int, nargs="+", default=[1, 10, 50])
     ap.add_argument("--sides", nargs="+", default=["base", "this"], choices=["base", "this"])
+    ap.add_argument("--lookups", type=int, default=0, help="also time this many single lookups per side (0: no)")
+    ap.add_argument("--skip-server", action="store_true", help="only the --lookups timings (no server, no browser)")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "gridmap-bench-cities")
     args = ap.parse_args()
 
@@ -89,17 +144,25 @@ def main() -> None:
     print("MiB of the serving process (VmRSS); peak = VmHWM at the end")
     print(f"{'city':>10} {'side':5} {'start s':>8} {'start':>7} {'view':>7} {'search':>7} {'locate':>7} "
           f"{'peak':>7} {'1st search s':>13}")
+    lookups: list[str] = []
     with tempfile.TemporaryDirectory(prefix="gm-bench-mem-") as tmp, sync_playwright() as p:
         root = Path(tmp)
         base_tree = helpers.export_commit(args.base, root) if "base" in args.sides else None
         if base_tree is not None and not (base_tree / "app/web/static/vendor").exists():
             # vendored assets are never committed: the earlier tree uses the current ones
             (base_tree / "app/web/static/vendor").symlink_to(REPO / "app/web/static/vendor")
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = None if args.skip_server else p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for copies in args.copies:
             city = make_city(copies, args.out)
             query, lon, lat = _probe(city)
             for side in args.sides:
+                tree = base_tree if side == "base" else REPO
+                if args.lookups:
+                    t = _lookups(tree, city, args.lookups)
+                    lookups.append(f"{613 * copies:>10} {side:5} {t['locate_point_us']:15.0f} "
+                                   f"{t['nearest_address_us']:18.0f} {t['rss_lookup_structures']:12.0f}")
+                if browser is None:
+                    continue
                 srv = helpers.Server(root / f"inst-{copies}-{side}", city, RATELIMIT_ENABLED="0", WORKERS="1")
                 if side == "base":
                     srv.args = [sys.executable, "-c",
@@ -113,7 +176,13 @@ def main() -> None:
                 print(f"{613 * copies:>10} {side:5} {r['start_s']:8.1f} {r['rss_start']:7.0f} {r['rss_view']:7.0f} "
                       f"{r['rss_search']:7.0f} {r['rss_locate']:7.0f} {r['hwm']:7.0f} {r['search_s']:13.2f}"
                       f"  ({r['search_hits']} hits)", flush=True)
-        browser.close()
+        if browser is not None:
+            browser.close()
+    if lookups:
+        print(f"\nSingle lookups, CPU us per call (best of 3 rounds of {args.lookups}); "
+              "MiB the nearest-address structures added")
+        print(f"{'city':>10} {'side':5} {'locate_point us':>15} {'nearest_address us':>18} {'MiB':>12}")
+        print("\n".join(lookups))
 
 
 if __name__ == "__main__":

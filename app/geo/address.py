@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -197,9 +198,9 @@ class AddressMatcher:
             self._grid: Coded = table.grid_code
             self._lon = table.lon
             self._lat = table.lat
-            self._suffix: list[str] = []
-            self._exact: dict[str, list[int]] = {}
-            by_street: dict[str, dict[int, list[int]]] = {}
+            self._suffix: Any = []  # list of str while building, then Coded
+            self._exact: dict[str, Any] = {}  # normalised text -> rows (a list while building, then an int array)
+            by_street: dict[str, dict[int, Any]] = {}
             # a text normalised and parsed once however often it repeats (tiled or copied tables, aliases)
             normalised: dict[str, str] = {}
             parsed: dict[str, tuple[str, int | None, str]] = {}
@@ -240,6 +241,10 @@ class AddressMatcher:
                 if number is not None:
                     for name in names:
                         by_street.setdefault(name, {}).setdefault(number, []).append(i)
+            # rows as machine integers, not a list of int objects per key (a large city: tens of MB)
+            self._exact = {key: array("i", rows) for key, rows in self._exact.items()}
+            by_street = {s: {num: array("i", rows) for num, rows in nums.items()} for s, nums in by_street.items()}
+            self._suffix = Coded.of(self._suffix)
             self._by_street = by_street
             self._numbers = {s: sorted(nums) for s, nums in by_street.items()}
             self._streets = sorted(by_street)

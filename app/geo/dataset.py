@@ -52,8 +52,10 @@ def release_memory() -> None:
 
     Building an index or reading a layer makes large short-lived arrays and objects; glibc keeps
     their pages in the process after they are freed, so the server's resident memory would stay
-    at each build's peak. A no-op where the C library has no ``malloc_trim``.
+    at each build's peak. Arrow's own allocator (mimalloc or jemalloc) is asked to do the same.
+    ``malloc_trim`` is a no-op where the C library has none.
     """
+    pa.default_memory_pool().release_unused()
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
 
@@ -357,9 +359,11 @@ def _pack(frame: pd.DataFrame) -> pa.Buffer | None:
     if codec is None or not len(frame):
         return None
     try:
-        table = pa.Table.from_pandas(frame, preserve_index=True)
+        # one thread: Arrow's thread pool would leave each thread's allocator heap in the process
+        table = pa.Table.from_pandas(frame, preserve_index=True, nthreads=1)
         sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression=codec)) as out:
+        options = pa.ipc.IpcWriteOptions(compression=codec, use_threads=False)
+        with pa.ipc.new_stream(sink, table.schema, options=options) as out:
             out.write_table(table, max_chunksize=1 << 16)
         packed = sink.getvalue()
         back = _unpack(packed)
@@ -373,7 +377,8 @@ def _pack(frame: pd.DataFrame) -> pa.Buffer | None:
 
 def _unpack(packed: pa.Buffer) -> pd.DataFrame:
     """The frame :func:`_pack` packed."""
-    return pa.ipc.open_stream(packed).read_all().to_pandas()
+    reader = pa.ipc.open_stream(packed, options=pa.ipc.IpcReadOptions(use_threads=False))
+    return reader.read_all().to_pandas(use_threads=False)
 
 
 def _covers(crs: str, bounds: tuple[float, ...]) -> bool:
