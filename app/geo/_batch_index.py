@@ -15,11 +15,11 @@ import pyarrow as pa
 import shapely
 from numpy.typing import NDArray
 
-from app.geo._grid_raster import ragged
+from app.geo._grid_raster import know_pipeline, pipeline_of, ragged, transformer_to
 from app.geo.gridindex import GridIndex
 
 #: Bump when the saved layout or the answers change: older files are then ignored (and removed).
-FORMAT = 1
+FORMAT = 2
 #: Saved indexes kept in a cache folder (the newest; one per data version).
 KEEP_FILES = 4
 #: The per-grid text columns a located row gets.
@@ -284,9 +284,7 @@ class BatchIndex:
         """WGS84 to ``metric_crs`` (a transformer per thread: pyproj's are not shared between threads)."""
         tr = getattr(self._threads, "tr", None)
         if tr is None:
-            import pyproj
-
-            tr = self._threads.tr = pyproj.Transformer.from_crs("EPSG:4326", self.metric_crs, always_xy=True)
+            tr = self._threads.tr = transformer_to(self.metric_crs)
         x, y = tr.transform(lon, lat)
         return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
@@ -329,7 +327,7 @@ class BatchIndex:
         data["outline_grid"] = self.outline_grid
         data.update(self.addresses.arrays("addr_"))
         data.update(_pack_strings(np.asarray(self.address_text.to_pylist(), dtype=object), "addr_text"))
-        data["meta"] = np.array([str(FORMAT), self.metric_crs])
+        data["meta"] = np.array([str(FORMAT), self.metric_crs, pipeline_of(self.metric_crs)])
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
         try:
@@ -348,8 +346,9 @@ class BatchIndex:
         except (OSError, ValueError, EOFError, KeyError):
             return None
         meta = data.get("meta")
-        if meta is None or len(meta) != 2 or str(meta[0]) != str(FORMAT):
+        if meta is None or len(meta) != 3 or str(meta[0]) != str(FORMAT):
             return None
+        know_pipeline(str(meta[1]), str(meta[2]))
         grids = GridIndex.from_state({k[5:]: v for k, v in data.items() if k.startswith("grid_")})
         return cls(grids, {name: _unpack_strings(data, f"col_{name}") for name in GRID_COLUMNS},
                    CellNearest.from_arrays(data, "outline_"), data["outline_grid"],

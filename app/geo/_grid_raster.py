@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
+import pyproj
 import shapely
 from numpy.typing import NDArray
 
@@ -98,6 +100,48 @@ def touched_pairs(ua: NDArray[np.float64], va: NDArray[np.float64], ub: NDArray[
     return np.unique(keys)
 
 
+#: PROJ pipelines of the transformers made so far, by target CRS (see :func:`transformer_to`).
+_PIPELINES: dict[str, str] = {}
+_PIPELINES_LOCK = threading.Lock()
+
+
+def transformer_to(target: str) -> pyproj.Transformer:
+    """A new transformer from WGS84 lon/lat to ``target`` (a PROJ string or a CRS name), x first.
+
+    The first of a process asks PROJ's database (tens of milliseconds); later ones are made from its
+    pipeline (a thousand times faster, the same numbers). pyproj transformers must not be shared between
+    threads, so each thread makes its own.
+    """
+    pipeline = _PIPELINES.get(target)
+    if pipeline is not None:
+        try:
+            return pyproj.Transformer.from_pipeline(pipeline)
+        except pyproj.exceptions.ProjError:
+            pass
+    crs = pyproj.CRS.from_proj4(target) if target.lstrip().startswith("+") else pyproj.CRS.from_user_input(target)
+    tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    try:
+        with _PIPELINES_LOCK:
+            _PIPELINES[target] = tr.to_proj4()
+    except pyproj.exceptions.ProjError:
+        pass
+    return tr
+
+
+def pipeline_of(target: str) -> str:
+    """The PROJ pipeline of :func:`transformer_to` ``target`` (empty when PROJ has none as a string)."""
+    if target not in _PIPELINES:
+        transformer_to(target)
+    return _PIPELINES.get(target, "")
+
+
+def know_pipeline(target: str, pipeline: str) -> None:
+    """Take ``pipeline`` (saved by :func:`pipeline_of`) as that of ``target``: no database look-up in this process."""
+    if pipeline:
+        with _PIPELINES_LOCK:
+            _PIPELINES.setdefault(target, pipeline)
+
+
 def index_state(index: Any) -> dict[str, NDArray]:
     """The arrays of :meth:`app.geo.gridindex.GridIndex.state` (no Python objects: ``allow_pickle=False`` loads them)."""
     out: dict[str, NDArray] = {name: getattr(index, name) for name in _STATE_ARRAYS}
@@ -109,6 +153,7 @@ def index_state(index: Any) -> dict[str, NDArray]:
     wkb = [b"" if g is None else shapely.to_wkb(g) for g in index._geoms]
     out["wkb"] = np.frombuffer(b"".join(wkb), dtype=np.uint8)
     out["wkb_ends"] = np.cumsum([len(b) for b in wkb], dtype=np.int64)
+    out["pipeline"] = np.array([index._metric_def, pipeline_of(index._metric_def)])
     return out
 
 
@@ -132,6 +177,8 @@ def restore_state(index: Any, state: dict[str, NDArray]) -> NDArray[np.object_]:
             geoms[i] = shapely.from_wkb(data[a:b])
     shapely.prepare(geoms)
     index._geoms = geoms
+    if "pipeline" in state:
+        know_pipeline(*(str(v) for v in state["pipeline"]))
     return geoms
 
 

@@ -12,7 +12,6 @@ from numpy.typing import NDArray
 
 from app.geo import _locate_rows as _rows
 from app.geo.dataset import Dataset
-from app.geo.locate import STATUSES
 
 #: Cells that count as no text (after stripping), as :class:`app.geo._locate_rows.FrameSource` has it.
 _NO_TEXT = pa.array(["", "nan", "None"])
@@ -103,12 +102,13 @@ def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon
     import pandas as pd
 
     from app.geo import tabular
-    from app.geo.locate import LocateError, _is_geographic, parse_crs
 
-    spec = parse_crs(crs)
+    spec = _parse_crs(crs)
     cols = tabular.detect_columns(pd.DataFrame(columns=table.column_names), lon=lon_col, lat=lat_col,
                                   address=address_col)
     if not (cols.lon and cols.lat) and not cols.address:
+        from app.geo.locate import LocateError
+
         raise LocateError("no lon/lat columns and no address column found; "
                           "name them lon/lat (经度/纬度) or address (地址)")
     source = ArrowSource(table)
@@ -126,6 +126,34 @@ def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon
     rows = _rows.locate_rows(ds, source, table.num_rows, cols.lon, cols.lat, cols.address, spec,
                              _is_geographic(spec), extras=not basic)
     return attach_basic(ds, table, rows) if basic else attach(ds, table, rows)
+
+
+def _statuses() -> tuple[str, ...]:
+    """:data:`app.geo.locate.STATUSES` (imported on use: a coordinate batch never loads the single lookups)."""
+    from app.geo.locate import STATUSES
+
+    return STATUSES
+
+
+def _parse_crs(crs: str | int | None) -> Any:
+    """:func:`app.geo.locate.parse_crs` without importing the single lookups unless the CRS is refused."""
+    from app.geo import crs as crsmod
+
+    if crs is None or (isinstance(crs, str) and not crs.strip()):
+        crs = "EPSG:4326"
+    try:
+        return crsmod.parse_crs(crs)
+    except crsmod.CRSError:
+        from app.geo.locate import parse_crs
+
+        return parse_crs(crs)  # raises its LocateError
+
+
+def _is_geographic(spec: Any) -> bool:
+    """Whether coordinates in ``spec`` are degrees of lon/lat (as :func:`app.geo.locate._is_geographic`)."""
+    import pyproj
+
+    return spec.kind != "epsg" or pyproj.CRS.from_epsg(spec.epsg).is_geographic
 
 
 def _strings(values: NDArray[np.object_]) -> pa.Array:
@@ -180,7 +208,7 @@ def attach(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
         "committee_name": pick(per_grid.committee_name, rows.grid_idx),
         "division_code": pick(per_grid.division_code, rows.grid_idx),
         "division_name": pick(per_grid.division_name, rows.grid_idx),
-        "status": _choices(rows.status, STATUSES),
+        "status": _choices(rows.status, _statuses()),
         "score": _floats(np.round(rows.score, 1)),
         "match_kind": _strings(rows.match_kind),
         "matched_address": _strings(rows.matched_address),
@@ -235,7 +263,7 @@ def attach_basic(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
         "grid_name": pick(per_grid.name),
         "committee_code": pick(per_grid.committee_code),
         "division_code": pick(per_grid.division_code),
-        "status": _choices(rows.status, STATUSES),
+        "status": _choices(rows.status, _statuses()),
         "message": _strings(rows.message),
     }
     out = table

@@ -29,8 +29,10 @@ from app.geo._tabular_stream import (
 )
 from app.geo._tabular_write import STREAM_FORMATS, ChunkWriter, result_schema
 from app.geo.dataset import Dataset
-from app.geo.locate import STATUSES, locate_frame
 
+#: The row statuses, in the order of :data:`app.geo.locate.STATUSES` (a test checks they are the same; a
+#: coordinate batch does not import the single lookups and their address tree).
+STATUSES = ("ok", "ambiguous", "outside", "not_found", "invalid")
 #: Rows located at a time: memory grows with this, not with the file.
 DEFAULT_CHUNK_ROWS = 50_000
 #: Output formats by extension (``--geoparquet`` turns ``.parquet`` into GeoParquet).
@@ -59,6 +61,13 @@ MAX_NOTED = 20
 
 #: ``progress(rows_done, rows_total_or_None, seconds)``.
 Progress = Callable[[int, "int | None", float], None]
+
+
+def _locate_frame(basic: bool) -> Callable[..., pd.DataFrame]:
+    """The pandas path: :func:`app.geo.locate.locate_frame`, or its basic variant."""
+    from app.geo.locate import locate_frame
+
+    return locate_frame_basic if basic else locate_frame
 
 
 class BatchError(GridmapError, ValueError):
@@ -244,7 +253,6 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
     release the interpreter lock) while this thread reads the next one and writes the finished
     ones in order; at most :data:`THREADS` + 1 chunks are held at once.
     """
-    pass  # _fixed_mmap_threshold()
     result = BatchResult(tmp, reader=stream.kind)
     lon_col, lat_col = lon_col or stream.lon, lat_col or stream.lat
     crs = crs if crs is not None else stream.crs
@@ -262,8 +270,7 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
             return out, (writer.encode(out) if writer is not None else None)
         if isinstance(chunk, pa.Table):
             chunk = to_frame(chunk, first)
-        out = (locate_frame_basic if basic else locate_frame)(ds, chunk, crs=crs, lon_col=lon_col, lat_col=lat_col,
-                                                              address_col=address_col)
+        out = _locate_frame(basic)(ds, chunk, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col)
         if translate is not None:
             out["message"] = [translate(m) if isinstance(m, str) and m else m for m in out["message"]]
         return out, None
@@ -310,8 +317,7 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
             finish(future.result(), first)
         if done == 0:  # a header without rows: the result has the header and the columns added
             empty = pd.DataFrame({c: pd.Series(dtype=object) for c in stream.columns})
-            out = (locate_frame_basic if basic else locate_frame)(ds, empty, crs=crs, lon_col=lon_col,
-                                                                  lat_col=lat_col, address_col=address_col)
+            out = _locate_frame(basic)(ds, empty, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col)
             if fmt in STREAM_FORMATS:
                 writer = _writer(tmp, fmt, stream.schema, list(out.columns), limits)
             else:
@@ -357,20 +363,6 @@ def _trim() -> None:
 
 
 _MALLOC_TRIM: Any = None
-
-
-def _fixed_mmap_threshold() -> None:
-    """Large blocks (arrays of a chunk) straight from and back to the system: a flat RSS with threads.
-
-    glibc raises its mmap threshold as large blocks are freed, after which they come from the heaps
-    of the threads, where freed memory stays (fragmented); a fixed threshold keeps them mapped.
-    """
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 17)  # M_MMAP_THRESHOLD: 128 KiB, no longer adjusted
-    except (OSError, AttributeError):
-        pass
 
 
 def _writer(tmp: Path, fmt: str, schema: pa.Schema, columns: list[str], limits: TableLimits | None) -> ChunkWriter:

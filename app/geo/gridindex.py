@@ -55,6 +55,7 @@ from app.geo._grid_raster import (
     ragged,
     restore_state,
     touched_pairs,
+    transformer_to,
 )
 
 if TYPE_CHECKING:  # geopandas is imported by whoever builds from a GeoDataFrame; a saved index loads without it
@@ -325,8 +326,7 @@ class GridIndex:
         """This thread's transformer from lon/lat to the index's local metric projection."""
         tr = getattr(self._threads, "to_metric", None)
         if tr is None:
-            tr = self._threads.to_metric = pyproj.Transformer.from_crs(
-                "EPSG:4326", pyproj.CRS.from_proj4(self._metric_def), always_xy=True)
+            tr = self._threads.to_metric = transformer_to(self._metric_def)
         return tr
 
     def _nearest_index(self) -> _NearestIndex:
