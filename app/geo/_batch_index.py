@@ -376,7 +376,7 @@ def build(ds: Any) -> BatchIndex:
         pad = max(maxx - minx, maxy - miny) / 4  # points farther out are searched with the segment tree
         polygons = index._metric_polygons()
         near = CellNearest.build(ax, ay, bx, by, index._rank[seg_grid],
-                                 (minx - pad, miny - pad, maxx + pad, maxy + pad), cells=1 << 16,
+                                 (minx - pad, miny - pad, maxx + pad, maxy + pad), cells=int(np.clip(64 * len(ax), 4096, 1 << 16)),
                                  skip=shapely.union_all(polygons[~shapely.is_missing(polygons)]))
     else:
         seg_grid = np.zeros(0, dtype=np.int64)

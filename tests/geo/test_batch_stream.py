@@ -6,6 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 import pytest
 import shapely
 
@@ -291,3 +292,63 @@ def test_basic_coordinate_fast_path_equals_the_general_one(ds: Dataset, crs: str
     full = locate_frame(ds, table.to_pandas(), crs=crs).set_index("id")
     pd.testing.assert_series_equal(got["grid_code"].fillna(""), full["grid_code"].fillna(""))
     pd.testing.assert_series_equal(got["status"], full["status"], check_dtype=False)
+
+
+def _coordinate_table(ds: Dataset, n: int = 4000) -> pa.Table:
+    """Coordinate rows of every kind: random points around the grids (inside, on borders, outside near and
+    far, some whose GCJ-02/BD-09 reading falls in a grid), swapped, out of range, missing, far away."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    x0, y0, x1, y1 = ds.grids.total_bounds
+    pad = 0.3 * max(x1 - x0, y1 - y0)
+    lon = rng.uniform(x0 - pad, x1 + pad, n).round(6).astype(str).tolist()
+    lat = rng.uniform(y0 - pad, y1 + pad, n).round(6).astype(str).tolist()
+    p = ds.grids.geometry.representative_point().iloc[0]
+    lon += [f"{p.y:.6f}", "200", "", "abc", "100.5", f"{p.x:.6f}", f"{x0:.9f}"]
+    lat += [f"{p.x:.6f}", "95", "39.7", "", "30.25", f"{p.y:.6f}", f"{y0:.9f}"]
+    return pa.table({"id": [str(i) for i in range(len(lon))], "lon": lon, "lat": lat})
+
+
+@pytest.mark.parametrize("crs", [None, "gcj02"])
+def test_coordinate_table_fast_path_equals_general_path(ds: Dataset, tmp_path: Path, crs: str | None):
+    """A table of coordinates only takes the batch index (saved, then loaded in a new Dataset): every
+    column of every row is what the general row-by-row path gives, messages and datum warnings included."""
+    from app.geo import _locate_arrow as la
+    from app.geo import _locate_rows as rows
+    from app.geo.locate import _is_geographic, parse_crs
+
+    table = _coordinate_table(ds)
+    spec = parse_crs(crs)
+    want = la.attach(ds, table, rows.locate_rows(ds, la.ArrowSource(table), table.num_rows, "lon", "lat", None, spec,
+                                                 _is_geographic(spec)))
+    got = la.locate_table(ds, table, crs=crs, cache_dir=tmp_path / "cache")
+    assert [p.name for p in (tmp_path / "cache").iterdir()] and "batch.index" in ds.cache
+    assert got.equals(want), [n for n in want.column_names if not got.column(n).equals(want.column(n))]
+    loaded = Dataset(ds.store)  # a new process: the saved index, no grid layer read
+    again = la.locate_table(loaded, table, crs=crs, cache_dir=tmp_path / "cache")
+    assert again.equals(want) and "grids" not in loaded._layers
+    messages = want.column("message").to_pylist()
+    assert any("nearest grid" in m for m in messages) and any("lat/lon swapped" in m for m in messages)
+    if crs is None:
+        assert any("read as GCJ-02" in m for m in messages) or any("read as BD-09" in m for m in messages)
+    basic = la.locate_table(loaded, table, crs=crs, basic=True, cache_dir=tmp_path / "cache")
+    ref = la.locate_table(ds, table, crs=crs, basic=True)
+    assert basic.equals(ref)
+
+
+def test_batch_index_is_rebuilt_for_another_version_and_pruned(ds: Dataset, tmp_path: Path):
+    from app.geo import _batch_index as bi
+
+    cache = tmp_path / "cache"
+    first = bi.batch_index(ds, cache)
+    path = bi.cache_path(cache, ds)
+    assert path.exists() and bi.BatchIndex.load(path) is not None
+    path.write_bytes(b"not an index")  # a damaged file is ignored and replaced
+    assert bi.BatchIndex.load(path) is None
+    other = Dataset(ds.store)
+    assert bi.batch_index(other, cache) is not first and bi.BatchIndex.load(path) is not None
+    for i in range(bi.KEEP_FILES + 2):
+        (cache / f"batch-index-old{i}.npz").write_bytes(b"")
+    bi._prune(cache)
+    assert len(list(cache.glob("batch-index-*.npz"))) == bi.KEEP_FILES

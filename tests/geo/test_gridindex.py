@@ -315,3 +315,26 @@ def test_shared_between_threads(grids):
     for r in results[1:]:
         np.testing.assert_array_equal(r.index, results[0].index)
         np.testing.assert_array_equal(r.nearest_index, results[0].nearest_index)
+
+
+def test_state_round_trip_gives_the_same_answers():
+    """An index saved as plain arrays (numpy.savez, no pickle) and restored answers every point the same."""
+    import io
+
+    idx = GridIndex(_layout())
+    buf = io.BytesIO()
+    np.savez(buf, **idx.state())
+    buf.seek(0)
+    with np.load(buf, allow_pickle=False) as z:
+        again = GridIndex.from_state({k: z[k] for k in z.files})
+    assert again.grids is None and list(again.codes) == list(idx.codes)
+    rng = np.random.default_rng(3)
+    x0, y0, x1, y1 = idx.bounds
+    lon, lat = rng.uniform(x0 - 0.01, x1 + 0.01, 20000), rng.uniform(y0 - 0.01, y1 + 0.01, 20000)
+    a, b = idx.locate(lon, lat), again.locate(lon, lat)
+    for name in ("index", "on_border", "nearest_index", "distance_m"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+    out = a.index < 0
+    assert all(np.array_equal(p, q, equal_nan=True) for p, q in zip(idx.nearest_outside(lon[out], lat[out]),
+                                                                    again.nearest_outside(lon[out], lat[out]),
+                                                                    strict=True))
