@@ -360,7 +360,7 @@ def _pack(frame: pd.DataFrame) -> pa.Buffer | None:
         return None
     try:
         # one thread: Arrow's thread pool would leave each thread's allocator heap in the process
-        table = pa.Table.from_pandas(frame, preserve_index=True, nthreads=1)
+        table = pa.Table.from_pandas(frame, preserve_index=None, nthreads=1)  # a RangeIndex as metadata
         sink = pa.BufferOutputStream()
         options = pa.ipc.IpcWriteOptions(compression=codec, use_threads=False)
         with pa.ipc.new_stream(sink, table.schema, options=options) as out:

@@ -38,6 +38,7 @@ def test_the_address_layer_is_kept_compact_and_made_again_equal(ds: Dataset) -> 
     assert_geodataframe_equal(first, read, check_dtype=True, check_index_type=True, check_column_type=True)
     assert ds.layer("addresses") is first  # the same object while a caller holds it
     assert ds.feature_count("addresses") == len(read) == ds.counts()["addresses"]
+    assert ds._compact["addresses"]._packed is not None  # the columns are packed (they read back identical)
     del first
     again = ds.layer("addresses")  # made again from the compact columns
     assert_geodataframe_equal(again, read, check_dtype=True, check_index_type=True, check_column_type=True)
