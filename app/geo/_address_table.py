@@ -41,6 +41,8 @@ class Strings:
         if not isinstance(dtype, pd.StringDtype) or dtype.storage != "pyarrow" or bool(column.isna().any()):
             return None
         arr = pa.array(column.array)
+        if isinstance(arr, pa.ChunkedArray):  # a column read back in chunks (see Dataset.layer)
+            arr = arr.combine_chunks()
         if arr.type not in (pa.string(), pa.large_string()):
             return None
         out = cls(())

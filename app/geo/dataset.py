@@ -349,6 +349,10 @@ class _PointLayer:
         return out
 
 
+#: Rows per compressed block of a packed layer (its columns read back in chunks of this many rows).
+_PACK_ROWS = 1 << 16
+
+
 def _pack(frame: pd.DataFrame) -> pa.Buffer | None:
     """``frame`` as a compressed Arrow stream (a large address layer's columns: ~60 -> ~5 MB), or None.
 
@@ -364,7 +368,7 @@ def _pack(frame: pd.DataFrame) -> pa.Buffer | None:
         sink = pa.BufferOutputStream()
         options = pa.ipc.IpcWriteOptions(compression=codec, use_threads=False)
         with pa.ipc.new_stream(sink, table.schema, options=options) as out:
-            out.write_table(table, max_chunksize=1 << 16)
+            out.write_table(table, max_chunksize=_PACK_ROWS)
         packed = sink.getvalue()
         back = _unpack(packed)
     except (pa.ArrowException, TypeError, ValueError):

@@ -70,6 +70,13 @@ def test_compact_strings_read_straight_from_arrow_equal_the_plain_ones() -> None
     assert fast is not None and [fast[i] for i in range(len(fast))] == words[2:]
     assert list(fast[np.array([3, 0])]) == [words[5], words[2]]
     assert Strings.of_arrow(pd.Series(["a", None], dtype=col.dtype)) is None  # missing values: the plain path
+    import pyarrow as pa
+
+    chunked = pa.Table.from_batches([pa.record_batch({"t": words[:4]}), pa.record_batch({"t": words[4:]})])
+    column = chunked.to_pandas()["t"]
+    assert column.dtype == col.dtype
+    fast = Strings.of_arrow(column)
+    assert fast is not None and [fast[i] for i in range(len(fast))] == words
     assert Strings.of_arrow(pd.Series(["a"], dtype=object)) is None
     coded = Coded.of(words)
     assert list(coded) == words and coded[3] == words[3] and len(coded) == len(words)
@@ -120,3 +127,17 @@ def test_grid_answers_equal_the_grid_rows(ds: Dataset) -> None:
         assert staff == {r: {"name": row[f"{r}_name"], "phone": row[f"{r}_phone"]}
                          for r in ("leader", "worker", "instructor")}
     assert grid_info(ds, 0) is not grid_info(ds, 0)  # a fresh dict each call
+
+
+def test_answers_are_the_same_from_a_layer_read_back_in_chunks(ds: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.geo._locate_reverse import nearest_address
+    from app.geo.locate import locate_address
+
+    monkeypatch.setattr(dataset, "_PACK_ROWS", 7)  # the mini city's columns come back in many chunks
+    chunked = Dataset(ds.store)
+    assert len(chunked.layer("addresses")) == len(ds.layer("addresses"))  # packed, dropped, made again below
+    layer = ds.store.read("addresses")
+    for i in range(0, len(layer), max(1, len(layer) // 25)):
+        p, text = layer.geometry.iloc[i], layer["address"].iloc[i]
+        assert nearest_address(chunked, p.x, p.y) == nearest_address(ds, p.x, p.y)
+        assert locate_address(chunked, text) == locate_address(ds, text)
