@@ -37,6 +37,7 @@ class Config:
     THREADS: int = _setting(8, "Worker threads of the production WSGI server (waitress).")
     WORKERS: int = _setting(0, "Worker processes of `gridmap serve` (gunicorn on Linux; the data and its index are loaded once and shared). 0: one per CPU core; 1: a single waitress process, as on systems without fork.")
     WORKER_CLASS: str = _setting("waitress", "How each worker process of `gridmap serve` serves when WORKERS > 1: waitress (THREADS threads, with the CONNECTION_LIMIT, CHANNEL_TIMEOUT and REQUEST_TIMEOUT protections), or gunicorn's gthread or sync (put them behind a reverse proxy: no REQUEST_TIMEOUT).", choices=("waitress", "gthread", "sync"))
+    GIL_SWITCH_US: int = _setting(500, "Microseconds a thread of `gridmap serve` may run Python before a waiting thread gets its turn (sys.setswitchinterval; Python's own default is 5000). Shorter lets a request that just arrived start sooner than behind several busy threads (a lower tail latency) for a little CPU. 0 keeps Python's default.")
     SECRET_KEY: str | None = _setting(None, "Key that signs session cookies. Set it in production; if unset a random key is made per start.", secret=True)
     LANGUAGE: str = _setting("zh", "Default UI language: zh (简体中文) or en.", choices=("zh", "en"))
     TIMEZONE: str = _setting("Asia/Shanghai", "Time zone the admin pages show times in (an IANA name such as Asia/Shanghai or Europe/Helsinki); stored times stay UTC.")

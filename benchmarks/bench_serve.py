@@ -3,8 +3,9 @@
 Run: flock /tmp/gridmap-bench.lock .venv/bin/python benchmarks/bench_serve.py [--base fc6c119]
      [--sides base/waitress/2x8,this] [--levels 1,4,16,64,256] [--seconds 8] [--points 12000]
 
-Each side is ``TREE[/CLASS[/WORKERSxTHREADS]]``: TREE is ``this`` (the working tree) or ``base`` (``--base``
-exported with ``git archive``); without CLASS the side runs on the settings' defaults (WORKERS=0: one per core).
+Each side is ``TREE[/CLASS[/WORKERSxTHREADS[/NAME=VALUE...]]]``: TREE is ``this`` (the working tree) or ``base``
+(``--base`` exported with ``git archive``); without CLASS the side runs on the settings' defaults (WORKERS=0: one per
+core); NAME=VALUE are further settings (``this/waitress/2x8/GIL_SWITCH_US=5000``).
 Rate limits stay on (the real configuration). wrk walks ``--points`` distinct points inside the grids (random,
 fixed seed) plus ``--outside`` points outside every grid, so no answer is a warm repeat. Per level it prints
 req/s, p50/p99 latency, errors (socket errors + non-2xx), and the server's CPU per request (all its processes,
@@ -146,6 +147,9 @@ class Side:
         if len(rest) > 1:
             workers, threads = rest[1].split("x")
             env.update(WORKERS=workers, THREADS=threads)
+        for extra in rest[2:]:  # further settings, NAME=VALUE
+            name, _, value = extra.partition("=")
+            env[name] = value
         self.server = helpers.Server(root / f"inst-{len(os.listdir(root))}", data_dir, COOKIE_SECURE="0", **env)
         if tree == "base":
             assert base_tree is not None
@@ -184,7 +188,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=ROOT / "geodata")
     ap.add_argument("--base", default="fc6c119", help="the earlier commit the 'base' sides run")
     ap.add_argument("--sides", default="base/waitress/2x8,this",
-                    help="comma-separated TREE[/CLASS[/WORKERSxTHREADS]]; TREE is this or base")
+                    help="comma-separated TREE[/CLASS[/WORKERSxTHREADS[/NAME=VALUE...]]]; TREE is this or base")
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--levels", default="1,4,16,64,256")
     ap.add_argument("--points", type=int, default=12000, help="distinct points inside the grids")

@@ -11,7 +11,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.base import Worker
 
 from app.settings import Config
-from app.web.server import warm
+from app.web.server import tune_interpreter, warm
 
 #: Worker classes ``WORKER_CLASS`` may name: waitress in each process (the default), or gunicorn's own.
 WORKER_CLASSES = {"waitress": "app.web._gunicorn.WaitressWorker", "gthread": "gthread", "sync": "sync"}
@@ -54,6 +54,7 @@ class GunicornServer(BaseApplication):
     def load(self) -> Any:
         """The app, warmed: built once in the master before the workers are forked."""
         warm(self.application)
+        tune_interpreter(self.gridmap_config)  # inherited by every worker, whatever its class
         gc.collect()
         return self.application
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,17 @@ def raise_fd_limit(connections: int) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         soft = want
     return soft
+
+
+def tune_interpreter(config: Config) -> None:
+    """Set this process's GIL switch interval from ``GIL_SWITCH_US`` (0 keeps Python's 5 ms).
+
+    Threads that serve requests run Python in turn; with Python's default a request that just
+    arrived can wait several 5 ms slices behind busy threads before it is even read. A shorter
+    slice trims that tail latency for a little CPU.
+    """
+    if config.GIL_SWITCH_US > 0:
+        sys.setswitchinterval(config.GIL_SWITCH_US / 1e6)
 
 
 def _deadline_maintenance(server: BaseWSGIServer, request_timeout: float) -> Callable[[float], None]:
@@ -96,6 +108,7 @@ def make_server(app: Any, config: Config, host: str, port: int, sockets: list[An
         Call ``.run()`` to serve.
     """
     raise_fd_limit(config.CONNECTION_LIMIT)
+    tune_interpreter(config)
     cleanup = max(1, min(config.CHANNEL_TIMEOUT, config.REQUEST_TIMEOUT) // 4)
     where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
     server = create_server(

@@ -120,3 +120,17 @@ def test_sigterm_stops_every_worker(tmp_path):
     while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
         time.sleep(0.2)
     assert not any(Path(f"/proc/{p}").exists() for p in workers)
+
+
+def test_the_gil_switch_interval_follows_the_setting():
+    from app import settings
+    from app.web.server import tune_interpreter
+
+    before = sys.getswitchinterval()
+    try:
+        tune_interpreter(settings.resolve({"GIL_SWITCH_US": 250}, environ={}))
+        assert sys.getswitchinterval() == pytest.approx(0.00025)
+        tune_interpreter(settings.resolve({"GIL_SWITCH_US": 0}, environ={}))
+        assert sys.getswitchinterval() == pytest.approx(0.00025)  # 0 leaves it as it is
+    finally:
+        sys.setswitchinterval(before)
