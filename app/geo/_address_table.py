@@ -173,13 +173,16 @@ def _texts(df: pd.DataFrame, name: str, n: int) -> tuple[list[str] | Strings | N
     return [v if isinstance(v, str) else str(v) for v in col.astype(str).tolist()], blank
 
 
-def build_table(df: pd.DataFrame) -> AddressTable:
+def build_table(df: pd.DataFrame, xy: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None) -> AddressTable:
     """Read an address table (a GeoDataFrame of points, or ``lon``/``lat`` columns) into an :class:`AddressTable`.
 
     Parameters
     ----------
     df : DataFrame or GeoDataFrame
         Columns ``address`` (required), ``id`` and ``grid_code``, and point ``geometry`` or ``lon``/``lat``.
+    xy : tuple of ndarray, optional
+        The position of every row when each row is a 2D point (:meth:`Dataset.point_coordinates`), used
+        as they are instead of reading the geometry again.
 
     Returns
     -------
@@ -187,7 +190,10 @@ def build_table(df: pd.DataFrame) -> AddressTable:
         The compact columns.
     """
     n = len(df)
-    if "geometry" in df.columns and n:
+    if xy is not None and len(xy[0]) == n:
+        lon, lat = xy
+        point = np.ones(n, dtype=bool)
+    elif "geometry" in df.columns and n:
         geoms = np.asarray(df.geometry.array, dtype=object)
         point = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & (shapely.get_type_id(geoms) == 0)
         lon, lat = np.full(n, np.nan), np.full(n, np.nan)

@@ -144,7 +144,7 @@ def address_table(ds: Dataset) -> AddressTable:
     def build() -> AddressTable:
         if "addresses" not in ds.store.layer_names():
             return build_table(pd.DataFrame({"address": []}))
-        return build_table(ds.layer("addresses"))
+        return build_table(ds.layer("addresses"), ds.point_coordinates("addresses"))
 
     return ds.cached("address.table", build)
 

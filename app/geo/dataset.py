@@ -120,6 +120,15 @@ class Dataset:
             self._handed[name] = weakref.ref(gdf)
             return gdf
 
+    def point_coordinates(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The x and y of every feature of a layer kept compact (all 2D points), or None for any other layer.
+
+        The arrays are the layer's own (read-only views): a structure built from them need not copy them.
+        """
+        self.layer(name)
+        compact = self._compact.get(name)
+        return None if compact is None else compact.coordinates()
+
     def feature_count(self, name: str) -> int:
         """The number of features of a layer (0 for a missing optional one), without making its GeoDataFrame again."""
         compact = self._compact.get(name)
@@ -337,6 +346,12 @@ class _PointLayer:
 
     def __len__(self) -> int:
         return len(self._x)
+
+    def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Read-only views of the x and y arrays."""
+        x, y = self._x.view(), self._y.view()
+        x.flags.writeable = y.flags.writeable = False
+        return x, y
 
     def frame(self) -> gpd.GeoDataFrame:
         """The layer as a GeoDataFrame equal to the one read: same columns, order, dtypes, index and CRS."""
