@@ -62,6 +62,36 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "it applies to tests that use store_url, make_app or versioned_app")
     config.addinivalue_line("markers", "geojson_store: the test looks inside the GeoJSON store's folder, so its "
                                        "store is always one (whatever both_stores or GRIDMAP_TEST_STORE say)")
+    config.addinivalue_line("markers", "store: the test makes a writable store itself (helpers.make_app, "
+                                       "helpers.store_settings or helpers.new_store_url), so GRIDMAP_TEST_STORE "
+                                       "picks its backend; --store-tests-only keeps it")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--store-tests-only``: keep the tests whose outcome depends on the store backend (CI's second pass)."""
+    parser.addoption("--store-tests-only", action="store_true",
+                     help="run only the tests that use a writable store (store_backend, make_app, versioned_app or "
+                          "the 'store' marker) and are not already run on both backends; CI runs these again "
+                          "with GRIDMAP_TEST_STORE=postgresql")
+
+
+def _uses_store(item: pytest.Item) -> bool:
+    """Whether ``item``'s outcome depends on the store backend that ``GRIDMAP_TEST_STORE`` picks."""
+    if item.get_closest_marker("geojson_store"):
+        return False
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "store_backend" in callspec.params:
+        return False  # a both_stores test: it already ran on each backend
+    return "store_backend" in getattr(item, "fixturenames", ()) or item.get_closest_marker("store") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--store-tests-only``, deselect the tests that never touch a writable store."""
+    if not config.getoption("store_tests_only"):
+        return
+    kept = [item for item in items if _uses_store(item)]
+    config.hook.pytest_deselected(items=[item for item in items if not _uses_store(item)])
+    items[:] = kept
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

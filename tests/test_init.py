@@ -132,6 +132,7 @@ def test_a_folder_without_a_needed_field_stops_at_start(tmp_path, runner, monkey
     assert "Traceback" not in result.output and not isinstance(result.exception, DataCheckError)
 
 
+@pytest.mark.store
 def test_a_store_of_the_mini_city_passes_the_check(tmp_path):
     app = create_app({"TESTING": True, **helpers.store_settings(tmp_path)})
     assert app.extensions["gridmap.checkup"] == []

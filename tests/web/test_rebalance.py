@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_downloads(staff):
     assert staff.get(f"/api/v1/rebalance/export.docx?{Q}").status_code == 404
 
 
-def test_bundle_imports_through_the_admin_upload(versioned_app, staff):
+def test_bundle_imports_through_the_admin_upload(versioned_app, staff, tmp_path):
     bundle = staff.get(f"/api/v1/rebalance/export.zip?{Q}")
     assert bundle.status_code == 200
     admin = versioned_app.test_client()
@@ -83,10 +84,19 @@ def test_bundle_imports_through_the_admin_upload(versioned_app, staff):
                            headers={"Accept": "application/json"})
             assert r.status_code in (200, 201), r.get_data(as_text=True)[:500]
     store = versioned_app.extensions["gridmap.workspace"].store
-    report = validate_folder(Path(store.snapshot().folder), expected_grids=None)
+    report = validate_folder(_export(store.snapshot(), tmp_path / "current"), expected_grids=None)
     assert report.ok, report.format_text()
     after = staff.get(f"/api/v1/rebalance?{Q}").get_json()["summary"]
     assert after["before"]["in_band"] == after["before"]["grids"]  # the proposal is now the data
+
+
+def _export(snapshot, folder: Path) -> Path:
+    """Write a store snapshot (either backend) as a GeoJSON folder with its metadata, for the validator."""
+    folder.mkdir(parents=True)
+    for layer in snapshot.layer_names():
+        snapshot.read(layer).to_file(folder / f"{layer}.geojson", driver="GeoJSON")
+    (folder / "metadata.json").write_text(json.dumps(snapshot.metadata(), ensure_ascii=False), encoding="utf-8")
+    return folder
 
 
 def test_page(staff):

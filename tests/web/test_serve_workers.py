@@ -108,6 +108,7 @@ def test_a_sign_in_made_through_one_worker_holds_in_every_worker(server):
     assert statuses == {200}
 
 
+@pytest.mark.store
 def test_sigterm_stops_every_worker(tmp_path):
     env = helpers.store_settings(tmp_path)
     instance = Path(env.pop("INSTANCE_DIR"))
