@@ -7,6 +7,8 @@
   var cats = cfg.categories;
   var form = document.getElementById("gm-cov-form");
   var map = L.map("gm-cov-map", { preferCanvas: true, maxZoom: 19 });
+  /* the phone drawer opened or closed over the map (nav.js): keep the view in the strip still visible */
+  document.addEventListener("gm-drawer-move", function (e) { map.panBy([0, e.detail.dy], { animate: false }); });
   if (cfg.bounds) { map.fitBounds(cfg.bounds); } else { map.setView([0, 0], 2); }
   map.createPane("facilities").style.zIndex = 450;
   var state = { units: null, overview: null, service: null, facilities: null, selected: null, byCode: {}, runs: 0,

@@ -268,6 +268,8 @@
     };
     control.addTo(map);
     var div = control.getContainer(), input = div.querySelector("input"), list = div.querySelector("ul");
+    // first in its corner, above the zoom buttons: on a phone the stacked controls would push it into the city
+    div.parentNode.insertBefore(div, div.parentNode.firstChild);
     var timer = null, seq = 0, results = [], active = -1;
     function show(rows) {
       results = rows;

@@ -91,11 +91,19 @@
     var page = t.closest(".gm-drawer-page");
     if (!page) { return; }
     if (t.closest(".gm-drawer-toggle")) {
-      setOpen(page, !page.classList.contains("gm-drawer-open"));
+      var opening = !page.classList.contains("gm-drawer-open"), drawer0 = page.querySelector(".gm-drawer");
+      setOpen(page, opening);
+      /* keep what the map showed in the strip left above the panel: its script pans by detail.dy pixels */
+      var dy = opening && drawer0 ? Math.max(0, drawer0.offsetHeight - 46) / 2 : -Number(page.dataset.gmDrawerDy || 0);
+      page.dataset.gmDrawerDy = opening ? String(dy) : "0";
+      if (dy) { page.dispatchEvent(new CustomEvent("gm-drawer-move", { bubbles: true, detail: { dy: dy } })); }
       return;
     }
     var drawer = t.closest(".gm-drawer");
     var shows = drawer && drawer.getAttribute("data-gm-drawer-shows");
-    if (shows && t.closest(shows) && window.matchMedia("(max-width: 767.98px)").matches) { setOpen(page, false); }
+    if (shows && t.closest(shows) && window.matchMedia("(max-width: 767.98px)").matches) {
+      setOpen(page, false);  /* the page has just fitted the map to the pick, for the whole map: no pan back */
+      page.dataset.gmDrawerDy = "0";
+    }
   });
 }());

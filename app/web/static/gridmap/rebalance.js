@@ -4,6 +4,8 @@
   var cfg = JSON.parse(document.getElementById("gm-rb-config").textContent);
   var T = cfg.text;
   var map = L.map("gm-rb-map", { preferCanvas: false, maxZoom: 19 });
+  /* the phone drawer opened or closed over the map (nav.js): keep the view in the strip still visible */
+  document.addEventListener("gm-drawer-move", function (e) { map.panBy([0, e.detail.dy], { animate: false }); });
   if (cfg.bounds) { map.fitBounds(cfg.bounds); } else { map.setView([0, 0], 2); }
   var state = { before: null, after: null, control: null, band: [300, 500], byCode: {} };
   window.gridmapRebalance = { map: map, state: state };
