@@ -53,8 +53,13 @@ class _Index:
     initials: list[str]
     lon: np.ndarray
     lat: np.ndarray
-    bbox: list[list[float] | None]
+    bbox: np.ndarray  # (n, 4) rounded bounds; NaN rows for points (no bbox)
     detail: list[str]
+
+    def box(self, i: int) -> list[float] | None:
+        """The bbox of feature ``i`` as a fresh list, or None for a point."""
+        row = self.bbox[i]
+        return None if np.isnan(row[0]) else [float(v) for v in row]
 
 
 def normalise(text: str) -> str:
@@ -100,7 +105,7 @@ def _index(ds: Dataset) -> _Index:
         name: list[str] = []
         lon: list[float] = []
         lat: list[float] = []
-        bbox: list[list[float] | None] = []
+        bbox: list[np.ndarray] = []
         detail: list[str] = []
         names = set(ds.store.layer_names())
         com_names: dict[str, str] = {}
@@ -119,7 +124,7 @@ def _index(ds: Dataset) -> _Index:
             name += _text(gdf["name"]) if "name" in gdf else [""] * len(gdf)
             lon += shapely.get_x(pts).tolist()
             lat += shapely.get_y(pts).tolist()
-            bbox += [[round(float(v), 6) for v in row] for row in b]
+            bbox.append(np.array([[round(v, 6) for v in row] for row in b.tolist()], dtype=float).reshape(-1, 4))
             if k == "grid" and "committee_code" in gdf:
                 detail += [com_names.get(c, "") for c in _text(gdf["committee_code"])]
             else:
@@ -131,7 +136,7 @@ def _index(ds: Dataset) -> _Index:
             name += _text(fac["name"])
             lon += fac.geometry.x.tolist()
             lat += fac.geometry.y.tolist()
-            bbox += [None] * len(fac)
+            bbox.append(np.full((len(fac), 4), np.nan))
             detail += _text(fac["category"])
         by_kind: dict[str, list[int]] = {}
         for i, k in enumerate(kind):
@@ -140,8 +145,16 @@ def _index(ds: Dataset) -> _Index:
         for rows in by_kind.values():
             for i, s in zip(rows, initials([name[i] for i in rows]), strict=True):
                 ini[i] = s
-        return _Index(kind, code, name, [normalise(n) for n in name], [normalise(c) for c in code], ini,
-                      np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), bbox, detail)
+        def folded(texts: list[str]) -> list[str]:  # the text itself where folding changes nothing (no copy)
+            out = []
+            for t in texts:
+                f = normalise(t)
+                out.append(t if f == t else f)
+            return out
+
+        boxes = np.concatenate(bbox) if bbox else np.zeros((0, 4))
+        return _Index(kind, code, name, folded(name), folded(code), ini,
+                      np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), boxes, detail)
 
     return ds.cached("search.index", build)
 
@@ -233,7 +246,7 @@ def search(ds: Dataset, q: str, limit: int = 10, datum: str = "wgs84",
     out = []
     for neg, _r, _n, i in found[:limit]:
         out.append({"kind": idx.kind[i], "code": idx.code[i], "name": idx.name[i], "detail": idx.detail[i],
-                    "lon": float(idx.lon[i]), "lat": float(idx.lat[i]), "bbox": idx.bbox[i],
+                    "lon": float(idx.lon[i]), "lat": float(idx.lat[i]), "bbox": idx.box(i),
                     "score": round(-neg, 1)})
     if _CJK.search(text) and len(nq) >= 2 and "addresses" in ds.store.layer_names():
         out += _addresses(ds, text, limit, address_wait)
