@@ -161,7 +161,7 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
         results = batch.locate_partitions(ds, parts, outfile, engine=engine, scheduler=scheduler, workers=workers or 2,
                                     suffix=suffix, crs=crs, lon_col=lon_col, lat_col=lat_col,
                                     address_col=address_col, limits=limits, chunk_rows=rows_of, lang=lang,
-                                    done=partition_done)
+                                    done=partition_done, cache_dir=settings.instance_dir(settings.resolve()) / "cache")
         counts: dict[str, int] = {}
         for res in results:
             for k, v in res.counts.items():

@@ -70,10 +70,12 @@ def partitions(inputs: Iterable[Path]) -> list[Path]:
     return parts
 
 
-def _payload(ds: Dataset) -> dict[str, Any]:
-    """What a worker needs to rebuild the data version: its layers (as read) and metadata."""
+def _payload(ds: Dataset, cache_dir: Path | None = None) -> dict[str, Any]:
+    """What a worker needs to rebuild the data version: its layers (as read), metadata and batch index."""
+    from app.geo._batch_index import batch_index
+
     return {"key": ds.version, "layers": {name: ds.layer(name) for name in ds.store.layer_names()},
-            "metadata": ds.metadata}
+            "metadata": ds.metadata, "batch_index": batch_index(ds, cache_dir).to_bytes()}
 
 
 def _worker_dataset(payload: dict[str, Any]) -> Dataset:
@@ -84,6 +86,13 @@ def _worker_dataset(payload: dict[str, Any]) -> Dataset:
         ds = _WORKER_DATASETS.get(payload["key"])
         if ds is None:
             ds = _WORKER_DATASETS[payload["key"]] = Dataset(MemoryStore(payload["layers"], payload["metadata"]))
+            saved = payload.get("batch_index")
+            if saved is not None:  # the client's batch index: not built again on every worker
+                from app.geo._batch_index import BatchIndex
+
+                index = BatchIndex.load(saved)
+                if index is not None:
+                    ds.cache["batch.index"] = index
         return ds
 
 
@@ -105,7 +114,7 @@ def locate_partitions(ds: Dataset, parts: list[Path], outdir: Path, *, engine: s
                       suffix: str | None = None, crs: str | int | None = None, lon_col: str | None = None,
                       lat_col: str | None = None, address_col: str | None = None,
                       limits: TableLimits | None = None, chunk_rows: int = 50_000, lang: str | None = None,
-                      done: PartitionDone | None = None) -> list[BatchResult]:
+                      done: PartitionDone | None = None, cache_dir: Path | None = None) -> list[BatchResult]:
     """Locate every partition into ``outdir`` (one result per partition), here or on a Dask cluster.
 
     The data version is sent to each Dask worker once (scattered with ``broadcast=True``) and
@@ -134,6 +143,9 @@ def locate_partitions(ds: Dataset, parts: list[Path], outdir: Path, *, engine: s
         As :func:`app.geo.batch.locate_file` (``lang``: ``"zh"`` for Chinese row messages).
     done : callable, optional
         Called after each partition.
+    cache_dir : Path, optional
+        Where the version's batch index is saved (see :func:`app.geo.batch.locate_file`); the
+        workers of a cluster get it with the data version.
 
     Returns
     -------
@@ -158,14 +170,14 @@ def locate_partitions(ds: Dataset, parts: list[Path], outdir: Path, *, engine: s
     rows = 0
     if engine == "local":
         for i, (src, dst) in enumerate(zip(parts, targets, strict=True)):
-            results[i] = res = locate_partition(ds, src, dst, dict(options))
+            results[i] = res = locate_partition(ds, src, dst, {**options, "cache_dir": cache_dir})
             rows += res.counts["total"]
             if done is not None:
                 done(i + 1, len(parts), res, time.perf_counter() - started, rows)
         return [r for r in results if r is not None]
     client, cluster = _connect(scheduler, workers, processes)
     try:
-        shipped = client.scatter(_payload(ds), broadcast=True, hash=False)
+        shipped = client.scatter(_payload(ds, cache_dir), broadcast=True, hash=False)
         futures = {client.submit(locate_partition, shipped, src, dst, dict(options), pure=False): i
                    for i, (src, dst) in enumerate(zip(parts, targets, strict=True))}
         from distributed import as_completed

@@ -318,16 +318,17 @@ class BatchIndex:
         found[good[fine]], dist[good[fine]] = hit, d
         return found, dist
 
+    def to_bytes(self) -> bytes:
+        """The saved file's bytes (to send the index to another process)."""
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, **self._arrays())
+        return buf.getvalue()
+
     def save(self, path: Path) -> None:
         """Write the index to ``path`` (a temporary file renamed into place: readers never see half)."""
-        data: dict[str, NDArray] = {f"grid_{k}": v for k, v in self.grids.state().items()}
-        for name, values in self.columns.items():
-            data.update(_pack_strings(np.asarray(values.to_pylist(), dtype=object), f"col_{name}"))
-        data.update(self.outline.arrays("outline_"))
-        data["outline_grid"] = self.outline_grid
-        data.update(self.addresses.arrays("addr_"))
-        data.update(_pack_strings(np.asarray(self.address_text.to_pylist(), dtype=object), "addr_text"))
-        data["meta"] = np.array([str(FORMAT), self.metric_crs, pipeline_of(self.metric_crs)])
+        data = self._arrays()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
         try:
@@ -337,11 +338,24 @@ class BatchIndex:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def _arrays(self) -> dict[str, NDArray]:
+        data: dict[str, NDArray] = {f"grid_{k}": v for k, v in self.grids.state().items()}
+        for name, values in self.columns.items():
+            data.update(_pack_strings(np.asarray(values.to_pylist(), dtype=object), f"col_{name}"))
+        data.update(self.outline.arrays("outline_"))
+        data["outline_grid"] = self.outline_grid
+        data.update(self.addresses.arrays("addr_"))
+        data.update(_pack_strings(np.asarray(self.address_text.to_pylist(), dtype=object), "addr_text"))
+        data["meta"] = np.array([str(FORMAT), self.metric_crs, pipeline_of(self.metric_crs)])
+        return data
+
     @classmethod
-    def load(cls, path: Path) -> BatchIndex | None:
-        """The index saved at ``path``; None when missing, unreadable or of another :data:`FORMAT`."""
+    def load(cls, path: Path | bytes) -> BatchIndex | None:
+        """The index saved at ``path`` (or its bytes); None when missing, unreadable or of another :data:`FORMAT`."""
+        import io
+
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with np.load(io.BytesIO(path) if isinstance(path, bytes) else path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
         except (OSError, ValueError, EOFError, KeyError):
             return None
