@@ -25,7 +25,7 @@ KEEP_FILES = 4
 #: The per-grid text columns a located row gets.
 GRID_COLUMNS = ("code", "name", "committee_code", "committee_name", "division_code", "division_name")
 #: Query points handled at a time by :meth:`CellNearest.query` (bounds the (point, candidate) pairs held).
-BLOCK = 16_384
+BLOCK = 4096
 _BIG = np.iinfo(np.int64).max
 
 
