@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import sys
@@ -38,6 +39,33 @@ def raise_fd_limit(connections: int) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         soft = want
     return soft
+
+
+class _Sparse(logging.Filter):
+    """Let one record through per ``seconds`` and drop the rest (waitress warns on every queued request under load)."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        super().__init__()
+        self.seconds, self.next = seconds, 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether ``record`` is the first in its interval."""
+        now = time.monotonic()
+        if now < self.next:
+            return False
+        self.next = now + self.seconds
+        return True
+
+
+def quiet_queue_warnings() -> None:
+    """Keep waitress's "Task queue depth is N" warning to one a minute.
+
+    waitress logs it for every request that finds no idle thread, so a busy server spent CPU
+    and log writes on each request; one line a minute still tells an operator it is saturated.
+    """
+    queue_logger = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, _Sparse) for f in queue_logger.filters):
+        queue_logger.addFilter(_Sparse())
 
 
 def tune_interpreter(config: Config) -> None:
@@ -109,6 +137,7 @@ def make_server(app: Any, config: Config, host: str, port: int, sockets: list[An
     """
     raise_fd_limit(config.CONNECTION_LIMIT)
     tune_interpreter(config)
+    quiet_queue_warnings()
     cleanup = max(1, min(config.CHANNEL_TIMEOUT, config.REQUEST_TIMEOUT) // 4)
     where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
     server = create_server(

@@ -135,3 +135,19 @@ def test_the_gil_switch_interval_follows_the_setting():
         assert sys.getswitchinterval() == pytest.approx(0.00025)  # 0 leaves it as it is
     finally:
         sys.setswitchinterval(before)
+
+
+def test_waitress_queue_warnings_are_kept_to_one_a_minute(caplog):
+    import logging
+
+    from app.web.server import quiet_queue_warnings
+
+    quiet_queue_warnings()
+    quiet_queue_warnings()  # once only
+    queue_logger = logging.getLogger("waitress.queue")
+    assert len(queue_logger.filters) == 1
+    queue_logger.filters[0].next = 0.0
+    with caplog.at_level(logging.WARNING, logger="waitress.queue"):
+        for depth in range(50):
+            queue_logger.warning("Task queue depth is %d", depth)
+    assert [r.getMessage() for r in caplog.records if r.name == "waitress.queue"] == ["Task queue depth is 0"]
