@@ -113,13 +113,13 @@ class CellNearest:
     def build(cls, ax: NDArray, ay: NDArray, bx: NDArray, by: NDArray, rank: NDArray[np.int64],
               extent: tuple[float, float, float, float], limit: float = math.inf,
               cells: int | None = None, skip: Any = None) -> CellNearest:
-        """Classify the cells of ``extent`` (about ``cells`` of them; default 16 per item, 4,096 to 8 million).
+        """Classify the cells of ``extent`` (about ``cells`` of them; default 16 per item, 4,096 to 1,048,576).
 
         Cells wholly inside the geometry ``skip`` keep no candidates (no query is expected there).
         """
         minx, miny, maxx, maxy = extent
         width, height = max(maxx - minx, 1e-6), max(maxy - miny, 1e-6)
-        target = cells or int(np.clip(16 * len(ax), 4096, 8_000_000))
+        target = cells or int(np.clip(16 * len(ax), 4096, 1 << 20))
         size = math.sqrt(width * height / target)
         nx, ny = max(1, math.ceil(width / size)), max(1, math.ceil(height / size))
         ncell = nx * ny
