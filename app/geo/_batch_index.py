@@ -6,6 +6,7 @@ import hashlib
 import math
 import os
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -357,7 +358,7 @@ class BatchIndex:
         try:
             with np.load(io.BytesIO(path) if isinstance(path, bytes) else path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError, KeyError):
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
             return None
         meta = data.get("meta")
         if meta is None or len(meta) != 3 or str(meta[0]) != str(FORMAT):

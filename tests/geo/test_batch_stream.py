@@ -344,7 +344,10 @@ def test_batch_index_is_rebuilt_for_another_version_and_pruned(ds: Dataset, tmp_
     first = bi.batch_index(ds, cache)
     path = bi.cache_path(cache, ds)
     assert path.exists() and bi.BatchIndex.load(path) is not None
-    path.write_bytes(b"not an index")  # a damaged file is ignored and replaced
+    good = path.read_bytes()
+    path.write_bytes(good[:len(good) // 2])  # a damaged file is ignored and replaced
+    assert bi.BatchIndex.load(path) is None
+    path.write_bytes(b"not an index")
     assert bi.BatchIndex.load(path) is None
     other = Dataset(ds.store)
     assert bi.batch_index(other, cache) is not first and bi.BatchIndex.load(path) is not None
