@@ -68,6 +68,11 @@ class Strings:
             return self.take(i)
         return self._text[self._ends[i - 1] if i else 0:self._ends[i]]
 
+    def get(self, i: int) -> str:
+        """The string at position ``i`` (an int; the fast path of ``self[i]``)."""
+        ends = self._ends
+        return self._text[ends[i - 1] if i else 0:ends[i]]
+
     def take(self, rows: NDArray[np.integer]) -> NDArray[np.object_]:
         """The strings of ``rows`` as an object array.
 
@@ -120,6 +125,10 @@ class Coded:
         return len(self.codes)
 
     def __getitem__(self, i: int) -> str:
+        return self.values[self.codes[i]]
+
+    def get(self, i: int) -> str:
+        """The string at position ``i`` (as ``self[i]``)."""
         return self.values[self.codes[i]]
 
     def __iter__(self) -> Iterator[str]:

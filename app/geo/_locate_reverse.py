@@ -33,10 +33,15 @@ class Texts:
         The table row of each point; None when every row is a point.
     """
 
-    __slots__ = ("_blank", "_rows", "_strings")
+    __slots__ = ("_any_blank", "_blank", "_rows", "_strings")
 
     def __init__(self, strings: Strings | Coded, blank: NDArray[np.bool_], rows: NDArray[np.int64] | None) -> None:
         self._strings, self._blank, self._rows = strings, blank, rows
+        self._any_blank = bool(blank.any())
+
+    def row(self, r: int) -> str:
+        """The text of table row ``r`` (not point ``r``): the fast path of one answer."""
+        return "" if self._any_blank and self._blank[r] else self._strings.get(r)
 
     def __len__(self) -> int:
         return len(self._strings) if self._rows is None else len(self._rows)
@@ -131,7 +136,9 @@ class AddressPoints:
 
     def describe(self, i: int, distance_m: float) -> dict[str, Any]:
         """One nearest address as a JSON-ready dict: address, id, grid code, WGS84 position and distance."""
-        return {"address": str(self.addresses[i]), "id": str(self.ids[i]), "grid_code": str(self.grid_codes[i]),
+        rows = self.addresses._rows
+        r = i if rows is None else int(rows[i])
+        return {"address": self.addresses.row(r), "id": self.ids.row(r), "grid_code": self.grid_codes.row(r),
                 "lon": round(float(self.lon[i]), 7), "lat": round(float(self.lat[i]), 7),
                 "distance_m": round(float(distance_m), 1)}
 
