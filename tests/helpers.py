@@ -353,16 +353,20 @@ class Server:
                     "GRIDMAP_BASEMAP": "none", "GRIDMAP_INSTANCE_DIR": str(instance),
                     **{f"GRIDMAP_{k}": str(v) for k, v in env.items()}}
         self.proc: Any = None
+        self.log: Any = None
         #: Folder the process starts in (a ``python -c`` server imports ``app`` from there first).
         self.cwd: Path | None = None
 
     def start(self, timeout: float = 60) -> Server:
         """Start the process and wait until /healthz answers."""
         import subprocess
+        import tempfile
         import time
         import urllib.request
 
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
+        # its output goes to a file, not a pipe: a pipe nobody reads fills up under load and blocks the server
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (kept open while the server runs; read by output())
+        self.proc = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while True:
@@ -371,10 +375,17 @@ class Server:
                     return self
             except OSError:
                 if self.proc.poll() is not None or time.time() > deadline:
-                    out = self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
                     self.stop()
+                    out = self.output()
                     raise RuntimeError(f"gridmap serve did not start: {out[-2000:]}") from None
                 time.sleep(0.2)
+
+    def output(self) -> str:
+        """Return what the server has printed so far (stdout and stderr)."""
+        if self.log is None:
+            return ""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def rss_kib(self, field: str = "VmRSS") -> int:
         """Return the server process's resident memory (or ``VmHWM``, its peak) in KiB, from /proc."""
