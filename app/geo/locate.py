@@ -154,12 +154,15 @@ def grid_info(ds: Dataset, index: int | None, personal: bool = False) -> dict[st
         "committee": {"code": com, "name": g.committee_names.get(com)} if com else None,
         "division": {"code": div, "name": g.division_names.get(div)} if div else None,
     }
-    for field, values in g.counts.items():
-        if values[i] is not None:
-            info[field] = values[i]
-    if personal and g.contacts:
-        info["staff"] = {role: {"name": g.contacts[f"{role}_name"][i], "phone": g.contacts[f"{role}_phone"][i]}
-                         for role in _ROLES}
+    for field, values in g.counts:
+        value = values[i]
+        if value is not None:
+            info[field] = value
+    if personal and g.staff:
+        staff = {}
+        for role, names, phones in g.staff:
+            staff[role] = {"name": names[i], "phone": phones[i]}
+        info["staff"] = staff
     return info
 
 
@@ -183,8 +186,8 @@ class _GridAnswers:
     divs: list[Any]
     committee_names: dict[Any, Any]
     division_names: dict[Any, Any]
-    counts: dict[str, list[int | None]]
-    contacts: dict[str, list[Any]]
+    counts: tuple[tuple[str, list[int | None]], ...]  # (field, value by row), in answer order
+    staff: tuple[tuple[str, list[Any], list[Any]], ...]  # (role, names, phones); empty when the layer has none
 
 
 #: The staff roles of a grid, in the order answers list them.
@@ -202,7 +205,7 @@ def _grid_answers(ds: Dataset) -> _GridAnswers:
     Returns
     -------
     _GridAnswers
-        Columns by row of ``ds.grids``; ``contacts`` (the leader/worker/instructor names and phones,
+        Columns by row of ``ds.grids``; ``staff`` (the leader/worker/instructor names and phones,
         personal fields) is empty when the layer has none.
     """
     def build() -> _GridAnswers:
@@ -213,12 +216,12 @@ def _grid_answers(ds: Dataset) -> _GridAnswers:
         def column(name: str) -> list[Any]:
             return [_plain(v) for v in grids[name].tolist()] if name in grids.columns else [None] * n
 
-        counts = {f: [None if v is None else int(v) for v in column(f)]
-                  for f in ("population", "households", "parttime_count") if f in grids.columns}
+        counts = tuple((f, [None if v is None else int(v) for v in column(f)])
+                       for f in ("population", "households", "parttime_count") if f in grids.columns)
         has_staff = "leader_name" in grids.columns
-        contacts = {f"{r}_{k}": column(f"{r}_{k}") for r in _ROLES for k in ("name", "phone")} if has_staff else {}
+        staff = tuple((r, column(f"{r}_name"), column(f"{r}_phone")) for r in _ROLES) if has_staff else ()
         return _GridAnswers(column("code"), column("name"), column("committee_code"), column("division_code"),
-                            names.committees, names.divisions, counts, contacts)
+                            names.committees, names.divisions, counts, staff)
 
     return ds.cached("locate.grid_answers", build)
 
