@@ -36,6 +36,9 @@ def test_assign_list_stats_export(env: tuple[str, Dataset], runner: CliRunner, t
     assert f"grid: {GRID1}" in r.output
     assert runner.invoke(main, ["events", "assign", "roads1", "--department", "市政局"]).exit_code == 0
     assert "wang\tgrid\t" + GRID1 in runner.invoke(main, ["events", "scopes"]).output
+    zh = runner.invoke(main, ["--lang", "zh", "events", "assign", "wang", "--grid", GRID1])
+    assert f"网格: {GRID1}" in zh.output, zh.output  # the scope's kind in the chosen language
+    assert "wang\t网格\t" + GRID1 in runner.invoke(main, ["--lang", "zh", "events", "scopes"]).output
     event = ev.report(target, ds, ev.ANONYMOUS, report_key="cli-key-0001", category="parking",
                       description="占道停车", x=98.284742, y=39.77249, phone="13900001234")
     assert event["handler"] == "wang"

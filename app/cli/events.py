@@ -104,6 +104,13 @@ def events_stats(by: str, period: str | None, since: str | None, until: str | No
     click.echo(table.to_string(index=False) if len(table) else ("没有事件" if _lang() == "zh" else "no events"))
 
 
+#: Scope kinds as `events assign` and `events scopes` print them.
+_SCOPE_NAMES: dict[str, dict[str, str]] = {
+    "zh": {"grid": "网格", "committee": "社区/村", "division": "街道/镇", "department": "部门"},
+    "en": {"grid": "grid", "committee": "committee", "division": "division", "department": "department"},
+}
+
+
 @events_group.command("assign")
 @click.argument("account")
 @click.option("--grid", "grid", default=None, help="The account is this grid's worker (first handler).")
@@ -123,7 +130,8 @@ def events_assign(account: str, grid: str | None, committee: str | None, divisio
     kind, code = given[0]
     ws = workspace(data_dir)
     result = ev.assign(ev.database(ws.config), account, kind, code, remove=remove, ds=ws.data.current())
-    scopes = "; ".join(f"{k}: {', '.join(v)}" for k, v in result["scopes"].items() if v) or "-"
+    names = _SCOPE_NAMES[_lang()]
+    scopes = "; ".join(f"{names.get(k, k)}: {', '.join(v)}" for k, v in result["scopes"].items() if v) or "-"
     click.echo(f"{result['account']} → {scopes}")
 
 
@@ -133,8 +141,9 @@ def events_assign(account: str, grid: str | None, committee: str | None, divisio
 def events_scopes(account: str | None, data_dir: Path | None) -> None:
     """List handler scopes (of ACCOUNT, or everyone's)."""
     ws = workspace(data_dir)
+    names = _SCOPE_NAMES[_lang()]
     for row in ev.assignments(ev.database(ws.config), account):
-        click.echo(f"{row['account']}\t{row['kind']}\t{row['code']}")
+        click.echo(f"{row['account']}\t{names.get(row['kind'], row['kind'])}\t{row['code']}")
 
 
 @events_group.command("report")
