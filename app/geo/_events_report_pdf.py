@@ -75,10 +75,11 @@ def render(events: pd.DataFrame, rows: pd.DataFrame, spec: Any, ds: Dataset | No
         cols = [("name", header("name", lang), 34 if spec.period else 58, str)]
         if spec.period:
             cols.append(("period", header("period", lang), 24, str))
-        cols += [(k, header(k, lang), 12, lambda v: num(v)) for k in ("total", "open", "overdue", "closed")]
+        # counts 14 mm wide: English "Overdue" broke mid-word at 12
+        cols += [(k, header(k, lang), 14, lambda v: num(v)) for k in ("total", "open", "overdue", "closed")]
         cols += [("on_time_rate", header("on_time_rate", lang), 16, _rate),
-                 ("mean_hours_to_close", header("mean_hours_to_close", lang), 30, lambda v: num(v, 1)),
-                 ("p90_hours_to_close", header("p90_hours_to_close", lang), 30, lambda v: num(v, 1))]
+                 ("mean_hours_to_close", header("mean_hours_to_close", lang), 26, lambda v: num(v, 1)),
+                 ("p90_hours_to_close", header("p90_hours_to_close", lang), 26, lambda v: num(v, 1))]
         table(pdf, shown, cols, size=7)
         if len(rows) > MAX_ROWS:
             para(pdf, tr("rows_cut", lang, n=MAX_ROWS), size=8, colour=90)
