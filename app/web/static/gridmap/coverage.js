@@ -75,6 +75,12 @@
         s.onload = function () {
           /* Leaflet 1.8 dropped L.DomEvent.fakeStop, which VectorGrid 1.3's canvas renderer calls on a click */
           if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = function (e) { if (e) e._stopped = true; return true; };
+          /* a tile whose fetch ends after its layer left the map must not reach Leaflet (this._map is null) */
+          if (!L.GridLayer.prototype._gmGuarded) {
+            var tileReady = L.GridLayer.prototype._tileReady;
+            L.GridLayer.prototype._tileReady = function (c, err, tile) { if (this._map) tileReady.call(this, c, err, tile); };
+            L.GridLayer.prototype._gmGuarded = true;
+          }
           resolve();
         };
         s.onerror = function () { reject(new Error(tiles.script)); };

@@ -11,6 +11,16 @@
   if (window.L && L.DomEvent && !L.DomEvent.fakeStop) {
     L.DomEvent.fakeStop = function (e) { if (e) e._stopped = true; return true; };
   }
+  // VectorGrid finishes a tile when its fetch ends, even after its layer left the map (a layer switched
+  // off, a shared view restored); Leaflet then reads this._map._fadeAnimated of null and throws
+  if (window.L && L.GridLayer && !L.GridLayer.prototype._gmGuarded) {
+    var tileReady = L.GridLayer.prototype._tileReady;
+    L.GridLayer.prototype._tileReady = function (coords, err, tile) {
+      if (!this._map) return;
+      return tileReady.call(this, coords, err, tile);
+    };
+    L.GridLayer.prototype._gmGuarded = true;
+  }
 
   function esc(text) {
     return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (ch) {
