@@ -15,14 +15,12 @@ from /proc); afterwards each side's memory (PSS, total and per process).
 from __future__ import annotations
 
 import argparse
-import collections
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -165,9 +163,7 @@ class Side:
 
     def run(self, script: Path, probe: str, levels: list[int], seconds: int) -> dict[str, Any]:
         """Start, warm each worker, measure every level, read memory, stop."""
-        srv = self.server.start(timeout=300)
-        # drain the server's log pipe: a full pipe would block its logging (waitress warns of queue depth under load)
-        threading.Thread(target=lambda: collections.deque(srv.proc.stdout, maxlen=50), daemon=True).start()
+        srv = self.server.start(timeout=300)  # its output goes to a file (tests.helpers.Server), never a full pipe
         try:
             url = srv.base + "/api/v1/locate/point"
             for _ in range(8):
