@@ -156,22 +156,33 @@ def test_serve_refuses_a_bad_file_with_its_name(runner, tmp_path: Path, monkeypa
 
 
 @pytest.mark.browser
-def test_offline_in_chromium(browser, tmp_path: Path) -> None:
-    """The home map draws the file's tiles from this server, and no request leaves the host."""
+@pytest.mark.parametrize("tiled", [False, True], ids=["geojson", "vector-tiles"])
+def test_offline_in_chromium(browser, tmp_path: Path, tiled: bool) -> None:
+    """The home map draws the file's tiles from this server, and no request leaves the host.
+
+    Run on both map paths: the one-payload GeoJSON map and the vector-tiled map (tiles from 1 grid up), whose
+    grids, committees, divisions and the city's own roads come as vector tiles from this server.
+    """
     from tests.web.browsing import CHROMIUM, Page
 
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
     tiles = make_mbtiles(tmp_path / "survey.mbtiles", maxzoom=3)
-    with helpers.Server(tmp_path / "inst", helpers.MINI, BASEMAP="local", BASEMAP_FILE=str(tiles)) as srv:
+    extra = {"VECTOR_TILES_MIN_GRIDS": "1"} if tiled else {}
+    with helpers.Server(tmp_path / "inst", helpers.MINI, BASEMAP="local", BASEMAP_FILE=str(tiles), **extra) as srv:
         page = Page(browser, srv.base)
         try:
             page.open_map("/")
             page.until("document.querySelectorAll('img.leaflet-tile-loaded[src*=\"/basemap/3/\"]').length > 0")
+            assert bool(page.page.evaluate("gridmap.data.tiled")) is tiled
+            if tiled:  # the vector tiles of the first view arrived from this server and were drawn on canvas
+                page.until("performance.getEntriesByType('resource').some(e => e.name.includes('/tiles/'))")
+                page.until("document.querySelectorAll('.leaflet-pane canvas').length > 0")
+                assert all(u.startswith(srv.base) for u in page.requests if "/tiles/" in u)
             assert page.off_host() == []
             assert any("/basemap/3/" in u for u in page.requests)
             assert [e for e in page.errors if "404" not in e] == []
             assert page.page.locator(".leaflet-control-attribution").inner_text().find("市测绘院") >= 0
-            page.shot("basemap-local.png")
+            page.shot("basemap-local-tiled.png" if tiled else "basemap-local.png")
         finally:
             page.close()
