@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from app.geo._events_report_text import header, parameter_rows, tr
+from app.geo._pdf_base import set_up, title_band
 from app.geo._report_pdf import ReportPdf, heading, key_values, num, para, pct, table
 
 if TYPE_CHECKING:
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
 #: How many table rows the PDF lists (the XLSX has them all).
 MAX_ROWS = 400
-_SC_FACE = 2
 #: Share classes of the map (upper bound %, colour), as the home map's palette.
 SHARE_COLOURS: tuple[str, ...] = ("#fff5d6", "#fdd08a", "#f99d59", "#e0603a", "#a8261f")
 NO_EVENTS = "#e6e6e6"
@@ -36,15 +36,9 @@ def render(events: pd.DataFrame, rows: pd.DataFrame, spec: Any, ds: Dataset | No
     font = find_cjk_font()
     title = tr("title", lang, city=city) if city else tr("title_plain", lang)
     pdf = ReportPdf(title, lang)
-    pdf.set_title(title)
-    pdf.set_creator("gridmap")
-    pdf.set_lang("en" if lang == "en" else "zh-CN")
-    kwargs = {"collection_font_number": _SC_FACE} if font.suffix.lower() == ".ttc" else {}
-    pdf.add_font("cjk", fname=str(font), **kwargs)
-    pdf.set_auto_page_break(auto=True, margin=16)
+    set_up(pdf, title, lang, font)
     pdf.add_page()
-    pdf.set_fill_color(20, 40, 90)
-    pdf.rect(0, 0, pdf.w, 6, style="F")
+    title_band(pdf)
     pdf.set_y(20)
     pdf.set_font("cjk", size=20)
     pdf.multi_cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from app.geo._pdf_base import set_up, title_band  # noqa: E402
 from app.geo._report_map import _frame, _north_arrow, _scale_bar, png  # noqa: E402
 from app.geo._report_pdf import ReportPdf, heading, key_values, num, para, table  # noqa: E402
 from app.geo.rebalance import RebalanceResult, band_text  # noqa: E402
@@ -81,7 +82,7 @@ def build_pdf(result: RebalanceResult, lang: str = "zh", tz: str = "Asia/Shangha
     app.geo.report.ReportError
         When no CJK font is installed.
     """
-    from app.geo.report import _SC_FACE, find_cjk_font
+    from app.geo.report import find_cjk_font
 
     lang = "en" if lang == "en" else "zh"
     font = find_cjk_font()
@@ -89,16 +90,9 @@ def build_pdf(result: RebalanceResult, lang: str = "zh", tz: str = "Asia/Shangha
     scope = f"{result.scope_name}（{result.scope[1]}）" if lang != "en" else f"{result.scope_name} ({result.scope[1]})"
     city = result.city_name
     pdf = ReportPdf(f"{city} · {title} · {scope}", lang)
-    pdf.set_title(f"{title} · {scope}")
-    pdf.set_creator("gridmap")
-    pdf.set_lang("en" if lang == "en" else "zh-CN")
-    kwargs = {"collection_font_number": _SC_FACE} if font.suffix.lower() == ".ttc" else {}
-    pdf.add_font("cjk", fname=str(font), **kwargs)
-    pdf.set_auto_page_break(auto=True, margin=16)
+    set_up(pdf, f"{title} · {scope}", lang, font)
     pdf.add_page()
-    pdf.set_fill_color(20, 40, 90)
-    pdf.rect(0, 0, pdf.w, 6, style="F")
-    pdf.set_fill_color(255)
+    title_band(pdf)
     pdf.set_y(16)
     pdf.set_font("cjk", size=20)
     pdf.multi_cell(0, 10, f"{title}：{scope}" if lang != "en" else f"{title}: {scope}", new_x="LMARGIN", new_y="NEXT")

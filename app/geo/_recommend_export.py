@@ -20,6 +20,7 @@ from openpyxl import Workbook  # noqa: E402
 from openpyxl.styles import Font, PatternFill  # noqa: E402
 from openpyxl.utils import get_column_letter  # noqa: E402
 
+from app.geo._pdf_base import set_up  # noqa: E402
 from app.geo._recommend_candidates import RecommendError  # noqa: E402
 from app.geo._report_map import _north_arrow, _scale_bar  # noqa: E402
 from app.geo._report_pdf import ReportPdf, heading, key_values, num, para, pct, table  # noqa: E402
@@ -269,11 +270,7 @@ def _pdf(result: RecommendResult, lang: str) -> bytes:
     city = ds.city.title(lang) or ("City" if lang == "en" else "本市")
     title = tx("title", lang, city=city)
     pdf = ReportPdf(title, lang)
-    pdf.set_title(title)
-    pdf.set_creator("gridmap")
-    kwargs = {"collection_font_number": 2} if font.suffix.lower() == ".ttc" else {}
-    pdf.add_font("cjk", fname=str(font), **kwargs)
-    pdf.set_auto_page_break(auto=True, margin=16)
+    set_up(pdf, title, lang, font)
     pdf.add_page()
     pdf.set_font("cjk", size=18)
     pdf.multi_cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from app.geo._pdf_base import add_cjk_font
 from app.geo._viewprint_draw import Legend
 
-#: Face of the Noto CJK collection with Simplified Chinese glyph forms.
-_SC_FACE = 2
 _LEGEND_W = 62.0
 
 
@@ -45,8 +44,7 @@ def page(font: Path, title: str, subtitle: str, image: bytes, size: tuple[int, i
     """
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_auto_page_break(False)
-    kwargs = {"collection_font_number": _SC_FACE} if font.suffix.lower() == ".ttc" else {}
-    pdf.add_font("cjk", fname=str(font), **kwargs)
+    add_cjk_font(pdf, font)
     pdf.add_page()
     pdf.set_font("cjk", size=15)
     pdf.set_xy(10, 8)

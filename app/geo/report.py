@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.errors import GridmapError
+from app.geo._pdf_base import set_up
 from app.geo._report_map import render_chart, render_map
 from app.geo._report_pdf import (
     MAX_UNDERSERVED_ROWS,
@@ -34,8 +35,6 @@ FONT_CANDIDATES: tuple[str, ...] = (
     "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
     "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
 )
-#: Face of the Noto CJK collection with Simplified Chinese glyph shapes.
-_SC_FACE = 2
 
 
 class ReportError(GridmapError, RuntimeError):
@@ -122,12 +121,7 @@ def build_pdf(result: CoverageResult, progress: Callable[[str], None] | None = N
     city = _city_name(result, lang)
     title = tr("title", lang, city=city) if scope.level is None else tr("title_unit", lang, unit=scope.name)
     pdf = ReportPdf(f"{city} · {analysis_name(result, lang)}", lang)
-    pdf.set_title(title)
-    pdf.set_creator("gridmap")
-    pdf.set_lang("en" if lang == "en" else "zh-CN")
-    kwargs = {"collection_font_number": _SC_FACE} if font.suffix.lower() == ".ttc" else {}
-    pdf.add_font("cjk", fname=str(font), **kwargs)
-    pdf.set_auto_page_break(auto=True, margin=16)
+    set_up(pdf, title, lang, font)
     cover(pdf, result, scope, city, lang, tz)
     say("drawing the map")
     map_page(pdf, result, scope, font, lang)
