@@ -6,11 +6,11 @@ import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
 from app import settings
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from app.geo.dataset import Dataset
     from app.geo.findings import Finding
 
@@ -40,6 +40,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         When the current data cannot be served (a missing layer or field, repeated codes, codes
         that name no parent): the message lists every problem with its layer and field.
     """
+    from flask import Flask  # here, not at import: `gridmap locate-batch` and the core never load Flask
+
     config = settings.resolve(test_config, environ={} if test_config is not None else None)
     if not config.SECRET_KEY:
         config = settings.replace(config, SECRET_KEY=secrets.token_hex(32))
