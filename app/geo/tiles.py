@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import math
 import threading
 import time
-from collections import OrderedDict
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import mapbox_vector_tile
@@ -19,10 +21,15 @@ from app.errors import GridmapError
 from app.geo._map_classes import ATTRIBUTES, grid_attributes
 from app.geo._map_details import esc, staff_public
 from app.geo._map_topology import check_datum, shift_geometries
+from app.geo._tiles_cache import DiskTiles, MemoryTiles
 from app.geo.dataset import Dataset
 
 #: Layers served as tiles.
 TILE_LAYERS: tuple[str, ...] = ("divisions", "committees", "grids", "roads")
+#: The tile name that carries every layer shown at its zoom, as one MVT layer each, in :data:`DRAW_ORDER`.
+ALL = "all"
+#: The order of the layers in an :data:`ALL` tile, bottom first (a client draws them in this order).
+DRAW_ORDER: tuple[str, ...] = ("grids", "roads", "committees", "divisions")
 #: Tile extent (coordinate units across a tile) and the buffer kept around it, in those units.
 EXTENT = 4096
 BUFFER = 64
@@ -36,9 +43,6 @@ SIMPLIFY_PX = 0.5
 MAX_ZOOM = 16
 #: A layer is served from the zoom where its median feature is this many pixels across.
 LEGIBLE_PX = 12.0
-#: Tiles kept in memory per data version, and the most bytes they may take together.
-CACHE_TILES = 4096
-CACHE_BYTES = 48 * 1024 * 1024
 #: Tiles cut ahead per version and datum after its first tile request (see :func:`warm`).
 WARM_TILES = 2048
 #: Road kinds drawn below zoom 13 (the others appear from 13).
@@ -104,8 +108,8 @@ def check_tile(layer: str, z: int, x: int, y: int) -> None:
     TileError
         With status 404 for an unknown layer, 400 for a bad ``z/x/y``.
     """
-    if layer not in TILE_LAYERS:
-        raise TileError(f"unknown tile layer {layer!r}; expected one of {', '.join(TILE_LAYERS)}")
+    if layer not in TILE_LAYERS and layer != ALL:
+        raise TileError(f"unknown tile layer {layer!r}; expected one of {', '.join((*TILE_LAYERS, ALL))}")
     if not 0 <= z <= MAX_ZOOM:
         raise TileError(f"zoom {z} out of range 0-{MAX_ZOOM}", status=400)
     if not (0 <= x < (1 << z) and 0 <= y < (1 << z)):
@@ -213,33 +217,6 @@ def zooms(ds: Dataset) -> dict[str, int]:
     return ds.cached("tiles.zooms", build)
 
 
-class _LRU:
-    """A small thread-safe least-recently-used cache of tile bodies, bounded in entries and in bytes."""
-
-    def __init__(self, size: int, max_bytes: int = CACHE_BYTES) -> None:
-        self.size = size
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self.data: OrderedDict[tuple, bytes] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple) -> bytes | None:
-        with self.lock:
-            hit = self.data.get(key)
-            if hit is not None:
-                self.data.move_to_end(key)
-            return hit
-
-    def put(self, key: tuple, value: bytes) -> None:
-        with self.lock:
-            old = self.data.get(key)
-            self.bytes += len(value) - (len(old) if old is not None else 0)
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size or (self.bytes > self.max_bytes and len(self.data) > 1):
-                self.bytes -= len(self.data.popitem(last=False)[1])
-
-
 def _to_tile(geom: Any, bounds: tuple[float, float, float, float]) -> Any:
     minx, miny, maxx, maxy = bounds
     sx = EXTENT / (maxx - minx)
@@ -250,7 +227,73 @@ def _to_tile(geom: Any, bounds: tuple[float, float, float, float]) -> Any:
     return shapely.transform(geom, fwd)
 
 
-def tile(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84") -> bytes:
+def cut_name() -> str:
+    """Return a short name of how tiles are cut (format and parameters): the disk cache keeps tiles under it."""
+    spec = (1, EXTENT, BUFFER, TILE_PX, SIMPLIFY_PX, MAX_ZOOM, LEGIBLE_PX, MAJOR_ROADS, DRAW_ORDER,
+            getattr(mapbox_vector_tile, "__version__", ""))
+    return f"cut-{zlib.crc32(repr(spec).encode()):08x}"
+
+
+def _caches(ds: Dataset, cache_dir: Path | None) -> tuple[MemoryTiles, DiskTiles | None]:
+    mem: MemoryTiles = ds.cached("tiles.memory", MemoryTiles)
+    if cache_dir is None:
+        return mem, None
+    return mem, ds.cached(f"tiles.disk.{Path(cache_dir).resolve()}",
+                          lambda: DiskTiles(Path(cache_dir), ds.version, cut_name()))
+
+
+def tile_gz(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84",
+            cache_dir: Path | None = None) -> bytes:
+    """Return one Mapbox Vector Tile, gzip-compressed, from the memory cache, the disk cache or cut now.
+
+    A tile is cut once per data version: it is kept in a small memory cache of this process
+    (:data:`~app.geo._tiles_cache.MEMORY_TILES`, bounded in bytes too) and, with ``cache_dir``, in a
+    file under ``cache_dir/<version>/`` that every worker process and the next start read back
+    (see :class:`~app.geo._tiles_cache.DiskTiles`). The first tile cut on a version and datum also
+    starts cutting the tiles a user zooms through in the background (:func:`warm`).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version.
+    layer : str
+        One of :data:`TILE_LAYERS`, or :data:`ALL` for every layer shown at that zoom in one tile.
+    z, x, y : int
+        Tile address (XYZ, as Leaflet asks).
+    datum : str
+        ``wgs84`` or ``gcj02`` (shifted to line up with AMap tiles).
+    cache_dir : Path, optional
+        The disk cache folder (``INSTANCE_DIR/cache/tiles``); None keeps tiles in memory only.
+
+    Returns
+    -------
+    bytes
+        The gzip-compressed tile (see :func:`tile` for what it holds).
+
+    Raises
+    ------
+    TileError
+        For an unknown layer or a bad tile address.
+    """
+    check_tile(layer, z, x, y)
+    check_datum(datum)
+    mem, disk = _caches(ds, cache_dir)
+    key = (layer, datum, z, x, y)
+    body = mem.get(key)
+    if body is not None:
+        return body
+    body = disk.get(key) if disk is not None else None
+    if body is None:
+        ds.cached(f"tiles.warm.{datum}", lambda: warm(ds, datum, cache_dir=cache_dir))
+        body = gzip.compress(_cut_any(ds, layer, z, x, y, datum), compresslevel=6, mtime=0)
+        if disk is not None:
+            disk.put(key, body)
+    mem.put(key, body)
+    return body
+
+
+def tile(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84",
+         cache_dir: Path | None = None) -> bytes:
     """Return one Mapbox Vector Tile (protobuf bytes, not compressed) of a layer (cached per version).
 
     Features whose box meets the tile (plus :data:`BUFFER`) are picked with an STRtree, clipped
@@ -258,17 +301,20 @@ def tile(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84") 
     :data:`SIMPLIFY_PX` screen pixels (a tile shows :data:`TILE_PX` across, at map zoom
     ``z + ZOOM_OFFSET``), so low zooms carry few vertices. Below the layer's map zoom (see
     :func:`zooms`) the tile is empty; below map zoom 13 only :data:`MAJOR_ROADS` are in the roads layer.
+    An :data:`ALL` tile holds one MVT layer per layer shown at its zoom, in :data:`DRAW_ORDER`.
 
     Parameters
     ----------
     ds : Dataset
         The data version.
     layer : str
-        One of :data:`TILE_LAYERS`; the tile's one MVT layer has this name.
+        One of :data:`TILE_LAYERS` (the tile's one MVT layer has this name), or :data:`ALL`.
     z, x, y : int
         Tile address (XYZ, as Leaflet asks).
     datum : str
         ``wgs84`` or ``gcj02`` (shifted to line up with AMap tiles).
+    cache_dir : Path, optional
+        The disk cache folder, as for :func:`tile_gz`.
 
     Returns
     -------
@@ -280,24 +326,14 @@ def tile(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84") 
     TileError
         For an unknown layer or a bad tile address.
     """
-    check_tile(layer, z, x, y)
-    check_datum(datum)
-    cache: _LRU = ds.cached("tiles.lru", lambda: _LRU(CACHE_TILES))
-    key = (layer, datum, z, x, y)
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
-    ds.cached(f"tiles.warm.{datum}", lambda: warm(ds, datum))
-    body = _cut(ds, layer, z, x, y, datum)
-    cache.put(key, body)
-    return body
+    return gzip.decompress(tile_gz(ds, layer, z, x, y, datum, cache_dir))
 
 
 def warm_tiles(ds: Dataset, limit: int = WARM_TILES) -> list[tuple[str, int, int, int]]:
-    """Return the tiles a user zooms through, ``(layer, z, x, y)``, coarsest zoom first, at most ``limit``.
+    """Return the :data:`ALL` tiles a user zooms through, ``(ALL, z, x, y)``, coarsest zoom first, at most ``limit``.
 
-    Every tile over each layer's extent from tile zoom 0 to the one drawn at the grids' map zoom plus one,
-    for the layers shown at that zoom; a zoom that would pass ``limit`` and all deeper ones are left out.
+    Every tile over the extent of the layers shown at its zoom, from tile zoom 0 to the one drawn at
+    the grids' map zoom plus one; a zoom that would pass ``limit`` and all deeper ones are left out.
 
     Parameters
     ----------
@@ -320,24 +356,26 @@ def warm_tiles(ds: Dataset, limit: int = WARM_TILES) -> list[tuple[str, int, int
             bounds[name] = b
     out: list[tuple[str, int, int, int]] = []
     for z in range(0, min(MAX_ZOOM, zs["grids"] + 1 - ZOOM_OFFSET) + 1):
-        n, size, level = 1 << z, _WORLD / (1 << z), []
+        n, size, level = 1 << z, _WORLD / (1 << z), set()
         for name, (x0, y0, x1, y1) in bounds.items():
             if z + ZOOM_OFFSET < zs[name]:
                 continue
             xs = range(max(0, int((x0 + _WORLD / 2) // size)), min(n - 1, int((x1 + _WORLD / 2) // size)) + 1)
             ys = range(max(0, int((_WORLD / 2 - y1) // size)), min(n - 1, int((_WORLD / 2 - y0) // size)) + 1)
-            level += [(name, z, x, y) for x in xs for y in ys]
+            level |= {(ALL, z, x, y) for x in xs for y in ys}
         if len(out) + len(level) > limit:
             break
-        out += level
+        out += sorted(level)
     return out
 
 
-def warm(ds: Dataset, datum: str, delay: float = 0.5) -> threading.Thread:
-    """Start cutting :func:`warm_tiles` into the tile cache in a background thread (once per version and datum).
+def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = None) -> threading.Thread | None:
+    """Start cutting :func:`warm_tiles` in a background thread (once per version and datum, and per disk cache).
 
     A zoom into a level nobody opened yet then finds its tiles cut. The thread waits ``delay`` seconds
     (the first view's own tiles go first) and sleeps a moment between tiles so requests keep their turn.
+    With a disk cache the tiles go to its files, and only the process that first claims the version
+    cuts them; without one they go to the (bounded) memory cache.
 
     Parameters
     ----------
@@ -347,20 +385,28 @@ def warm(ds: Dataset, datum: str, delay: float = 0.5) -> threading.Thread:
         ``wgs84`` or ``gcj02``.
     delay : float
         Seconds to wait before the first tile.
+    cache_dir : Path, optional
+        The disk cache folder.
 
     Returns
     -------
-    threading.Thread
-        The started daemon thread.
+    threading.Thread or None
+        The started daemon thread; None when another process cuts them.
     """
+    mem, disk = _caches(ds, cache_dir)
+    if disk is not None and not disk.claim(f".warm-{datum}"):
+        return None
+
     def run() -> None:
         time.sleep(delay)
-        cache: _LRU = ds.cached("tiles.lru", lambda: _LRU(CACHE_TILES))
         try:
-            for layer, z, x, y in warm_tiles(ds):
+            for layer, z, x, y in warm_tiles(ds, WARM_TILES if disk is not None else mem.size // 2):
                 key = (layer, datum, z, x, y)
-                if cache.get(key) is None:
-                    cache.put(key, _cut(ds, layer, z, x, y, datum))
+                if disk is not None:
+                    if not disk.has(key):
+                        disk.put(key, gzip.compress(_cut_any(ds, layer, z, x, y, datum), 6, mtime=0))
+                elif mem.get(key) is None:
+                    mem.put(key, gzip.compress(_cut_any(ds, layer, z, x, y, datum), 6, mtime=0))
                 time.sleep(0.001)
         except Exception:  # a tile that fails here fails again on request, with its error
             _log.exception("cutting tiles ahead stopped")
@@ -368,6 +414,16 @@ def warm(ds: Dataset, datum: str, delay: float = 0.5) -> threading.Thread:
     thread = threading.Thread(target=run, name=f"tiles-warm-{datum}", daemon=True)
     thread.start()
     return thread
+
+
+def _cut_any(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str) -> bytes:
+    """Cut one layer's tile, or an :data:`ALL` tile: the layers shown at ``z`` one after another."""
+    if layer != ALL:
+        return _cut(ds, layer, z, x, y, datum)
+    zs, names = zooms(ds), set(ds.store.layer_names())
+    # an MVT tile is a list of layers: encoded one-layer tiles put end to end are one tile with all of them
+    return b"".join(_cut(ds, name, z, x, y, datum) for name in DRAW_ORDER
+                    if (name in names or name != "roads") and z + ZOOM_OFFSET >= zs[name])
 
 
 def _cut(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str) -> bytes:
@@ -397,7 +453,7 @@ def _cut(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str) -> bytes:
 def tile_info(ds: Dataset) -> dict[str, Any]:
     """Return what the client needs to draw the tiled layers: their zooms and the deepest cut zoom."""
     return {"zooms": zooms(ds), "maxNativeZoom": MAX_ZOOM + ZOOM_OFFSET, "tileSize": TILE_PX,
-            "zoomOffset": -ZOOM_OFFSET, "layers": list(TILE_LAYERS)}
+            "zoomOffset": -ZOOM_OFFSET, "layers": list(TILE_LAYERS), "all": ALL}
 
 
 def grid_record(ds: Dataset, code: str, show_personal: bool = False) -> dict[str, Any] | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.geo import mapdata, search, tiles
-from app.web import assets, dataset, i18n
+from app.web import dataset, i18n
 from app.web.errors import ApiError
 from app.web.maps import show_personal
 from app.web.openapi import error_responses
@@ -29,21 +31,27 @@ def _versioned(resp: Response, version: str, current: str) -> Response:
     return resp
 
 
+def tile_cache_dir() -> Path:
+    """Return the folder the tiles of every data version are cached in: ``INSTANCE_DIR/cache/tiles``."""
+    return Path(current_app.instance_path) / "cache" / "tiles"
+
+
 @bp.get("/tiles/<version>/<datum>/<layer>/<int:z>/<int:x>/<int:y>.pbf")
 def tile(version: str, datum: str, layer: str, z: int, x: int, y: int) -> Any:
-    """One Mapbox Vector Tile of a layer (grids, committees, divisions, roads); immutable per version, gzip."""
+    """One Mapbox Vector Tile of a layer (grids, committees, divisions, roads, or all); immutable per version, gzip."""
     if datum not in mapdata.DATUMS:
         raise tiles.TileError(f"unknown datum {datum!r}; expected one of {', '.join(mapdata.DATUMS)}")
     ds = dataset()
-    body = tiles.tile(ds, layer, z, x, y, datum)
+    body = tiles.tile_gz(ds, layer, z, x, y, datum, tile_cache_dir())
     etag = f"{ds.version}-{datum}-{layer}-{z}-{x}-{y}"
-    resp = Response(body, mimetype=MVT_MIMETYPE)
-    resp.set_etag(etag)
+    vary = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+    resp = Response(body if vary else gzip.decompress(body), mimetype=MVT_MIMETYPE)
     resp.vary.add("Accept-Encoding")
-    if "gzip" in request.headers.get("Accept-Encoding", "").lower() and body:
-        resp.set_data(assets.gzip_bytes(body, key=etag))
+    if vary:
         resp.headers["Content-Encoding"] = "gzip"
         resp.set_etag(etag, weak=True)
+    else:
+        resp.set_etag(etag)
     return _versioned(resp, version, ds.version).make_conditional(request)
 
 
@@ -109,11 +117,15 @@ OPENAPI_PATHS = {
                       **error_responses(400)},
     }},
     "/tiles/{version}/{datum}/{layer}/{z}/{x}/{y}.pbf": {"get": {
-        "summary": "A Mapbox Vector Tile of the grids, committees, divisions or roads", "operationId": "tile",
+        "summary": "A Mapbox Vector Tile of the grids, committees, divisions or roads, or of all of them",
+        "operationId": "tile",
+        "description": f"`{tiles.ALL}` gives one tile with a layer for each layer shown at its zoom (bottom first: "
+                       f"{', '.join(tiles.DRAW_ORDER)}). Tiles are cut once per data version and kept in "
+                       "INSTANCE_DIR/cache/tiles.",
         "parameters": [
             {"name": n, "in": "path", "required": True, "schema": s} for n, s in (
                 ("version", {"type": "string"}), ("datum", {"type": "string", "enum": list(mapdata.DATUMS)}),
-                ("layer", {"type": "string", "enum": list(tiles.TILE_LAYERS)}),
+                ("layer", {"type": "string", "enum": [*tiles.TILE_LAYERS, tiles.ALL]}),
                 ("z", {"type": "integer", "minimum": 0, "maximum": tiles.MAX_ZOOM}),
                 ("x", {"type": "integer", "minimum": 0}), ("y", {"type": "integer", "minimum": 0}))],
         "responses": {"200": {"description": "the tile (immutable when the version is the current one)",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import math
+import os
+from pathlib import Path
 
 import mapbox_vector_tile
 import pytest
 import shapely
 
-from app.geo import tiles
+from app.geo import _tiles_cache, tiles
+from app.geo._tiles_cache import DiskTiles, version_folder
 from app.geo.dataset import Dataset
 
 
@@ -77,7 +81,7 @@ def test_levels_of_detail_and_simplification(ds: Dataset) -> None:
 def test_empty_tile_far_away(ds: Dataset) -> None:
     body = tiles.tile(ds, "grids", 14, 0, 0)
     assert _decode(body, "grids") == []
-    assert tiles.tile(ds, "grids", 14, 0, 0) is body  # cached per version
+    assert tiles.tile_gz(ds, "grids", 14, 0, 0) is tiles.tile_gz(ds, "grids", 14, 0, 0)  # cached per version
 
 
 def test_roads_by_kind_and_labels(ds: Dataset) -> None:
@@ -111,11 +115,83 @@ def test_tiles_a_user_zooms_through_are_cut_ahead(ds: Dataset) -> None:
     listed = tiles.warm_tiles(ds)
     zs = [z for _layer, z, _x, _y in listed]
     assert zs == sorted(zs) and max(zs) == tiles.zooms(ds)["grids"] + 1 - tiles.ZOOM_OFFSET
-    assert all(z + tiles.ZOOM_OFFSET >= tiles.zooms(ds)[layer] for layer, z, _x, _y in listed)
+    assert {layer for layer, _z, _x, _y in listed} == {tiles.ALL}
     grid = ds.grids.iloc[0].geometry.representative_point()
     top = max(zs)
-    assert ("grids", top, *_tile_of(grid.x, grid.y, top)) in listed
+    assert (tiles.ALL, top, *_tile_of(grid.x, grid.y, top)) in listed
     assert len(tiles.warm_tiles(ds, limit=len(listed) - 1)) < len(listed)
-    tiles.warm(ds, "wgs84", delay=0).join(timeout=60)
-    cache = ds.cached("tiles.lru", lambda: None)
+    thread = tiles.warm(ds, "wgs84", delay=0)
+    assert thread is not None
+    thread.join(timeout=60)
+    cache = ds.cached("tiles.memory", lambda: None)
     assert all(cache.get((layer, "wgs84", z, x, y)) is not None for layer, z, x, y in listed)
+
+
+def test_an_all_tile_holds_the_layers_shown_at_its_zoom_bottom_first(ds: Dataset) -> None:
+    zs = tiles.zooms(ds)
+    pt = ds.grids.iloc[0].geometry.representative_point()
+    z = zs["grids"] - tiles.ZOOM_OFFSET  # the tile drawn at the grids' map zoom
+    body = tiles.tile(ds, tiles.ALL, z, *_tile_of(pt.x, pt.y, z))
+    doc = mapbox_vector_tile.decode(body, default_options={"y_coord_down": True})
+    assert list(doc) == [n for n in tiles.DRAW_ORDER if n in doc] and {"grids", "committees", "divisions"} <= set(doc)
+    for name in doc:  # each layer as its own tile has it
+        one = tiles.tile(ds, name, z, *_tile_of(pt.x, pt.y, z))
+        assert doc[name]["features"] == _decode(one, name)
+    # below the grids' zoom no grid layer at all; divisions from zoom 0
+    low = zs["grids"] - 3 - tiles.ZOOM_OFFSET
+    doc = mapbox_vector_tile.decode(tiles.tile(ds, tiles.ALL, low, *_tile_of(pt.x, pt.y, low)))
+    assert "grids" not in doc and doc["divisions"]["features"]
+
+
+def test_disk_cache_is_shared_read_back_checked_and_pruned(ds: Dataset, tmp_path: Path) -> None:
+    pt = ds.grids.iloc[0].geometry.representative_point()
+    z = tiles.zooms(ds)["grids"] - tiles.ZOOM_OFFSET
+    x, y = _tile_of(pt.x, pt.y, z)
+    root = tmp_path / "cache" / "tiles"
+    first = tiles.tile_gz(ds, "grids", z, x, y, cache_dir=root)
+    path = DiskTiles(root, ds.version, tiles.cut_name()).path(("grids", "wgs84", z, x, y))
+    assert path.is_file() and path.parents[5] == root / version_folder(ds.version)
+    # another process (a fresh Dataset of the same version) reads the file instead of cutting
+    other = Dataset(ds.store)
+    cut = []
+    real = tiles._cut_any
+    try:
+        # (count this tile's cuts only: the tiles cut ahead in the background go through here too)
+        tiles._cut_any = lambda *a: (a[1] == "grids" and cut.append(a)) or real(*a)  # type: ignore[assignment]
+        assert tiles.tile_gz(other, "grids", z, x, y, cache_dir=root) == first
+        assert cut == []
+        # a damaged file is cut again and rewritten
+        path.write_bytes(path.read_bytes()[:-20] + b"\0" * 20)
+        third = Dataset(ds.store)
+        assert gzip.decompress(tiles.tile_gz(third, "grids", z, x, y, cache_dir=root)) == gzip.decompress(first)
+        assert len(cut) == 1 and DiskTiles(root, ds.version, tiles.cut_name()).get(("grids", "wgs84", z, x, y))
+    finally:
+        tiles._cut_any = real  # type: ignore[assignment]
+    # only the newest versions' folders stay
+    for i in range(_tiles_cache.KEEP_VERSIONS + 2):
+        folder = root / f"old-{i}"
+        folder.mkdir()
+        os.utime(folder, (1000 + i, 1000 + i))
+    (root / version_folder(ds.version) / "cut-old").mkdir()  # tiles cut another way on this version go too
+    DiskTiles(root, ds.version, tiles.cut_name())
+    assert [p.name for p in (root / version_folder(ds.version)).iterdir() if p.is_dir()] == [tiles.cut_name()]
+    kept = sorted(p.name for p in root.iterdir())
+    assert version_folder(ds.version) in kept and len(kept) == _tiles_cache.KEEP_VERSIONS
+    assert "old-0" not in kept and f"old-{_tiles_cache.KEEP_VERSIONS + 1}" in kept
+
+
+def test_an_unwritable_disk_cache_only_costs_the_cache(ds: Dataset, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    body = tiles.tile(ds, "divisions", 10, *_tile_of(*ds.grids.iloc[0].geometry.representative_point().coords[0], 10),
+                      cache_dir=blocker / "tiles")
+    assert _decode(body, "divisions")
+
+
+def test_memory_cache_is_bounded_in_tiles_and_bytes() -> None:
+    mem = _tiles_cache.MemoryTiles(size=3, max_bytes=10)
+    for i in range(5):
+        mem.put(("k", i), b"1234")
+    assert len(mem.data) == 2 and mem.bytes == 8 and mem.get(("k", 4)) == b"1234" and mem.get(("k", 0)) is None
+    mem.put(("big",), b"x" * 50)  # the newest is kept even alone over the bound
+    assert list(mem.data) == [("big",)] and mem.bytes == 50

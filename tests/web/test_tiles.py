@@ -103,3 +103,25 @@ def test_home_map_chooses_tiles_by_size(app: Flask, client: FlaskClient, tiled_a
     # the standalone export keeps the whole payload: no tiles, no server to ask
     export = big.get("/export/map.html").get_data(as_text=True)
     assert '"live":null' in export and '"topology"' in export
+
+
+def test_all_tile_carries_every_layer_and_lands_in_the_instance_cache(data_dir: Path, tmp_path: Path) -> None:
+    app = helpers.folder_app(data_dir, INSTANCE_DIR=str(tmp_path / "inst"))
+    client = app.test_client()
+    ds = app.extensions["gridmap.data"].current()
+    pt = ds.grids.iloc[0].geometry.representative_point()
+    z = tiles.zooms(ds)["grids"] - tiles.ZOOM_OFFSET
+    x, y = _tile_of(pt.x, pt.y, z)
+    url = f"/tiles/{ds.version}/wgs84/all/{z}/{x}/{y}.pbf"
+    r = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip"
+    doc = mapbox_vector_tile.decode(gzip.decompress(r.data))
+    assert list(doc)[0] == "grids" and {"committees", "divisions", "roads"} <= set(doc)
+    assert ds.grids.iloc[0]["code"] in {f["properties"]["code"] for f in doc["grids"]["features"]}
+    files = list((tmp_path / "inst" / "cache" / "tiles").rglob(f"all/{z}/{x}/{y}.pbf.gz"))
+    assert len(files) == 1
+    # a restarted app (another worker) answers the same bytes from the file
+    again = helpers.folder_app(data_dir, INSTANCE_DIR=str(tmp_path / "inst")).test_client()
+    assert again.get(url).data == gzip.decompress(r.data)
+    assert "all" in client.get("/api/v1/openapi.json").get_json()["paths"][
+        "/tiles/{version}/{datum}/{layer}/{z}/{x}/{y}.pbf"]["get"]["parameters"][2]["schema"]["enum"]
