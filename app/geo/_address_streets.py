@@ -12,6 +12,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from app.geo._address_parse import GENERIC_SUFFIXES, core_name
+from app.geo._pinyin import table
 
 #: Points taken off (from 100) for each way a typed name can differ from a known one.
 #: The typed name is the known one with a generic ending added (福民花园小区 for 福民花园).
@@ -112,9 +113,7 @@ def pinyin_keys(name: str) -> tuple[str, str]:
 @functools.lru_cache(maxsize=8192)
 def _readings(ch: str) -> frozenset[str]:
     """All toneless pinyin readings of one character (长: chang, zhang); the character itself if it has none."""
-    from pypinyin import Style, pinyin
-
-    return frozenset(pinyin(ch, style=Style.NORMAL, heteronym=True, errors="default")[0]) or frozenset((ch,))
+    return table().readings(ch)  # pypinyin's answer, without its dictionaries in this process
 
 
 def _split(py: str) -> tuple[str, str]:
@@ -143,9 +142,7 @@ def _sounds_alike(a: str, b: str) -> int:
 @functools.lru_cache(maxsize=8192)
 def _primary(ch: str) -> str:
     """The usual toneless reading of one character."""
-    from pypinyin import lazy_pinyin
-
-    return lazy_pinyin(ch, errors="default")[0]
+    return table().primary(ch)
 
 
 #: Points off for each further character that only sounds like the known one (洞福 for 东湖: two).

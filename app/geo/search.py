@@ -10,6 +10,7 @@ import numpy as np
 import shapely
 
 from app.errors import GridmapError
+from app.geo import _pinyin
 from app.geo._map_topology import check_datum, shift_xy
 from app.geo.dataset import Dataset
 
@@ -82,14 +83,25 @@ def initials(names: list[str]) -> list[str]:
     list of str
         Lower-case initials, one string per name.
     """
-    # pypinyin's dictionaries (~55 MB) load on the first search, not at start
-    from pypinyin import Style, lazy_pinyin
+    return _initials([names])[0]
 
-    if len(names) <= _PHRASE_PINYIN_MAX:
-        return [normalise("".join(lazy_pinyin(n, style=Style.FIRST_LETTER))) for n in names]
-    chars = {c for n in names for c in n}
-    first = {c: (lazy_pinyin(c, style=Style.FIRST_LETTER) or [c])[0] for c in chars}
-    return [normalise("".join(first[c] for c in n)) for n in names]
+
+def _initials(groups: list[list[str]]) -> list[list[str]]:
+    """:func:`initials` of several lists of names at once (one child process for all the short lists).
+
+    pypinyin's phrase dictionaries (~55 MB) are never loaded in this process (see :mod:`app.geo._pinyin`).
+    """
+    short = [i for i, names in enumerate(groups) if len(names) <= _PHRASE_PINYIN_MAX]
+    read = dict(zip(short, _pinyin.phrase_initials([groups[i] for i in short]), strict=True)) if short else {}
+    out = []
+    for i, names in enumerate(groups):
+        if i in read:
+            out.append([normalise(s) for s in read[i]])
+            continue
+        t = _pinyin.table()
+        first = {c: t.first_letter(c) for c in {c for n in names for c in n}}
+        out.append([normalise("".join(first[c] for c in n)) for n in names])
+    return out
 
 
 def _text(values: Any) -> list[str]:
@@ -142,8 +154,9 @@ def _index(ds: Dataset) -> _Index:
         for i, k in enumerate(kind):
             by_kind.setdefault(k, []).append(i)
         ini = [""] * len(name)
-        for rows in by_kind.values():
-            for i, s in zip(rows, initials([name[i] for i in rows]), strict=True):
+        groups = list(by_kind.values())
+        for rows, found in zip(groups, _initials([[name[i] for i in rows] for rows in groups]), strict=True):
+            for i, s in zip(rows, found, strict=True):
                 ini[i] = s
         def folded(texts: list[str]) -> list[str]:  # the text itself where folding changes nothing (no copy)
             out = []

@@ -113,3 +113,42 @@ def test_warm_reads_only_the_first_views_layers(ds: Dataset) -> None:
     assert set(fresh._layers) == set(WARM_LAYERS) & set(ds.store.layer_names())
     assert "address_matcher" not in fresh.__dict__ and not fresh.cache
 
+
+
+def test_pinyin_table_answers_as_pypinyin_does() -> None:
+    """The compact character table gives pypinyin's own answer for every character it knows (and the rest)."""
+    from pypinyin import Style, lazy_pinyin, pinyin
+    from pypinyin.constants import PINYIN_DICT
+
+    from app.geo import _pinyin
+
+    t = _pinyin.table()
+    chars = [chr(c) for c in sorted(PINYIN_DICT)]
+    usual = lazy_pinyin(chars, errors="default")  # a list: each character read on its own
+    first = lazy_pinyin(chars, style=Style.FIRST_LETTER)
+    every = pinyin(chars, style=Style.NORMAL, heteronym=True, errors="default")
+    assert len(t) == len(chars)
+    assert [t.primary(c) for c in chars] == usual
+    assert [t.first_letter(c) for c in chars] == first
+    assert [t.readings(c) for c in chars] == [frozenset(e) for e in every]
+    for ch in ("a", "Z", "1", " ", "，", "〇", "\U0001f600", "\u4dff"):  # not in the table: the character itself
+        assert t.primary(ch) == lazy_pinyin(ch, errors="default")[0]
+        assert t.readings(ch) == frozenset(pinyin(ch, style=Style.NORMAL, heteronym=True, errors="default")[0])
+        assert t.first_letter(ch) == (lazy_pinyin(ch, style=Style.FIRST_LETTER) or [ch])[0]
+    names = ["长城社区", "重庆路", "朝阳街道", "银行家园", "XG社区1号"]
+    assert _pinyin.phrase_initials([names]) == [["".join(lazy_pinyin(n, style=Style.FIRST_LETTER)) for n in names]]
+
+
+def test_search_never_loads_pypinyin_in_the_process() -> None:
+    """Initials and sound-alike addresses come from a child process: pypinyin's ~55 MB stay out of a server."""
+    import subprocess
+    import sys
+
+    from tests import helpers
+
+    code = ("import sys; from app.geo.dataset import Dataset; from app.geo._geojson_folder import FolderStore;"
+            "from app.geo import search; ds = Dataset(FolderStore(sys.argv[1]));"
+            "hits = search.search(ds, 'jssq', 3) + search.search(ds, '建设社区', 3);"
+            "print(hits[0]['name'], 'pypinyin' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(helpers.MINI)], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["建设社区", "False"]
