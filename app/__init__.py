@@ -80,7 +80,27 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     http_cache.init_app(app)  # ETags, 304 and gzip/br once; before security, so it sees the uncompressed body first
     security.init_app(app)  # last: its rate limits wrap every batch endpoint registered above
+    _quick_ensure_sync(app)
     return app
+
+
+def _quick_ensure_sync(app: Flask) -> None:
+    """Skip Flask's ``inspect.iscoroutinefunction`` for plain functions: it ran for every hook of every request.
+
+    Flask asks ``ensure_sync(f)`` before calling each view and hook; for a plain (not ``async``)
+    function the answer is ``f`` itself, which one flag of its code object tells.
+    """
+    from inspect import CO_COROUTINE
+    from types import FunctionType
+
+    flask_ensure_sync = app.ensure_sync
+
+    def ensure_sync(func: Any) -> Any:
+        if type(func) is FunctionType and not func.__code__.co_flags & CO_COROUTINE:
+            return func
+        return flask_ensure_sync(func)
+
+    app.ensure_sync = ensure_sync  # type: ignore[method-assign]
 
 
 def _check_data(ds: Dataset, config: settings.Config) -> list[Finding]:

@@ -16,11 +16,11 @@ from app.cli._base import main
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help=f"Geodata folder to serve {settings.describe('DATA_DIR')}.")
 def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
-    """Run the web service: gunicorn with GRIDMAP_WORKERS processes (one per core), or one waitress process.
+    """Run the web service: GRIDMAP_WORKERS processes (one per core) under granian, or one waitress process.
 
     With several workers the data, its index and the address matcher are loaded once before the
-    workers are forked and shared by all of them; every worker picks up a new data version on
-    its next request.
+    workers are forked and shared by all of them; every worker picks up a new data version within
+    GRIDMAP_VERSION_CHECK_MS milliseconds (at once after an import through that worker).
 
     Idle and slow clients cannot lock others out: up to GRIDMAP_CONNECTION_LIMIT connections,
     silent ones closed after GRIDMAP_CHANNEL_TIMEOUT s, and each request must arrive within
@@ -48,18 +48,25 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     for line in format_findings(app.extensions.get("gridmap.checkup", [])):  # errors stopped create_app already
         click.echo(f"gridmap: {line}", err=True)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    from app.web.server import fork_available, warm
+    from app.web.server import fork_available, throttle_version_checks, warm
 
     workers = config.WORKERS or os.cpu_count() or 1
+    throttle_version_checks(app, config.VERSION_CHECK_MS)
     try:
         if workers > 1 and fork_available():
-            from app.web import _gunicorn
-
             _check_free(host, port)
             config = settings.replace(config, WORKERS=workers)
+            kind = "granian" if config.WORKER_CLASS == "granian" else f"gunicorn, {config.WORKER_CLASS}"
             click.echo(f"gridmap: serving on http://{shown}:{port}/ with {workers} worker processes "
-                       f"(gunicorn, {config.WORKER_CLASS})  (Ctrl+C to stop)")
-            _gunicorn.serve(app, config, host, port)
+                       f"({kind})  (Ctrl+C to stop)")
+            if config.WORKER_CLASS == "granian":
+                from app.web import _granian
+
+                _granian.serve(app, config, host, port)
+            else:
+                from app.web import _gunicorn
+
+                _gunicorn.serve(app, config, host, port)
             return
         server = make_server(app, config, host, port)
         warm(app)  # the first requests need not wait for the index and the matcher

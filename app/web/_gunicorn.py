@@ -13,7 +13,8 @@ from gunicorn.workers.base import Worker
 from app.settings import Config
 from app.web.server import tune_interpreter, warm
 
-#: Worker classes ``WORKER_CLASS`` may name: waitress in each process (the default), or gunicorn's own.
+#: Worker classes ``WORKER_CLASS`` may name for gunicorn: waitress in each process, or gunicorn's own
+#: (``granian``, the default, is served by :mod:`app.web._granian` instead).
 WORKER_CLASSES = {"waitress": "app.web._gunicorn.WaitressWorker", "gthread": "gthread", "sync": "sync"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from werkzeug.wrappers import Response
 
 from app.errors import GridmapError
@@ -16,6 +16,8 @@ from app.geo.schema import METRIC_CRS
 LANGUAGES: tuple[str, ...] = ("zh", "en")
 #: Cookie that remembers the chosen language.
 COOKIE = "gridmap_lang"
+#: Where a request keeps its language once chosen (in its WSGI environ).
+_ENVIRON_KEY = "gridmap.lang"
 
 #: UI strings: key -> (Simplified Chinese, English). Other modules add theirs with :func:`register`.
 STRINGS: dict[str, tuple[str, str]] = {
@@ -131,9 +133,15 @@ def register(strings: dict[str, tuple[str, str]]) -> None:
 
 
 def current_lang() -> str:
-    """Return the language of the current request (``zh`` or ``en``)."""
-    lang = g.get("lang") if g else None
-    return lang or _choose()
+    """Return the language of the current request (``zh`` or ``en``), chosen on first use and kept in ``g``.
+
+    An answer that never shows text (most JSON API answers) never pays for the choice.
+    """
+    environ = request.environ  # per request (an app context, and so g, may outlive several test requests)
+    lang = environ.get(_ENVIRON_KEY)
+    if lang is None:
+        lang = environ[_ENVIRON_KEY] = _choose()
+    return lang
 
 
 def _choose() -> str:
@@ -260,12 +268,11 @@ def init_app(app: Flask) -> None:
         return
     app.extensions["gridmap.i18n"] = True
 
-    @app.before_request
-    def _pick_language() -> None:
-        g.lang = _choose()
-
     @app.after_request
     def _remember_language(response: Response) -> Response:
+        query = request.query_string
+        if b"lang" not in query and b"%" not in query:  # no choice made: nothing to remember (most requests)
+            return response
         asked = request.args.get("lang", "")
         if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
             response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)

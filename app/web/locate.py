@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 import shapely
-from flask import Blueprint, current_app, jsonify, render_template, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file, url_for
 from shapely.geometry import mapping
 
 from app import messages as _messages
@@ -183,7 +185,7 @@ def api_point():
         answer["display"] = _gcj02(answer["wgs84"])
         if answer.get("nearest_address"):
             answer["nearest_address"]["display"] = _gcj02(answer["nearest_address"])
-    return jsonify(answer)
+    return _json(answer)
 
 
 @bp.route("/api/v1/locate/reverse", methods=["GET", "POST"])
@@ -194,7 +196,7 @@ def api_reverse():
     answer = reverse_lookup(dataset(), x, y, p.get("crs"))
     if p.get("display") == "gcj02" and answer["address"]:
         answer["address"]["display"] = _gcj02(answer["address"])
-    return jsonify(answer)
+    return _json(answer)
 
 
 @bp.route("/api/v1/locate/address", methods=["GET", "POST"])
@@ -212,7 +214,34 @@ def api_address():
     if p.get("display") == "gcj02":
         for cand in answer["candidates"]:
             cand["display"] = _gcj02(cand)
-    return jsonify(answer)
+    return _json(answer)
+
+
+#: A number orjson may write differently from Python's json (``1e-05`` is ``0.00001``, ``1e-07`` is ``1e-7``): an
+#: exponent, or four zeros after the point. A number starts after ``:``, ``,`` or ``[``; a false hit in a text
+#: (``"a,0.00001"``) only costs jsonify.
+_ODD_NUMBER = re.compile(rb"[:,\[]-?(?:[0-9]+(?:\.[0-9]+)?[eE]|0\.0000)")
+_ORJSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATETIME
+                   | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
+def _json(answer: dict) -> Response:
+    """``jsonify(answer)`` for one lookup's answer, with the same bytes, serialised by orjson (about 10x cheaper).
+
+    Flask's compact form sorts the keys, keeps Chinese as UTF-8 and ends with a newline; so does
+    this. An answer orjson cannot write alike (a number in exponent form, a type it does not know,
+    debug mode's indented output) goes through ``jsonify``.
+    """
+    provider = current_app.json
+    if current_app.debug or getattr(provider, "ensure_ascii", True) or not getattr(provider, "sort_keys", False):
+        return jsonify(answer)
+    try:  # dates and dataclasses are written by Flask's own rules: passed through, they refuse here
+        body = orjson.dumps(answer, option=_ORJSON_OPTIONS)
+    except TypeError:
+        return jsonify(answer)
+    if _ODD_NUMBER.search(body) is not None:
+        return jsonify(answer)
+    return current_app.response_class(body, mimetype=provider.mimetype)
 
 
 def _gcj02(point: dict) -> dict:

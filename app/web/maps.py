@@ -51,6 +51,14 @@ def _setup(state: Any) -> None:
 
     @app.after_request
     def _compress(response: Response) -> Response:
+        length = response.headers.get("Content-Length")
+        if (length is not None and len(length) < 4 and response.mimetype == "application/json"
+                and not response.direct_passthrough):  # a small JSON answer (most API calls): never compressed
+            if response.headers.get("Vary") is None:  # what compress_response would add, without parsing headers
+                response.headers["Vary"] = "Accept-Encoding"
+            else:
+                response.vary.add("Accept-Encoding")
+            return response
         if request.path.startswith("/static/") and response.status_code == 200:
             response.cache_control.public = True
             response.cache_control.max_age = 86400

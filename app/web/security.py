@@ -293,6 +293,12 @@ class _SessionInterface(SecureCookieSessionInterface):
                 self._serializers = {key: found}  # one key set at a time: a rotated key replaces it
         return found
 
+    def open_session(self, app: Flask, request: Any) -> Any:
+        """Flask's, minus parsing cookies for a request that sent none (most API calls): an empty session."""
+        if app.secret_key and not request.environ.get("HTTP_COOKIE"):
+            return self.session_class()
+        return super().open_session(app, request)
+
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
         """Flask's, minus the cookie settings it reads for an empty session that was never changed (most API calls)."""
         if not session and not session.modified:

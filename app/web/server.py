@@ -154,6 +154,73 @@ def make_server(app: Any, config: Config, host: str, port: int, sockets: list[An
     return server
 
 
+#: Methods that cannot change data: after any other request a worker asks the store at once.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class ThrottledData:
+    """A :class:`~app.geo.dataset.DataManager` that asks its store for the current version at most every ``seconds``.
+
+    ``store.version()`` runs on every request otherwise (a ``stat`` and its Python around it for the
+    GeoJSON store). Each worker keeps the answer for ``seconds``, so a version imported by another
+    process is served by every worker within that bound. After a request that may have changed
+    data (any method but GET, HEAD, OPTIONS) through this process, the next request asks at once:
+    an import or rollback made through a worker is served by that worker immediately.
+    Everything else is the manager's own (``store``, ...).
+
+    Parameters
+    ----------
+    data : DataManager
+        The manager to wrap.
+    seconds : float
+        How long an answer is reused.
+    """
+
+    def __init__(self, data: Any, seconds: float) -> None:
+        self._data, self._seconds = data, seconds
+        self._ds: Any = None
+        self._until = 0.0
+
+    def current(self) -> Any:
+        """The current :class:`~app.geo.dataset.Dataset`, at most ``seconds`` old."""
+        now = time.monotonic()
+        ds = self._ds
+        if ds is not None and now < self._until:
+            return ds
+        ds = self._ds = self._data.current()
+        self._until = now + self._seconds
+        return ds
+
+    def refresh(self) -> None:
+        """Ask the store again on the next request."""
+        self._until = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._data, name)
+
+
+def throttle_version_checks(app: Any, milliseconds: int) -> None:
+    """Make ``app`` ask its store for the current version at most every ``milliseconds`` (0: leave it as it is).
+
+    Only ``gridmap serve`` does this; the app's own ``DataManager`` (the workspace's) is untouched,
+    and a request that may change data makes the next one ask at once (:class:`ThrottledData`).
+    """
+    if milliseconds <= 0 or isinstance(app.extensions["gridmap.data"], ThrottledData):
+        return
+    throttled = ThrottledData(app.extensions["gridmap.data"], milliseconds / 1000)
+    app.extensions["gridmap.data"] = throttled
+    inner = app.wsgi_app
+
+    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        try:
+            return inner(environ, start_response)
+        finally:
+            if environ.get("REQUEST_METHOD") not in _SAFE_METHODS:
+                throttled.refresh()
+
+    app.wsgi_app = wsgi_app
+
+
 def fork_available() -> bool:
     """Whether this platform can run gunicorn (it needs ``os.fork``; Windows has none)."""
     return hasattr(os, "fork") and os.name == "posix"
