@@ -36,7 +36,7 @@ LAYERS = ("divisions", "committees", "grids", "facilities", "addresses", "roads"
 
 #: Waits in the page until the map's tile layers (if any) have loaded, then two frames.
 _SETTLE = """async () => {
-  const gm = window.gridmap, layers = [gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles]
+  const gm = window.gridmap, layers = [gm.tiles, gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles]
     .filter(l => l && gm.map.hasLayer(l) && (l.options.minZoom || 0) <= gm.map.getZoom());
   const t0 = performance.now();
   while (layers.some(l => l._loading) && performance.now() - t0 < 20000) await new Promise(r => setTimeout(r, 5));
@@ -46,7 +46,7 @@ _SETTLE = """async () => {
 #: Runs one move (pan or zoom) and times it until repainted.
 _MOVE = """async (kind) => {
   const gm = window.gridmap, map = gm.map, size = map.getSize();
-  const layers = () => [gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles]
+  const layers = () => [gm.tiles, gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles]
     .filter(l => l && map.hasLayer(l) && (l.options.minZoom || 0) <= map.getZoom());
   const t0 = performance.now();
   if (kind === "pan") map.panBy([Math.round(size.x / 3), Math.round(size.y / 5)], {animate: false});
@@ -56,6 +56,19 @@ _MOVE = """async (kind) => {
   while (layers().some(l => l._loading) && performance.now() - t0 < 20000) await new Promise(r => setTimeout(r, 2));
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   return performance.now() - t0;
+}"""
+
+#: One move as :data:`_MOVE`, also returning what it fetched: tile requests, bytes, when the last tile arrived.
+_MOVE_TRACE = """async (kind) => {
+  const before = new Set(performance.getEntriesByType('resource').map(e => e.name + e.startTime));
+  const t0 = performance.now();
+  const ms = await (""" + _MOVE + """)(kind);
+  const fresh = performance.getEntriesByType('resource').filter(e => !before.has(e.name + e.startTime)
+    && e.name.includes('/tiles/') && e.startTime >= t0);
+  const ends = fresh.map(e => e.responseEnd - t0), waits = fresh.map(e => e.responseStart - e.requestStart);
+  return {ms, tiles: fresh.length, bytes: fresh.reduce((a, e) => a + e.encodedBodySize, 0),
+          last_ms: ends.length ? Math.max(...ends) : 0,
+          wait_ms: waits.length ? waits.reduce((a, b) => a + b, 0) / waits.length : 0};
 }"""
 
 
@@ -120,12 +133,62 @@ def _visit(browser: object, base: str, grid_zoom: int | None, shot: Path | None 
         page.evaluate(_MOVE, "zoomout")
     out["pan_ms"], out["zoom_ms"] = statistics.median(pans), statistics.median(zooms)
     if grid_zoom is not None and grid_zoom > out["zoom"]:
-        page.evaluate(f"gridmap.map.setZoom({grid_zoom}, {{animate: false}})")
+        page.evaluate(f"() => {{ gridmap.map.setZoom({grid_zoom}, {{animate: false}}); }}")
         page.evaluate(_SETTLE)
         out["pan_grid_ms"] = statistics.median([page.evaluate(_MOVE, "pan") for _ in range(3)])
         out["zoom_grid_ms"] = page.evaluate(_MOVE, "zoomin")
     ctx.close()
     return out
+
+
+def _profile(browser: object, base: str, grid_zoom: int) -> None:
+    """Where a zoom in at the grids' zoom spends its time: tile fetches, features per tile, main-thread CPU by function."""
+    import urllib.request
+    from collections import Counter
+
+    import mapbox_vector_tile
+
+    ctx = browser.new_context(viewport={"width": 1366, "height": 850}, locale="zh-CN")
+    page = ctx.new_page()
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=120000)
+    page.evaluate(_SETTLE)
+    seen = page.evaluate("performance.getEntriesByType('resource').length")
+    page.evaluate(f"() => {{ gridmap.map.setZoom({grid_zoom}, {{animate: false}}); }}")
+    page.evaluate(_SETTLE)
+    page.wait_for_timeout(500)
+    urls = page.evaluate(f"performance.getEntriesByType('resource').slice({seen}).map(e => e.name)"
+                         ".filter(u => u.includes('/tiles/'))")
+    for kind in ("pan", "zoomin", "zoomout"):
+        page.evaluate(_MOVE_TRACE, kind)  # once to warm the server's tiles and the JIT
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Profiler.enable")
+    cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+    for kind in ("pan", "zoomin"):
+        cdp.send("Profiler.start")
+        r = page.evaluate(_MOVE_TRACE, kind)
+        prof = cdp.send("Profiler.stop")["profile"]
+        print(f"  profile {kind} at z{grid_zoom}: {r['ms']:.0f} ms, {r['tiles']} tile requests, "
+              f"{r['bytes'] / 1e3:.0f} kB, last tile arrived at {r['last_ms']:.0f} ms, "
+              f"mean server wait {r['wait_ms']:.1f} ms; main-thread CPU by function:", flush=True)
+        dt = dict.fromkeys([n["id"] for n in prof["nodes"]], 0.0)
+        for sid, delta in zip(prof["samples"], prof["timeDeltas"], strict=True):
+            dt[sid] += delta / 1000
+        by: Counter[str] = Counter()
+        for n in prof["nodes"]:
+            cf = n["callFrame"]
+            by[f"{cf['functionName'] or '(anon)'} {cf['url'].rsplit('/', 1)[-1]}:{cf['lineNumber']}"] += dt[n["id"]]
+        for name, ms in by.most_common(12):
+            print(f"    {ms:7.1f} ms  {name}")
+    counts: dict[str, list[int]] = {}
+    for url in sorted(set(urls)):  # the tiles the grids' zoom opened with
+        body = urllib.request.urlopen(url).read()  # noqa: S310 (the local server)
+        for name, lay in mapbox_vector_tile.decode(body).items():
+            counts.setdefault(name, []).append(len(lay["features"]))
+    for name, c in counts.items():
+        print(f"    at z{grid_zoom}: layer {name}: {len(c)} tiles, features per tile median "
+              f"{statistics.median(c):.0f}, max {max(c)}")
+    ctx.close()
 
 
 def main() -> None:
@@ -135,6 +198,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--paths", nargs="+", choices=("geojson", "tiles"), default=["geojson", "tiles"])
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "gridmap-bench-cities")
+    parser.add_argument("--profile", action="store_true",
+                        help="also show where a pan at the grids' zoom spends its time (tiles path)")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -165,6 +230,8 @@ def main() -> None:
                         shot = args.shots / f"bench-map-{n}-{path}.png"
                         warm = _visit(browser, srv.base, grid_zoom if tiled else None, shot)
                         rss, hwm = _rss(srv.proc.pid)
+                        if tiled and args.profile:
+                            _profile(browser, srv.base, grid_zoom)
                     finally:
                         srv.stop()
                 for visit, r in (("cold", cold), ("warm", warm)):

@@ -40,8 +40,11 @@ def page(browser: object, server: str) -> Iterator[_Page]:
     p.close()
 
 
-_LOADED = ("[gridmap.gridTiles, gridmap.committeeTiles, gridmap.divisionTiles]"
+_LOADED = ("[gridmap.tiles, gridmap.gridTiles, gridmap.committeeTiles, gridmap.divisionTiles]"
            ".every(l => !gridmap.map.hasLayer(l) || !l._loading)")
+#: Which layers the drawn tiles hold features of (one tile per address carries them all).
+_DRAWN = ("[...new Set(Object.values(gridmap.tiles._vectorTiles).flatMap(t => Object.values(t._features)"
+          ".map(f => f.layerName)))].sort()")
 
 
 def test_tiled_map_draws_opens_a_popup_and_stays_on_the_host(page: _Page, mini: Dataset) -> None:
@@ -65,6 +68,16 @@ def test_tiled_map_draws_opens_a_popup_and_stays_on_the_host(page: _Page, mini: 
     text = page.page.inner_text(".leaflet-popup-content")
     assert grid["code"] in text and grid["name"] in text
     page.shot("home-tiled-popup.png")
+    # one tile per address carries every layer; the layer switcher turns a layer off and on again in them
+    assert page.page.evaluate("document.querySelectorAll('.leaflet-boundaries-pane canvas').length") == 0
+    assert page.page.evaluate(_DRAWN) == ["committees", "divisions", "grids", "roads"]
+    name = page.page.evaluate("gridmap.cfg.strings.layerCommittees")
+    box = page.page.locator(".leaflet-control-layers label", has_text=name).locator("input")
+    box.click()
+    page.until(f"!gridmap.tiles._loading && !({_DRAWN}).includes('committees')")
+    assert page.page.evaluate(_DRAWN) == ["divisions", "grids", "roads"]
+    box.click()
+    page.until(f"!gridmap.tiles._loading && ({_DRAWN}).includes('committees')")
     assert page.off_host() == []
     assert page.errors == []
 

@@ -52,50 +52,145 @@
 
   var HOVER = { fill: true, fillOpacity: 0.72, color: "#1d3557", weight: 2.5, opacity: 1 };
 
-  // the tile layers, started as soon as the page runs (they need nothing from the payload)
+  // Every layer comes in one tile per address (the server's "all" tile: grids, roads, committees, divisions,
+  // bottom first), so a view costs one request, one decode and one canvas per tile instead of four. The layer
+  // switcher's entries (gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles) are light stand-ins:
+  // switching one on or off changes which layers the style draws and redraws the tiles.
+  var shown = { grids: true, committees: true, divisions: true, roads: false }, drawn = null;
+
+  // the bundle's protobuf reader (top-level functions of Leaflet.VectorGrid.bundled.min.js)
+  var Pbf = window.Pbf, VectorTile = window["VectorTile$1"];
+
+  var AllTiles = window.L && L.VectorGrid && L.VectorGrid.Protobuf.extend({
+    // as VectorGrid's own, but the body is read as an ArrayBuffer (not Blob + FileReader), the features of a
+    // switched-off layer are not decoded, and each feature knows its layer (getFeatureId needs it)
+    _getVectorTilePromise: function (coords) {
+      var url = L.Util.template(this._url, L.extend({ s: this._getSubdomain(coords), x: coords.x, y: coords.y,
+                                                      z: coords.z }, this.options));
+      function tag(tile) {
+        Object.keys(tile.layers).forEach(function (name) {
+          var layer = tile.layers[name], feats = [];
+          if (shown[name]) {
+            for (var i = 0; i < layer.length; i++) {
+              var f = layer.feature(i);
+              f.geometry = f.loadGeometry();
+              f.layer = name;
+              feats.push(f);
+            }
+          }
+          layer.features = feats;
+        });
+        return tile;
+      }
+      if (!Pbf || !VectorTile) {
+        return L.VectorGrid.Protobuf.prototype._getVectorTilePromise.call(this, coords).then(function (tile) {
+          Object.keys(tile.layers).forEach(function (name) {
+            tile.layers[name].features.forEach(function (f) { f.layer = name; });
+          });
+          return tile;
+        });
+      }
+      return fetch(url, this.options.fetchOptions).then(function (r) { return r.ok ? r.arrayBuffer() : null; })
+        .then(function (buf) { return buf ? tag(new VectorTile(new Pbf(buf))) : { layers: {} }; });
+    }
+  });
+
+  function refresh() {
+    var all = gm.tiles, map = gm.map, key = JSON.stringify(shown), any = shown.grids || shown.committees ||
+      shown.divisions || shown.roads;
+    if (!all || !map) return;
+    if (!any) { if (map.hasLayer(all)) map.removeLayer(all); drawn = null; return; }
+    if (!map.hasLayer(all)) { drawn = key; all.addTo(map); return; }
+    if (key !== drawn) { drawn = key; all.redraw(); }
+  }
+
+  var Part = window.L && L.Layer.extend({
+    initialize: function (name, minZoom) { this.name = name; L.setOptions(this, { minZoom: minZoom }); },
+    onAdd: function () { shown[this.name] = true; refresh(); },
+    onRemove: function () { shown[this.name] = false; refresh(); },
+    redraw: function () { if (gm.tiles && gm.tiles._map) gm.tiles.redraw(); return this; },
+    setFeatureStyle: function (id, style) { gm.tiles.setFeatureStyle(id, style); return this; },
+    resetFeatureStyle: function (id) { gm.tiles.resetFeatureStyle(id); return this; }
+  });
+  if (Part) {  // a stand-in loads while the tiles it draws on do (tests and benchmarks wait on _loading)
+    Object.defineProperty(Part.prototype, "_loading", {
+      get: function () { return !!(gm.tiles && gm.tiles._map && gm.tiles._loading); }
+    });
+  }
+
+  function committeeStyle(p, zoom) {
+    return zoom < gm.cfg.live.zooms.grids
+      ? { fill: true, fillColor: "#cfd8e3", fillOpacity: 0.35, color: "#2b4a6f", weight: 1.2, interactive: false }
+      : { fill: false, color: "#2b4a6f", weight: 1.6, interactive: false };
+  }
+
+  function divisionStyle(p, zoom) {
+    return { fill: zoom < gm.cfg.live.zooms.committees, fillColor: "#cfd8e3", fillOpacity: 0.4, color: "#7a1f3d",
+             weight: 3, dashArray: [8, 4], interactive: false };
+  }
+
+  function roadStyle(p, zoom) {
+    var st = ROAD[p.kind] || ROAD.local, grow = zoom >= 15 ? 1.5 : 1;
+    return L.extend({}, st, { weight: st.weight * grow, interactive: false });
+  }
+
+  function only(name, style) {
+    return function (p, zoom) { return shown[name] ? style(p, zoom) : []; };
+  }
+
+  // the tile layer and its stand-ins, started as soon as the page runs (they need nothing from the payload)
   live.startTiles = function (map) {
     if (gm.gridTiles) return;
-    var z = gm.cfg.live.zooms;
-    gm.gridTiles = tileLayer("grids", gridStyle, {
-      pane: "grids", minZoom: z.grids, interactive: true,
-      getFeatureId: function (f) { return f.properties.code; }
+    var cfg = gm.cfg.live, z = cfg.zooms;
+    shown.roads = !!cfg.roads;
+    gm.tiles = new AllTiles(cfg.tileUrl.replace("{layer}", cfg.all || "all").replace("{z}", "{tz}"), {
+      rendererFactory: L.canvas.tile, maxNativeZoom: cfg.maxNativeZoom, tileSize: cfg.tileSize, maxZoom: 19,
+      minZoom: Math.max(0, -cfg.zoomOffset), pane: "grids", interactive: true,
+      fetchOptions: { credentials: "same-origin" }, tz: function (data) { return data.z + cfg.zoomOffset; },
+      vectorTileLayerStyles: { grids: only("grids", gridStyle), roads: only("roads", roadStyle),
+                               committees: only("committees", committeeStyle),
+                               divisions: only("divisions", divisionStyle) },
+      getFeatureId: function (f) { return f.layer === "grids" ? f.properties.code : f.layer + ":" + f.properties.code; }
     });
+    gm.gridTiles = new Part("grids", z.grids);
+    gm.committeeTiles = new Part("committees", z.committees);
+    gm.divisionTiles = new Part("divisions", z.divisions || 0);
+    gm.roadTiles = new Part("roads", z.roads || 0);
     var tip = L.tooltip({ sticky: true, className: "gm-tooltip", direction: "top", offset: [0, -8] });
-    gm.gridTiles.on("mouseover", function (e) {
+    gm.tiles.on("mouseover", function (e) {
       var p = e.layer.properties;
-      gm.gridTiles.setFeatureStyle(p.code, L.extend({}, gridStyle(p), HOVER, { fillColor: gridStyle(p).fillColor }));
+      gm.tiles.setFeatureStyle(p.code, L.extend({}, gridStyle(p), HOVER, { fillColor: gridStyle(p).fillColor }));
       tip.setContent(p.code + " " + p.name).setLatLng(e.latlng);
       map.openTooltip(tip);
+      gm.gridTiles.fire("mouseover", e);
     });
-    gm.gridTiles.on("mouseout", function (e) {
-      gm.gridTiles.resetFeatureStyle(e.layer.properties.code);
+    gm.tiles.on("mouseout", function (e) {
+      gm.tiles.resetFeatureStyle(e.layer.properties.code);
       map.closeTooltip(tip);
+      gm.gridTiles.fire("mouseout", e);
     });
-    gm.gridTiles.on("click", function (e) { live.openGrid(map, e.layer.properties.code, e.latlng); });
-    gm.gridTiles.on("load", function () {
+    gm.tiles.on("click", function (e) {
+      live.openGrid(map, e.layer.properties.code, e.latlng);
+      gm.gridTiles.fire("click", e);
+    });
+    gm.tiles.on("load", function () {
       if (!gm.timings.gridsDrawnMs) gm.timings.gridsDrawnMs = performance.now();
-    });
-    gm.gridTiles.addTo(map);
-    gm.committeeTiles = tileLayer("committees", function (p, zoom) {
-      return zoom < z.grids
-        ? { fill: true, fillColor: "#cfd8e3", fillOpacity: 0.35, color: "#2b4a6f", weight: 1.2 }
-        : { fill: false, color: "#2b4a6f", weight: 1.6 };
-    }, { pane: "boundaries", minZoom: z.committees }).addTo(map);
-    gm.divisionTiles = tileLayer("divisions", function (p, zoom) {
-      return { fill: zoom < z.committees, fillColor: "#cfd8e3", fillOpacity: 0.4, color: "#7a1f3d", weight: 3,
-               dashArray: [8, 4] };
-    }, { pane: "boundaries" }).addTo(map);
-    // the first tiles of whichever layer the opening view shows
-    [gm.gridTiles, gm.committeeTiles, gm.divisionTiles].forEach(function (layer) {
-      layer.once("load", function () {
-        if (!gm.timings.firstTilesMs) {
-          gm.timings.firstTilesMs = performance.now();
-          if (window.performance && performance.mark) performance.mark("gridmap:grids-drawn");
-          document.body.setAttribute("data-gridmap-tiles", "1");
-          document.dispatchEvent(new CustomEvent("gridmap:tiles"));
-        }
+      [gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles].forEach(function (part) {
+        if (map.hasLayer(part)) part.fire("load");
       });
     });
+    // the first tiles of the opening view
+    gm.tiles.once("load", function () {
+      if (!gm.timings.firstTilesMs) {
+        gm.timings.firstTilesMs = performance.now();
+        if (window.performance && performance.mark) performance.mark("gridmap:grids-drawn");
+        document.body.setAttribute("data-gridmap-tiles", "1");
+        document.dispatchEvent(new CustomEvent("gridmap:tiles"));
+      }
+    });
+    drawn = JSON.stringify(shown);
+    gm.tiles.addTo(map);
+    [gm.gridTiles, gm.committeeTiles, gm.divisionTiles].forEach(function (part) { part.addTo(map); });
     gm.gridGroup = gm.gridTiles;
   };
 
@@ -153,10 +248,8 @@
   live.addRoads = function (map, overlays) {
     var c = gm.cfg;
     if (!c.live.roads) return;
-    gm.roadTiles = tileLayer("roads", function (p, zoom) {
-      var st = ROAD[p.kind] || ROAD.local, grow = zoom >= 15 ? 1.5 : 1;
-      return L.extend({}, st, { weight: st.weight * grow });
-    }, { pane: "roads" });
+    // tiled: a stand-in for the roads in the shared tiles; else (polygons sent whole) a tile layer of roads only
+    if (!gm.roadTiles) gm.roadTiles = tileLayer("roads", roadStyle, { pane: "roads" });
     gm.roadLabels = L.layerGroup();
     var group = L.layerGroup([gm.roadTiles, gm.roadLabels]).addTo(map);
     overlays['<i class="fa-solid fa-road"></i> ' + c.strings.layerRoads] = group;
