@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from pathlib import Path
@@ -19,6 +20,8 @@ MEMORY_TILES = 1024
 MEMORY_BYTES = 12 * 1024 * 1024
 #: Data versions whose tile folders are kept on disk (the newest by last use; older ones are removed).
 KEEP_VERSIONS = 3
+#: Seconds after which a claim on cutting a version's tiles ahead, never finished, is taken over.
+STALE_CLAIM_S = 600.0
 #: What ends every tile file: this tag and the CRC-32 of the body (little-endian), so a torn file is found.
 _TAG = b"GMT1"
 
@@ -144,18 +147,38 @@ class DiskTiles:
             _log.warning("tile cache %s stopped taking tiles (%s)", self.dir, exc)
             tmp.unlink(missing_ok=True)
 
-    def claim(self, name: str) -> bool:
-        """Create the marker file ``name`` in the version's folder; True for the one process that created it."""
+    def claim(self, name: str, stale: float = STALE_CLAIM_S) -> bool:
+        """Create the marker file ``name`` in the cut's folder; True for the one process that created it.
+
+        A marker older than ``stale`` seconds whose work never finished (see :meth:`finished`: the
+        process that claimed it died) is taken over.
+        """
         if not self.ok:
             return True
-        try:
-            fd = os.open(self.dir / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
-        except OSError:
+        marker = self.dir / name
+        for _attempt in range(2):
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    old = time.time() - marker.stat().st_mtime > stale
+                except OSError:
+                    old = False
+                if not old or (self.dir / f"{name}.done").exists():
+                    return False
+                marker.unlink(missing_ok=True)
+                continue
+            except OSError:
+                return True
+            os.close(fd)
             return True
-        os.close(fd)
-        return True
+        return False
+
+    def finished(self, name: str) -> None:
+        """Mark the work claimed as ``name`` done (a later process does not take it over)."""
+        if self.ok:
+            with contextlib.suppress(OSError):
+                (self.dir / f"{name}.done").touch()
 
     def prune(self) -> list[Path]:
         """Remove the folders of all but the :attr:`keep` most recently used versions; return those removed."""

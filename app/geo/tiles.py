@@ -375,7 +375,8 @@ def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = N
     A zoom into a level nobody opened yet then finds its tiles cut. The thread waits ``delay`` seconds
     (the first view's own tiles go first) and sleeps a moment between tiles so requests keep their turn.
     With a disk cache the tiles go to its files, and only the process that first claims the version
-    cuts them; without one they go to the (bounded) memory cache.
+    cuts them (another takes over a claim left unfinished for ten minutes); without one they go to the
+    (bounded) memory cache.
 
     Parameters
     ----------
@@ -408,6 +409,8 @@ def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = N
                 elif mem.get(key) is None:
                     mem.put(key, gzip.compress(_cut_any(ds, layer, z, x, y, datum), 6, mtime=0))
                 time.sleep(0.001)
+            if disk is not None:
+                disk.finished(f".warm-{datum}")
         except Exception:  # a tile that fails here fails again on request, with its error
             _log.exception("cutting tiles ahead stopped")
 

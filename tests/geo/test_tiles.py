@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import time
 from pathlib import Path
 
 import mapbox_vector_tile
@@ -195,3 +196,15 @@ def test_memory_cache_is_bounded_in_tiles_and_bytes() -> None:
     assert len(mem.data) == 2 and mem.bytes == 8 and mem.get(("k", 4)) == b"1234" and mem.get(("k", 0)) is None
     mem.put(("big",), b"x" * 50)  # the newest is kept even alone over the bound
     assert list(mem.data) == [("big",)] and mem.bytes == 50
+
+
+def test_one_process_cuts_ahead_and_an_abandoned_claim_is_taken_over(tmp_path: Path) -> None:
+    disk = DiskTiles(tmp_path, "v1", "cut-x")
+    assert disk.claim(".warm-wgs84") is True
+    assert disk.claim(".warm-wgs84") is False  # another worker: already being cut
+    old = time.time() - _tiles_cache.STALE_CLAIM_S - 5
+    os.utime(disk.dir / ".warm-wgs84", (old, old))
+    assert disk.claim(".warm-wgs84") is True  # its process died before finishing: taken over
+    disk.finished(".warm-wgs84")
+    os.utime(disk.dir / ".warm-wgs84", (old, old))
+    assert disk.claim(".warm-wgs84") is False  # finished: never again on this version

@@ -62,6 +62,16 @@
   var Pbf = window.Pbf, VectorTile = window["VectorTile$1"];
 
   var AllTiles = window.L && L.VectorGrid && L.VectorGrid.Protobuf.extend({
+    // no fade-in: a fading tile has every canvas of the view recomposited on each frame for 200 ms, and the
+    // previous zoom's tiles stay until it ends
+    _tileReady: function (coords, err, tile) {
+      var map = this._map;
+      if (!map) return;
+      var fade = map._fadeAnimated;
+      map._fadeAnimated = false;
+      try { L.VectorGrid.Protobuf.prototype._tileReady.call(this, coords, err, tile); }
+      finally { map._fadeAnimated = fade; }
+    },
     // as VectorGrid's own, but the body is read as an ArrayBuffer (not Blob + FileReader), the features of a
     // switched-off layer are not decoded, and each feature knows its layer (getFeatureId needs it)
     _getVectorTilePromise: function (coords) {
