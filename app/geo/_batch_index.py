@@ -243,7 +243,7 @@ def _pack_strings(values: NDArray[np.object_], name: str) -> dict[str, NDArray]:
 def _unpack_strings(data: Any, name: str) -> pa.Array:
     """The Arrow string array of :func:`_pack_strings`."""
     offsets, null = data[f"{name}_offsets"], data[f"{name}_null"]
-    valid = pa.array(~null).buffers()[1] if null.any() else None
+    valid = pa.py_buffer(np.packbits(~null, bitorder="little")) if null.any() else None
     large = pa.Array.from_buffers(pa.large_string(), len(null), [valid, pa.py_buffer(offsets),
                                                                     pa.py_buffer(data[f"{name}_data"])])
     return large.cast(pa.string())

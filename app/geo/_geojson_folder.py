@@ -6,12 +6,13 @@ import contextlib
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
-
-import geopandas as gpd
+from typing import TYPE_CHECKING, Any
 
 from app.geo.schema import LAYERS
 from app.geo.store import HistoryEntry, ReadOnlyStore, StoreError, VersionInfo
+
+if TYPE_CHECKING:  # imported where a layer is read
+    import geopandas as gpd
 
 #: File inside each version folder describing it.
 VERSION_META = "version.json"
@@ -81,6 +82,8 @@ class _LayerFolder:
 
     def read(self, layer: str) -> gpd.GeoDataFrame:
         """Read one layer from its GeoJSON file."""
+        import geopandas as gpd
+
         if layer not in LAYERS:
             raise KeyError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
         path = layer_path(self.folder, layer)

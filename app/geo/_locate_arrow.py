@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from app.geo import _arrow_np as an
 from app.geo import _locate_rows as _rows
-from app.geo.dataset import Dataset
+
+if TYPE_CHECKING:
+    from app.geo.dataset import Dataset
 
 #: Cells that count as no text (after stripping), as :class:`app.geo._locate_rows.FrameSource` has it.
-_NO_TEXT = pa.array(["", "nan", "None"])
+_NO_TEXT = ("", "nan", "None")
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -44,29 +47,29 @@ class ArrowSource:
             values = pc.cast(col, pa.float64())
         elif _is_text(kind):
             text = pc.utf8_trim_whitespace(col)
-            text = pc.if_else(pc.equal(text, ""), pa.scalar(None, kind), text)
+            text = pc.if_else(pc.equal(text, an.text("").cast(kind)), pa.nulls(1, kind)[0], text)
             try:
                 values = pc.cast(text, pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 return self._frame(name).numbers(name)
         else:
             return self._frame(name).numbers(name)
-        return np.asarray(pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False), dtype=float)
+        return an.to_floats(values)
 
     def has_text(self, name: str) -> NDArray[np.bool_]:
         """See :meth:`app.geo._locate_rows.Source.has_text`."""
         col = self.table.column(name)
         if not _is_text(col.type):
             return self._frame(name).has_text(name)
-        text = pc.fill_null(pc.utf8_trim_whitespace(col), "")
-        return np.asarray(pc.invert(pc.is_in(text, value_set=_NO_TEXT)).to_numpy(zero_copy_only=False), dtype=bool)
+        text = pc.fill_null(pc.utf8_trim_whitespace(col), an.text("").cast(col.type))
+        return an.to_bools(pc.invert(pc.is_in(text, value_set=an.strings(_NO_TEXT))))
 
     def texts(self, name: str, rows: NDArray[np.int64]) -> list[str]:
         """See :meth:`app.geo._locate_rows.Source.texts`."""
         col = self.table.column(name)
         if not _is_text(col.type):
             return self._frame(name).texts(name, rows)
-        return pc.fill_null(col.take(pa.array(rows)), "").to_pylist()
+        return pc.fill_null(col.take(an.ints(rows)), an.text("").cast(col.type)).to_pylist()
 
 
 def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon_col: str | None = None,
@@ -99,13 +102,10 @@ def locate_table(ds: Dataset, table: pa.Table, crs: str | int | None = None, lon
     LocateError, TableError
         No coordinate or address column; a named column missing.
     """
-    import pandas as pd
-
     from app.geo import tabular
 
     spec = _parse_crs(crs)
-    cols = tabular.detect_columns(pd.DataFrame(columns=table.column_names), lon=lon_col, lat=lat_col,
-                                  address=address_col)
+    cols = tabular.detect_columns(list(table.column_names), lon=lon_col, lat=lat_col, address=address_col)
     if not (cols.lon and cols.lat) and not cols.address:
         from app.geo.locate import LocateError
 
@@ -169,11 +169,27 @@ def _choices(values: NDArray[np.object_], choices: tuple[str, ...]) -> pa.Array:
         codes[values == choice] = i
     if (codes < 0).any():
         return _strings(values)
-    return pa.array(choices, type=pa.string()).take(pa.array(codes))
+    return an.strings(choices).take(an.ints(codes))
 
 
 def _floats(values: NDArray[np.float64]) -> pa.Array:
-    return pa.array(values, type=pa.float64(), from_pandas=True)  # NaN -> null, as from a DataFrame
+    return an.floats(values)  # NaN -> null, as from a DataFrame
+
+
+def _rows_of(index: NDArray[np.int64]) -> pa.Array:
+    """Row numbers for ``take``: null (a null cell) where ``index`` is negative."""
+    return an.ints(index, index >= 0)
+
+
+def _with_columns(table: pa.Table, columns: dict[str, Any]) -> pa.Table:
+    """``table`` with ``columns`` appended; a result column replaces an input column of that name, as in pandas."""
+    out = table
+    for name, values in columns.items():
+        if name in out.column_names:
+            out = out.set_column(out.column_names.index(name), name, values)
+        else:
+            out = out.append_column(name, values)
+    return out
 
 
 def attach(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
@@ -199,9 +215,9 @@ def attach(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
     def pick(values: NDArray[np.object_], idx: NDArray[np.int64]) -> pa.Array:
         if not len(values):
             return pa.nulls(n, pa.string())
-        return _strings(values).take(pa.array(idx, mask=idx < 0))
+        return _strings(values).take(_rows_of(idx))
 
-    columns: dict[str, Any] = {
+    return _with_columns(table, {
         "grid_code": pick(per_grid.code, rows.grid_idx),
         "grid_name": pick(per_grid.name, rows.grid_idx),
         "committee_code": pick(per_grid.committee_code, rows.grid_idx),
@@ -212,7 +228,7 @@ def attach(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
         "score": _floats(np.round(rows.score, 1)),
         "match_kind": _strings(rows.match_kind),
         "matched_address": _strings(rows.matched_address),
-        "on_border": pa.array(rows.on_border, type=pa.bool_()),
+        "on_border": an.bools(rows.on_border),
         "nearest_grid_code": pick(per_grid.code, rows.nearest),
         "distance_m": _floats(np.round(rows.dist, 1)),
         "nearest_address": _strings(rows.near_addr),
@@ -220,14 +236,7 @@ def attach(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
         "message": _strings(rows.message),
         "lon_wgs84": _floats(np.round(rows.wgs_lon, 7)),
         "lat_wgs84": _floats(np.round(rows.wgs_lat, 7)),
-    }
-    out = table
-    for name, values in columns.items():
-        if name in out.column_names:  # a result column replaces an input column of that name, as in pandas
-            out = out.set_column(out.column_names.index(name), name, values)
-        else:
-            out = out.append_column(name, values)
-    return out
+    })
 
 
 #: The columns ``locate-batch --columns basic`` adds, a subset of those of :func:`attach`.
@@ -253,26 +262,19 @@ def attach_basic(ds: Dataset, table: pa.Table, rows: _rows.Rows) -> pa.Table:
     """
     per_grid = _rows.grid_columns(ds)
     n = table.num_rows
-    idx = pa.array(rows.grid_idx, mask=rows.grid_idx < 0)
+    idx = _rows_of(rows.grid_idx)
 
     def pick(values: NDArray[np.object_]) -> pa.Array:
         return _strings(values).take(idx) if len(values) else pa.nulls(n, pa.string())
 
-    columns: dict[str, Any] = {
+    return _with_columns(table, {
         "grid_code": pick(per_grid.code),
         "grid_name": pick(per_grid.name),
         "committee_code": pick(per_grid.committee_code),
         "division_code": pick(per_grid.division_code),
         "status": _choices(rows.status, _statuses()),
         "message": _strings(rows.message),
-    }
-    out = table
-    for name, values in columns.items():
-        if name in out.column_names:
-            out = out.set_column(out.column_names.index(name), name, values)
-        else:
-            out = out.append_column(name, values)
-    return out
+    })
 
 
 def locate_frame_basic(ds: Dataset, df: Any, crs: str | int | None = None, lon_col: str | None = None,
@@ -315,9 +317,40 @@ def locate_frame_basic(ds: Dataset, df: Any, crs: str | int | None = None, lon_c
     return out
 
 
-#: Row messages of a basic coordinate table, by code (as :func:`app.geo._locate_rows.locate_coordinates` words them).
-_BASIC_MESSAGES = ("", "missing or non-numeric coordinates", "coordinates out of range", "",
-                   "outside every grid", "lat/lon swapped, read as lat,lon")
+#: Row messages of a coordinate table, by code (as :func:`app.geo._locate_rows.locate_coordinates` words them);
+#: code 3 is worded with the table's CRS.
+_MESSAGES = ("", "missing or non-numeric coordinates", "coordinates out of range", "",
+             "outside every grid", "lat/lon swapped, read as lat,lon")
+#: Row statuses of a coordinate table, by code.
+_COORDINATE_STATUSES = ("ok", "outside", "invalid")
+
+
+def _coordinates(source: ArrowSource, lon: str, lat: str,
+                 address: str | None) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]] | None:
+    """The numbers of a coordinate table and its rows that have both; None when a row lacks them but has an address."""
+    x, y = source.numbers(lon), source.numbers(lat)
+    missing = ~np.isfinite(x) | ~np.isfinite(y)
+    if address and missing.any() and (missing & source.has_text(address)).any():
+        return None
+    return x, y, np.flatnonzero(~missing)
+
+
+def _codes(n: int, todo: NDArray[np.int64], loc: _rows.Located,
+           outside_says: int) -> tuple[NDArray[np.int64], NDArray[np.int8], NDArray[np.int8]]:
+    """Per row of the table: grid row (-1 none), status code (:data:`_COORDINATE_STATUSES`), message code
+    (:data:`_MESSAGES`; ``outside_says`` for a point outside every grid)."""
+    grid_idx = np.full(n, -1, dtype=np.int64)
+    grid_idx[todo] = loc.grid
+    status = np.full(n, 2, dtype=np.int8)
+    status[todo] = np.where(loc.good, np.where(loc.grid >= 0, 0, 1), 2)
+    message = np.full(n, 1, dtype=np.int8)
+    message[todo] = np.select([loc.swapped, ~loc.ok, ~loc.good, loc.grid < 0], [5, 2, 3, outside_says], 0)
+    return grid_idx, status, message
+
+
+def _texts(codes: NDArray[np.int8], words: tuple[str, ...] | list[str]) -> pa.Array:
+    """A text column from small codes into ``words``."""
+    return an.strings(words).take(an.ints(codes, type=pa.int8()))
 
 
 def _basic_coordinates(ds: Dataset, table: pa.Table, source: ArrowSource, lon: str, lat: str, address: str | None,
@@ -327,82 +360,43 @@ def _basic_coordinates(ds: Dataset, table: pa.Table, source: ArrowSource, lon: s
     The same grid, status and message as ``locate_rows(..., extras=False)`` then :func:`attach_basic`;
     None when some row has no coordinates but an address (that table takes the general path).
     """
-    from app.geo import crs as crsmod
-
-    x, y = source.numbers(lon), source.numbers(lat)
-    missing = ~np.isfinite(x) | ~np.isfinite(y)
-    if address and missing.any() and (missing & source.has_text(address)).any():
+    found = _coordinates(source, lon, lat, address)
+    if found is None:
         return None
-    n = len(x)
+    x, y, todo = found
     saved = None
     if cache_dir is not None or "batch.index" in ds.cache:
         from app.geo._batch_index import batch_index
 
         saved = batch_index(ds, cache_dir)
-    index = saved.grids if saved is not None else _rows.basic_index(ds)
-    todo = np.flatnonzero(~missing)
-    xs, ys = x[todo], y[todo]
-    ok = _rows._in_range(xs, ys) if geographic else np.ones(len(todo), dtype=bool)
-    wlon, wlat = np.full(len(todo), np.nan), np.full(len(todo), np.nan)
-    if ok.all():
-        wlon, wlat = (np.asarray(v, dtype=float) for v in crsmod.to_wgs84(xs, ys, spec))
-    elif ok.any():
-        wlon[ok], wlat[ok] = crsmod.to_wgs84(xs[ok], ys[ok], spec)
-    good = np.isfinite(wlon) & np.isfinite(wlat)
-    grid = np.full(len(todo), -1, dtype=np.int64)
-    if good.any():
-        grid[good] = index.locate(wlon[good], wlat[good], nearest=False).index
-    swapped = np.zeros(len(todo), dtype=bool)
-    if geographic:
-        try_swap = np.flatnonzero((grid < 0) & _rows._in_range(ys, xs))
-        if len(try_swap):
-            slon, slat = crsmod.to_wgs84(ys[try_swap], xs[try_swap], spec)
-            sgood = np.flatnonzero(np.isfinite(slon) & np.isfinite(slat))
-            sres = index.locate(slon[sgood], slat[sgood], nearest=False)
-            hit = sres.index >= 0
-            k = try_swap[sgood[hit]]
-            swapped[k], grid[k], good[k] = True, sres.index[hit], True
-    # status 0 ok, 1 outside, 2 invalid (the order of STATUSES is not assumed); message codes of _BASIC_MESSAGES
-    state = np.where(good, np.where(grid >= 0, 0, 1), 2).astype(np.int8)
-    says = np.select([swapped, ~ok, ~good, grid < 0], [5, 2, 3, 4], 0).astype(np.int8)
-    grid_idx = np.full(n, -1, dtype=np.int64)
-    grid_idx[todo] = grid
-    status = np.full(n, 2, dtype=np.int8)
-    status[todo] = state
-    message = np.full(n, 1, dtype=np.int8)
-    message[todo] = says
-    words = list(_BASIC_MESSAGES)
+    loc = _rows.project_and_locate(saved.grids if saved is not None else _rows.basic_index(ds), x[todo], y[todo],
+                                   spec, geographic)
+    grid_idx, status, message = _codes(len(x), todo, loc, 4)
+    words = list(_MESSAGES)
     words[3] = f"coordinates outside the valid area of {spec.label}"
-    idx = pa.array(grid_idx, mask=grid_idx < 0)
     if saved is not None:
         per_grid: dict[str, pa.Array] = saved.columns
     else:
         per_grid = {name: _strings(getattr(_rows.grid_columns(ds), name)) for name in ("code", "name", "committee_code",
                                                                                      "division_code")}
+    idx = _rows_of(grid_idx)
 
     def pick(name: str) -> pa.Array:
-        return per_grid[name].take(idx) if len(per_grid[name]) else pa.nulls(n, pa.string())
+        return per_grid[name].take(idx) if len(per_grid[name]) else pa.nulls(len(x), pa.string())
 
-    columns: dict[str, Any] = {
+    return _with_columns(table, {
         "grid_code": pick("code"),
         "grid_name": pick("name"),
         "committee_code": pick("committee_code"),
         "division_code": pick("division_code"),
-        "status": pa.array(["ok", "outside", "invalid"], type=pa.string()).take(pa.array(status)),
-        "message": pa.array(words, type=pa.string()).take(pa.array(message)),
-    }
-    out = table
-    for name, values in columns.items():
-        if name in out.column_names:
-            out = out.set_column(out.column_names.index(name), name, values)
-        else:
-            out = out.append_column(name, values)
-    return out
+        "status": _texts(status, _COORDINATE_STATUSES),
+        "message": _texts(message, words),
+    })
 
 
 def _join(*parts: Any) -> pa.Array:
     """Texts joined element-wise (each part an Arrow string array or a str)."""
-    return pc.binary_join_element_wise(*parts, "")
+    return pc.binary_join_element_wise(*(an.text(p) if isinstance(p, str) else p for p in parts), an.text(""))
 
 
 def _full_coordinates(ds: Dataset, table: pa.Table, source: ArrowSource, lon: str, lat: str, address: str | None,
@@ -413,105 +407,66 @@ def _full_coordinates(ds: Dataset, table: pa.Table, source: ArrowSource, lon: st
     of the version: texts by index into small per-grid arrays, messages put together with Arrow
     compute, no object array per row. None when some row has no coordinates but an address.
     """
-    from app.geo import crs as crsmod
     from app.geo._batch_index import batch_index
-    from app.geo._locate_rows import _READINGS, _in_range
+    from app.geo._locate_rows import _READINGS
 
-    x, y = source.numbers(lon), source.numbers(lat)
-    missing = ~np.isfinite(x) | ~np.isfinite(y)
-    if address and missing.any() and (missing & source.has_text(address)).any():
+    found = _coordinates(source, lon, lat, address)
+    if found is None:
         return None
+    x, y, todo = found
     n = len(x)
     bi = batch_index(ds)
-    index = bi.grids
-    todo = np.flatnonzero(~missing)
-    xs, ys = x[todo], y[todo]
-    ok = _in_range(xs, ys) if geographic else np.ones(len(todo), dtype=bool)
-    wlon, wlat = np.full(len(todo), np.nan), np.full(len(todo), np.nan)
-    if ok.all():
-        wlon, wlat = (np.asarray(v, dtype=float) for v in crsmod.to_wgs84(xs, ys, spec))
-    elif ok.any():
-        wlon[ok], wlat[ok] = crsmod.to_wgs84(xs[ok], ys[ok], spec)
-    good = np.isfinite(wlon) & np.isfinite(wlat)
-    grid = np.full(len(todo), -1, dtype=np.int64)
-    border = np.zeros(len(todo), dtype=bool)
-    if good.any():
-        res = index.locate(wlon[good], wlat[good], nearest=False)
-        grid[good], border[good] = res.index, res.on_border
-    swapped = np.zeros(len(todo), dtype=bool)
-    if geographic:
-        try_swap = np.flatnonzero((grid < 0) & _in_range(ys, xs))
-        if len(try_swap):
-            slon, slat = crsmod.to_wgs84(ys[try_swap], xs[try_swap], spec)
-            sgood = np.flatnonzero(np.isfinite(slon) & np.isfinite(slat))
-            sres = index.locate(slon[sgood], slat[sgood], nearest=False)
-            hit = sres.index >= 0
-            k, h = try_swap[sgood[hit]], sgood[hit]
-            swapped[k], grid[k], good[k], border[k] = True, sres.index[hit], True, sres.on_border[hit]
-            wlon[k], wlat[k] = slon[h], slat[h]
-    outside = np.flatnonzero(good & (grid < 0))
-    near, dist = bi.nearest_grid(wlon[outside], wlat[outside])
+    loc = _rows.project_and_locate(bi.grids, x[todo], y[todo], spec, geographic)
+    outside = np.flatnonzero(loc.good & (loc.grid < 0))
+    near, dist = bi.nearest_grid(loc.lon[outside], loc.lat[outside])
     codes = bi.columns["code"]
-    # messages: a code per row for the fixed texts, then the texts of the rows outside every grid
-    says = np.select([swapped, ~ok, ~good], [5, 2, 3], 0).astype(np.int8)
-    message_code = np.full(n, 1, dtype=np.int8)
-    message_code[todo] = says
-    words = list(_BASIC_MESSAGES)
+    # messages: a code per row for the fixed texts (0 for a row outside: its text is made below)
+    grid_idx, status, message_code = _codes(n, todo, loc, 0)
+    words = list(_MESSAGES)
     words[3] = f"coordinates outside the valid area of {spec.label}"
-    message = pa.array(words, type=pa.string()).take(pa.array(message_code))
+    message = _texts(message_code, words)
     if len(outside):
         far = near >= 0
-        metres = pc.cast(pc.round(pa.array(np.where(far, dist, 0.0)), 0, round_mode="half_to_even"), pa.int64())
-        said = pc.if_else(pa.array(far), _join("outside every grid, nearest grid ", codes.take(pa.array(np.where(
-            far, near, 0))), " at ", pc.cast(metres, pa.string()), " m"), pa.scalar("outside every grid"))
+        metres = pc.cast(pc.round(an.floats(np.where(far, dist, 0.0), nan_is_null=False), 0,
+                                  round_mode="half_to_even"), pa.int64())
+        said = pc.if_else(an.bools(far), _join("outside every grid, nearest grid ", codes.take(an.ints(np.where(
+            far, near, 0))), " at ", pc.cast(metres, pa.string()), " m"), an.text("outside every grid"))
         if geographic:
-            said = _datum_warnings(bi, spec, xs[outside], ys[outside], said, _READINGS, codes)
+            said = _datum_warnings(bi, spec, x[todo[outside]], y[todo[outside]], said, _READINGS, codes)
         mask = np.zeros(n, dtype=bool)
         mask[todo[outside]] = True
-        message = pc.replace_with_mask(message, pa.array(mask), said)
+        message = pc.replace_with_mask(message, an.bools(mask), said)
     # per row, for the Arrow columns
-    grid_idx = np.full(n, -1, dtype=np.int64)
-    grid_idx[todo] = grid
-    status = np.full(n, 2, dtype=np.int8)  # 0 ok, 1 outside, 2 invalid
-    status[todo] = np.where(good, np.where(grid >= 0, 0, 1), 2)
     on_border = np.zeros(n, dtype=bool)
-    on_border[todo] = border
+    on_border[todo] = loc.on_border
     nearest = np.full(n, -1, dtype=np.int64)
     nearest[todo[outside]] = near
     distance = np.full(n, np.nan)
     distance[todo[outside]] = dist
     lon_w, lat_w = np.full(n, np.nan), np.full(n, np.nan)
-    lon_w[todo], lat_w[todo] = wlon, wlat
-    found, metres_a = bi.nearest_address(lon_w, lat_w)
-    idx = pa.array(grid_idx, mask=grid_idx < 0)
-    near_idx = pa.array(nearest, mask=nearest < 0)
-    columns: dict[str, Any] = {
+    lon_w[todo], lat_w[todo] = loc.lon, loc.lat
+    address_at, metres_a = bi.nearest_address(lon_w, lat_w)
+    idx = _rows_of(grid_idx)
+    return _with_columns(table, {
         "grid_code": codes.take(idx),
         "grid_name": bi.columns["name"].take(idx),
         "committee_code": bi.columns["committee_code"].take(idx),
         "committee_name": bi.columns["committee_name"].take(idx),
         "division_code": bi.columns["division_code"].take(idx),
         "division_name": bi.columns["division_name"].take(idx),
-        "status": pa.array(["ok", "outside", "invalid"], type=pa.string()).take(pa.array(status)),
+        "status": _texts(status, _COORDINATE_STATUSES),
         "score": pa.nulls(n, pa.float64()),
         "match_kind": pa.nulls(n, pa.string()),
         "matched_address": pa.nulls(n, pa.string()),
-        "on_border": pa.array(on_border, type=pa.bool_()),
-        "nearest_grid_code": codes.take(near_idx),
+        "on_border": an.bools(on_border),
+        "nearest_grid_code": codes.take(_rows_of(nearest)),
         "distance_m": _floats(np.round(distance, 1)),
-        "nearest_address": bi.address_text.take(pa.array(found, mask=found < 0)),
+        "nearest_address": bi.address_text.take(_rows_of(address_at)),
         "nearest_address_m": _floats(np.round(metres_a, 1)),
         "message": message,
         "lon_wgs84": _floats(np.round(lon_w, 7)),
         "lat_wgs84": _floats(np.round(lat_w, 7)),
-    }
-    out = table
-    for name, values in columns.items():
-        if name in out.column_names:
-            out = out.set_column(out.column_names.index(name), name, values)
-        else:
-            out = out.append_column(name, values)
-    return out
+    })
 
 
 def _datum_warnings(bi: Any, spec: Any, x: NDArray[np.float64], y: NDArray[np.float64], said: pa.Array,
@@ -535,7 +490,7 @@ def _datum_warnings(bi: Any, spec: Any, x: NDArray[np.float64], y: NDArray[np.fl
         grid[hit], label_of[hit], warned[hit] = res.index[res.index >= 0], i, True
     if not warned.any():
         return said
-    labels = pa.array([label for label, _ in others], type=pa.string())
-    warning = _join("; read as ", labels.take(pa.array(label_of, mask=~warned)), " it falls in grid ",
-                    codes.take(pa.array(grid, mask=~warned)), ", check the coordinate system")
-    return pc.if_else(pa.array(warned), pc.binary_join_element_wise(said, warning, ""), said)
+    labels = an.strings([label for label, _ in others])
+    warning = _join("; read as ", labels.take(an.ints(label_of, warned)), " it falls in grid ",
+                    codes.take(an.ints(grid, warned)), ", check the coordinate system")
+    return pc.if_else(an.bools(warned), _join(said, warning), said)

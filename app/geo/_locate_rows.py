@@ -5,14 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from app.geo import crs as crsmod
-from app.geo.dataset import Dataset
+
+if TYPE_CHECKING:  # a coordinate batch of Arrow tables loads neither pandas nor the layers' modules
+    import pandas as pd
+
+    from app.geo.dataset import Dataset
 
 #: Separates the parts of one row's ``message`` (each part is translated on its own).
 SEP = "; "
@@ -126,6 +129,8 @@ class FrameSource:
 
     def numbers(self, name: str) -> NDArray[np.float64]:
         """See :meth:`Source.numbers`."""
+        import pandas as pd
+
         return pd.to_numeric(self.df[name].astype(str).str.strip(), errors="coerce").to_numpy(float)
 
     def has_text(self, name: str) -> NDArray[np.bool_]:
@@ -222,6 +227,83 @@ def _in_range(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool
     return np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
 
 
+@dataclass
+class Located:
+    """Coordinate rows read in their CRS, turned into WGS84 and put in the grids (see :func:`project_and_locate`).
+
+    Every array has one entry per point.
+
+    Attributes
+    ----------
+    ok : ndarray of bool
+        Within ±180/±90 (always True for a projected CRS).
+    lon, lat : ndarray of float
+        WGS84, the swapped reading's for swapped rows; NaN where there is none.
+    good : ndarray of bool
+        A real point (finite WGS84), swapped rows included.
+    grid : ndarray of int64
+        The grid's row, -1 outside every grid.
+    on_border : ndarray of bool
+        On a grid's border.
+    swapped : ndarray of bool
+        Read as (y, x): outside every grid (or out of range) as given, in a grid that way.
+    """
+
+    ok: NDArray[np.bool_]
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    good: NDArray[np.bool_]
+    grid: NDArray[np.int64]
+    on_border: NDArray[np.bool_]
+    swapped: NDArray[np.bool_]
+
+
+def project_and_locate(index: Any, x: NDArray[np.float64], y: NDArray[np.float64], spec: crsmod.CrsSpec,
+                       geographic: bool) -> Located:
+    """Turn finite coordinates into WGS84 and find their grids; a geographic pair outside every grid is tried swapped.
+
+    Parameters
+    ----------
+    index : GridIndex
+        The grid index (any with ``locate(lon, lat, nearest=False)``).
+    x, y : ndarray of float
+        Finite coordinates in ``spec``.
+    spec : CrsSpec
+        Their CRS.
+    geographic : bool
+        Whether ``spec`` is in degrees (then ±180/±90 applies and swaps are looked for).
+
+    Returns
+    -------
+    Located
+        Per point: range, WGS84 position, grid, border and swap.
+    """
+    n = len(x)
+    ok = _in_range(x, y) if geographic else np.ones(n, dtype=bool)
+    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+    if ok.all():
+        lon, lat = (np.asarray(v, dtype=float) for v in crsmod.to_wgs84(x, y, spec))
+    elif ok.any():
+        lon[ok], lat[ok] = crsmod.to_wgs84(x[ok], y[ok], spec)
+    good = np.isfinite(lon) & np.isfinite(lat)
+    grid, border = np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool)
+    if good.any():  # only real points: a nearest-grid search from a placeholder far away is slow
+        res = index.locate(lon[good], lat[good], nearest=False)
+        grid[good], border[good] = res.index, res.on_border
+    swapped = np.zeros(n, dtype=bool)
+    if geographic:  # lat,lon written the other way round: only taken when that reading is in a grid
+        try_swap = np.flatnonzero((grid < 0) & _in_range(y, x))
+        if len(try_swap):
+            slon, slat = crsmod.to_wgs84(y[try_swap], x[try_swap], spec)
+            sgood = np.flatnonzero(np.isfinite(slon) & np.isfinite(slat))
+            sres = index.locate(slon[sgood], slat[sgood], nearest=False)
+            hit = sres.index >= 0
+            k, h = try_swap[sgood[hit]], sgood[hit]
+            swapped[k], good[k], grid[k], border[k] = True, True, sres.index[hit], sres.on_border[hit]
+            lon[k], lat[k] = slon[h], slat[h]
+    return Located(ok, lon, lat, good, grid, border, swapped)
+
+
 def locate_coordinates(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArray[np.float64],
                        y: NDArray[np.float64], spec: crsmod.CrsSpec, geographic: bool, extras: bool = True) -> None:
     """Locate coordinate rows into ``out``, all at once.
@@ -256,28 +338,10 @@ def locate_coordinates(ds: Dataset, out: Rows, rows: NDArray[np.int64], x: NDArr
     if not n:
         return
     index = ds.grid_index if extras else basic_index(ds)
-    ok = _in_range(x, y) if geographic else np.ones(n, dtype=bool)
-    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
-    if ok.any():
-        lon[ok], lat[ok] = crsmod.to_wgs84(x[ok], y[ok], spec)
-    good = np.isfinite(lon) & np.isfinite(lat)
-    grid, near = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
-    dist, border = np.full(n, np.nan), np.zeros(n, dtype=bool)
-    if good.any():  # only real points: a nearest-grid search from a placeholder far away is slow
-        res = index.locate(lon[good], lat[good], nearest=False)
-        grid[good], border[good] = res.index, res.on_border
-    swapped = np.zeros(n, dtype=bool)
-    if geographic:  # lat,lon written the other way round: only taken when that reading is in a grid
-        try_swap = np.flatnonzero((grid < 0) & _in_range(y, x))
-        if len(try_swap):
-            slon, slat = crsmod.to_wgs84(y[try_swap], x[try_swap], spec)
-            sgood = np.flatnonzero(np.isfinite(slon) & np.isfinite(slat))
-            sres = index.locate(slon[sgood], slat[sgood], nearest=False)
-            hit = sres.index >= 0
-            k, h = try_swap[sgood[hit]], sgood[hit]
-            swapped[k] = True
-            lon[k], lat[k], grid[k] = slon[h], slat[h], sres.index[hit]
-            good[k], border[k], near[k], dist[k] = True, sres.on_border[hit], -1, np.nan
+    loc = project_and_locate(index, x, y, spec, geographic)
+    ok, lon, lat, good, grid, border, swapped = (loc.ok, loc.lon, loc.lat, loc.good, loc.grid, loc.on_border,
+                                                 loc.swapped)
+    near, dist = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
     outside = good & (grid < 0)
     if outside.any() and extras:  # the nearest grid, searched for the points still outside only
         near[outside], dist[outside] = index.nearest_outside(lon[outside], lat[outside])

@@ -7,11 +7,12 @@ import io
 import math
 import unicodedata
 from datetime import date, datetime, time
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from app.geo._tabular_limits import TableError, TableLimits, allow_csv_fields, check_workbook
+
+if TYPE_CHECKING:  # imported by the readers that make a frame; a streamed batch uses only the sniffing here
+    import pandas as pd
 
 _DELIMITERS = (",", "\t", ";", "|")
 
@@ -146,6 +147,8 @@ def read_csv_text(text: str, limits: TableLimits | None = None) -> pd.DataFrame:
         raise TableError(f"not readable as CSV near line {reader.line_num} ({exc})") from None
     if header is None:
         raise TableError("the file is empty")
+    import pandas as pd
+
     return pd.DataFrame(body, columns=header, dtype=object).astype(str)
 
 
@@ -179,4 +182,6 @@ def read_sheet(data: bytes, limits: TableLimits | None = None) -> pd.DataFrame:
         raise TableError(f"not a readable Excel workbook ({type(exc).__name__}: {exc})") from None
     if header is None:
         raise TableError("the first sheet is empty")
+    import pandas as pd
+
     return pd.DataFrame(body, columns=header, dtype=object).astype(str)

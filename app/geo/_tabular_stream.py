@@ -8,14 +8,16 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from app.geo._tabular_limits import TableError, TableLimits
 from app.geo._tabular_read import _sniff_delimiter, _start_table, decode_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Bytes read to find the encoding, the delimiter and the header of a CSV file.
 SAMPLE_BYTES = 4 << 20
@@ -101,13 +103,16 @@ def _strip_batch(batch: pa.RecordBatch, names: list[str]) -> pa.Table:
     """Cells stripped of whitespace, rows with only empty cells dropped, columns named ``names``."""
     import pyarrow.compute as pc
 
+    from app.geo._arrow_np import text
+
     cols = [pc.utf8_trim_whitespace(col) for col in batch.columns]
     table = pa.Table.from_arrays(cols, names=names)
     if not cols:
         return table
-    keep = pc.not_equal(cols[0], "")
+    empty = text("")
+    keep = pc.not_equal(cols[0], empty)
     for col in cols[1:]:
-        keep = pc.or_(keep, pc.not_equal(col, ""))
+        keep = pc.or_(keep, pc.not_equal(col, empty))
     if not pc.all(keep).as_py():
         table = table.filter(keep)
     return table
@@ -144,6 +149,8 @@ def _frames(tables: Iterator[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
 
 def to_frame(table: pa.Table, first_row: int) -> pd.DataFrame:
     """A chunk as a DataFrame indexed by its rows' positions in the file (``first_row`` for its first)."""
+    import pandas as pd
+
     frame = table.to_pandas(memory_pool=pa.system_memory_pool())
     frame.index = pd.RangeIndex(first_row, first_row + len(frame))
     return frame

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from app.geo._tabular_limits import TableError, TableLimits
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Formats written chunk by chunk; the others (XLSX, GeoJSON) are written whole by :func:`app.geo.tabular.write_table`.
 STREAM_FORMATS = ("csv", "parquet", "geoparquet")
@@ -131,7 +133,9 @@ def _bool_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
     """Booleans as pandas writes them in CSV: True, False, empty for null."""
     import pyarrow.compute as pc
 
-    return pc.if_else(col, "True", "False")
+    from app.geo._arrow_np import text
+
+    return pc.if_else(col, text("True"), text("False"))
 
 
 def _points(lon: pa.ChunkedArray, lat: pa.ChunkedArray) -> pa.Array:

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from app.errors import GridmapError
+from app.geo import _arrow_np as an
 from app.geo import tabular
 from app.geo._locate_arrow import locate_frame_basic, locate_table
 from app.geo._tabular_limits import TableError, TableLimits
@@ -28,7 +28,11 @@ from app.geo._tabular_stream import (
     to_frame,
 )
 from app.geo._tabular_write import STREAM_FORMATS, ChunkWriter, result_schema
-from app.geo.dataset import Dataset
+
+if TYPE_CHECKING:  # a batch of Arrow chunks (CSV, Parquet) never loads pandas or the layers' modules
+    import pandas as pd
+
+    from app.geo.dataset import Dataset
 
 #: The row statuses, in the order of :data:`app.geo.locate.STATUSES` (a test checks they are the same; a
 #: coordinate batch does not import the single lookups and their address tree).
@@ -292,7 +296,7 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
             else:
                 writer.write(out)
         else:
-            whole.append(out if isinstance(out, pd.DataFrame) else to_frame(out, first))
+            whole.append(to_frame(out, first) if isinstance(out, pa.Table) else out)
         done += out.num_rows if isinstance(out, pa.Table) else len(out)
         if progress is not None:
             progress(done, stream.total, time.perf_counter() - started)
@@ -322,6 +326,8 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
             future, first = pending.popleft()
             finish(future.result(), first)
         if done == 0:  # a header without rows: the result has the header and the columns added
+            import pandas as pd
+
             empty = pd.DataFrame({c: pd.Series(dtype=object) for c in stream.columns})
             out = _locate_frame(basic)(ds, empty, crs=crs, lon_col=lon_col, lat_col=lat_col, address_col=address_col)
             if fmt in STREAM_FORMATS:
@@ -332,6 +338,8 @@ def _run(ds: Dataset, stream: TableStream, tmp: Path, fmt: str, crs: str | int |
             writer.close()
             writer = None
         else:
+            import pandas as pd
+
             tabular.write_table(pd.concat(whole), tmp, fmt=fmt, lon="lon_wgs84", lat="lat_wgs84", limits=limits)
     finally:
         for future, _ in pending:
@@ -350,7 +358,7 @@ def _translated(table: pa.Table, translate: Callable[[str], str] | None) -> pa.T
 
     at = table.column_names.index("message")
     codes = pc.dictionary_encode(table.column("message")).combine_chunks()
-    words = pa.array([translate(m) if m else m for m in codes.dictionary.to_pylist()], type=pa.string())
+    words = an.strings([translate(m) if m else m for m in codes.dictionary.to_pylist()])
     return table.set_column(at, "message", words.take(codes.indices))
 
 
@@ -397,7 +405,7 @@ def _count(result: BatchResult, out: pa.Table | pd.DataFrame, first: int) -> Non
     """Add a located chunk's statuses to the counts and its first rows needing a look to the notes."""
     import pyarrow.compute as pc
 
-    if isinstance(out, pd.DataFrame):
+    if not isinstance(out, pa.Table):  # a DataFrame indexed by its rows' positions in the file
         positions = out.index.to_numpy()
         out = pa.Table.from_pandas(out[["status", "message"]], preserve_index=False)
     else:
@@ -407,9 +415,10 @@ def _count(result: BatchResult, out: pa.Table | pd.DataFrame, first: int) -> Non
         result.counts[str(pair["values"])] = result.counts.get(str(pair["values"]), 0) + int(pair["counts"])
     result.counts["total"] += out.num_rows
     if len(result.noted) < MAX_NOTED:
-        message = pc.fill_null(out.column("message").cast(pa.string()), "")
-        noted = pc.or_(pc.fill_null(pc.not_equal(status, "ok"), True), pc.not_equal(message, ""))
-        for at in np.flatnonzero(noted.to_numpy(zero_copy_only=False))[:MAX_NOTED - len(result.noted)]:
+        message = pc.fill_null(out.column("message").cast(pa.string()), an.text(""))
+        noted = pc.or_(pc.fill_null(pc.not_equal(status, an.text("ok")), an.flag(True)),
+                       pc.not_equal(message, an.text("")))
+        for at in np.flatnonzero(an.to_bools(noted))[:MAX_NOTED - len(result.noted)]:
             result.noted.append((int(positions[at]) + 2, str(status[int(at)].as_py()), str(message[int(at)].as_py())))
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import shapely
 
 from app.geo.findings import layer_title
 from app.geo.schema import LAYERS
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from app.geo.store import ReadStore, Store, VersionInfo
 
 

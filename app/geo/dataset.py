@@ -11,9 +11,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import shapely
 
@@ -31,7 +29,10 @@ COMPACT_LAYERS: tuple[str, ...] = ("addresses",)
 #: Layers :meth:`Dataset.warm` reads up front: what the first view of any page draws.
 WARM_LAYERS: tuple[str, ...] = ("grids", "committees", "divisions")
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # geopandas and pandas are imported where a layer is read: a saved batch index needs neither
+    import geopandas as gpd
+    import pandas as pd
+
     from app.geo.address import AddressMatcher
     from app.geo.gridindex import GridIndex
 
@@ -324,6 +325,8 @@ class _PointLayer:
     """
 
     def __init__(self, gdf: gpd.GeoDataFrame) -> None:
+        import pandas as pd
+
         geoms = np.asarray(gdf.geometry.array, dtype=object)
         self._x, self._y = shapely.get_x(geoms), shapely.get_y(geoms)
         self._geometry = gdf.geometry.name
@@ -337,6 +340,8 @@ class _PointLayer:
     @classmethod
     def of(cls, gdf: gpd.GeoDataFrame) -> _PointLayer | None:
         """The compact layer, or None when some geometry is missing, empty, 3D or not a point (kept as read)."""
+        import geopandas as gpd
+
         if not len(gdf) or not isinstance(gdf, gpd.GeoDataFrame) or list(gdf.columns).count(gdf.geometry.name) != 1:
             return None
         geoms = np.asarray(gdf.geometry.array, dtype=object)
@@ -355,6 +360,9 @@ class _PointLayer:
 
     def frame(self) -> gpd.GeoDataFrame:
         """The layer as a GeoDataFrame equal to the one read: same columns, order, dtypes, index and CRS."""
+        import geopandas as gpd
+        import pandas as pd
+
         rest = self._rest if self._packed is None else _unpack(self._packed)
         points = gpd.GeoSeries(shapely.points(self._x, self._y), index=rest.index, crs=self._crs,
                                name=self._geometry)
@@ -422,12 +430,17 @@ def _covers(crs: str, bounds: tuple[float, ...]) -> bool:
 
 def _empty_layer(name: str) -> gpd.GeoDataFrame:
     """An empty layer with the schema's fields, in the storage CRS."""
+    import geopandas as gpd
+    import pandas as pd
+
     columns = {f.name: pd.Series(dtype=object if f.dtype == "str" else float) for f in FIELDS[name]}
     return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs=STORAGE_CRS), crs=STORAGE_CRS)
 
 
 def _with_area(grids: gpd.GeoDataFrame, metric_crs: str) -> gpd.GeoDataFrame:
     """The grids with ``area_m2`` (m², 0.1 m² steps, in ``metric_crs``) filled in where it is absent or empty."""
+    import pandas as pd
+
     given = grids["area_m2"] if "area_m2" in grids.columns else None
     if given is not None and not given.isna().any():
         return grids

@@ -6,14 +6,16 @@ import json
 import math
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
 from app.geo.schema import COORD_PRECISION
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 
 def plain(value: Any) -> Any:

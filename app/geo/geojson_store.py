@@ -16,9 +16,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import geopandas as gpd
+from typing import TYPE_CHECKING, Any
 
 from app.geo._durable import atomic_write, fsync_dir, write_durable
 from app.geo._geojson_folder import (
@@ -33,7 +31,6 @@ from app.geo._geojson_folder import (
 )
 from app.geo._geojson_history import HISTORY, append, new_entry, read_history, seq_of, settle, to_prune
 from app.geo.changes import summarise
-from app.geo.geojson import dump_geojson
 from app.geo.schema import LAYERS
 from app.geo.store import (
     HistoryEntry,
@@ -44,6 +41,9 @@ from app.geo.store import (
     check_layer_names,
     resolve_ref,
 )
+
+if TYPE_CHECKING:  # imported by commit: opening a store to read a version needs neither geopandas nor pandas
+    import geopandas as gpd
 
 __all__ = ["FolderStore", "VersionSnapshot", "VersionedStore", "content_hash", "folder_version", "layer_path",
            "open_geojson"]
@@ -366,6 +366,10 @@ class VersionedStore:
         VersionInfo
             The new current version (the current one when nothing changed).
         """
+        import geopandas as gpd
+
+        from app.geo.geojson import dump_geojson
+
         check_layer_names(layers)
         with self.lock():
             if expect is not None and self.exists() and self.version() != expect:

@@ -9,16 +9,19 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import settings
 from app.errors import GridmapError
-from app.geo import audit, importer, users
+from app.geo import audit, users
 from app.geo.changes import format_summary
 from app.geo.dataset import DataManager
 from app.geo.db import Target, target_for
 from app.geo.schema import LAYERS
 from app.geo.store import HistoryEntry, Store, VersionInfo, open_data
+
+if TYPE_CHECKING:  # imported by import_layer: a command that only reads data (locate-batch) skips the importer
+    from app.geo import importer
 
 #: What an import says when its file holds what the current version holds already.
 UNCHANGED = "no change: identical to the current version"
@@ -200,6 +203,8 @@ def import_layer(ws: Workspace, actor: Actor, layer: str, path: str | Path, *, c
     app.geo.store.StoreError
         If the store is read-only or busy, or changed while the file was checked.
     """
+    from app.geo import importer
+
     if layer not in LAYERS:
         raise OperationError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}", key="import.layer")
     outcome = importer.run_import(ws.store, layer, path, author=actor.name, crs=crs, repair=repair,

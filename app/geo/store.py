@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import geopandas as gpd
-
 from app.errors import GridmapError
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from app.geo.dataset import DataManager
     from app.settings import Config
 

@@ -10,14 +10,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from app.geo._tabular_limits import TableError, TableLimitError, TableLimits, collect
 from app.geo._tabular_read import decode_text, read_csv_text, read_sheet
 from app.geo.schema import COORD_PRECISION
+
+if TYPE_CHECKING:  # pandas is imported where a table is read or written whole, not by a streamed batch
+    import pandas as pd
 
 __all__ = [
     "ADDRESS_NAMES",
@@ -187,14 +189,14 @@ def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
     return None
 
 
-def detect_columns(df: pd.DataFrame, lon: str | None = None, lat: str | None = None,
+def detect_columns(df: pd.DataFrame | list[str], lon: str | None = None, lat: str | None = None,
                    address: str | None = None) -> ColumnSpec:
     """Find the coordinate and address columns of a table.
 
     Parameters
     ----------
-    df : DataFrame
-        The table.
+    df : DataFrame or list of str
+        The table, or its column names.
     lon, lat, address : str, optional
         Explicit column names; they must exist. Others are found by name: lon, lng, longitude,
         x, 经度 / lat, latitude, y, 纬度 / address, addr, 地址, 详细地址, 住址 (case-insensitive).
@@ -210,7 +212,7 @@ def detect_columns(df: pd.DataFrame, lon: str | None = None, lat: str | None = N
     TableError
         An explicit column is missing, or only one of lon/lat was given.
     """
-    columns = [str(c) for c in df.columns]
+    columns = [str(c) for c in (df if isinstance(df, list) else df.columns)]
     for role, given in (("lon", lon), ("lat", lat), ("address", address)):
         if given is not None and given not in columns:
             raise TableError(f"{role} column {given!r} not found; columns are: {', '.join(columns)}")
@@ -227,6 +229,10 @@ def detect_columns(df: pd.DataFrame, lon: str | None = None, lat: str | None = N
 
 def _json_value(value: Any) -> Any:
     """A table cell as a JSON value (NaN/NA -> null, numpy scalars -> Python)."""
+    if type(value) is str:  # most cells: none of the cases below
+        return value
+    import pandas as pd
+
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, np.generic):
@@ -296,6 +302,8 @@ def _geojson_chunks(df: pd.DataFrame, lon: str | None, lat: str | None) -> Itera
         lon, lat = _find(columns, LON_NAMES), _find(columns, LAT_NAMES)
     if lon is None or lat is None:
         raise TableError(f"cannot write GeoJSON: no lon/lat columns (columns: {', '.join(columns)})")
+    import pandas as pd
+
     xs = pd.to_numeric(df[lon], errors="coerce").to_numpy(float)
     ys = pd.to_numeric(df[lat], errors="coerce").to_numpy(float)
     yield b'{"type": "FeatureCollection", "features": ['
