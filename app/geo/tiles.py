@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mapbox_vector_tile
 import numpy as np
 import shapely
 from shapely import STRtree
@@ -22,6 +21,7 @@ from app.geo._map_classes import ATTRIBUTES, grid_attributes
 from app.geo._map_details import esc, staff_public
 from app.geo._map_topology import check_datum, shift_geometries
 from app.geo._tiles_cache import DiskTiles, MemoryTiles
+from app.geo._tiles_mvt import encode_layer
 from app.geo.dataset import Dataset
 
 #: Layers served as tiles.
@@ -229,8 +229,7 @@ def _to_tile(geom: Any, bounds: tuple[float, float, float, float]) -> Any:
 
 def cut_name() -> str:
     """Return a short name of how tiles are cut (format and parameters): the disk cache keeps tiles under it."""
-    spec = (1, EXTENT, BUFFER, TILE_PX, SIMPLIFY_PX, MAX_ZOOM, LEGIBLE_PX, MAJOR_ROADS, DRAW_ORDER,
-            getattr(mapbox_vector_tile, "__version__", ""))
+    spec = (2, EXTENT, BUFFER, TILE_PX, SIMPLIFY_PX, MAX_ZOOM, LEGIBLE_PX, MAJOR_ROADS, DRAW_ORDER)
     return f"cut-{zlib.crc32(repr(spec).encode()):08x}"
 
 
@@ -439,18 +438,16 @@ def _cut(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str) -> bytes:
         idx = np.sort(lay.tree.query(shapely.box(*box)))
         if lay.major is not None and z + ZOOM_OFFSET < 13:
             idx = idx[lay.major[idx]]
-        if len(idx):
+        if len(idx):  # clip, move to tile units and simplify all at once (shapely's array functions)
             clipped = shapely.clip_by_rect(lay.geoms[idx], *box)
+            keep = ~(shapely.is_missing(clipped) | shapely.is_empty(clipped))
+            idx, clipped = idx[keep], clipped[keep]
             tol = SIMPLIFY_PX * EXTENT / TILE_PX
-            for i, g in zip(idx.tolist(), clipped, strict=True):
-                if g is None or g.is_empty:
-                    continue
-                g = shapely.simplify(_to_tile(g, bounds), tol, preserve_topology=layer != "roads")
-                if g.is_empty:
-                    continue
-                feats.append({"geometry": g.wkb, "properties": lay.props[i], "id": i + 1})
-    return mapbox_vector_tile.encode([{"name": layer, "features": feats}],
-                                     default_options={"extents": EXTENT, "y_coord_down": True})
+            simple = shapely.simplify(_to_tile(clipped, bounds), tol, preserve_topology=layer != "roads")
+            keep = ~shapely.is_empty(simple)
+            feats = [{"geometry": g, "properties": lay.props[i], "id": i + 1}
+                     for i, g in zip(idx[keep].tolist(), simple[keep], strict=True)]
+    return encode_layer(layer, feats, EXTENT)
 
 
 def tile_info(ds: Dataset) -> dict[str, Any]:
