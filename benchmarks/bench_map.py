@@ -141,8 +141,11 @@ def _visit(browser: object, base: str, grid_zoom: int | None, shot: Path | None 
     return out
 
 
-def _profile(browser: object, base: str, grid_zoom: int) -> None:
-    """Where a zoom in at the grids' zoom spends its time: tile fetches, features per tile, main-thread CPU by function."""
+def _profile(browser: object, base: str, grid_zoom: int, shot: Path | None = None) -> None:
+    """Where a zoom in at the grids' zoom spends its time: tile fetches, features per tile, main-thread CPU by function.
+
+    ``shot``: a screenshot of the grids' zoom (before the moves).
+    """
     import urllib.request
     from collections import Counter
 
@@ -159,6 +162,8 @@ def _profile(browser: object, base: str, grid_zoom: int) -> None:
     page.wait_for_timeout(500)
     urls = page.evaluate(f"performance.getEntriesByType('resource').slice({seen}).map(e => e.name)"
                          ".filter(u => u.includes('/tiles/'))")
+    if shot is not None:
+        page.screenshot(path=str(shot))
     for kind in ("pan", "zoomin", "zoomout"):
         page.evaluate(_MOVE_TRACE, kind)  # once to warm the server's tiles and the JIT
     cdp = ctx.new_cdp_session(page)
@@ -231,7 +236,7 @@ def main() -> None:
                         warm = _visit(browser, srv.base, grid_zoom if tiled else None, shot)
                         rss, hwm = _rss(srv.proc.pid)
                         if tiled and args.profile:
-                            _profile(browser, srv.base, grid_zoom)
+                            _profile(browser, srv.base, grid_zoom, args.shots / f"bench-map-{n}-{path}-z{grid_zoom}.png")
                     finally:
                         srv.stop()
                 for visit, r in (("cold", cold), ("warm", warm)):
