@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +16,67 @@ from app.errors import GridmapError
 if TYPE_CHECKING:
     from app.geo.dataset import Dataset
     from app.geo.operations import Actor, Workspace
+
+#: click's common usage errors in Chinese, for `gridmap --lang zh` (pattern of the English text, Chinese
+#: wording; ``rest`` is translated again, ``kind`` is one of :data:`_KINDS`). Others are printed as click words them.
+_CLICK_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.S), zh) for p, zh in (
+    (r"Invalid value for (?P<param>.+?): (?P<rest>.*)", "{param} 的值无效：{rest}"),
+    (r"Invalid value: (?P<rest>.*)", "值无效：{rest}"),
+    (r"(?P<kind>Path|File|Directory) (?P<path>'.*') does not exist\.", "{kind} {path} 不存在。"),
+    (r"(?P<kind>Path|File|Directory) (?P<path>'.*') is a directory\.", "{kind} {path} 是文件夹。"),
+    (r"(?P<kind>Path|File|Directory) (?P<path>'.*') is a file\.", "{kind} {path} 是文件，不是文件夹。"),
+    (r"No such option (?P<name>'.+?')\.(?: (?P<rest>.+))?", "没有选项 {name}。{rest}"),
+    (r"No such option: (?P<name>.+)", "没有选项 {name}。"),
+    (r"Did you mean (?P<name>.+)\?", "是不是要用 {name}？"),
+    (r"\(Did you mean one of: (?P<name>.+)\?\)", "（是不是要用其中之一：{name}？）"),
+    (r"\(Possible options: (?P<name>.+)\)", "（可能的选项：{name}）"),
+    (r"Missing argument (?P<name>'.+')\.", "缺少参数 {name}。"),
+    (r"Missing option (?P<name>'.+')\.(?: (?P<rest>.+))?", "缺少选项 {name}。{rest}"),
+    (r"(?P<value>'.*') is not one of (?P<name>.+)\.", "{value} 不是可选的值：{name}。"),
+    (r"(?P<value>'.*') is not (?P<name>'.*')\.", "{value} 不是可选的值：{name}。"),
+    (r"No such command (?P<name>'.+?')\.(?: (?P<rest>.+))?", "没有命令 {name}。{rest}"),
+    (r"(?P<value>.+) is not in the range (?P<name>.+)\.", "{value} 不在范围 {name} 内。"),
+    (r"Got unexpected extra arguments? \((?P<name>.*)\)", "多余的参数：{name}"),
+))
+_KINDS = {"Path": "路径", "File": "文件", "Directory": "文件夹"}
+
+
+def click_zh(text: str) -> str:
+    """A click usage error's English text in Chinese (as :data:`_CLICK_ZH` words it; unknown texts unchanged)."""
+    for pattern, zh in _CLICK_ZH:
+        m = pattern.fullmatch(text.strip())
+        if m is not None:
+            parts = {k: v or "" for k, v in m.groupdict().items()}
+            parts["rest"] = click_zh(parts["rest"]) if parts.get("rest") else ""
+            parts["kind"] = _KINDS.get(parts.get("kind", ""), parts.get("kind", ""))
+            return zh.format(**parts)
+    return text
+
+
+class _ChineseUsageError(click.UsageError):
+    """A click usage error printed in Chinese: usage line, help hint and the message (exit code 2, as click's)."""
+
+    def __init__(self, exc: click.UsageError) -> None:
+        super().__init__(click_zh(exc.format_message()), exc.ctx)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        color = self.ctx.color if self.ctx is not None else None
+        if self.ctx is not None:
+            usage = self.ctx.get_usage().replace("Usage: ", "用法：", 1)
+            names = self.ctx.command.get_help_option_names(self.ctx)
+            hint = f"查看帮助：{self.ctx.command_path} {max(names, key=len)}\n" if names else ""
+            click.echo(f"{usage}\n{hint}", file=file, err=file is None, color=color)
+        click.echo(f"错误：{self.format_message()}", file=file, err=file is None, color=color)
+
+
+def _wants_zh(args: Sequence[str]) -> bool:
+    """Whether the command line asks for Chinese (``--lang zh`` or ``--lang=zh`` before the command)."""
+    for i, arg in enumerate(args):
+        if arg == "--lang=zh" or (arg == "--lang" and i + 1 < len(args) and args[i + 1] == "zh"):
+            return True
+        if not arg.startswith("-") and (i == 0 or args[i - 1] != "--lang"):  # the command: its own options follow
+            return False
+    return False
 
 def _import_commands(name: str | None = None) -> None:
     """Import the module of command ``name`` (see :data:`app.cli.COMMANDS`), or every command module."""
@@ -41,9 +104,21 @@ class _Gridmap(click.Group):
         _import_commands()
         return super().list_commands(ctx)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, list(args))
+        except click.UsageError as exc:  # the group's own options: --lang is not read yet
+            if _wants_zh(args) and not isinstance(exc, _ChineseUsageError):
+                raise _ChineseUsageError(exc) from None
+            raise
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # gridmap --lang zh …: click's words for a bad command line in Chinese
+            if ctx.params.get("lang") == "zh" and not isinstance(exc, _ChineseUsageError):
+                raise _ChineseUsageError(exc) from None
+            raise
         except GridmapError as exc:
             lang = ctx.params.get("lang")
             if lang:  # gridmap --lang zh …: the refusal in Chinese (app.messages), keyed by its code
