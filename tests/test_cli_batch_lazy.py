@@ -29,28 +29,31 @@ def test_every_command_is_in_the_table_and_listed(runner):
 
 
 def test_locate_batch_imports_only_what_a_coordinate_batch_needs(data_dir: Path, tmp_path: Path):
-    """A fresh process with the version's index saved: no Flask views, no matplotlib, no scipy, no single-lookup
-    module, no address matcher (the first run, which builds the index, reads the layers with them)."""
+    """A fresh process with the version's index saved: no pandas, geopandas, Flask, matplotlib or scipy, no
+    single-lookup module, no address matcher, full and basic (the first run, which builds the index, reads the
+    layers with them)."""
     src = tmp_path / "in.csv"
     src.write_bytes(batch_files.points_csv(50))
     out = tmp_path / "out.csv"
-    code = (
-        "import sys, json\n"
-        "from app.cli import main\n"
-        f"main([\"locate-batch\", {str(src)!r}, \"--out\", {str(out)!r}, \"-q\", \"--data-dir\", {str(data_dir)!r}],"
-        " standalone_mode=False)\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'matplotlib', 'app',"
-        " 'openpyxl', 'pypinyin', 'rapidfuzz'))))\n")
+    heavy = ("scipy", "matplotlib", "openpyxl", "pypinyin", "rapidfuzz", "pandas", "geopandas", "flask", "werkzeug")
     env = {**os.environ, "GRIDMAP_INSTANCE_DIR": str(tmp_path / "instance")}
-    for _ in range(2):
+    for run, columns in enumerate(("full", "full", "basic")):
+        code = (
+            "import sys, json\n"
+            "from app.cli import main\n"
+            f"main([\"locate-batch\", {str(src)!r}, \"--out\", {str(out)!r}, \"-q\", \"--data-dir\", {str(data_dir)!r},"
+            f" \"--columns\", {columns!r}], standalone_mode=False)\n"
+            f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {('app', *heavy)!r})))\n")
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env,
                               timeout=120)
         assert proc.returncode == 0, proc.stderr[-2000:]
-    loaded = set(json.loads(proc.stdout.strip().splitlines()[-1]))
-    unwanted = {m for m in loaded if m.split(".")[0] in ("scipy", "matplotlib", "openpyxl", "pypinyin", "rapidfuzz")
-                or m.startswith(("app.web", "app.geo.locate", "app.geo._locate_reverse", "app.geo.address"))
-                or m in ("app.cli.serving", "app.cli.events", "app.cli.data")}
-    assert not unwanted and out.exists()
+        loaded = set(json.loads(proc.stdout.strip().splitlines()[-1]))
+        unwanted = {m for m in loaded if m.split(".")[0] in heavy
+                    or m.startswith(("app.web", "app.geo.locate", "app.geo._locate_reverse", "app.geo.address",
+                                     "app.geo.importer"))
+                    or m in ("app.cli.serving", "app.cli.events", "app.cli.data")}
+        assert run == 0 or not unwanted, (columns, sorted(unwanted))
+    assert out.exists()
     assert list((tmp_path / "instance" / "cache").glob("batch-index-*.npz"))
 
 
