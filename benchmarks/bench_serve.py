@@ -9,7 +9,9 @@ core); NAME=VALUE are further settings (``this/waitress/2x8/GIL_SWITCH_US=5000``
 Rate limits stay on (the real configuration). wrk walks ``--points`` distinct points inside the grids (random,
 fixed seed) plus ``--outside`` points outside every grid, so no answer is a warm repeat. Per level it prints
 req/s, p50/p99 latency, errors (socket errors + non-2xx), and the server's CPU per request (all its processes,
-from /proc); afterwards each side's memory (PSS, total and per process).
+from /proc); afterwards each side's memory (PSS, total and per process). First, ``--hello`` measures the servers
+alone: a hello-world WSGI app under gunicorn with waitress workers and under granian, with gridmap's server options.
+CLASS ``granian`` (the default) takes THREADS as WORKER_THREADS.
 """
 
 from __future__ import annotations
@@ -147,6 +149,8 @@ class Side:
         if len(rest) > 1:
             workers, threads = rest[1].split("x")
             env.update(WORKERS=workers, THREADS=threads)
+            if rest[0] == "granian":
+                env["WORKER_THREADS"] = threads
         for extra in rest[2:]:  # further settings, NAME=VALUE
             name, _, value = extra.partition("=")
             env[name] = value
@@ -182,6 +186,97 @@ class Side:
         return out
 
 
+HELLO = """
+import sys
+from app import settings
+from app.web import _granian, _gunicorn
+
+
+class Hello:
+    \"\"\"The smallest WSGI app: what the server alone costs per request.\"\"\"
+
+    extensions: dict = {}
+
+    def __call__(self, environ, start_response):
+        body = b'{"status":"ok"}\\n'
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+kind, port, workers, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+config = settings.resolve({"WORKERS": workers, "THREADS": threads, "WORKER_THREADS": threads,
+                           "WORKER_CLASS": kind}, environ={})
+app = Hello()
+app.extensions["gridmap.config"] = config
+if kind == "granian":
+    from granian.server import Server
+
+    Server(**_granian.options(config, "127.0.0.1", port)).serve(target_loader=lambda: app, wrap_loader=False)
+else:
+    class Plain(_gunicorn.GunicornServer):
+        def load(self):
+            return self.application
+
+    Plain(app, config, "127.0.0.1", port).run()
+"""
+
+
+def hello(spec: str, tree: Path, folder: Path, levels: list[int], seconds: int) -> dict[int, dict[str, float]]:
+    """A hello-world WSGI app under one server (``granian/2x2``, ``waitress/2x8``: gridmap's own server options)."""
+    kind, _, shape = spec.partition("/")
+    workers, threads = (shape or "2x2").split("x")
+    script = folder / "hello_server.py"
+    script.write_text(HELLO)
+    port = helpers.free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}, "PYTHONPATH": str(tree)}
+    proc = subprocess.Popen([sys.executable, str(script), kind, str(port), workers, threads], cwd=tree, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"hello server {spec} did not start: {log.read()[-2000:]!r}") from None
+                time.sleep(0.2)
+        script_lua = folder / "hello.lua"
+        script_lua.write_text("")
+        wrk(url, script_lua, 8, 1)
+        out = {}
+        for n in levels:
+            cpu0 = cpu_seconds(proc.pid)
+            r = wrk(url, script_lua, n, seconds)
+            r["cpu_ms"] = (cpu_seconds(proc.pid) - cpu0) / max(1, r["requests"]) * 1000
+            out[n] = r
+        return out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def table(title: str, results: dict[str, dict[Any, Any]], levels: list[int]) -> None:
+    """Print one row per connection level and one column per side."""
+    print(title)
+    print("req/s, p50 / p99 ms, errors (socket errors + non-2xx), server CPU ms per request (all processes)")
+    width = 46
+    head = f"{'connections':>11} | " + " | ".join(f"{name:^{width}}" for name in results)
+    print(head)
+    print("-" * len(head))
+    for n in levels:
+        cells = [f"{r[n]['rps']:6.0f} req/s {r[n]['p50']:5.1f} / {r[n]['p99']:6.1f} ms {int(r[n]['errors']):3d} err "
+                 f"{r[n]['cpu_ms']:4.2f} cpu" for r in results.values()]
+        print(f"{n:>11} | " + " | ".join(f"{c:^{width}}" for c in cells))
+
+
 def main() -> None:
     """Measure every side at every connection level and print one table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -193,10 +288,14 @@ def main() -> None:
     ap.add_argument("--levels", default="1,4,16,64,256")
     ap.add_argument("--points", type=int, default=12000, help="distinct points inside the grids")
     ap.add_argument("--outside", type=int, default=600, help="distinct points outside every grid")
+    ap.add_argument("--hello", default="waitress/2x8,granian/2x2",
+                    help="servers to measure with a hello-world WSGI app first, CLASS/WORKERSxTHREADS (empty: none)")
+    ap.add_argument("--hello-levels", default="16,256")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     levels = [int(n) for n in args.levels.split(",")]
+    before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         root = Path(tmp)
         pts = points(args.data_dir, args.points, args.outside)
@@ -205,24 +304,22 @@ def main() -> None:
         specs = [s for s in args.sides.split(",") if s]
         base_tree = helpers.export_commit(args.base, root) if any(s.startswith("base") for s in specs) else None
         (root / "inst").mkdir()
+        hello_levels = [int(n) for n in args.hello_levels.split(",")]
+        hellos = {spec: hello(spec, ROOT, root, hello_levels, args.seconds)
+                  for spec in args.hello.split(",") if spec}
         results = {}
         for spec in specs:
             t0 = time.monotonic()
             results[spec] = Side(spec, base_tree, root / "inst", args.data_dir).run(script, probe, levels, args.seconds)
             print(f"{spec}: measured in {time.monotonic() - t0:.0f} s", file=sys.stderr)
     load = os.getloadavg()
-    print(f"\nGET /api/v1/locate/point on {args.data_dir.name}: {len(pts)} distinct points ({args.points} inside grids, "
+    print(f"\nload average before {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}")
+    print(f"GET /api/v1/locate/point on {args.data_dir.name}: {len(pts)} distinct points ({args.points} inside grids, "
           f"{args.outside} outside), wrk -t1 --latency, {args.seconds} s per level, rate limits on, base = {args.base}; "
           f"{os.cpu_count()} cores shared by server and wrk; load average after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print("req/s, p50 / p99 ms, errors (socket errors + non-2xx), server CPU ms per request (all processes)")
-    width = 46
-    head = f"{'connections':>11} | " + " | ".join(f"{name:^{width}}" for name in results)
-    print(head)
-    print("-" * len(head))
-    for n in levels:
-        cells = [f"{r[n]['rps']:6.0f} req/s {r[n]['p50']:5.1f} / {r[n]['p99']:6.1f} ms {int(r[n]['errors']):3d} err "
-                 f"{r[n]['cpu_ms']:4.2f} cpu" for r in results.values()]
-        print(f"{n:>11} | " + " | ".join(f"{c:^{width}}" for c in cells))
+    table("", results, levels)
+    if hellos:
+        table("\nthe server alone: a hello-world WSGI app (this tree's server options)", hellos, hello_levels)
     print("\nmemory after the run (PSS, MiB; master first, then each worker):")
     for name, r in results.items():
         total, each = r["memory"]

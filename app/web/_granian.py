@@ -16,7 +16,7 @@ _MAX_HEADER_MS = 60_000
 def options(config: Config, host: str, port: int) -> dict[str, Any]:
     """granian's server options for gridmap's settings.
 
-    * ``WORKERS`` processes, each running the WSGI app on ``THREADS`` threads; HTTP/1.1 with
+    * ``WORKERS`` processes, each running the WSGI app on ``WORKER_THREADS`` threads; HTTP/1.1 with
       keep-alive (the Rust side parses and writes HTTP; Python sees only the WSGI call);
     * a client that has not sent a whole request head within ``min(CHANNEL_TIMEOUT,
       REQUEST_TIMEOUT)`` seconds (at most 60) is cut off: an idle keep-alive connection and a
@@ -42,7 +42,7 @@ def options(config: Config, host: str, port: int) -> dict[str, Any]:
     header_ms = max(1000, min(config.CHANNEL_TIMEOUT, config.REQUEST_TIMEOUT) * 1000)
     return {
         "target": "gridmap", "address": host, "port": port, "interface": Interfaces.WSGI, "http": HTTPModes.http1,
-        "workers": config.WORKERS, "blocking_threads": max(1, config.THREADS), "runtime_threads": 1,
+        "workers": config.WORKERS, "blocking_threads": max(1, config.WORKER_THREADS), "runtime_threads": 1,
         "backlog": 2048, "backpressure": max(1, config.CONNECTION_LIMIT),
         "http1_settings": HTTP1Settings(header_read_timeout=min(_MAX_HEADER_MS, header_ms), keep_alive=True),
         "websockets": False, "log_enabled": True, "log_level": LogLevels.warning, "log_access": False,

@@ -158,7 +158,7 @@ def _personal() -> bool:
 def _args() -> dict:
     """Query-string parameters merged with a JSON body, if any."""
     params = dict(request.args)
-    if request.is_json:
+    if request.environ.get("CONTENT_TYPE") and request.is_json:  # a GET without a body has no Content-Type
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise ApiError("the JSON body must be an object")
