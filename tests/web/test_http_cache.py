@@ -82,3 +82,36 @@ def test_a_new_version_changes_the_etag(tmp_path, cheap_hashes) -> None:
     second = client.get(url, headers={"Accept-Encoding": "gzip"})
     assert second.status_code == 200 and second.headers["ETag"] != first
     assert client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": first}).status_code == 200
+
+
+def test_single_lookup_answers_are_jsonifys_bytes_with_the_same_headers(client) -> None:
+    from flask import jsonify
+
+    from app.geo.locate import locate_point, reverse_lookup
+    from app.web import dataset
+
+    points = [(98.2745 + i * 3e-4, 39.7862 + i * 2e-4) for i in range(12)] + [(0.0, 0.0), (98.2, 39.0)]
+    app = client.application
+    for path, core in (("/api/v1/locate/point", locate_point), ("/api/v1/locate/reverse", reverse_lookup)):
+        for lon, lat in points:
+            r = client.get(path, query_string={"lon": lon, "lat": lat}, headers={"Accept-Encoding": "gzip, br"})
+            assert r.status_code == 200
+            with app.test_request_context(path, query_string={"lon": lon, "lat": lat}):
+                kwargs = {"personal": False} if core is locate_point else {}
+                expected = jsonify(core(dataset(), str(lon), str(lat), None, **kwargs)).get_data()
+            assert r.get_data() == expected
+            assert r.headers["Content-Type"] == "application/json"
+            assert r.headers["Vary"] == "Accept-Encoding, Cookie"  # as the gzip and session hooks set it before
+            assert "Content-Encoding" not in r.headers and "ETag" not in r.headers
+
+
+def test_exotic_numbers_fall_back_to_jsonify(app) -> None:
+    from flask import jsonify
+
+    from app.web.locate import _json
+
+    odd = {"tiny": 1e-05, "small": 0.0001, "big": 1e16, "text": "0001-2e85c11", "neg": -2.5e-7, "zh": "网格",
+           "nested": [{"b": 1, "a": 0.00001}]}
+    with app.test_request_context("/"):
+        assert _json(odd).get_data() == jsonify(odd).get_data()
+        assert _json({"v": "0001-2e85c11"}).get_data() == jsonify({"v": "0001-2e85c11"}).get_data()

@@ -151,3 +151,56 @@ def test_waitress_queue_warnings_are_kept_to_one_a_minute(caplog):
         for depth in range(50):
             queue_logger.warning("Task queue depth is %d", depth)
     assert [r.getMessage() for r in caplog.records if r.name == "waitress.queue"] == ["Task queue depth is 0"]
+
+
+class _CountingData:
+    """A DataManager stand-in that counts how often the store is asked."""
+
+    def __init__(self) -> None:
+        self.asked, self.version, self.store = 0, "v1", "the store"
+
+    def current(self) -> str:
+        self.asked += 1
+        return self.version
+
+
+def test_a_worker_asks_for_the_version_at_most_every_interval_and_at_once_after_a_write(app, monkeypatch):
+    from app.web import server
+
+    clock = [1000.0]
+    monkeypatch.setattr(server.time, "monotonic", lambda: clock[0])
+    inner = _CountingData()
+    app.extensions["gridmap.data"] = inner
+    server.throttle_version_checks(app, 200)
+    throttled = app.extensions["gridmap.data"]
+    assert throttled.store == "the store"  # everything else is the manager's
+    assert [throttled.current() for _ in range(5)] == ["v1"] * 5 and inner.asked == 1
+    inner.version = "v2"  # another process imported
+    clock[0] += 0.15
+    assert throttled.current() == "v1" and inner.asked == 1  # within the bound
+    clock[0] += 0.06
+    assert throttled.current() == "v2" and inner.asked == 2  # 200 ms after the last question
+    client = app.test_client()
+    inner.version = "v3"  # a write through this worker (any unsafe method, even a refused one)
+    client.post("/api/v1/locate/point", json={"lon": "x"})
+    assert throttled.current() == "v3" and inner.asked == 3
+    client.get("/healthz")  # a read does not reset it
+    inner.version = "v4"
+    assert throttled.current() == "v3"
+    server.throttle_version_checks(app, 200)  # once only
+    assert app.extensions["gridmap.data"] is throttled
+
+
+def test_gunicorn_with_waitress_workers_still_serves_the_same_answers(tmp_path):
+    data = helpers.copy_mini(tmp_path / "geodata")
+    url = "/api/v1/locate/point?lon=98.2745&lat=39.7862"
+    bodies = {}
+    for kind in ("granian", "waitress"):
+        with helpers.Server(tmp_path / f"inst-{kind}", data, WORKERS="2", WORKER_CLASS=kind) as srv:
+            assert len(_workers(srv.proc.pid)) == 2
+            r = _fresh_get(srv.base + url)
+            assert r.status_code == 200 and r.headers["X-Content-Type-Options"] == "nosniff"
+            bodies[kind] = r.content
+            bad = _fresh_get(srv.base + "/api/v1/locate/point?lon=abc&lat=1")
+            assert bad.status_code == 400 and bad.json()["code"]
+    assert bodies["granian"] == bodies["waitress"]
