@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole suite on both store backends, as `make test` and CI run it.
 #   pass 1: every test, with writable stores as GeoJSON folders (both_stores tests also on PostGIS);
-#   pass 2: every test that uses a writable store again, with GRIDMAP_TEST_STORE=postgresql
-#           (--store-tests-only: the rest never touch a store backend, so a second run would repeat them).
+#   pass 2: every test that uses a store again, with GRIDMAP_TEST_STORE=postgresql: the writable stores and
+#           the read-only city of the app and ds fixtures are PostGIS databases then (--store-tests-only:
+#           the rest never open a store, so a second run would repeat them).
 # Both passes spread the tests over the machine's cores (pytest-xdist, one file per worker at a time).
 # Extra arguments go to both passes; pytest's exit code 5 (nothing collected) counts as success.
 # usage: scripts/run-tests.sh [pytest options]

@@ -24,9 +24,21 @@ def data_dir(tmp_path: Path) -> Path:
     return helpers.copy_mini(tmp_path / "geodata")
 
 
+def _on_postgis(request: pytest.FixtureRequest) -> bool:
+    """Whether the test's read-only city goes in PostGIS (CI's second pass, unless marked ``geojson_store``)."""
+    return helpers.default_store_backend() == "postgresql" and not request.node.get_closest_marker("geojson_store")
+
+
 @pytest.fixture
-def app(data_dir: Path) -> Flask:
-    """The application serving the private mini city (a plain folder, read-only)."""
+def app(data_dir: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Flask:
+    """The application serving the private mini city (a plain folder, read-only).
+
+    Under ``GRIDMAP_TEST_STORE=postgresql`` (CI's second pass) the same city is served from a fresh
+    PostGIS database seeded from ``data_dir`` instead, unless the test is marked ``geojson_store``.
+    """
+    if _on_postgis(request):
+        return helpers.folder_app(data_dir, STORE_URL=request.getfixturevalue("pg_url"),
+                                  INSTANCE_DIR=str(tmp_path / "inst"))
     return helpers.folder_app(data_dir)
 
 
@@ -43,8 +55,18 @@ def runner() -> CliRunner:
 
 
 @pytest.fixture
-def ds(data_dir: Path) -> Dataset:
-    """The private mini city opened as a dataset (the same files ``app`` serves)."""
+def ds(data_dir: Path, request: pytest.FixtureRequest) -> Dataset:
+    """The private mini city opened as a dataset (the same files ``app`` serves).
+
+    Under ``GRIDMAP_TEST_STORE=postgresql`` it is the PostGIS database ``app`` serves (the test's
+    ``pg_url``), seeded from ``data_dir``, unless the test is marked ``geojson_store``.
+    """
+    if _on_postgis(request):
+        from app.geo.store import open_store
+
+        store = open_store(request.getfixturevalue("pg_url"))
+        store.seed_from(data_dir)
+        return Dataset(store)
     return Dataset(FolderStore(data_dir))
 
 
@@ -82,7 +104,8 @@ def _uses_store(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "store_backend" in callspec.params:
         return False  # a both_stores test: it already ran on each backend
-    return "store_backend" in getattr(item, "fixturenames", ()) or item.get_closest_marker("store") is not None
+    names = getattr(item, "fixturenames", ())
+    return bool({"store_backend", "app", "ds"} & set(names)) or item.get_closest_marker("store") is not None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

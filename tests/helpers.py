@@ -158,8 +158,9 @@ def drop_test_databases() -> None:
     for url in PG_DATABASES:
         name = urlsplit(url).path.lstrip("/")
         if found is not None and name:
-            found.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
-            found.psql(f'DROP DATABASE IF EXISTS "{name}"')
+            # FORCE ends the connections and drops in one statement: a pool that reconnected between a
+            # separate pg_terminate_backend and the DROP made it fail under load ("being accessed by other users")
+            found.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     PG_DATABASES.clear()
 
 

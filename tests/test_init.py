@@ -64,6 +64,7 @@ def test_layers_lists_counts_and_version(client):
     assert body["data_version"]
 
 
+@pytest.mark.geojson_store  # edits a layer file of the plain folder under the running app
 def test_data_version_changes_when_a_layer_changes(client, data_dir):
     before = client.get("/healthz").get_json()["data_version"]
     p = data_dir / "roads.geojson"

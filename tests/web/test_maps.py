@@ -175,6 +175,7 @@ def _inject_hostile_name(data_dir: Path) -> str:
     return code
 
 
+@pytest.mark.geojson_store  # writes the hostile name into the plain folder under the running app
 def test_hostile_names_are_escaped_everywhere(client, data_dir: Path) -> None:
     code = _inject_hostile_name(data_dir)
     home = client.get("/").get_data(as_text=True)
