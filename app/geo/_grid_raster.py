@@ -159,10 +159,10 @@ def index_state(index: Any) -> dict[str, NDArray]:
 
 def restore_state(index: Any, state: dict[str, NDArray]) -> NDArray[np.object_]:
     """Set the saved attributes of a bare GridIndex from :func:`index_state`; return its grids (prepared)."""
-    for name in _STATE_ARRAYS:
-        setattr(index, name, np.asarray(state[name]))
     for name, value in zip(_STATE_NUMBERS, np.asarray(state["numbers"]).tolist(), strict=True):
         setattr(index, name, int(value) if name in _STATE_INTS else value)
+    for name in _STATE_ARRAYS:  # after the numbers: the raster's shape is one of them
+        setattr(index, name, np.asarray(state[name]))
     mask = np.asarray(state["code_mask"], dtype=bool)
     index.grids = None
     index.codes = None

@@ -291,9 +291,8 @@ class GridIndex:
         """
         t0 = time.perf_counter()
         self = cls.__new__(cls)
-        geoms = restore_state(self, state)
+        geoms = restore_state(self, state)  # its _cells (the setter) make the framed raster
         self._setup_metric(geoms)
-        self._framed = np.pad(self._cells.reshape(self._ny, self._nx), 1, constant_values=_EMPTY).ravel()
         self._warm_up()
         self.build_seconds = time.perf_counter() - t0
         return self
@@ -369,7 +368,6 @@ class GridIndex:
         va, vb = v[:-1][same], v[1:][same]
         if not len(ua):  # no polygons at all: every cell is outside
             self._cells = np.full(ncell, _EMPTY, dtype=np.int32)
-            self._framed = np.full((nx + 2) * (ny + 2), _EMPTY, dtype=np.int32)
             self._cand = np.zeros(0, dtype=np.int64)
             self._cand_ptr = np.zeros(1, dtype=np.int64)
             self.n_boundary_cells = 0
@@ -409,9 +407,18 @@ class GridIndex:
         values = np.where(cnt == 1, lab, _EMPTY).astype(np.int32)
         values[slot_cells] = -2 - np.arange(len(slot_cells), dtype=np.int32)
         self._cells = values
-        self._framed = np.pad(values.reshape(ny, nx), 1, constant_values=_EMPTY).ravel()
         self.n_boundary_cells = len(slot_cells)
         self.n_cells = ncell
+
+    @property
+    def _cells(self) -> NDArray[np.int32]:
+        """The raster without its frame, row by row (a copy: only the framed raster is kept)."""
+        return self._framed.reshape(self._ny + 2, self._nx + 2)[1:-1, 1:-1].ravel()
+
+    @_cells.setter
+    def _cells(self, values: NDArray[np.int32]) -> None:
+        self._framed = np.pad(np.asarray(values, dtype=np.int32).reshape(self._ny, self._nx), 1,
+                              constant_values=_EMPTY).ravel()
 
     # --- queries ------------------------------------------------------------------------------------------
 
@@ -569,7 +576,7 @@ class GridIndex:
         fj = (y - self._y0) * self._inv_dy
         value = _EMPTY
         if 0 <= fi < self._nx and 0 <= fj < self._ny:
-            value = int(self._cells[int(fj) * self._nx + int(fi)])
+            value = int(self._framed[(int(fj) + 1) * (self._nx + 2) + int(fi) + 1])
         on_border = False
         if value <= -2:
             slot = -2 - value
