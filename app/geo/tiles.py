@@ -29,7 +29,7 @@ TILE_LAYERS: tuple[str, ...] = ("divisions", "committees", "grids", "roads")
 #: The tile name that carries every layer shown at its zoom, as one MVT layer each, in :data:`DRAW_ORDER`.
 ALL = "all"
 #: The order of the layers in an :data:`ALL` tile, bottom first (a client draws them in this order).
-DRAW_ORDER: tuple[str, ...] = ("grids", "roads", "committees", "divisions")
+DRAW_ORDER: tuple[str, ...] = ("grids", "roads", "divisions", "committees")
 #: Tile extent (coordinate units across a tile) and the buffer kept around it, in those units.
 EXTENT = 4096
 BUFFER = 64

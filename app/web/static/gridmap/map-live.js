@@ -52,7 +52,7 @@
 
   var HOVER = { fill: true, fillOpacity: 0.72, color: "#1d3557", weight: 2.5, opacity: 1 };
 
-  // Every layer comes in one tile per address (the server's "all" tile: grids, roads, committees, divisions,
+  // Every layer comes in one tile per address (the server's "all" tile: grids, roads, divisions, committees,
   // bottom first), so a view costs one request, one decode and one canvas per tile instead of four. The layer
   // switcher's entries (gm.gridTiles, gm.committeeTiles, gm.divisionTiles, gm.roadTiles) are light stand-ins:
   // switching one on or off changes which layers the style draws and redraws the tiles.
