@@ -283,7 +283,8 @@ def tile_gz(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84
         return body
     body = disk.get(key) if disk is not None else None
     if body is None:
-        ds.cached(f"tiles.warm.{datum}", lambda: warm(ds, datum, cache_dir=cache_dir))
+        # (False, not None, when another process cuts ahead: Dataset.cached builds again on None)
+        ds.cached(f"tiles.warm.{datum}", lambda: warm(ds, datum, cache_dir=cache_dir) or False)
         body = gzip.compress(_cut_any(ds, layer, z, x, y, datum), compresslevel=6, mtime=0)
         if disk is not None:
             disk.put(key, body)
