@@ -158,9 +158,9 @@ def grid_info(ds: Dataset, index: int | None, personal: bool = False) -> dict[st
         value = values[i]
         if value is not None:
             info[field] = value
-    if personal and g.staff:
+    if personal and g.has_staff:
         staff = {}
-        for role, names, phones in g.staff:
+        for role, names, phones in _grid_staff(ds):
             staff[role] = {"name": names[i], "phone": phones[i]}
         info["staff"] = staff
     return info
@@ -187,7 +187,7 @@ class _GridAnswers:
     committee_names: dict[Any, Any]
     division_names: dict[Any, Any]
     counts: tuple[tuple[str, list[int | None]], ...]  # (field, value by row), in answer order
-    staff: tuple[tuple[str, list[Any], list[Any]], ...]  # (role, names, phones); empty when the layer has none
+    has_staff: bool  # the layer has staff columns (read by :func:`_grid_staff` on the first personal answer)
 
 
 #: The staff roles of a grid, in the order answers list them.
@@ -205,25 +205,33 @@ def _grid_answers(ds: Dataset) -> _GridAnswers:
     Returns
     -------
     _GridAnswers
-        Columns by row of ``ds.grids``; ``staff`` (the leader/worker/instructor names and phones,
-        personal fields) is empty when the layer has none.
+        Columns by row of ``ds.grids``. The staff contacts (personal fields) are not among them: only
+        signed-in staff see them, so :func:`_grid_staff` reads them on the first such answer.
     """
     def build() -> _GridAnswers:
         grids = ds.grids
         names = _lookup(ds)
-        n = len(grids)
-
-        def column(name: str) -> list[Any]:
-            return [_plain(v) for v in grids[name].tolist()] if name in grids.columns else [None] * n
-
-        counts = tuple((f, [None if v is None else int(v) for v in column(f)])
+        counts = tuple((f, [None if v is None else int(v) for v in _column(grids, f)])
                        for f in ("population", "households", "parttime_count") if f in grids.columns)
-        has_staff = "leader_name" in grids.columns
-        staff = tuple((r, column(f"{r}_name"), column(f"{r}_phone")) for r in _ROLES) if has_staff else ()
-        return _GridAnswers(column("code"), column("name"), column("committee_code"), column("division_code"),
-                            names.committees, names.divisions, counts, staff)
+        return _GridAnswers(_column(grids, "code"), _column(grids, "name"), _column(grids, "committee_code"),
+                            _column(grids, "division_code"), names.committees, names.divisions, counts,
+                            "leader_name" in grids.columns)
 
     return ds.cached("locate.grid_answers", build)
+
+
+def _column(grids: Any, name: str) -> list[Any]:
+    """A column of the grid layer as JSON-ready values (None for a missing column or value)."""
+    return [_plain(v) for v in grids[name].tolist()] if name in grids.columns else [None] * len(grids)
+
+
+def _grid_staff(ds: Dataset) -> tuple[tuple[str, list[Any], list[Any]], ...]:
+    """(role, names, phones) of every grid, by row of ``ds.grids``: read once per version, on the first personal answer."""
+    def build() -> tuple[tuple[str, list[Any], list[Any]], ...]:
+        grids = ds.grids
+        return tuple((r, _column(grids, f"{r}_name"), _column(grids, f"{r}_phone")) for r in _ROLES)
+
+    return ds.cached("locate.grid_staff", build)
 
 
 def locate_point(ds: Dataset, x: Any, y: Any, crs: str | int | None = None, personal: bool = False) -> dict[str, Any]:

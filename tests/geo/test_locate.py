@@ -146,3 +146,17 @@ def test_frame_keeps_every_row_with_status(ds):
 def test_frame_without_usable_columns_is_an_error(ds):
     with pytest.raises(LocateError, match="no lon/lat columns"):
         locate_frame(ds, pd.DataFrame({"foo": ["1"]}))
+
+
+def test_staff_contacts_are_read_only_for_a_personal_answer(ds: Dataset) -> None:
+    """Public answers never hold the staff columns in memory (names and phones of every grid)."""
+    from app.geo.locate import grid_info
+
+    fresh = Dataset(ds.store)
+    public = grid_info(fresh, 0)
+    assert "staff" not in public and "locate.grid_staff" not in fresh.cache
+    personal = grid_info(fresh, 0, personal=True)
+    assert "locate.grid_staff" in fresh.cache
+    row = fresh.grids.iloc[0]
+    assert personal["staff"]["leader"] == {"name": row["leader_name"], "phone": row["leader_phone"]}
+    assert {k: v for k, v in personal.items() if k != "staff"} == public
