@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import math
+import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any, overload
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
 import pyproj
 from numpy.typing import ArrayLike, NDArray
-from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 from app.geo._address_table import AddressTable, Coded, Strings, build_table
 from app.geo.dataset import Dataset
 
 #: Farthest an address may be from the point and still be called its nearest address, in metres.
 MAX_DISTANCE_M = 2000.0
+
+
+@functools.cache
+def _kd_tree_class() -> type[cKDTree]:
+    """scipy's ``cKDTree``, loaded without the rest of ``scipy.spatial`` where it can be (~26 -> ~11 MB).
+
+    ``scipy.spatial`` imports ``scipy.sparse``, ``scipy.linalg`` and ``scipy.special`` for its other
+    tools; a server that only looks up nearest addresses needs the KD-tree's own extension module.
+    The whole package is imported when it is loaded already or the extension cannot be found alone.
+    """
+    if "scipy.spatial" not in sys.modules:
+        try:
+            import scipy
+
+            found = sorted(Path(scipy.__path__[0], "spatial").glob("_ckdtree.*"))
+            spec = importlib.util.spec_from_file_location("scipy.spatial._ckdtree", found[0]) if found else None
+            if spec is not None and spec.loader is not None:
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                return module.cKDTree  # type: ignore[no-any-return]
+        except (ImportError, OSError, AttributeError):
+            pass
+    from scipy.spatial import cKDTree
+
+    return cKDTree
 
 
 class Texts:
@@ -178,7 +209,7 @@ def address_points(ds: Dataset) -> AddressPoints:
                             Texts(table.grid_code, blank["grid_code"], rows), lon, lat, ds.metric_crs)
         if len(lon):
             x, y = out._transformer().transform(lon, lat)
-            out.tree = cKDTree(np.column_stack((np.asarray(x, float), np.asarray(y, float))))
+            out.tree = _kd_tree_class()(np.column_stack((np.asarray(x, float), np.asarray(y, float))))
         return out
 
     return ds.cached("locate.address_points", build)
