@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mapbox_vector_tile
 import numpy as np
 import shapely
 from shapely import STRtree
@@ -21,7 +22,6 @@ from app.geo._map_classes import ATTRIBUTES, grid_attributes
 from app.geo._map_details import esc, staff_public
 from app.geo._map_topology import check_datum, shift_geometries
 from app.geo._tiles_cache import DiskTiles, MemoryTiles
-from app.geo._tiles_mvt import encode_layer
 from app.geo.dataset import Dataset
 
 #: Layers served as tiles.
@@ -229,7 +229,8 @@ def _to_tile(geom: Any, bounds: tuple[float, float, float, float]) -> Any:
 
 def cut_name() -> str:
     """Return a short name of how tiles are cut (format and parameters): the disk cache keeps tiles under it."""
-    spec = (2, EXTENT, BUFFER, TILE_PX, SIMPLIFY_PX, MAX_ZOOM, LEGIBLE_PX, MAJOR_ROADS, DRAW_ORDER)
+    spec = (3, EXTENT, BUFFER, TILE_PX, SIMPLIFY_PX, MAX_ZOOM, LEGIBLE_PX, MAJOR_ROADS, DRAW_ORDER,
+            getattr(mapbox_vector_tile, "__version__", ""))
     return f"cut-{zlib.crc32(repr(spec).encode()):08x}"
 
 
@@ -448,7 +449,8 @@ def _cut(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str) -> bytes:
             keep = ~shapely.is_empty(simple)
             feats = [{"geometry": g, "properties": lay.props[i], "id": i + 1}
                      for i, g in zip(idx[keep].tolist(), simple[keep], strict=True)]
-    return encode_layer(layer, feats, EXTENT)
+    return mapbox_vector_tile.encode([{"name": layer, "features": feats}],
+                                     default_options={"extents": EXTENT, "y_coord_down": True})
 
 
 def tile_info(ds: Dataset) -> dict[str, Any]:

@@ -209,34 +209,3 @@ def test_one_process_cuts_ahead_and_an_abandoned_claim_is_taken_over(tmp_path: P
     os.utime(disk.dir / ".warm-wgs84", (old, old))
     assert disk.claim(".warm-wgs84") is False  # finished: never again on this version
 
-
-def test_the_lean_encoder_writes_what_mapbox_vector_tile_writes(ds: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.geo import _tiles_mvt
-
-    given: list[tuple[str, list[dict]]] = []
-    real = _tiles_mvt.encode_layer
-    monkeypatch.setattr(tiles, "encode_layer", lambda name, feats, extent: given.append((name, feats)) or
-                        real(name, feats, extent))
-    x0, y0, x1, y1 = ds.grids.total_bounds
-    for z in (6, 10, 12, 14):
-        (ax, ay), (bx, by) = _tile_of(x0, y1, z), _tile_of(x1, y0, z)
-        for x in range(ax, min(bx, ax + 2) + 1):
-            for y in range(ay, min(by, ay + 2) + 1):
-                for name in tiles.TILE_LAYERS:
-                    tiles._cut(ds, name, z, x, y, "wgs84")
-    assert sum(len(feats) for _name, feats in given) > 30
-    opts = {"extents": tiles.EXTENT, "y_coord_down": True}
-    for name, feats in given:
-        ours = real(name, feats, tiles.EXTENT)
-        theirs = mapbox_vector_tile.encode([{"name": name, "features": feats}], default_options=opts)
-        assert mapbox_vector_tile.decode(ours, opts) == mapbox_vector_tile.decode(theirs, opts)
-    # holes, a multipolygon, a line, a degenerate ring, every property type
-    square = shapely.box(0, 0, 100, 100).difference(shapely.box(10, 10, 20, 20))
-    feats = [{"geometry": shapely.MultiPolygon([square, shapely.box(200, 200, 300, 290)]),
-              "properties": {"s": "名", "i": -3, "f": 1.5, "b": True}, "id": 1},
-             {"geometry": shapely.LineString([(0, 0), (0.2, 0.1), (50, 60)]), "properties": {"s": "名"}, "id": 2},
-             {"geometry": shapely.Polygon([(0, 0), (0.1, 0), (0.1, 0.1), (0, 0)]), "properties": {}, "id": 3}]
-    ours = mapbox_vector_tile.decode(real("t", feats, 4096), opts)
-    assert ours == mapbox_vector_tile.decode(mapbox_vector_tile.encode([{"name": "t", "features": feats}],
-                                                                       default_options=opts), opts)
-    assert [f["id"] for f in ours["t"]["features"]] == [1, 2]
