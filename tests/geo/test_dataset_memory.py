@@ -9,9 +9,9 @@ from app.geo.dataset import Dataset
 
 
 def test_the_tile_cache_is_bounded_in_bytes() -> None:
-    from app.geo.tiles import _LRU
+    from app.geo._tiles_cache import MemoryTiles
 
-    cache = _LRU(100, max_bytes=1000)
+    cache = MemoryTiles(100, max_bytes=1000)
     for i in range(10):
         cache.put(("grids", i), bytes(300))
     assert cache.bytes <= 1000 and len(cache.data) == 3 and cache.get(("grids", 9)) is not None
