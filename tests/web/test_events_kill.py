@@ -100,12 +100,17 @@ def test_server_killed_during_a_burst_loses_and_doubles_nothing(dialect: str, tm
         i = 0
         for _kill in range(2):
             # reports go one after another from this thread; another pulls the plug at a random moment
-            plug = threading.Timer(rng.uniform(0.3, 2.0), _crash, args=(server,))
-            plug.start()
+            # after a random number of them (a moment drawn in seconds could fall after the whole burst
+            # when the server answers fast), a few milliseconds in, so it lands while one is in flight
+            at, plug = i + rng.randrange(5, 60), None
             while server.proc.poll() is None and i < BURST:
+                if i == at:
+                    plug = threading.Timer(rng.uniform(0.0, 0.02), _crash, args=(server,))
+                    plug.start()
                 if _report(server.base, cookie, i) in (200, 201):
                     acked.add(f"burst-{i:04d}")
                 i += 1
+            assert plug is not None
             plug.join()
             landed.append(i)
             server.start(timeout=120)  # the same session key: the cookie still signs in
