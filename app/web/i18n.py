@@ -133,7 +133,7 @@ def register(strings: dict[str, tuple[str, str]]) -> None:
 
 
 def current_lang() -> str:
-    """Return the language of the current request (``zh`` or ``en``), chosen on first use and kept in ``g``.
+    """Return the language of the current request (``zh`` or ``en``), chosen on first use and kept in its environ.
 
     An answer that never shows text (most JSON API answers) never pays for the choice.
     """

@@ -303,11 +303,7 @@ class _SessionInterface(SecureCookieSessionInterface):
         """Flask's, minus the cookie settings it reads for an empty session that was never changed (most API calls)."""
         if not session and not session.modified:
             if session.accessed:
-                vary = response.headers.get("Vary")
-                if vary is None or vary == "Accept-Encoding":  # the usual cases, without parsing the header
-                    response.headers["Vary"] = "Cookie" if vary is None else "Accept-Encoding, Cookie"
-                else:
-                    response.vary.add("Cookie")
+                response.vary.add("Cookie")
             return
         super().save_session(app, session, response)
 
