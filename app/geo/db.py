@@ -7,6 +7,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,7 +189,7 @@ def _sqlite_entry(path: Path) -> _SqliteEntry:
                 entry.conn.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=10, check_same_thread=True)
-    conn.execute("PRAGMA journal_mode=WAL")
+    _set_wal(conn)
     with contextlib.suppress(OSError):
         path.chmod(0o600)
     st = path.stat()
@@ -197,6 +198,29 @@ def _sqlite_entry(path: Path) -> _SqliteEntry:
     if not nested:
         cache[key] = fresh
     return fresh
+
+
+def _set_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
+    """Put the file in WAL mode, retrying while other connections hold it.
+
+    SQLite answers a journal-mode change with "database is locked" at once, without waiting on the
+    connection's busy timeout, when another connection is opening or closing the file (8 threads
+    starting together hit it now and then); so the wait is done here.
+    """
+    deadline = time.monotonic() + wait
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                conn.close()
+                raise DatabaseError("the database is busy; try again in a moment", key="database.busy") from None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def _ensure_sqlite(conn: sqlite3.Connection, schema: Schema) -> None:

@@ -87,3 +87,23 @@ def test_processes_racing_on_one_change_write_it_once(pg_url, tmp_path):
     assert [p.returncode for p in procs] == [0, 0]
     assert outs == ["False", "True"]
     assert len(audit.entries(pg_url)) == 1
+
+
+def test_wal_switch_waits_for_another_connection_then_gives_a_503(tmp_path):
+    """The journal-mode switch on opening waits while another connection holds the file, then refuses."""
+    import sqlite3
+
+    from app.geo import db
+
+    path = tmp_path / "held.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    opener = sqlite3.connect(path, timeout=0)  # no busy wait of SQLite's own: only _set_wal's
+    with pytest.raises(db.DatabaseError) as refused:
+        db._set_wal(opener, wait=0.2)
+    assert refused.value.status == 503
+    threading.Timer(0.2, holder.execute, args=("COMMIT",)).start()
+    opener = sqlite3.connect(path, timeout=0)
+    db._set_wal(opener, wait=10)
+    assert opener.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -44,8 +44,9 @@ class _Text(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
             self._skip += 1
+        hidden = tag == "input" and ("type", "hidden") in attrs  # e.g. a CSRF token: never shown
         for name, value in attrs:
-            if name in self.ATTRS and value:
+            if name in self.ATTRS and value and not hidden:
                 self.parts.append(value)
 
     def handle_endtag(self, tag: str) -> None:
@@ -172,6 +173,8 @@ def test_the_scanners_catch_what_they_look_for() -> None:
         "admin.title", "layer.grids"]
     assert english_only(["The request could not be done", "网格 Grid", "OpenStreetMap", "WGS84 / GPS (EPSG:4326)"]) == [
         "The request could not be done"]
+    token = '<input type="hidden" name="csrf_token" value="ZZxCtyM-KxDYbaHCnuVKrLLmvmOZ-YPgrC5NnruWDBA">'
+    assert english_only(_texts(token + '<input value="Send it now">')) == ["Send it now"]
 
 
 def test_error_pages_translate_core_refusals(signed_in) -> None:
