@@ -475,6 +475,16 @@ def row_message(message: str, lang: str | None) -> str:
     return found or message
 
 
+#: The statuses of batch rows (the ``status`` column keeps the English code) in Chinese, for summaries.
+ROW_STATUSES = {"ok": "已定位", "ambiguous": "地址有歧义", "outside": "不在网格内", "not_found": "未找到地址",
+                "invalid": "无效", "total": "合计"}
+
+
+def row_status(status: str, lang: str | None) -> str:
+    """Return a batch row status (``ok``, ``outside`` …) as a summary shows it in ``lang``."""
+    return ROW_STATUSES.get(status, status) if lang == "zh" else status
+
+
 def row_translator(lang: str | None) -> Callable[[str], str]:
     """Return a function translating batch row messages into ``lang`` (cached per distinct message)."""
     cache: dict[str, str] = {}

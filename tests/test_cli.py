@@ -200,7 +200,7 @@ def test_locate_batch_flags_swapped_rows_in_chinese(runner, data_dir, tmp_path):
     out = tmp_path / "out.csv"
     r = runner.invoke(main, ["--lang", "zh", "locate-batch", str(src), "--out", str(out), "--data-dir", str(data_dir)])
     assert r.exit_code == 0, r.output
-    assert "row 2: ok: 经纬度顺序颠倒，已按 纬度,经度 解读" in r.output
+    assert "第 2 行（已定位）：经纬度顺序颠倒，已按 纬度,经度 解读" in r.output and "已写入" in r.output and "已定位 1，" in r.output and "用时" in r.output
     from app.geo.tabular import read_table
 
     df = read_table(out)

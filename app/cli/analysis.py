@@ -132,6 +132,7 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
         raise batch.BatchError("give --scheduler or --workers, not both")
     limits = tabular.TableLimits.from_config(settings.resolve(), signed_in=True)
     lang = click.get_current_context().find_root().params.get("lang")
+    zh = lang == "zh"
     rows_of = chunk_rows or batch.DEFAULT_CHUNK_ROWS
     folder = engine == "dask" or len(inputs) > 1 or any(p.is_dir() for p in inputs)
     if folder and columns != "full":
@@ -150,13 +151,19 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
         ds = with_grids(ds, grids_file)
 
     def progress(done: int, total: int | None, seconds: float) -> None:
-        click.echo(batch.format_progress(done, total, seconds), err=True)
+        click.echo(batch.format_progress(done, total, seconds, lang), err=True)
 
     if folder:
         def partition_done(i: int, n: int, res: batch.BatchResult, seconds: float, rows: int) -> None:
-            if not quiet:
+            if quiet:
+                return
+            rate = rows / max(seconds, 1e-9)
+            if zh:
+                click.echo(f"  分区 {i}/{n} {res.out.name}：{res.counts['total']:,} 行；"
+                           f"{seconds:.1f} 秒内 {rows:,} 行（每秒 {rate:,.0f} 行）", err=True)
+            else:
                 click.echo(f"  partition {i}/{n} {res.out.name}: {res.counts['total']:,} rows; "
-                           f"{rows:,} rows in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)", err=True)
+                           f"{rows:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s)", err=True)
 
         results = batch.locate_partitions(ds, parts, outfile, engine=engine, scheduler=scheduler, workers=workers or 2,
                                     suffix=suffix, crs=crs, lon_col=lon_col, lat_col=lat_col,
@@ -166,8 +173,7 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
         for res in results:
             for k, v in res.counts.items():
                 counts[k] = counts.get(k, 0) + v
-        click.echo(f"wrote {len(results)} files to {outfile}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-                   + f" in {time.perf_counter() - started:.1f} s")
+        click.echo(_wrote(outfile, counts, time.perf_counter() - started, lang, files=len(results)))
         return
     translate = None
     if lang == "zh":  # gridmap --lang zh locate-batch …: row messages in Chinese, in the file and here
@@ -179,9 +185,25 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
                             translate=translate, progress=None if quiet else progress, columns=columns,
                             cache_dir=settings.instance_dir(settings.resolve()) / "cache")
     for line, status, message in res.noted:
-        click.echo(f"  row {line}: {status}: {message}", err=True)
-    click.echo(f"wrote {outfile}: " + ", ".join(f"{k} {v}" for k, v in res.counts.items())
-               + f" in {time.perf_counter() - started:.1f} s")
+        if zh:
+            from app import messages
+
+            click.echo(f"  第 {line} 行（{messages.row_status(status, lang)}）：{message}", err=True)
+        else:
+            click.echo(f"  row {line}: {status}: {message}", err=True)
+    click.echo(_wrote(outfile, res.counts, time.perf_counter() - started, lang))
+
+
+def _wrote(out: Path, counts: dict[str, int], seconds: float, lang: str | None, files: int | None = None) -> str:
+    """The closing line of `gridmap locate-batch`: where the answers went and the row count of each status."""
+    if lang == "zh":
+        from app import messages
+
+        tally = "，".join(f"{messages.row_status(k, lang)} {v:,}" for k, v in counts.items())
+        where = f"{files} 个文件写入 {out}" if files is not None else f"已写入 {out}"
+        return f"{where}：{tally}，用时 {seconds:.1f} 秒"
+    where = f"wrote {files} files to {out}" if files is not None else f"wrote {out}"
+    return f"{where}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f" in {seconds:.1f} s"
 
 
 @main.command()

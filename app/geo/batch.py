@@ -422,10 +422,12 @@ def _count(result: BatchResult, out: pa.Table | pd.DataFrame, first: int) -> Non
             result.noted.append((int(positions[at]) + 2, str(status[int(at)].as_py()), str(message[int(at)].as_py())))
 
 
-def format_progress(done: int, total: int | None, seconds: float) -> str:
-    """One progress line: rows done (of the total when known) and rows per second."""
+def format_progress(done: int, total: int | None, seconds: float, lang: str | None = None) -> str:
+    """One progress line: rows done (of the total when known) and rows per second, in Chinese for ``lang="zh"``."""
     rate = done / seconds if seconds > 0 else 0.0
     of = f"/{total:,} ({100 * done / total:.0f}%)" if total else ""
+    if lang == "zh":
+        return f"  已定位 {done:,}{of} 行，每秒 {rate:,.0f} 行"
     return f"  located {done:,}{of} rows, {rate:,.0f} rows/s"
 
 

@@ -134,6 +134,7 @@ def test_progress_and_refusals_leave_no_output(ds: Dataset, tmp_path: Path):
     batch.locate_file(ds, src, tmp_path / "o.csv", chunk_rows=4, progress=lambda d, t, s: seen.append((d, t)))
     assert seen == [(4, None), (8, None), (10, None)]
     assert "located 10/20 (50%) rows" in batch.format_progress(10, 20, 1.0)
+    assert "已定位 10/20 (50%) 行" in batch.format_progress(10, 20, 1.0, "zh")
     with pytest.raises(batch.BatchError, match="unknown format"):
         batch.locate_file(ds, src, tmp_path / "o.doc")
     with pytest.raises(batch.BatchError, match="--geoparquet"):
