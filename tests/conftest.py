@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +49,24 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+class _Runner(CliRunner):
+    """A click runner whose commands keep their caches and stores out of the repository's ``instance/``."""
+
+    def __init__(self, instance: Path) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def make_env(self, overrides: Mapping[str, str | None] | None = None) -> Mapping[str, str | None]:
+        env = dict(super().make_env(overrides))
+        if "GRIDMAP_INSTANCE_DIR" not in env and "GRIDMAP_INSTANCE_DIR" not in os.environ:
+            env["GRIDMAP_INSTANCE_DIR"] = str(self.instance)
+        return env
+
+
 @pytest.fixture
-def runner() -> CliRunner:
-    """A click runner for `gridmap` commands."""
-    return CliRunner()
+def runner(tmp_path: Path) -> CliRunner:
+    """A click runner for `gridmap` commands (a private instance folder unless the test names one)."""
+    return _Runner(tmp_path / "cli-instance")
 
 
 @pytest.fixture
