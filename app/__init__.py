@@ -81,6 +81,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     http_cache.init_app(app)  # ETags, 304 and gzip/br once; before security, so it sees the uncompressed body first
     security.init_app(app)  # last: its rate limits wrap every batch endpoint registered above
     _quick_ensure_sync(app)
+    from app.web import _fastlane
+
+    _fastlane.install(app)  # after every hook: plain point lookups skip them, with the same answer (FAST_LANE)
     return app
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import io
-import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pandas as pd
 import shapely
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file, url_for
@@ -16,8 +15,10 @@ from shapely.geometry import mapping
 from app import messages as _messages
 from app.geo import mapdata, tabular
 from app.geo.crs import wgs84_to_gcj02
+from app.geo.dataset import Dataset
 from app.geo.locate import locate_address, locate_frame, locate_point, parse_crs, reverse_lookup, summarize
 from app.web import _locate_batch, assets, auth, dataset, i18n
+from app.web._locate_json import json_bytes
 from app.web.errors import ApiError, json_lang, message_of
 from app.web.openapi import CRS_PARAM, ERROR, error_responses
 
@@ -175,17 +176,41 @@ def _coordinates(params: dict) -> tuple[Any, Any]:
     return x, y
 
 
-@bp.route("/api/v1/locate/point", methods=["GET", "POST"])
-def api_point():
-    """Locate one coordinate: lon/lat (or x/y) and an optional crs."""
-    p = _args()
-    x, y = _coordinates(p)
-    answer = locate_point(dataset(), x, y, p.get("crs"), personal=_personal())
-    if p.get("display") == "gcj02":  # the page draws on GCJ-02 tiles (AMap)
+def point_answer(ds: Dataset, params: Mapping[str, Any], personal: bool) -> dict[str, Any]:
+    """The answer of one point lookup for a request's parameters (the view's and the fast lane's).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data version the request works on.
+    params : mapping
+        The request's parameters: ``lon``/``lat`` (or ``x``/``y``), ``crs`` and ``display``.
+    personal : bool
+        Whether the caller may see staff contacts.
+
+    Returns
+    -------
+    dict
+        :func:`app.geo.locate.locate_point`'s answer, with GCJ-02 ``display`` points when asked.
+
+    Raises
+    ------
+    app.errors.GridmapError
+        A missing or bad coordinate or CRS (400).
+    """
+    x, y = _coordinates(params)
+    answer = locate_point(ds, x, y, params.get("crs"), personal=personal)
+    if params.get("display") == "gcj02":  # the page draws on GCJ-02 tiles (AMap)
         answer["display"] = _gcj02(answer["wgs84"])
         if answer.get("nearest_address"):
             answer["nearest_address"]["display"] = _gcj02(answer["nearest_address"])
-    return _json(answer)
+    return answer
+
+
+@bp.route("/api/v1/locate/point", methods=["GET", "POST"])
+def api_point():
+    """Locate one coordinate: lon/lat (or x/y) and an optional crs."""
+    return _json(point_answer(dataset(), _args(), _personal()))
 
 
 @bp.route("/api/v1/locate/reverse", methods=["GET", "POST"])
@@ -217,14 +242,6 @@ def api_address():
     return _json(answer)
 
 
-#: A number orjson may write differently from Python's json (``1e-05`` is ``0.00001``, ``1e-07`` is ``1e-7``): an
-#: exponent, or four zeros after the point. A number starts after ``:``, ``,`` or ``[``; a false hit in a text
-#: (``"a,0.00001"``) only costs jsonify.
-_ODD_NUMBER = re.compile(rb"[:,\[]-?(?:[0-9]+(?:\.[0-9]+)?[eE]|0\.0000)")
-_ORJSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATETIME
-                   | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
-
-
 def _json(answer: dict) -> Response:
     """``jsonify(answer)`` for one lookup's answer, with the same bytes, serialised by orjson (about 10x cheaper).
 
@@ -233,13 +250,8 @@ def _json(answer: dict) -> Response:
     debug mode's indented output) goes through ``jsonify``.
     """
     provider = current_app.json
-    if current_app.debug or getattr(provider, "ensure_ascii", True) or not getattr(provider, "sort_keys", False):
-        return jsonify(answer)
-    try:  # dates and dataclasses are written by Flask's own rules: passed through, they refuse here
-        body = orjson.dumps(answer, option=_ORJSON_OPTIONS)
-    except TypeError:
-        return jsonify(answer)
-    if _ODD_NUMBER.search(body) is not None:
+    body = json_bytes(answer, provider, current_app.debug)
+    if body is None:
         return jsonify(answer)
     return current_app.response_class(body, mimetype=provider.mimetype)
 

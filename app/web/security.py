@@ -253,6 +253,15 @@ def _plain_csp(basemap: str) -> str:
     return content_security_policy({"BASEMAP": basemap}, ())
 
 
+def plain_headers(basemap: str) -> tuple[tuple[str, str], ...]:
+    """The headers :func:`_headers` adds to an answer without inline scripts, over plain HTTP, for the public.
+
+    The Content-Security-Policy of ``basemap`` and the fixed headers, in the order they are added
+    (the fast lane of :mod:`app.web._fastlane` sends these).
+    """
+    return (("Content-Security-Policy", _plain_csp(basemap)), *_FIXED_HEADERS)
+
+
 def _headers(response: Response) -> Response:
     cfg = current_app.config
     hashes: list[str] = []
