@@ -93,10 +93,11 @@ def _import_commands(name: str | None = None) -> None:
 
 
 _LANG_KEY = "gridmap.lang"
-#: Characters after which a line may not end, and before which it may not start (Chinese line breaking).
+#: Characters after which a line may not end, and before which it may not start (Chinese line breaking);
+#: a short bracket without spaces (``[默认：full]``) is never broken.
 _OPENING, _CLOSING = "（《“‘「【[(", "，。、；：！？）》”’」】…])"
 _WIDE_PUNCT = "（《“‘「【，。、；：！？）》”’」】"
-_TOKEN = re.compile(r"\s+|[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]|[^\s\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]+")
+_TOKEN = re.compile(r"\[[^\]\s]{1,30}\]|\s+|[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]|[^\s\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]+")
 
 
 def _chain(ctx: click.Context) -> list[click.Context]:
@@ -129,6 +130,8 @@ def _tokens(text: str) -> list[str]:
     glue = False
     for tok in _TOKEN.findall(text):
         if out and not tok.isspace() and (glue or tok[0] in _CLOSING):
+            if out[-1].isspace() and len(out) > 1:  # "4542 ……）": the marks stay with the word before
+                tok = out.pop() + tok
             out[-1] += tok
         else:
             out.append(tok)
