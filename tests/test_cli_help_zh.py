@@ -133,6 +133,13 @@ def test_lang_alone_shows_the_help_as_no_arguments_do(runner):
     assert bare.exit_code == 2 and bare.output == runner.invoke(main, ["--lang", "en"], prog_name="gridmap").output
 
 
+def test_version_line(runner):
+    en = runner.invoke(main, ["--version"], prog_name="gridmap")
+    zh = runner.invoke(main, ["--lang", "zh", "--version"], prog_name="gridmap")
+    assert en.exit_code == zh.exit_code == 0
+    assert re.fullmatch(r"gridmap, version \S+\n", en.output) and zh.output == en.output.replace(", version", " 版本")
+
+
 def test_usage_errors_point_to_the_chinese_help(runner):
     r = runner.invoke(main, ["--lang", "zh", "locate-batch"], prog_name="gridmap")
     assert r.exit_code == 2 and "查看帮助：gridmap --lang zh locate-batch --help" in r.output

@@ -384,8 +384,21 @@ class _Gridmap(_Group):
             raise click.ClickException(exc.message) from None
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the line click's ``version_option`` prints (``gridmap, version 1.2``), in Chinese under
+    ``--lang zh`` (``gridmap 版本 1.2``)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    prog, number = ctx.find_root().info_name, version("gridmap")
+    click.echo(f"{prog} 版本 {number}" if _is_zh(ctx) else f"{prog}, version {number}", color=ctx.color)
+    ctx.exit()
+
+
 @click.group(cls=_Gridmap, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="gridmap")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")
 @click.option("--lang", type=click.Choice(("zh", "en")), default=None,
               help="Language of help screens, usage errors, refusals and progress (zh: Chinese); by default help is "
                    "in English and refusals are printed as the core words them.")
