@@ -1,4 +1,4 @@
-"""The command group every `gridmap` command hangs off, and what the commands share: the workspace and the actor."""
+"""The `gridmap` command group and what its commands share: workspace, actor, and help and usage errors in Chinese."""
 
 from __future__ import annotations
 
@@ -97,7 +97,8 @@ _LANG_KEY = "gridmap.lang"
 #: a short bracket without spaces (``[默认：full]``) is never broken.
 _OPENING, _CLOSING = "（《“‘「【[(", "，。、；：！？）》”’」】…])"
 _WIDE_PUNCT = "（《“‘「【，。、；：！？）》”’」】"
-_TOKEN = re.compile(r"\[[^\]\s]{1,30}\]|\s+|[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]|[^\s\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]+")
+_WIDE = "\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"  # CJK characters and full-width forms
+_TOKEN = re.compile(rf"\[[^\]\s]{{1,30}}\]|\s+|[{_WIDE}]|[^\s{_WIDE}]+")
 
 
 def _chain(ctx: click.Context) -> list[click.Context]:
@@ -334,7 +335,7 @@ class _Group(_ChineseHelp, click.Group):
 
 def _only_lang(args: Sequence[str]) -> bool:
     """Whether the command line is nothing but ``--lang X`` (then the group's help is shown, as for no args)."""
-    return (len(args) == 2 and args[0] == "--lang") or (len(args) == 1 and args[0].startswith("--lang="))
+    return list(args) in (["--lang", "zh"], ["--lang", "en"], ["--lang=zh"], ["--lang=en"])
 
 
 class _Gridmap(_Group):
