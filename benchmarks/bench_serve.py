@@ -2,6 +2,7 @@
 
 Run: flock /tmp/gridmap-bench.lock .venv/bin/python benchmarks/bench_serve.py [--base fc6c119]
      [--sides base/waitress/2x8,this] [--levels 1,4,16,64,256] [--seconds 8] [--points 12000]
+     [--in-process 5000] [--profile 25]
 
 Each side is ``TREE[/CLASS[/WORKERSxTHREADS[/NAME=VALUE...]]]``: TREE is ``this`` (the working tree) or ``base``
 (``--base`` exported with ``git archive``); without CLASS the side runs on the settings' defaults (WORKERS=0: one per
@@ -11,7 +12,10 @@ fixed seed) plus ``--outside`` points outside every grid, so no answer is a warm
 req/s, p50/p99 latency, errors (socket errors + non-2xx), and the server's CPU per request (all its processes,
 from /proc); afterwards each side's memory (PSS, total and per process). First, ``--hello`` measures the servers
 alone: a hello-world WSGI app under gunicorn with waitress workers and under granian, with gridmap's server options.
-CLASS ``granian`` (the default) takes THREADS as WORKER_THREADS.
+CLASS ``granian`` (the default) takes THREADS as WORKER_THREADS. Before the servers, ``--in-process N`` times the
+same lookups inside this process (CPU ms per request by ``time.process_time``, which other load barely moves): the
+WSGI app with the fast lane (FAST_LANE), without it, and the core ``locate_point`` alone; ``--profile TOP`` prints
+each app side's cProfile. ``--sides ''`` measures only that.
 """
 
 from __future__ import annotations
@@ -263,6 +267,60 @@ def hello(spec: str, tree: Path, folder: Path, levels: list[int], seconds: int) 
         log.close()
 
 
+def in_process(data_dir: Path, pts: list[tuple[float, float]], n: int, profile: int) -> dict[str, float]:
+    """CPU ms per lookup inside one process (no HTTP server): the WSGI app with the fast lane, without it, the core.
+
+    Each side answers the same ``n`` requests (the points wrk walks, as wrk sends them: ``GET`` with a ``Host``
+    header) twice and the second pass is timed with ``time.process_time``, which other processes on the machine
+    barely move. With ``profile`` > 0 it prints the top ``profile`` functions of each app side by own time.
+    """
+    import cProfile
+    import pstats
+
+    from werkzeug.test import EnvironBuilder
+
+    from app import create_app
+    from app.geo.locate import locate_point
+    from app.web.server import throttle_version_checks, warm
+
+    environs = [EnvironBuilder(path="/api/v1/locate/point", query_string=f"lon={x}&lat={y}",
+                               headers={"Host": "127.0.0.1:5000"}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+                               ).get_environ() for x, y in pts[:n]]
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        return None
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-serve-inproc-") as inst:
+        for name, lane in (("WSGI app, fast lane", True), ("WSGI app, Flask only (FAST_LANE=0)", False)):
+            app = create_app({"DATA_DIR": str(data_dir), "INSTANCE_DIR": inst, "BASEMAP": "none",
+                              "COOKIE_SECURE": False, "FAST_LANE": lane})
+            throttle_version_checks(app, app.extensions["gridmap.config"].VERSION_CHECK_MS)
+            warm(app)
+
+            def run(app: Any = app) -> None:
+                for environ in environs:
+                    for _ in app(dict(environ), start_response):
+                        pass
+            run()
+            t0 = time.process_time()
+            run()
+            out[name] = (time.process_time() - t0) / len(environs) * 1000
+            if profile:
+                prof = cProfile.Profile()
+                prof.runcall(run)
+                print(f"\nprofile, {name} ({len(environs)} requests; own time, top {profile}):")
+                pstats.Stats(prof).sort_stats("tottime").print_stats(profile)
+            ds = app.extensions["gridmap.data"].current()
+        for x, y in pts[:n]:
+            locate_point(ds, str(x), str(y))
+        t0 = time.process_time()
+        for x, y in pts[:n]:
+            locate_point(ds, str(x), str(y))
+        out["core locate_point alone"] = (time.process_time() - t0) / n * 1000
+    return out
+
+
 def table(title: str, results: dict[str, dict[Any, Any]], levels: list[int]) -> None:
     """Print one row per connection level and one column per side."""
     print(title)
@@ -291,6 +349,11 @@ def main() -> None:
     ap.add_argument("--hello", default="waitress/2x8,granian/2x2",
                     help="servers to measure with a hello-world WSGI app first, CLASS/WORKERSxTHREADS (empty: none)")
     ap.add_argument("--hello-levels", default="16,256")
+    ap.add_argument("--in-process", type=int, default=5000, metavar="N",
+                    help="first measure CPU per lookup inside this process over N requests: with and without the "
+                         "fast lane, and the core alone (0: skip)")
+    ap.add_argument("--profile", type=int, default=0, metavar="TOP",
+                    help="with --in-process, print the TOP functions of each side's cProfile (by own time)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -301,6 +364,7 @@ def main() -> None:
         pts = points(args.data_dir, args.points, args.outside)
         script = lua(pts, root)
         probe = f"?lon={pts[0][0]}&lat={pts[0][1]}"
+        inproc = in_process(args.data_dir, pts, args.in_process, args.profile) if args.in_process else {}
         specs = [s for s in args.sides.split(",") if s]
         base_tree = helpers.export_commit(args.base, root) if any(s.startswith("base") for s in specs) else None
         (root / "inst").mkdir()
@@ -317,7 +381,12 @@ def main() -> None:
     print(f"GET /api/v1/locate/point on {args.data_dir.name}: {len(pts)} distinct points ({args.points} inside grids, "
           f"{args.outside} outside), wrk -t1 --latency, {args.seconds} s per level, rate limits on, base = {args.base}; "
           f"{os.cpu_count()} cores shared by server and wrk; load average after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    table("", results, levels)
+    if inproc:
+        print(f"\nin this process, no HTTP server (CPU ms per lookup, time.process_time, {args.in_process} requests):")
+        for name, ms in inproc.items():
+            print(f"  {name:>36}: {ms:.3f}")
+    if results:
+        table("", results, levels)
     if hellos:
         table("\nthe server alone: a hello-world WSGI app (this tree's server options)", hellos, hello_levels)
     print("\nmemory after the run (PSS, MiB; master first, then each worker):")
