@@ -148,3 +148,24 @@ def test_params_take_only_plain_documented_values() -> None:
     assert _fastlane.params("lon=98.2&lat=39.7&crs=EPSG:4326") == {"lon": "98.2", "lat": "39.7", "crs": "EPSG:4326"}
     for query in ("lon=98.2&lon=1", "lon=98.2&x=1", "lon=%39", "lon=+1", "lon=", "lon", "", "lon=1&"):
         assert _fastlane.params(query) is None, query
+
+
+@pytest.mark.store
+def test_lane_serves_a_new_version_at_once(tmp_path: Path, cheap_hashes: None) -> None:
+    import json
+
+    from app.geo import operations
+
+    app = helpers.make_app(tmp_path, STORE_URL=str(tmp_path / "store"))
+    ws = app.extensions["gridmap.workspace"]
+    lon, lat = helpers.inside_point(ws.data.current().grids, 0)
+    url = f"{_fastlane.PATH}?lon={lon}&lat={lat}"
+    client = app.test_client(use_cookies=False)
+    first = client.get(url).get_json()["data_version"]
+    facilities = json.loads((tmp_path / "geodata" / "facilities.geojson").read_text())
+    facilities["features"] = facilities["features"][:-1]
+    changed = tmp_path / "facilities.geojson"
+    changed.write_text(json.dumps(facilities))
+    operations.import_layer(ws, operations.Actor("test"), "facilities", changed)
+    second = client.get(url).get_json()["data_version"]
+    assert second != first and second == ws.data.current().version
