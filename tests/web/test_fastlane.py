@@ -120,6 +120,15 @@ def test_lane_answers_carry_flask_headers(apps: tuple[Flask, Flask], ds: Any) ->
                      "X-Frame-Options", "Referrer-Policy", "Permissions-Policy", "Cross-Origin-Opener-Policy", "Vary"]
 
 
+@pytest.mark.parametrize("settings", [{"BASEMAP": "osm"}, {"LANGUAGE": "en"}, {"COOKIE_SECURE": False}])
+def test_lane_answers_as_flask_under_other_settings(data_dir: Path, ds: Any, settings: dict[str, Any]) -> None:
+    lane, plain = helpers.folder_app(data_dir, **settings), helpers.folder_app(data_dir, FAST_LANE=False, **settings)
+    for i in range(3):
+        lon, lat = helpers.inside_point(ds.grids, i)
+        for url in (f"{_fastlane.PATH}?lon={lon}&lat={lat}", f"{_fastlane.PATH}?lon={lon}&lat=x"):
+            assert _answer(lane, "GET", url, {}) == _answer(plain, "GET", url, {})
+
+
 def test_lane_steps_aside_for_a_rate_limited_view(apps: tuple[Flask, Flask], ds: Any) -> None:
     lon, lat = helpers.inside_point(ds.grids, 0)
     url = f"{_fastlane.PATH}?lon={lon}&lat={lat}"
