@@ -29,6 +29,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     """
     import os
 
+    from app.geo.dataset import limit_arenas
+
+    limit_arenas()  # before any thread: threads' own malloc heaps would keep what they freed
     from app import create_app
     from app.web.server import make_server
 

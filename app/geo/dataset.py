@@ -46,6 +46,36 @@ def _libc_trim() -> Callable[[int], int] | None:
 
 
 _MALLOC_TRIM = _libc_trim()
+#: Heaps ("arenas") glibc may keep for a server's threads (see :func:`limit_arenas`).
+SERVER_ARENAS = 2
+
+
+def limit_arenas(arenas: int = SERVER_ARENAS) -> bool:
+    """Let glibc's malloc keep at most ``arenas`` heaps (``mallopt(M_ARENA_MAX)``), before any thread starts.
+
+    By default glibc gives threads up to eight heaps per core, and each keeps the pages its thread
+    freed: a served 30,650-grid city (request threads, the tile cutter) held ~50 MB more after its
+    first view than with two. A ``MALLOC_ARENA_MAX`` in the environment is left as it is.
+
+    Parameters
+    ----------
+    arenas : int
+        The most heaps.
+
+    Returns
+    -------
+    bool
+        Whether the limit was set (False with another C library, or when the environment sets it).
+    """
+    import os
+
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(-8, arenas))  # M_ARENA_MAX
 
 
 def release_memory() -> None:
