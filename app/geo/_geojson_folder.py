@@ -79,9 +79,14 @@ class _LayerFolder:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.location = str(self.folder)
+        self._in_child: bool | None = None
 
     def read(self, layer: str) -> gpd.GeoDataFrame:
-        """Read one layer from its GeoJSON file."""
+        """Read one layer from its GeoJSON file.
+
+        A large city's layers (see :mod:`app.geo._geojson_child`) are read by a child process and
+        handed over pickled: the same frame, without GDAL's libraries and parsing peak in this process.
+        """
         import geopandas as gpd
 
         if layer not in LAYERS:
@@ -89,6 +94,14 @@ class _LayerFolder:
         path = layer_path(self.folder, layer)
         if not path.exists():
             raise FileNotFoundError(f"layer {layer!r} not found: {path}")
+        from app.geo import _geojson_child
+
+        if self._in_child is None:
+            self._in_child = _geojson_child.wanted(self.folder, LAYERS)
+        if self._in_child:
+            read = _geojson_child.read(path)
+            if read is not None:
+                return read
         gdf = gpd.read_file(path, engine="pyogrio")
         if gdf.crs is None:
             gdf = gdf.set_crs("EPSG:4326")

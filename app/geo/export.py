@@ -10,7 +10,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 
 from app.geo._coverage_params import check_level
 from app.geo._export_columns import COLUMN_LABELS
@@ -225,6 +224,8 @@ def _write_gpkg(result: CoverageResult, path: Path) -> None:
                          geometry=[area], crs=STORAGE_CRS).to_file(path, layer="service_area", driver="GPKG",
                                                                     engine="pyogrio")
     params = pd.DataFrame(parameters_rows(result), columns=["parameter", "value"])
+    import pyogrio  # GDAL is loaded on a file's first write, not by a server that never writes one
+
     pyogrio.write_dataframe(params, path, layer="parameters", driver="GPKG")
 
 

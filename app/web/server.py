@@ -252,6 +252,8 @@ def warm(app: Any) -> None:
         except Exception:  # noqa: BLE001, S112 - warming only; the request that needs it reports any refusal
             continue
     del addresses  # the address layer is rebuilt on demand; the warm-up must not keep it alive
+    from app.geo import _geojson_child
     from app.geo.dataset import release_memory
 
+    _geojson_child.close()  # the layers are read: the child that read a large city's files may go (a later read starts one)
     release_memory()  # hand the builds' freed heap back before the fork (30,650 grids: 691 -> ~633 MiB at start)
