@@ -324,13 +324,28 @@ class GridIndex:
         # pyproj Transformers must not be shared between threads (a concurrent transform can abort the
         # process): each thread that locates gets its own, see _to_metric
         self._threads = threading.local()
-        metric = shapely.transform(geoms, lambda c: np.column_stack(self._to_metric.transform(c[:, 0], c[:, 1])))
-        self._metric_boundary = shapely.boundary(metric)
         # The border: a point within border_tol_m of a candidate grid's metric boundary (see _near_border);
-        # no buffered band polygons are kept (they held six times the grids' own coordinates)
+        # no buffered band polygons are kept (they held six times the grids' own coordinates), and the
+        # boundaries of all grids (18 MB at 30,650 grids) only once a whole table or an outside point needs them
+        self._all_boundaries: NDArray[np.object_] | None = None
         self._near: _NearestIndex | None = None
         self._outline: _NearestIndex | None = None
         self._near_lock = threading.Lock()
+        self._boundary_lock = threading.Lock()
+
+    @property
+    def _metric_boundary(self) -> NDArray[np.object_]:
+        """Every grid's boundary in the metric projection (None for a missing grid), made on first use."""
+        if self._all_boundaries is None:
+            with self._boundary_lock:
+                if self._all_boundaries is None:
+                    self._all_boundaries = self._boundaries(self._geoms)
+        return self._all_boundaries
+
+    def _boundaries(self, geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+        """The metric boundaries of ``geoms`` (each coordinate projected alone: the same as in the whole array)."""
+        return shapely.boundary(shapely.transform(geoms, lambda c: np.column_stack(self._to_metric.transform(c[:, 0],
+                                                                                                             c[:, 1]))))
 
     @property
     def _to_metric(self) -> pyproj.Transformer:
@@ -596,8 +611,9 @@ class GridIndex:
             cover = shapely.contains_xy(self._geoms[cands], x, y)
             if self.border_tol_m > 0:
                 mx, my = self._to_metric.transform(x, y)
-                near = shapely.dwithin(self._metric_boundary[cands], shapely.points(np.array([[mx, my]])),
-                                       self.border_tol_m)
+                every = self._all_boundaries  # a single lookup projects only its candidates until then
+                near = shapely.dwithin(self._boundaries(self._geoms[cands]) if every is None else every[cands],
+                                       shapely.points(np.array([[mx, my]])), self.border_tol_m)
                 on_border = bool(near.any())
                 cover |= near
             hit = np.flatnonzero(cover)

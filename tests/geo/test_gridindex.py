@@ -338,3 +338,20 @@ def test_state_round_trip_gives_the_same_answers():
     assert all(np.array_equal(p, q, equal_nan=True) for p, q in zip(idx.nearest_outside(lon[out], lat[out]),
                                                                     again.nearest_outside(lon[out], lat[out]),
                                                                     strict=True))
+
+
+def test_single_lookups_project_only_their_candidates(grids):
+    """locate_one before the index holds every metric boundary answers as after, and as locate does."""
+    lazy, full = GridIndex(grids), GridIndex(grids)
+    full._metric_boundary  # noqa: B018 - builds every boundary
+    coords = shapely.get_coordinates(grids.geometry.values)
+    rng = np.random.default_rng(5)
+    pts = [_offset(lon, lat, float(az), float(m)) for (lon, lat), az, m in
+           zip(coords, rng.uniform(0, 360, len(coords)), rng.choice([0.0, 0.03, 0.049, 0.051, 0.2, 3.0], len(coords)),
+               strict=True)]
+    pts += [tuple(p) for p in rng.uniform(coords.min(0), coords.max(0), (300, 2))]
+    got = [lazy.locate_one(x, y) for x, y in pts]
+    assert lazy._all_boundaries is None or any(not g.inside for g in got)  # only outside points need them all
+    assert got == [full.locate_one(x, y) for x, y in pts]
+    batch = full.locate(*np.array(pts).T)
+    assert [g.code for g in got] == list(batch.code) and [g.on_border for g in got] == list(batch.on_border)
