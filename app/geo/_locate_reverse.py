@@ -182,7 +182,8 @@ def address_table(ds: Dataset) -> AddressTable:
     def build() -> AddressTable:
         if "addresses" not in ds.store.layer_names():
             return build_table(pd.DataFrame({"address": []}))
-        return build_table(ds.layer("addresses"), ds.point_coordinates("addresses"))
+        xy = ds.point_coordinates("addresses")  # all points: their columns suffice (no shapely points made)
+        return build_table(ds.layer("addresses") if xy is None else ds.attributes("addresses"), xy)
 
     return ds.cached("address.table", build)
 

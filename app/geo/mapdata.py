@@ -273,35 +273,42 @@ def tiled_payload(ds: Dataset, datum: str = "wgs84") -> dict[str, Any]:
         ``facilities``, ``classes`` and ``tiled: true``.
     """
     check_datum(datum)
+    return ds.cached(f"mapdata.tiled_payload.{datum}", lambda: _tiled_payload(ds, datum))
 
-    def build() -> dict[str, Any]:
-        grids = ds.layer("grids")
-        bounds = shift_geometries(np.asarray([shapely.box(*grids.total_bounds)]), datum)[0].bounds
-        origin = _origin(np.asarray(bounds))
-        divs = ds.layer("divisions")
-        coms = ds.layer("committees")
-        fac = _facility_part(ds, datum, origin)
-        codes = _escaped(grids["code"].tolist())
-        fac["columns"][5] = [codes[g] if isinstance(g, int) else g for g in fac["columns"][5]]
-        return {
-            "version": ds.version, "datum": datum, "quantum": QUANTUM, "origin": list(origin),
-            "bounds": [round(b, 6) for b in bounds], "tiled": True,
-            "divisions": {"fields": ["code", "name", "kind"],
-                          "columns": [_escaped(divs[c].tolist()) for c in ("code", "name", "kind")]},
-            "committees": {"fields": ["code", "name", "kind"],
-                           "columns": [_escaped(coms[c].tolist()) for c in ("code", "name", "kind")]},
-            "facilities": fac,
-            "classes": classes(ds),
-        }
 
-    return ds.cached(f"mapdata.tiled_payload.{datum}", build)
+def _tiled_payload(ds: Dataset, datum: str) -> dict[str, Any]:
+    """:func:`tiled_payload`, not cached."""
+    grids = ds.layer("grids")
+    bounds = shift_geometries(np.asarray([shapely.box(*grids.total_bounds)]), datum)[0].bounds
+    origin = _origin(np.asarray(bounds))
+    divs = ds.layer("divisions")
+    coms = ds.layer("committees")
+    fac = _facility_part(ds, datum, origin)
+    codes = _escaped(grids["code"].tolist())
+    fac["columns"][5] = [codes[g] if isinstance(g, int) else g for g in fac["columns"][5]]
+    return {
+        "version": ds.version, "datum": datum, "quantum": QUANTUM, "origin": list(origin),
+        "bounds": [round(b, 6) for b in bounds], "tiled": True,
+        "divisions": {"fields": ["code", "name", "kind"],
+                      "columns": [_escaped(divs[c].tolist()) for c in ("code", "name", "kind")]},
+        "committees": {"fields": ["code", "name", "kind"],
+                       "columns": [_escaped(coms[c].tolist()) for c in ("code", "name", "kind")]},
+        "facilities": fac,
+        "classes": classes(ds),
+    }
 
 
 def tiled_payload_bytes(ds: Dataset, datum: str = "wgs84") -> tuple[bytes, str]:
-    """Return :func:`tiled_payload` as compact UTF-8 JSON with a strong ETag (cached)."""
+    """Return :func:`tiled_payload` as compact UTF-8 JSON with a strong ETag (cached).
+
+    Only the bytes are kept: the payload's lists of Python objects (~3 MB at 30,650 grids) are not,
+    unless :func:`tiled_payload` was asked for itself.
+    """
+    check_datum(datum)
 
     def build() -> tuple[bytes, str]:
-        body = json.dumps(tiled_payload(ds, datum), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        payload = ds.cache.get(f"mapdata.tiled_payload.{datum}") or _tiled_payload(ds, datum)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return body, hashlib.sha256(body).hexdigest()[:20]
 
     return ds.cached(f"mapdata.tiled_payload_bytes.{datum}", build)

@@ -242,7 +242,7 @@ def warm(app: Any) -> None:
     if len(ds.grids):
         c = ds.grids.geometry.iloc[0].representative_point()
         steps += [lambda: locate_point(ds, c.x, c.y), lambda: reverse_lookup(ds, c.x, c.y)]
-    addresses = ds.layer("addresses")
+    addresses = ds.attributes("addresses")  # no points made for the one address it needs
     if len(addresses) and "address" in addresses.columns:
         first = str(addresses["address"].iloc[0])
         steps.append(lambda: locate_address(ds, first))
