@@ -9,6 +9,11 @@ so the serving process is the one measured) is started on the city and the serve
 search (an address of the city) and after one point lookup. It also prints how long start-up and the first
 search took. The earlier commit runs from a ``git archive`` export of ``--base``.
 
+On the cities of ``--default-serve`` (default: 50 copies) each side is also started as ``gridmap serve``
+runs by default (``WORKERS=0``: one worker per core; granian where the tree has it), and the same steps
+read the total PSS of the server and all its processes (shared pages split between them), for a figure
+comparable with the one-process rows; its peak is the largest VmHWM among them.
+
 With ``--lookups N`` each side also times single lookups in a child process of its tree on the same city
 (no server): CPU microseconds per ``locate_point`` (grid, answer and nearest address) and per
 ``nearest_address`` over N points (grid centres and random points around the city), best of three rounds,
@@ -102,26 +107,82 @@ def _lookups(tree: Path, city: Path, n: int) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _side(browser: object, srv: object, query: str, lon: float, lat: float) -> dict[str, float]:
+def _tree_pids(pid: int) -> list[int]:
+    """``pid`` and every process below it (a granian master's workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def _pss_mib(pid: int) -> float:
+    """Total PSS of ``pid`` and its descendants, MiB (shared pages counted once, split between their users)."""
+    total = 0
+    for p in _tree_pids(pid):
+        try:
+            text = Path(f"/proc/{p}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += next(int(line.split()[1]) for line in text.splitlines() if line.startswith("Pss:"))
+    return total / 1024
+
+
+def _side(browser: object, srv: object, query: str, lon: float, lat: float, pss: bool = False) -> dict[str, float]:
+    """Start ``srv``, open the home map, search, look a point up; memory after each step.
+
+    VmRSS of the serving process (``pss``: total PSS of the server and its workers instead); ``hwm``:
+    its VmHWM (``pss``: the largest VmHWM of the processes).
+    """
+    def mem() -> float:
+        return _pss_mib(srv.proc.pid) if pss else srv.rss_kib() / 1024
+
     t0 = time.perf_counter()
     srv.start(timeout=1800)
-    out = {"start_s": time.perf_counter() - t0, "rss_start": srv.rss_kib() / 1024}
+    out = {"start_s": time.perf_counter() - t0, "rss_start": mem()}
     ctx = browser.new_context(viewport={"width": 1366, "height": 850}, locale="zh-CN")
     page = ctx.new_page()
     page.goto(srv.base + "/", timeout=600000)
     page.wait_for_selector("body[data-gridmap-ready]", state="attached", timeout=600000)
     page.evaluate(_SETTLE)
     ctx.close()
-    out["rss_view"] = srv.rss_kib() / 1024
+    out["rss_view"] = mem()
     t0 = time.perf_counter()
     found = json.loads(_get(srv.base + "/api/v1/search?" + urllib.parse.urlencode({"q": query, "limit": 5})))
     out["search_s"] = time.perf_counter() - t0
     out["search_hits"] = len(found.get("results", []))
-    out["rss_search"] = srv.rss_kib() / 1024
+    out["rss_search"] = mem()
     _get(srv.base + f"/api/v1/locate/point?lon={lon}&lat={lat}")
-    out["rss_locate"] = srv.rss_kib() / 1024
+    out["rss_locate"] = mem()
     out["hwm"] = srv.rss_kib("VmHWM") / 1024
+    if pss:
+        out["hwm"] = max(_hwm(p) for p in _tree_pids(srv.proc.pid))
+        out["processes"] = len(_tree_pids(srv.proc.pid))
     return out
+
+
+def _hwm(pid: int) -> float:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("VmHWM")), 0) / 1024
+
+
+def _how_served(output: str) -> str:
+    """What ``gridmap serve`` said it runs ("2 worker processes (granian)"), from its start-up line."""
+    for line in output.splitlines():
+        if "serving on" in line and " with " in line:
+            return line.split(" with ", 1)[1].split("  (")[0]
+    return "?"
 
 
 def main() -> None:
@@ -132,6 +193,9 @@ def main() -> None:
     ap.add_argument("--sides", nargs="+", default=["base", "this"], choices=["base", "this"])
     ap.add_argument("--lookups", type=int, default=0, help="also time this many single lookups per side (0: no)")
     ap.add_argument("--skip-server", action="store_true", help="only the --lookups timings (no server, no browser)")
+    ap.add_argument("--default-serve", nargs="*", type=int, default=[50], metavar="COPIES",
+                    help="also run the default `gridmap serve` (WORKERS=0: granian, a worker per core) on these "
+                         "cities and print the total PSS of the server and its workers (default: 50; none: skip)")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "gridmap-bench-cities")
     args = ap.parse_args()
 
@@ -141,7 +205,8 @@ def main() -> None:
     from tests import helpers
     from tests.web.browsing import ARGS, CHROMIUM
 
-    print("MiB of the serving process (VmRSS); peak = VmHWM at the end")
+    print("MiB of the serving process (VmRSS; WORKERS=1, one waitress process); peak = VmHWM at the end;")
+    print("rows marked 'default serve': the default WORKERS=0 server, total PSS of it and its workers; peak = largest VmHWM")
     print(f"{'city':>10} {'side':5} {'start s':>8} {'start':>7} {'view':>7} {'search':>7} {'locate':>7} "
           f"{'peak':>7} {'1st search s':>13}")
     lookups: list[str] = []
@@ -163,19 +228,24 @@ def main() -> None:
                                    f"{t['nearest_address_us']:18.0f} {t['rss_lookup_structures']:12.0f}")
                 if browser is None:
                     continue
-                srv = helpers.Server(root / f"inst-{copies}-{side}", city, RATELIMIT_ENABLED="0", WORKERS="1")
-                if side == "base":
-                    srv.args = [sys.executable, "-c",
-                                "import sys; from app.cli import main; sys.argv[0]='gridmap'; main()", *srv.args[1:]]
-                    srv.env["PYTHONPATH"] = str(base_tree)
-                    srv.cwd = base_tree
-                try:
-                    r = _side(browser, srv, query, lon, lat)
-                finally:
-                    srv.stop()
-                print(f"{613 * copies:>10} {side:5} {r['start_s']:8.1f} {r['rss_start']:7.0f} {r['rss_view']:7.0f} "
-                      f"{r['rss_search']:7.0f} {r['rss_locate']:7.0f} {r['hwm']:7.0f} {r['search_s']:13.2f}"
-                      f"  ({r['search_hits']} hits)", flush=True)
+                for pss in (False, True) if copies in (args.default_serve or []) else (False,):
+                    workers = {} if pss else {"WORKERS": "1"}
+                    srv = helpers.Server(root / f"inst-{copies}-{side}-{int(pss)}", city, RATELIMIT_ENABLED="0",
+                                         **workers)
+                    if side == "base":
+                        srv.args = [sys.executable, "-c", "import sys; from app.cli import main; "
+                                    "sys.argv[0]='gridmap'; main()", *srv.args[1:]]
+                        srv.env["PYTHONPATH"] = str(base_tree)
+                        srv.cwd = base_tree
+                    try:
+                        r = _side(browser, srv, query, lon, lat, pss=pss)
+                        how = _how_served(srv.output()) if pss else ""
+                    finally:
+                        srv.stop()
+                    label = f"  (default serve, total PSS of {r['processes']} processes: {how})" if pss else ""
+                    print(f"{613 * copies:>10} {side:5} {r['start_s']:8.1f} {r['rss_start']:7.0f} {r['rss_view']:7.0f} "
+                          f"{r['rss_search']:7.0f} {r['rss_locate']:7.0f} {r['hwm']:7.0f} {r['search_s']:13.2f}"
+                          f"  ({r['search_hits']} hits){label}", flush=True)
         if browser is not None:
             browser.close()
     if lookups:

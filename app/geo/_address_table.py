@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
@@ -29,7 +29,7 @@ class Strings:
 
     def __init__(self, items: Sequence[str]) -> None:
         self._text = "".join(items)
-        self._ends = array("q", itertools.accumulate(map(len, items)))
+        self._ends = _offsets(itertools.accumulate(map(len, items)), len(self._text))
 
     @classmethod
     def of_arrow(cls, column: pd.Series) -> Strings | None:
@@ -51,7 +51,9 @@ class Strings:
             offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + len(arr) + 1]
             start, stop = int(offsets[0]), int(offsets[-1])
             out._text = arr.buffers()[2].slice(start, stop - start).to_pybytes().decode("utf-8") if stop > start else ""
-            out._ends.frombytes(np.cumsum(pc.utf8_length(arr).to_numpy(zero_copy_only=False), dtype=np.int64).tobytes())
+            ends = np.cumsum(pc.utf8_length(arr).to_numpy(zero_copy_only=False), dtype=np.int64)
+            out._ends = _offsets((), len(out._text))
+            out._ends.frombytes(ends.astype(np.dtype(out._ends.typecode)).tobytes())
         return out
 
     def __len__(self) -> int:
@@ -91,6 +93,11 @@ class Strings:
         for k, i in enumerate(rows.tolist()):
             out[k] = text[ends[i - 1] if i else 0:ends[i]]
         return out
+
+
+def _offsets(ends: Iterable[int], total: int) -> array:
+    """An array of end offsets: 4 bytes each while the text is shorter than 2**31 characters, else 8."""
+    return array("i" if total < 2**31 else "q", ends)
 
 
 class Coded:
