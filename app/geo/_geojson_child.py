@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
 #: A folder whose layer files hold at least this many bytes together is read in the child (a small city in-process).
-CHILD_MIN_BYTES = 16 << 20
+CHILD_MIN_BYTES = 2 << 20
 #: Seconds the child waits for the next layer before it exits (a later read starts another).
 CHILD_IDLE_S = 30.0
 

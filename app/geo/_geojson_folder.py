@@ -84,7 +84,7 @@ class _LayerFolder:
     def read(self, layer: str) -> gpd.GeoDataFrame:
         """Read one layer from its GeoJSON file.
 
-        A large city's layers (see :mod:`app.geo._geojson_child`) are read by a child process and
+        The layers of a city of 2 MB of files or more (see :mod:`app.geo._geojson_child`) are read by a child process and
         handed over pickled: the same frame, without GDAL's libraries and parsing peak in this process.
         """
         import geopandas as gpd

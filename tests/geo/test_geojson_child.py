@@ -1,4 +1,4 @@
-"""A large city's layers read by a child process equal the ones read in this process, and its failures fall back."""
+"""Layers read by a child process equal the ones read in this process, and its failures fall back."""
 
 from __future__ import annotations
 
