@@ -6,7 +6,8 @@ Each city is the demo city tiled ``copies`` times (``bench_tiles.make_city``, wr
 For each side a real ``gridmap serve`` (the default ``VECTOR_TILES_MIN_GRIDS``; ``WORKERS=1``: one waitress process,
 so the serving process is the one measured) is started on the city and the server's resident memory (VmRSS, and its peak VmHWM) is read after start-up, after Chromium opened the home map
 (the page, its payload and the tiles of the first view, in a fresh context at 1366x850), after one Chinese
-search (an address of the city) and after one point lookup. It also prints how long start-up and the first
+search (an address of the city), after one point lookup, and "settled": left alone until the memory holds still
+(within 1 MiB for 5 s; the tiles cut ahead in the background and their tile layers included). It also prints how long start-up and the first
 search took. The earlier commit runs from a ``git archive`` export of ``--base``.
 
 On the cities of ``--default-serve`` (default: 50 copies) each side is also started as ``gridmap serve``
@@ -162,6 +163,15 @@ def _side(browser: object, srv: object, query: str, lon: float, lat: float, pss:
     out["rss_search"] = mem()
     _get(srv.base + f"/api/v1/locate/point?lon={lon}&lat={lat}")
     out["rss_locate"] = mem()
+    # settled: the server left alone until its memory holds still (within 1 MiB for 5 s, at most 120 s),
+    # so that the tiles it cuts ahead in the background (and the tile layers they build) are counted
+    last, still, t0 = out["rss_locate"], 0, time.perf_counter()
+    while still < 5 and time.perf_counter() - t0 < 120:
+        time.sleep(1)
+        now = mem()
+        still = still + 1 if abs(now - last) < 1 else 0
+        last = now
+    out["rss_settled"] = last
     out["hwm"] = srv.rss_kib("VmHWM") / 1024
     if pss:
         out["hwm"] = max(_hwm(p) for p in _tree_pids(srv.proc.pid))
@@ -207,7 +217,7 @@ def main() -> None:
 
     print("MiB of the serving process (VmRSS; WORKERS=1, one waitress process); peak = VmHWM at the end;")
     print("rows marked 'default serve': the default WORKERS=0 server, total PSS of it and its workers; peak = largest VmHWM")
-    print(f"{'city':>10} {'side':5} {'start s':>8} {'start':>7} {'view':>7} {'search':>7} {'locate':>7} "
+    print(f"{'city':>10} {'side':5} {'start s':>8} {'start':>7} {'view':>7} {'search':>7} {'locate':>7} {'settled':>7} "
           f"{'peak':>7} {'1st search s':>13}")
     lookups: list[str] = []
     with tempfile.TemporaryDirectory(prefix="gm-bench-mem-") as tmp, sync_playwright() as p:
@@ -244,7 +254,7 @@ def main() -> None:
                         srv.stop()
                     label = f"  (default serve, total PSS of {r['processes']} processes: {how})" if pss else ""
                     print(f"{613 * copies:>10} {side:5} {r['start_s']:8.1f} {r['rss_start']:7.0f} {r['rss_view']:7.0f} "
-                          f"{r['rss_search']:7.0f} {r['rss_locate']:7.0f} {r['hwm']:7.0f} {r['search_s']:13.2f}"
+                          f"{r['rss_search']:7.0f} {r['rss_locate']:7.0f} {r['rss_settled']:7.0f} {r['hwm']:7.0f} {r['search_s']:13.2f}"
                           f"  ({r['search_hits']} hits){label}", flush=True)
         if browser is not None:
             browser.close()

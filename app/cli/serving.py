@@ -32,6 +32,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     from app.geo.dataset import limit_arenas
 
     limit_arenas()  # before any thread: threads' own malloc heaps would keep what they freed
+    from app.geo import _geojson_child
+
+    _geojson_child.enable()  # a large city's files are parsed in a child: GDAL and its peak stay out of the server
     from app import create_app
     from app.web.server import make_server
 

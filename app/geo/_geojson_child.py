@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 #: A folder whose layer files hold at least this many bytes together is read in the child (a small city in-process).
 CHILD_MIN_BYTES = 2 << 20
+#: Whether this process reads a large city in the child at all: a long-lived server does (`gridmap serve` calls
+#: :func:`enable`); a short command reads in-process, where the child's start-up (a second interpreter importing
+#: geopandas, ~1 s) would cost more than the memory it keeps out.
+_ENABLED = False
 #: Seconds the child waits for the next layer before it exits (a later read starts another).
 CHILD_IDLE_S = 30.0
 
@@ -54,8 +58,17 @@ _child: subprocess.Popen[bytes] | None = None
 _owner = 0  # the pid that started _child: a forked worker starts its own
 
 
+def enable(on: bool = True) -> None:
+    """Read large cities' layers in the child from now on in this process (``gridmap serve``), or no longer."""
+    global _ENABLED
+    _ENABLED = on
+
+
 def wanted(folder: Path, layers: tuple[str, ...]) -> bool:
-    """Whether the layer files of ``folder`` are large enough together (:data:`CHILD_MIN_BYTES`) to read in the child."""
+    """Whether this process reads in the child (:func:`enable`) and the layer files of ``folder`` are large enough
+    together (:data:`CHILD_MIN_BYTES`)."""
+    if not _ENABLED:
+        return False
     total = 0
     for name in layers:
         try:

@@ -18,6 +18,7 @@ from app.geo.schema import LAYERS
 def in_child(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every folder counts as large: its layers are read by the child."""
     monkeypatch.setattr(_geojson_child, "CHILD_MIN_BYTES", 0)
+    monkeypatch.setattr(_geojson_child, "_ENABLED", True)
     yield
     _geojson_child.close()
 
@@ -65,3 +66,12 @@ def test_layer_without_crs_is_wgs84(tmp_path: Path, in_child: None) -> None:
 def test_limit_arenas_respects_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_arenas() is False
+
+
+def test_only_a_server_reads_in_the_child(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short command reads even a large city here (the child's start-up would cost it a second); serve enables it."""
+    monkeypatch.setattr(_geojson_child, "CHILD_MIN_BYTES", 0)
+    monkeypatch.setattr(_geojson_child, "_ENABLED", False)
+    assert not _geojson_child.wanted(data_dir, LAYERS)
+    _geojson_child.enable()
+    assert _geojson_child.wanted(data_dir, LAYERS)
