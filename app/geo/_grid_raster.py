@@ -158,7 +158,7 @@ def index_state(index: Any) -> dict[str, NDArray]:
 
 
 def restore_state(index: Any, state: dict[str, NDArray]) -> NDArray[np.object_]:
-    """Set the saved attributes of a bare GridIndex from :func:`index_state`; return its grids (prepared)."""
+    """Set the saved attributes of a bare GridIndex from :func:`index_state`; return its grids (not prepared, as built)."""
     for name, value in zip(_STATE_NUMBERS, np.asarray(state["numbers"]).tolist(), strict=True):
         setattr(index, name, int(value) if name in _STATE_INTS else value)
     for name in _STATE_ARRAYS:  # after the numbers: the raster's shape is one of them
@@ -175,7 +175,6 @@ def restore_state(index: Any, state: dict[str, NDArray]) -> NDArray[np.object_]:
     for i, (a, b) in enumerate(zip([0, *ends[:-1]], ends, strict=True)):
         if b > a:
             geoms[i] = shapely.from_wkb(data[a:b])
-    shapely.prepare(geoms)
     index._geoms = geoms
     if "pipeline" in state:
         know_pipeline(*(str(v) for v in state["pipeline"]))

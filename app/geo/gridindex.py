@@ -177,8 +177,8 @@ class GridIndex:
     Notes
     -----
     An index is read-only once built and may be shared between threads (its grids are not prepared,
-    so no point test builds anything; one loaded by :meth:`from_state` warms its prepared copies up;
-    the nearest-grid structure is built once, under a lock, on first use).
+    built or loaded by :meth:`from_state`, so no point test builds anything; the nearest-grid
+    structure and the metric boundaries are built once, under a lock, on first use).
     Build it once per data version and keep it (e.g. on the Dataset).
     """
 
@@ -227,33 +227,14 @@ class GridIndex:
         # Not prepared: for grid polygons (tens of vertices) GEOS's prepared point-in-area structures held
         # ~31 MB at 30,650 grids and were no faster (0.28 s unprepared, 0.32 s prepared for 300,000 boundary
         # pairs); contains_xy gives the same answer either way, and an unprepared geometry has no lazily built
-        # structure that threads could race on (see _warm_up, still needed by from_state's prepared copies)
+        # structure that threads could race on (prepared ones, built lazily by concurrent threads, corrupted
+        # the heap: 'tcache_thread_shutdown(): unaligned tcache chunk detected' in locate-batch's threads)
         self._geoms = geoms
         self._setup_metric(geoms)
         self._build_raster(geoms, resolution)
         self.build_seconds = time.perf_counter() - t0
 
     # --- construction -----------------------------------------------------------------------------------
-
-    def _warm_up(self) -> None:
-        """Run one point test per prepared geometry now.
-
-        GEOS builds a prepared geometry's point-location structures lazily on first use, and that
-        step is not thread-safe: threads that meet an unbuilt grid at the same time corrupt the heap
-        (``tcache_thread_shutdown(): unaligned tcache chunk detected``, seen in locate-batch's
-        threads). A point outside a grid's envelope is answered from the envelope alone and builds
-        nothing, and a point inside and one outside the grid take different paths, so each grid is
-        tested with a point on its surface and with a corner of its envelope. (Testing only the
-        city's centre left most grids unbuilt; each half alone still crashed a six-thread stress
-        test of the demo's grids, both together survived 900 rounds.)
-        """
-        geoms = self._geoms[~shapely.is_missing(self._geoms)]
-        if not len(geoms):
-            return
-        inside = shapely.get_coordinates(shapely.point_on_surface(geoms))
-        box = shapely.bounds(geoms)
-        shapely.contains_xy(geoms, inside[:, 0], inside[:, 1])
-        shapely.contains_xy(geoms, box[:, 0], box[:, 1])
 
     @classmethod
     def from_file(cls, path: str | Path, code_field: str | None = "code", *, layer: str | None = None,
@@ -305,7 +286,6 @@ class GridIndex:
         self = cls.__new__(cls)
         geoms = restore_state(self, state)  # its _cells (the setter) make the framed raster
         self._setup_metric(geoms)
-        self._warm_up()
         self.build_seconds = time.perf_counter() - t0
         return self
 
