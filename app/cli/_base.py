@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -52,7 +52,40 @@ def click_zh(text: str) -> str:
             parts["rest"] = click_zh(parts["rest"]) if parts.get("rest") else ""
             parts["kind"] = _KINDS.get(parts.get("kind", ""), parts.get("kind", ""))
             return zh.format(**parts)
+    return text_zh(text)
+
+
+_MESSAGES_ZH: list[tuple[re.Pattern[str], str]] = []
+
+
+def text_zh(text: str) -> str:
+    """A command's own refusal or a progress line in Chinese, as ``_help_zh.MESSAGES`` words it (else unchanged)."""
+    if not _MESSAGES_ZH:
+        from app.cli._help_zh import MESSAGES
+
+        _MESSAGES_ZH.extend((re.compile(p, re.S), zh) for p, zh in MESSAGES)
+    for pattern, zh in _MESSAGES_ZH:
+        m = pattern.fullmatch(text.strip())
+        if m is not None:
+            return zh.format(**m.groupdict())
     return text
+
+
+def progress() -> Callable[[str], None]:
+    """A ``progress`` callback for the core: each line indented on stderr, in Chinese under ``gridmap --lang zh``."""
+    zh = _is_zh(click.get_current_context())
+
+    def say(msg: str) -> None:
+        click.echo(f"  {text_zh(msg) if zh else msg}", err=True)
+
+    return say
+
+
+class _ChineseError(click.ClickException):
+    """A refusal printed as ``错误：…`` (click prints ``Error: …``), exit code 1."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"错误：{self.format_message()}", file=file, err=file is None)
 
 
 class _ChineseUsageError(click.UsageError):
@@ -376,12 +409,17 @@ class _Gridmap(_Group):
             if _is_zh(ctx) and not isinstance(exc, _ChineseUsageError | click.exceptions.NoArgsIsHelpError):
                 raise _ChineseUsageError(exc) from None
             raise
+        except click.ClickException as exc:  # a command's own refusal (click.ClickException("…")) in Chinese
+            if _is_zh(ctx) and type(exc) is click.ClickException:
+                raise _ChineseError(text_zh(exc.format_message())) from None
+            raise
         except GridmapError as exc:
             lang = ctx.params.get("lang")
             if lang:  # gridmap --lang zh …: the refusal in Chinese (app.messages), keyed by its code
                 from app import messages
 
-                raise click.ClickException(messages.translate(exc.key, exc.message, lang)) from None
+                error = _ChineseError if lang == "zh" else click.ClickException
+                raise error(messages.translate(exc.key, exc.message, lang)) from None
             raise click.ClickException(exc.message) from None
 
 

@@ -358,3 +358,55 @@ PARAMS: dict[tuple[str, str], str] = {
     ("validate", "--expected-grids"): ("本市应有的网格数；0 表示不检查数量。默认：文件夹中 metadata.json 记录的网格数"
                                        "（未记录时不检查数量）。"),
 }
+
+#: The commands' own refusals and progress lines (from the core's ``progress`` callbacks) in Chinese: a pattern of
+#: the English text and its Chinese wording (named groups are kept as they are). Read by
+#: :func:`app.cli._base.text_zh`; a text no pattern matches is printed as it is.
+MESSAGES: tuple[tuple[str, str], ...] = (
+    # refusals
+    (r"give --lon and --lat, or --address", "请给出 --lon 和 --lat，或 --address"),
+    (r"give either --lon/--lat or --address, not both", "--lon/--lat 和 --address 只能给出其一"),
+    (r"unknown preset (?P<p>'.*'); expected one of (?P<list>.+)", "未知的预设 {p}；可选：{list}"),
+    (r"give --require, or --category with --radius, not both", "--require 与 --category/--radius 只能给出其一"),
+    (r"give --category \(one or more\), --require or --preset", "请给出 --category（一个或多个）、--require 或 --preset"),
+    (r"give --radius in metres \(or --preset\)", "请给出 --radius（米），或 --preset"),
+    (r"give committee:CODE or division:CODE", "请给出 committee:代码 或 division:代码"),
+    (r"(?P<f>.+) is not a folder", "{f} 不是文件夹"),
+    (r"(?P<o>'.*') is not TARGET=SOURCE \(e\.g\. code=网格号\)", "{o} 不是“目标字段=来源字段”的形式（如 code=网格号）"),
+    (r"(?P<s>.+) is a plain GeoJSON folder without versions", "{s} 是没有版本的普通 GeoJSON 文件夹"),
+    (r"give --committee CODE or --division CODE \(one of them\)", "请给出 --committee 代码 或 --division 代码（二者之一）"),
+    (r"unknown format (?P<f>'.*'); use \.geojson, \.zip, \.xlsx or \.pdf", "未知的格式 {f}；请用 .geojson、.zip、.xlsx 或 .pdf"),
+    (r"candidate file (?P<f>.+) not found", "找不到候选点位文件 {f}"),
+    (r"cannot listen on (?P<a>\S+): (?P<why>.+); stop the other server or choose another --port",
+     "无法在 {a} 上监听：{why}；请停止另一个服务，或换一个 --port"),
+    # progress
+    (r"preparing grids, addresses and facilities", "正在准备网格、地址和设施"),
+    (r"straight-line distances to (?P<cats>.+)", "正在计算到 {cats} 的直线距离"),
+    (r"area within reach of every required kind", "正在计算每类所需设施都可达的面积"),
+    (r"covered area per grid", "正在计算每个网格的覆盖面积"),
+    (r"building the walking network", "正在构建步行路网"),
+    (r"walking distances on (?P<n>\d+) nodes / (?P<s>\d+) segments", "正在计算步行距离（{n} 个节点，{s} 条路段）"),
+    (r"snapping (?P<n>\d+) area sample points \(spacing (?P<sp>\S+) m\)", "正在把 {n} 个面积采样点接到路网（间距 {sp} 米）"),
+    (r"aggregating by grid, committee, division and city", "正在按网格、社区（村）、街道（镇）和全市汇总"),
+    (r"writing (?P<fmt>\S+) to (?P<path>.+)", "正在写出 {fmt}：{path}"),
+    (r"drawing the map", "正在绘制地图"),
+    (r"writing the tables", "正在写入表格"),
+    (r"drawing the chart", "正在绘制图表"),
+    (r"coverage before and after", "正在计算选址前后的覆盖率"),
+    (r"candidate sites", "正在生成候选点位"),
+    (r"demand and existing (?P<cat>\S+) \((?P<mode>[^)]+)\)", "正在准备需求点和现有设施 {cat}（{mode}）"),
+    (r"pairs within (?P<r>\S+) m: (?P<d>\d+) demand points × (?P<c>\d+) candidates",
+     "{r} 米内的配对：{d} 个需求点 × {c} 个候选点位"),
+    (r"solving (?P<obj>\S+) with HiGHS \(time limit (?P<t>\S+) s\)", "正在用 HiGHS 求解 {obj}（时限 {t} 秒）"),
+    (r"reading (?P<name>.+)", "正在读取 {name}"),
+    (r"checking (?P<layer>\S+) \((?P<name>.+)\)", "正在检查 {layer}（{name}）"),
+    (r"deriving committees and divisions from the grids", "正在由网格推导社区（村）和街道（镇）"),
+    (r"(?P<n>\d+) roads", "{n} 条道路"),
+    (r"(?P<n>\d+) addresses", "{n} 个地址"),
+    (r"(?P<n>\d+) facilities", "{n} 个设施"),
+    (r"(?P<a>\d+) divisions, (?P<b>\d+) committees, (?P<c>\d+) grids", "{a} 个街道（镇），{b} 个社区（村），{c} 个网格"),
+    (r"\[(?P<i>\d+/\d+)\] (?P<a>\S+) -> (?P<b>\S+): (?P<counts>.*)", "[{i}] {a} -> {b}：{counts}"),
+    (r"current version: (?P<want>\S+) \(as (?P<cur>\S+) in the source\)", "当前版本：{want}（源中为 {cur}）"),
+    (r"ok +(?P<what>.+)", "已有     {what}"),
+    (r"install +(?P<what>.+)", "安装     {what}"),
+)

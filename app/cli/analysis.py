@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from app import settings
-from app.cli._base import DATA_DIR_OPTION, dataset, main
+from app.cli._base import DATA_DIR_OPTION, dataset, main, progress
 from app.geo.schema import DISTANCE_MODES, LEVELS
 
 
@@ -150,7 +150,7 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
 
         ds = with_grids(ds, grids_file)
 
-    def progress(done: int, total: int | None, seconds: float) -> None:
+    def show_progress(done: int, total: int | None, seconds: float) -> None:
         click.echo(batch.format_progress(done, total, seconds, lang), err=True)
 
     if folder:
@@ -182,7 +182,7 @@ def locate_batch(inputs: tuple[Path, ...], outfile: Path, crs: str | None, grids
         translate = messages.row_translator(lang)
     res = batch.locate_file(ds, inputs[0], outfile, crs=crs, lon_col=lon_col, lat_col=lat_col,
                             address_col=address_col, limits=limits, chunk_rows=rows_of, geoparquet=geoparquet,
-                            translate=translate, progress=None if quiet else progress, columns=columns,
+                            translate=translate, progress=None if quiet else show_progress, columns=columns,
                             cache_dir=settings.instance_dir(settings.resolve()) / "cache")
     for line, status, message in res.noted:
         if zh:
@@ -264,9 +264,7 @@ def coverage(categories: tuple[str, ...], preset: str | None, requirements: tupl
             raise click.ClickException("give --radius in metres (or --preset)")
         kwargs["categories"], kwargs["radius_m"] = cats, radius
 
-    def say(msg: str) -> None:
-        click.echo(f"  {msg}", err=True)
-
+    say = progress()
     export.format_of(out)
     result = cov.analyse(dataset(data_dir), mode=mode, level=level, progress=say, **kwargs)
     config = settings.resolve()

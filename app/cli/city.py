@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from app import settings
-from app.cli._base import actor, main
+from app.cli._base import actor, main, progress
 
 
 @main.command("init-city")
@@ -52,7 +52,7 @@ def init_city(source: Path, store_dir: str, name: str | None, table_crs: str | N
     config = settings.resolve()
     plan = initcity.plan_city(source, name=name, table_crs=table_crs, mapping=mapping, fields=fields, repair=repair,
                               limits=importer.Limits.from_config(config),
-                              progress=lambda msg: click.echo(f"  {msg}", err=True))
+                              progress=progress())
     click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=1) if as_json else plan.format_text())
     if not plan.ok:
         click.echo("init-city 已拒绝 refused: 未写入任何内容 nothing was written", err=True)

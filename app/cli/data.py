@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.cli._base import actor, main, workspace
+from app.cli._base import actor, main, progress, workspace
 from app.geo.schema import LAYERS
 
 
@@ -20,8 +20,11 @@ def demo_data(out: Path, seed: int | None) -> None:
     from app.geo import demo
 
     kwargs = {} if seed is None else {"seed": seed}
-    counts = demo.generate(out, progress=lambda msg: click.echo(f"  {msg}", err=True), **kwargs)
-    click.echo(f"wrote {out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    counts = demo.generate(out, progress=progress(), **kwargs)
+    if click.get_current_context().find_root().params.get("lang") == "zh":
+        click.echo(f"已写入 {out}：" + "，".join(f"{k} {n}" for k, n in counts.items()))
+    else:
+        click.echo(f"wrote {out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
 
 
 @main.command()

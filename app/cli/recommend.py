@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from app import settings
-from app.cli._base import DATA_DIR_OPTION, dataset, main
+from app.cli._base import DATA_DIR_OPTION, dataset, main, progress
 from app.geo.schema import DISTANCE_MODES
 
 
@@ -52,9 +52,7 @@ def recommend(category: str | None, preset: str | None, radius: float | None, ad
                              time_limit if time_limit is not None else settings.resolve().OPTIMISE_TIME_LIMIT,
                              preset, file.name if file else None, crs)
 
-    def say(msg: str) -> None:
-        click.echo(f"  {msg}", err=True)
-
+    say = progress()
     result = rec.recommend(dataset(data_dir), params, file, progress=say)
     rx.write(result, out, lang)
     for k in result.kinds():

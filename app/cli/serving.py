@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from app import settings
-from app.cli._base import main
+from app.cli._base import main, progress
 
 
 @main.command()
@@ -119,7 +119,7 @@ def assets_install(force: bool) -> None:
     """Install the pinned assets into app/web/static/vendor/ (XStatic from PyPI, the rest via npm pack)."""
     from app.web import assets as web_assets
 
-    done = web_assets.install(force=force, progress=lambda msg: click.echo(f"  {msg}", err=True))
+    done = web_assets.install(force=force, progress=progress())
     click.echo(f"installed {len(done)} asset(s) into {web_assets.VENDOR_DIR}" if done
                else f"all {len(web_assets.MANIFEST)} assets already installed in {web_assets.VENDOR_DIR}")
 

@@ -7,7 +7,7 @@ import json
 import click
 
 from app import settings
-from app.cli._base import actor, main
+from app.cli._base import actor, main, progress
 
 
 @main.group("store")
@@ -42,7 +42,7 @@ def migrate(source: str, target: str, current_only: bool, force: bool, as_json: 
     config = settings.resolve()
     result = migration.migrate(source, target, actor=actor().name, all_versions=not current_only, force=force,
                                audit_db=db.target_for(config, settings.instance_dir(config)),
-                               progress=lambda msg: click.echo(f"  {msg}", err=True))
+                               progress=progress())
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
         return
