@@ -151,10 +151,32 @@ def severity_label(severity: str) -> str:
     return f"{zh} {en}"
 
 
-def _problem_label(problem: str) -> str:
-    """The problem as a text line names it: its Chinese title and its key (the key alone when untitled)."""
+def _problem_label(problem: str, lang: str = "en") -> str:
+    """The problem as a text line names it: its Chinese title and its key (the key alone when untitled); under
+    ``zh`` the title alone."""
     title = problem_title(problem)
+    if lang == "zh":
+        return title
     return f"{title} {problem}" if title != problem else problem
+
+
+def _zh(text: str) -> str:
+    """A piece of the validator's report in Chinese (:mod:`app.messages_validate`)."""
+    from app import messages_validate
+
+    return messages_validate.text(text)
+
+
+def _frame(key: str, **parts: object) -> str:
+    """One of the Chinese report's own lines (:data:`app.messages_validate.FRAME`), filled in."""
+    from app import messages_validate
+
+    return messages_validate.FRAME[key].format(**parts)
+
+
+def _counts_zh(n_err: int, n_warn: int) -> dict[str, str]:
+    """``errors`` and ``warnings`` as the Chinese verdicts say them (``2 个错误``)."""
+    return {"errors": _frame("errors", n=n_err), "warnings": _frame("warnings", n=n_warn)}
 
 
 def _file_label(source: str) -> str:
@@ -207,27 +229,31 @@ class Finding:
                 "title_en": self.title("en"), "message": self.message, "feature": self.feature,
                 "field": self.field, "place": self.place}
 
-    def format(self, source: str | None = None) -> str:
+    def format(self, source: str | None = None, lang: str = "en") -> str:
         """Return one line of text, as an import report lists it.
 
         Parameters
         ----------
         source : str, optional
             The file the finding is in, named with the feature.
+        lang : str
+            ``zh``: the labels in Chinese only (the message as the importer words it); else in both.
 
         Returns
         -------
         str
             E.g. ``错误 ERROR 重复编码 duplicate_code [grids.zip #4] 字段 field code: code G-07 is also used by #2``.
         """
-        bits = [x for x in (severity_label(self.severity), _problem_label(self.problem)) if x]
+        zh = lang == "zh"
+        severity = SEVERITIES.get(self.severity, (self.severity,))[0] if zh else severity_label(self.severity)
+        bits = [x for x in (severity, _problem_label(self.problem, lang)) if x]
         where = " ".join(x for x in (_file_label(source) if source else "", self.feature or "") if x)
         if where:
             bits.append(f"[{where}]")
         head = " ".join(bits)
         if self.field:
-            head += f" 字段 field {self.field}"
-        line = f"{head}: {self.message}"
+            head += f" 字段 {self.field}" if zh else f" 字段 field {self.field}"
+        line = f"{head}：{_zh(self.message)}" if zh else f"{head}: {self.message}"
         if self.place:
             line += f" @ {self.place}"
         return line
@@ -237,10 +263,13 @@ class Finding:
         return {"severity": self.severity, "layer": self.layer, "feature": self.feature, "field": self.field,
                 "message": self.message, "where": self.place}
 
-    def section_line(self) -> str:
-        """Return one line of text, as a validator section lists it."""
+    def section_line(self, lang: str = "en") -> str:
+        """Return one line of text, as a validator section lists it (``zh``: in Chinese)."""
         feat = f" {self.feature}" if self.feature else ""
         at = f" @ {self.place}" if self.place else ""
+        if lang == "zh":
+            return _frame("finding", severity=SEVERITIES.get(self.severity, (self.severity,))[0],
+                          layer=layer_title(self.layer or ""), feature=feat, message=_zh(self.message), at=at)
         return f"[{self.severity}] {self.layer}{feat}: {self.message}{at}"
 
 
@@ -272,8 +301,10 @@ class Section:
         """Number of warnings."""
         return _count(self.findings, False)
 
-    def lines(self, limit: int = LIST_LIMIT) -> list[str]:
-        """Return the section's lines: a ✓/⚠/✗ head, then at most ``limit`` findings."""
+    def lines(self, limit: int = LIST_LIMIT, lang: str = "en") -> list[str]:
+        """Return the section's lines: a ✓/⚠/✗ head, then at most ``limit`` findings (``zh``: in Chinese)."""
+        if lang == "zh":
+            return self._lines_zh(limit)
         if self.skipped:
             return [f"– {self.title}: skipped ({self.skipped})"]
         mark = "✗" if self.errors else ("⚠" if self.warnings else "✓")
@@ -283,6 +314,21 @@ class Section:
         lines += [f"    {f.section_line()}" for f in self.findings[:limit]]
         if len(self.findings) > limit:
             lines.append(f"    ... and {len(self.findings) - limit} more")
+        return lines
+
+    def _lines_zh(self, limit: int) -> list[str]:
+        """:meth:`lines` in Chinese: the same marks, counts and findings."""
+        if self.skipped:
+            return [_frame("skipped", title=_zh(self.title), why=_zh(self.skipped))]
+        mark = "✗" if self.errors else ("⚠" if self.warnings else "✓")
+        counts = [_frame(key, n=n) for n, key in ((self.errors, "errors"), (self.warnings, "warnings")) if n]
+        detail = _zh(self.checked)
+        if counts:
+            detail = _frame("counts", detail=detail, counts="，".join(counts))
+        lines = [_frame("section", mark=mark, title=_zh(self.title), detail=detail)]
+        lines += [f"    {f.section_line('zh')}" for f in self.findings[:limit]]
+        if len(self.findings) > limit:
+            lines.append(_frame("more", n=len(self.findings) - limit))
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -369,10 +415,16 @@ class Report:
         return {"layer": self.layer, "source": self.source, "format": self.format, "crs": self.crs,
                 "features": self.features, **counts, "findings": [f.to_dict() for f in self.loose]}
 
-    def format_text(self, limit: int = LIST_LIMIT) -> str:
-        """Return the report as text, listing at most ``limit`` findings of each kind (or each section)."""
+    def format_text(self, limit: int = LIST_LIMIT, lang: str = "en") -> str:
+        """Return the report as text, listing at most ``limit`` findings of each kind (or each section).
+
+        ``lang="zh"`` words it in Chinese only (``gridmap --lang zh``); otherwise the validator's report is
+        in English and an import's in both languages.
+        """
         if self.sections:
-            return self._sections_text(limit)
+            return self._sections_text(limit, lang)
+        if lang == "zh":
+            return self._import_text_zh(limit)
         n_err, n_warn = len(self.errors), len(self.warnings)
         layer = f"{layer_title(self.layer)} {self.layer}" if self.layer in LAYER_TITLES else (self.layer or "?")
         head = (f"{self.source}: 图层 layer {layer}, 格式 format {self.format or '?'}, 坐标系 CRS {self.crs or '?'}, "
@@ -397,11 +449,37 @@ class Report:
                          f"{_plural(n_err, 'error')}; nothing was stored.")
         return "\n".join(lines)
 
-    def _sections_text(self, limit: int) -> str:
+    def _import_text_zh(self, limit: int) -> str:
+        """An import's report in Chinese only: the head, the findings by kind, and the verdict."""
+        n_err, n_warn = len(self.errors), len(self.warnings)
+        layer = layer_title(self.layer) if self.layer in LAYER_TITLES else (self.layer or "?")
+        lines = [f"{self.source}：图层 {layer}，格式 {self.format or '?'}，坐标系 {self.crs or '?'}，"
+                 f"{self.features} 个要素：{n_err} 个错误，{n_warn} 个警告"]
+        shown: dict[tuple[str, str], int] = defaultdict(int)
+        hidden: dict[tuple[str, str], int] = defaultdict(int)
+        for f in sorted(self.loose, key=lambda f: not f.is_error):
+            key = (f.severity, f.problem)
+            if shown[key] < limit:
+                lines.append("  " + f.format(self.source, "zh"))
+                shown[key] += 1
+            else:
+                hidden[key] += 1
+        for (sev, problem), n in hidden.items():
+            lines.append(f"  {SEVERITIES.get(sev, (sev,))[0]} {_problem_label(problem, 'zh')}：另有 {n} 条")
+        lines.append(f"检查通过：{n_err} 个错误，{n_warn} 个警告" if self.ok
+                     else f"导入被拒绝：{n_err} 个错误，未保存任何内容。")
+        return "\n".join(lines)
+
+    def _sections_text(self, limit: int, lang: str = "en") -> str:
+        n_err, n_warn = len(self.errors), len(self.warnings)
+        verdict = "OK" if self.ok else "FAILED"
+        if lang == "zh":
+            lines = [_frame("head", source=self.source)]
+            lines += [line for s in self.sections for line in s.lines(limit, "zh")]
+            lines.append(_frame(verdict, **_counts_zh(n_err, n_warn)))
+            return "\n".join(lines)
         lines = [f"Validating {self.source}"]
         for s in self.sections:
             lines += s.lines(limit)
-        verdict = "OK" if self.ok else "FAILED"
-        n_err, n_warn = len(self.errors), len(self.warnings)
         lines.append(f"{verdict}: {_plural(n_err, 'error')}, {_plural(n_warn, 'warning')}")
         return "\n".join(lines)
