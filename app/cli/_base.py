@@ -71,6 +71,17 @@ def text_zh(text: str) -> str:
     return text
 
 
+def is_zh() -> bool:
+    """Whether this command line asked for Chinese: ``gridmap --lang zh …``, or the command's own ``--lang zh``."""
+    return _is_zh(click.get_current_context())
+
+
+def echo(message: str, err: bool = False) -> None:
+    """Print a command's own line (its result, its summary): in Chinese under :func:`is_zh`, as
+    ``_help_zh.MESSAGES`` words it, else as given."""
+    click.echo(text_zh(message) if is_zh() else message, err=err)
+
+
 def progress() -> Callable[[str], None]:
     """A ``progress`` callback for the core: each line indented on stderr, in Chinese under ``gridmap --lang zh``."""
     zh = _is_zh(click.get_current_context())
@@ -115,6 +126,14 @@ def _wants_zh(args: Sequence[str]) -> bool:
         if not arg.startswith("-") and (i == 0 or args[i - 1] != "--lang"):  # the command: its own options follow
             return False
     return False
+
+def _own_lang_zh(command: click.Command, args: Sequence[str]) -> bool:
+    """Whether a command with its own ``--lang`` option (coverage, recommend, rebalance) is given ``--lang zh``."""
+    if not any(isinstance(p, click.Option) and "--lang" in p.opts for p in command.params):
+        return False
+    args = list(args)[:list(args).index("--")] if "--" in args else list(args)
+    return "--lang=zh" in args or any(a == "--lang" and b == "zh" for a, b in zip(args, args[1:], strict=False))
+
 
 def _import_commands(name: str | None = None) -> None:
     """Import the module of command ``name`` (see :data:`app.cli.COMMANDS`), or every command module."""
@@ -288,6 +307,11 @@ class _ChineseHelp(click.Command):
 
     context_class = _Context
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not isinstance(self, click.Group) and _own_lang_zh(self, args):  # coverage --lang zh --help
+            ctx.meta[_LANG_KEY] = "zh"
+        return super().parse_args(ctx, args)
+
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         if not _is_zh(ctx):
             return super().format_usage(ctx, formatter)
@@ -414,7 +438,7 @@ class _Gridmap(_Group):
                 raise _ChineseError(text_zh(exc.format_message())) from None
             raise
         except GridmapError as exc:
-            lang = ctx.params.get("lang")
+            lang = ctx.params.get("lang") or ("zh" if _is_zh(ctx) else None)
             if lang:  # gridmap --lang zh …: the refusal in Chinese (app.messages), keyed by its code
                 from app import messages
 

@@ -1,4 +1,4 @@
-"""The Chinese text of every `gridmap --lang zh … --help` screen, keyed by command path and option name."""
+"""The Chinese text of every `gridmap --lang zh … --help` screen (by command path and option name) and of the commands' own lines."""
 
 from __future__ import annotations
 
@@ -359,9 +359,10 @@ PARAMS: dict[tuple[str, str], str] = {
                                        "（未记录时不检查数量）。"),
 }
 
-#: The commands' own refusals and progress lines (from the core's ``progress`` callbacks) in Chinese: a pattern of
-#: the English text and its Chinese wording (named groups are kept as they are). Read by
-#: :func:`app.cli._base.text_zh`; a text no pattern matches is printed as it is.
+#: The commands' own refusals, progress lines (from the core's ``progress`` callbacks) and result lines
+#: (:func:`app.cli._base.echo`) in Chinese: a pattern of the English text and its Chinese wording (named
+#: groups are kept as they are). Read by :func:`app.cli._base.text_zh`; a text no pattern matches is printed
+#: as it is.
 MESSAGES: tuple[tuple[str, str], ...] = (
     # refusals
     (r"give --lon and --lat, or --address", "请给出 --lon 和 --lat，或 --address"),
@@ -409,4 +410,25 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     (r"current version: (?P<want>\S+) \(as (?P<cur>\S+) in the source\)", "当前版本：{want}（源中为 {cur}）"),
     (r"ok +(?P<what>.+)", "已有     {what}"),
     (r"install +(?P<what>.+)", "安装     {what}"),
+    # results and summaries (app.cli._base.echo)
+    (r"import refused: (?P<n>\d+) errors; nothing was changed", "导入被拒绝：{n} 个错误，未做任何更改"),
+    (r"dry run: the file passes the checks; nothing was stored", "试运行：文件通过检查，未保存任何内容"),
+    (r"no change: identical to the current version \((?P<v>\S+)\); nothing was stored",
+     "没有变化：与当前版本（{v}）相同，未保存任何内容"),
+    (r"stored as version (?P<v>\S+): (?P<s>.*)", "已保存为版本 {v}：{s}"),
+    (r"now serving version (?P<v>\S+): (?P<s>.*)", "现在提供版本 {v}：{s}"),
+    (r"added (?P<role>\S+) (?P<name>.+)", "已添加账户 {name}（角色 {role}）"),
+    (r"removed (?P<name>.+)", "已删除账户 {name}"),
+    (r"password of (?P<name>.+) changed", "已更改账户 {name} 的密码"),
+    (r"(?P<name>.+) is now (?P<role>\S+)", "账户 {name} 的角色现在是 {role}"),
+    (r"账户数据库 accounts database: (?P<db>.+)", "账户数据库：{db}"),
+    (r"(?P<name>\S+ *) (?P<role>\S+ *) created (?P<c>.+?)  updated (?P<u>.+)", "{name} {role} 创建于 {c}  更新于 {u}"),
+    (r"已迁移 / copied (?P<n>\d+) version\(s\) from (?P<s>.+?) to (?P<t>.+); current version (?P<v>\S+)",
+     "已迁移 {n} 个版本：{s} → {t}；当前版本 {v}"),
+    (r"init-city 已拒绝 refused: 未写入任何内容 nothing was written", "init-city 已拒绝：未写入任何内容"),
+    (r"试运行 dry run: 检查通过，未写入任何内容 the files pass the checks; nothing was written", "试运行：检查通过，未写入任何内容"),
+    (r"已建立 / built store (?P<s>.+): (?P<counts>.*) \(version (?P<v>\S+)\)", "已建立数据存储 {s}：{counts}（版本 {v}）"),
+    (r"下一步 next: (?P<cmd>.+)", "下一步：{cmd}"),
+    (r"installed (?P<n>\d+) asset\(s\) into (?P<d>.+)", "已安装 {n} 个前端文件到 {d}"),
+    (r"all (?P<n>\d+) assets already installed in (?P<d>.+)", "{n} 个前端文件都已安装在 {d}"),
 )

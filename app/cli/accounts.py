@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from app import settings
-from app.cli._base import actor, main, workspace
+from app.cli._base import actor, echo, main, workspace
 from app.geo.users import ACCOUNT_ROLES
 
 #: Account roles in words, Chinese first, for the help of the commands that take one.
@@ -37,7 +37,7 @@ def users_add(name: str, role: str, password: str) -> None:
     from app.geo import operations
 
     user = operations.add_user(workspace(), actor(), name, password, role)
-    click.echo(f"added {user.role} {user.name}")
+    echo(f"added {user.role} {user.name}")
 
 
 @users_group.command("remove")
@@ -47,7 +47,7 @@ def users_remove(name: str) -> None:
     from app.geo import operations
 
     operations.remove_user(workspace(), actor(), name)
-    click.echo(f"removed {name}")
+    echo(f"removed {name}")
 
 
 @users_group.command("passwd")
@@ -58,7 +58,7 @@ def users_passwd(name: str, password: str) -> None:
     from app.geo import operations
 
     operations.set_password(workspace(), actor(), name, password)
-    click.echo(f"password of {name} changed")
+    echo(f"password of {name} changed")
 
 
 @users_group.command("role")
@@ -72,7 +72,7 @@ def users_role(name: str, role: str) -> None:
     from app.geo import operations
 
     operations.set_role(workspace(), actor(), name, role)
-    click.echo(f"{name} is now {role}")
+    echo(f"{name} is now {role}")
 
 
 @users_group.command("list")
@@ -82,8 +82,8 @@ def users_list() -> None:
     from app.geo.db import redact
 
     ws = workspace()
-    click.echo(f"账户数据库 accounts database: {redact(ws.db)}", err=True)
+    echo(f"账户数据库 accounts database: {redact(ws.db)}", err=True)
     for u in users.list_users(ws.db):
-        click.echo(f"{u.name:20} {u.role:10} created {u.created}  updated {u.updated}")
+        echo(f"{u.name:20} {u.role:10} created {u.created}  updated {u.updated}")
 
 

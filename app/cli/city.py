@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from app import settings
-from app.cli._base import actor, main, progress
+from app.cli._base import actor, echo, is_zh, main, progress
 
 
 @main.command("init-city")
@@ -55,14 +55,19 @@ def init_city(source: Path, store_dir: str, name: str | None, table_crs: str | N
                               progress=progress())
     click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=1) if as_json else plan.format_text())
     if not plan.ok:
-        click.echo("init-city 已拒绝 refused: 未写入任何内容 nothing was written", err=True)
+        echo("init-city 已拒绝 refused: 未写入任何内容 nothing was written", err=True)
         sys.exit(1)
     if dry_run:
-        click.echo("试运行 dry run: 检查通过，未写入任何内容 the files pass the checks; nothing was written")
+        echo("试运行 dry run: 检查通过，未写入任何内容 the files pass the checks; nothing was written")
         return
     info = initcity.build_city(plan, store_dir, author=actor().name,
                                audit_db=target_for(config, settings.instance_dir(config)))
-    counts = ", ".join(f"{n} {k}" for k, n in plan.counts.items())
+    if is_zh():
+        from app.geo.findings import layer_title
+
+        counts = "，".join(f"{layer_title(k)} {n}" for k, n in plan.counts.items())
+    else:
+        counts = ", ".join(f"{n} {k}" for k, n in plan.counts.items())
     shown = redact(store_dir)  # a database URL's password is never printed
-    click.echo(f"已建立 / built store {shown}: {counts} (version {info.id})")
-    click.echo(f"下一步 next: GRIDMAP_STORE_URL={shlex.quote(shown)} gridmap serve")
+    echo(f"已建立 / built store {shown}: {counts} (version {info.id})")
+    echo(f"下一步 next: GRIDMAP_STORE_URL={shlex.quote(shown)} gridmap serve")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.cli._base import actor, main, progress, workspace
+from app.cli._base import actor, echo, is_zh, main, progress, workspace
 from app.geo.schema import LAYERS
 
 
@@ -45,7 +45,7 @@ def validate(folder: Path, expected_grids: int | None) -> None:
         raise click.ClickException(f"{folder} is not a folder")
     expected = "metadata" if expected_grids is None else (expected_grids or None)
     report = validation.validate_folder(folder, expected_grids=expected)
-    click.echo(report.format_text())
+    click.echo(report.format_text(lang="zh" if is_zh() else "en"))
     sys.exit(0 if report.ok else 1)
 
 
@@ -90,18 +90,18 @@ def import_layer(layer: str, file: Path, crs: str | None, dry_run: bool, repair:
     outcome = operations.import_layer(workspace(), actor(), layer, file, crs=crs, repair=repair,
                                       dry_run=dry_run, **extra)
     report = outcome.report
-    click.echo(report.format_text())
+    click.echo(report.format_text(lang="zh" if is_zh() else "en"))
     if not report.ok:
-        click.echo(f"import refused: {len(report.errors)} errors; nothing was changed", err=True)
+        echo(f"import refused: {len(report.errors)} errors; nothing was changed", err=True)
         sys.exit(1)
     if outcome.version is None:
-        click.echo("dry run: the file passes the checks; nothing was stored")
+        echo("dry run: the file passes the checks; nothing was stored")
         return
     v = outcome.version
     if outcome.unchanged:
-        click.echo(f"{operations.UNCHANGED} ({v.id}); nothing was stored")
+        echo(f"{operations.UNCHANGED} ({v.id}); nothing was stored")
         return
-    click.echo(f"stored as version {v.id}: {format_summary(v.summary)}")
+    echo(f"stored as version {v.id}: {format_summary(v.summary)}")
 
 
 def _field_options(options: tuple[str, ...]) -> dict[str, str]:
@@ -139,6 +139,6 @@ def rollback(version: str) -> None:
     from app.geo.changes import format_summary
 
     info, summary = operations.rollback(workspace(), actor(), version)
-    click.echo(f"now serving version {info.id}: {format_summary(summary)}")
+    echo(f"now serving version {info.id}: {format_summary(summary)}")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from app import settings
-from app.cli._base import main, progress
+from app.cli._base import echo, is_zh, main, progress
 
 
 @main.command()
@@ -98,14 +98,17 @@ def show_settings() -> None:
     """List every setting with its environment variable, default and help (secrets are never shown)."""
     given = settings.from_environ()
     config = settings.resolve()
+    zh = is_zh()
     for s in settings.SETTINGS:
         value = getattr(config, s.name)
         shown = ("(set)" if s.name in given else "(unset)") if s.secret else value
+        if zh and s.secret:
+            shown = "（已设置）" if s.name in given else "（未设置）"
         if s.name == "STORE_URL" and value:
             from app.geo.db import redact
 
             shown = redact(value)  # a database URL's password is never printed
-        click.echo(f"{s.env}={shown}\n    {s.help}")
+        click.echo(f"{s.env}={shown}\n    {s.help_zh if zh else s.help}")
 
 
 @main.group()
@@ -120,8 +123,8 @@ def assets_install(force: bool) -> None:
     from app.web import assets as web_assets
 
     done = web_assets.install(force=force, progress=progress())
-    click.echo(f"installed {len(done)} asset(s) into {web_assets.VENDOR_DIR}" if done
-               else f"all {len(web_assets.MANIFEST)} assets already installed in {web_assets.VENDOR_DIR}")
+    echo(f"installed {len(done)} asset(s) into {web_assets.VENDOR_DIR}" if done
+         else f"all {len(web_assets.MANIFEST)} assets already installed in {web_assets.VENDOR_DIR}")
 
 
 @assets.command("list")

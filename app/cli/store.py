@@ -7,7 +7,7 @@ import json
 import click
 
 from app import settings
-from app.cli._base import actor, main, progress
+from app.cli._base import actor, echo, main, progress
 
 
 @main.group("store")
@@ -46,5 +46,5 @@ def migrate(source: str, target: str, current_only: bool, force: bool, as_json: 
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
         return
-    click.echo(f"已迁移 / copied {len(result.versions)} version(s) from {result.source} to {result.target}; "
+    echo(f"已迁移 / copied {len(result.versions)} version(s) from {result.source} to {result.target}; "
                f"current version {result.current}")
