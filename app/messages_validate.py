@@ -103,7 +103,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"subtype (?P<s>.+) is not allowed for (?P<cat>\S+) \((?P<allowed>.*)\)", "{cat} 不能用子类 {s}（可用：{allowed}）"),
     (r"(?P<cat>\S+) has no capacity", "{cat} 缺少容量（capacity）"),
     (r"(?P<cat>\S+) should not have a capacity", "{cat} 不应有容量（capacity）"),
-    (r"(?P<f>\S+) (?P<v>-\S+) is negative", "{f} {v} 为负数"),
+    (r"(?P<f>\S+) (?P<v>\S+) is negative", "{f} {v} 为负数"),
     (r"address (?P<a>.+) should read (?P<w>.+)", "地址 {a} 应为 {w}"),
     (r"more than (?P<d>\S+) m from any road", "距任何道路都超过 {d} 米"),
 )
@@ -116,7 +116,7 @@ def _group(key: str, value: str) -> str:
     if key in ("layer", "layers", "parent"):
         return "、".join(_LAYERS.get(v, v) for v in value.split(", "))
     if key in ("kinds", "allowed", "v"):
-        return _WORDS.get(value, value.replace(" or ", " 或 "))
+        return _WORDS.get(value, value.replace(" or ", " 或 ").replace(", ", "、"))
     return value
 
 

@@ -59,7 +59,8 @@ _MESSAGES_ZH: list[tuple[re.Pattern[str], str]] = []
 
 
 def text_zh(text: str) -> str:
-    """A command's own refusal or a progress line in Chinese, as ``_help_zh.MESSAGES`` words it (else unchanged)."""
+    """A command's own refusal, progress or result line in Chinese, as ``_help_zh.MESSAGES`` words it (else
+    unchanged; a ``layers`` group has its layer names in Chinese)."""
     if not _MESSAGES_ZH:
         from app.cli._help_zh import MESSAGES
 
@@ -67,8 +68,19 @@ def text_zh(text: str) -> str:
     for pattern, zh in _MESSAGES_ZH:
         m = pattern.fullmatch(text.strip())
         if m is not None:
-            return zh.format(**m.groupdict())
+            groups = m.groupdict()
+            if groups.get("layers"):  # "divisions 2, grids 10": the layers' Chinese names
+                groups["layers"] = _layers_zh(groups["layers"])
+            return zh.format(**groups)
     return text
+
+
+def _layers_zh(text: str) -> str:
+    """Layer names in a list (``divisions 2, grids 10``) as their Chinese titles (``街道(镇) 2，网格 10``)."""
+    from app.geo.findings import LAYER_TITLES
+
+    names = "|".join(LAYER_TITLES)
+    return re.sub(rf"\b({names})\b", lambda m: LAYER_TITLES[m[1]][0], text).replace(", ", "，")
 
 
 def is_zh() -> bool:

@@ -361,8 +361,8 @@ PARAMS: dict[tuple[str, str], str] = {
 
 #: The commands' own refusals, progress lines (from the core's ``progress`` callbacks) and result lines
 #: (:func:`app.cli._base.echo`) in Chinese: a pattern of the English text and its Chinese wording (named
-#: groups are kept as they are). Read by :func:`app.cli._base.text_zh`; a text no pattern matches is printed
-#: as it is.
+#: groups are kept as they are, but a ``layers`` group gets the layers' Chinese names). Read by
+#: :func:`app.cli._base.text_zh`; a text no pattern matches is printed as it is.
 MESSAGES: tuple[tuple[str, str], ...] = (
     # refusals
     (r"give --lon and --lat, or --address", "请给出 --lon 和 --lat，或 --address"),
@@ -406,7 +406,7 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     (r"(?P<n>\d+) addresses", "{n} 个地址"),
     (r"(?P<n>\d+) facilities", "{n} 个设施"),
     (r"(?P<a>\d+) divisions, (?P<b>\d+) committees, (?P<c>\d+) grids", "{a} 个街道（镇），{b} 个社区（村），{c} 个网格"),
-    (r"\[(?P<i>\d+/\d+)\] (?P<a>\S+) -> (?P<b>\S+): (?P<counts>.*)", "[{i}] {a} -> {b}：{counts}"),
+    (r"\[(?P<i>\d+/\d+)\] (?P<a>\S+) -> (?P<b>\S+): (?P<layers>.*)", "[{i}] {a} -> {b}：{layers}"),
     (r"current version: (?P<want>\S+) \(as (?P<cur>\S+) in the source\)", "当前版本：{want}（源中为 {cur}）"),
     (r"ok +(?P<what>.+)", "已有     {what}"),
     (r"install +(?P<what>.+)", "安装     {what}"),
