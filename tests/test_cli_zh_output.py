@@ -189,3 +189,15 @@ def test_a_commands_own_lang_zh_switches_its_help_and_refusals(runner, tmp_path)
     assert r.exit_code == 1 and r.output == "错误：请给出 --category（一个或多个）、--require 或 --preset\n"
     r = runner.invoke(main, ["coverage", "--lang", "en", "--out", str(tmp_path / "x.pdf")])
     assert r.exit_code == 1 and "Error: give --category" in r.output
+
+
+def test_serve_lines_are_worded_in_chinese():
+    """`gridmap --lang zh serve` runs until stopped: its lines are checked through the catalog that words them."""
+    from app.cli._base import text_zh
+
+    lines = ["gridmap: 嘉峪关市 · instance/store (version 0001-81acf90): 2 divisions, 3 committees, 10 grids",
+             "gridmap: serving on http://127.0.0.1:5000/ with 4 worker processes (granian)  (Ctrl+C to stop)",
+             "gridmap: serving on http://127.0.0.1:5000/ with 1 process (waitress)  (Ctrl+C to stop)"]
+    zh = [text_zh(line) for line in lines]
+    assert zh[0] == "gridmap：嘉峪关市 · instance/store（版本 0001-81acf90）：2 街道(镇)，3 社区(村)，10 网格"
+    assert all(_CJK.search(line) and english_sentences(line) == [] for line in zh), zh

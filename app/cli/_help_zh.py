@@ -1,4 +1,4 @@
-"""The Chinese text of every `gridmap --lang zh … --help` screen (by command path and option name) and of the commands' own lines."""
+"""The Chinese text of `gridmap --lang zh`: every help screen (by command path and option name), the commands' own lines."""
 
 from __future__ import annotations
 
@@ -431,4 +431,9 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     (r"下一步 next: (?P<cmd>.+)", "下一步：{cmd}"),
     (r"installed (?P<n>\d+) asset\(s\) into (?P<d>.+)", "已安装 {n} 个前端文件到 {d}"),
     (r"all (?P<n>\d+) assets already installed in (?P<d>.+)", "{n} 个前端文件都已安装在 {d}"),
+    (r"gridmap: (?P<city>.+) · (?P<store>.+) \(version (?P<v>\S+)\): (?P<layers>.*)", "gridmap：{city} · {store}（版本 {v}）：{layers}"),
+    (r"gridmap: serving on (?P<url>\S+) with (?P<n>\d+) worker processes \((?P<kind>[^)]+)\)  \(Ctrl\+C to stop\)",
+     "gridmap：在 {url} 上提供服务，{n} 个工作进程（{kind}）（按 Ctrl+C 停止）"),
+    (r"gridmap: serving on (?P<url>\S+) with 1 process \(waitress\)  \(Ctrl\+C to stop\)",
+     "gridmap：在 {url} 上提供服务，1 个进程（waitress）（按 Ctrl+C 停止）"),
 )

@@ -47,8 +47,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     ds = app.extensions["gridmap.data"].current()
     counts = ds.counts()
     city = ds.city.title() or ds.metadata.get("name", "")
-    click.echo(f"gridmap: {city} · {app.extensions['gridmap.data'].store.location} (version {ds.version}): "
-               + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    echo(f"gridmap: {city} · {app.extensions['gridmap.data'].store.location} (version {ds.version}): "
+         + ", ".join(f"{n} {k}" for k, n in counts.items()))
     from app.geo.checkup import format_findings
 
     for line in format_findings(app.extensions.get("gridmap.checkup", [])):  # errors stopped create_app already
@@ -63,8 +63,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
             _check_free(host, port)
             config = settings.replace(config, WORKERS=workers)
             kind = "granian" if config.WORKER_CLASS == "granian" else f"gunicorn, {config.WORKER_CLASS}"
-            click.echo(f"gridmap: serving on http://{shown}:{port}/ with {workers} worker processes "
-                       f"({kind})  (Ctrl+C to stop)")
+            echo(f"gridmap: serving on http://{shown}:{port}/ with {workers} worker processes ({kind})"
+                 "  (Ctrl+C to stop)")
             if config.WORKER_CLASS == "granian":
                 from app.web import _granian
 
@@ -79,7 +79,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     except OSError as exc:  # the address is taken (another gridmap?) or not ours to bind
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; "
                                    "stop the other server or choose another --port") from None
-    click.echo(f"gridmap: serving on http://{shown}:{port}/ with 1 process (waitress)  (Ctrl+C to stop)")
+    echo(f"gridmap: serving on http://{shown}:{port}/ with 1 process (waitress)  (Ctrl+C to stop)")
     server.run()
 
 
