@@ -10,6 +10,11 @@ _LAYERS = {"divisions": "街道（镇）", "committees": "社区（村）", "gri
 #: Other words a group may hold (``kinds``, ``allowed``, ``v``), in Chinese.
 _WORDS = {"none": "无", "empty": "空", "str": "文本", "int": "整数", "float": "数值", "community": "社区",
           "village": "村"}
+#: GEOS's reasons for an invalid geometry (``shapely.is_valid_reason``, before its ``[x y]``), in Chinese.
+_GEOS = {"Self-intersection": "自相交", "Ring Self-intersection": "环自相交", "Hole lies outside shell": "内环在外环之外",
+         "Nested holes": "内环嵌套", "Interior is disconnected": "内部不连通", "Nested shells": "外环嵌套",
+         "Duplicate Rings": "环重复", "Too few points in geometry component": "几何部件的点太少",
+         "Invalid Coordinate": "坐标无效", "Ring is not closed": "环未闭合"}
 
 #: The report's own words: its head, section lines and verdict (``{mark}`` is ✓, ⚠, ✗ or –, kept as it is).
 FRAME: dict[str, str] = {
@@ -66,7 +71,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     # geometry and attributes
     (r"missing or empty geometry", "几何缺失或为空"),
     (r"geometry is (?P<t>\S+), expected (?P<allowed>.+)", "几何类型是 {t}，应为 {allowed}"),
-    (r"invalid geometry: (?P<why>.*)", "几何无效：{why}"),
+    (r"invalid geometry: (?P<geos>.*)", "几何无效：{geos}"),
     (r"required field (?P<f>.+) is missing", "缺少必填字段 {f}"),
     (r"field (?P<f>.+) is empty in (?P<n>\d+) features?", "字段 {f} 在 {n} 个要素中为空"),
     (r"field (?P<f>.+) should be (?P<v>\S+) but (?P<n>\d+) values? (?:is|are) not \(e\.g\. (?P<e>.+)\)",
@@ -115,6 +120,9 @@ def _group(key: str, value: str) -> str:
     """A matched group as the Chinese template takes it: layer names and a few words in Chinese."""
     if key in ("layer", "layers", "parent"):
         return "、".join(_LAYERS.get(v, v) for v in value.split(", "))
+    if key == "geos":
+        reason, bracket, rest = value.partition("[")
+        return _GEOS.get(reason.strip(), reason) + bracket + rest
     if key in ("kinds", "allowed", "v"):
         return _WORDS.get(value, value.replace(" or ", " 或 ").replace(", ", "、"))
     return value

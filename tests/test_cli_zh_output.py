@@ -201,3 +201,11 @@ def test_serve_lines_are_worded_in_chinese():
     zh = [text_zh(line) for line in lines]
     assert zh[0] == "gridmap：嘉峪关市 · instance/store（版本 0001-81acf90）：2 街道(镇)，3 社区(村)，10 网格"
     assert all(_CJK.search(line) and english_sentences(line) == [] for line in zh), zh
+
+
+def test_geos_reasons_and_lists_are_worded_in_chinese():
+    assert messages_validate.text("invalid geometry: Self-intersection[98.27 39.78]") == "几何无效：自相交[98.27 39.78]"
+    assert messages_validate.text("geometry is Point, expected Polygon or MultiPolygon") == \
+        "几何类型是 Point，应为 Polygon 或 MultiPolygon"
+    assert messages_validate.text("needs roads, addresses") == "缺少图层：道路、地址"
+    assert messages_validate.text("something the catalog does not know") == "something the catalog does not know"
