@@ -63,35 +63,52 @@ def test_validate_report_is_chinese_with_the_same_checks_marks_and_exit_codes(ru
     assert "– Roads, and points within 150 m of a road: skipped (needs roads)\n" in en.output
 
 
-def _samples() -> list[str]:
-    """Every finding message the validator's modules write, with sample values for the parts it fills in."""
-    def sample(node: ast.expr) -> str:
-        if isinstance(node, ast.Constant):
-            return str(node.value)
-        if isinstance(node, ast.JoinedStr):
-            return "".join(sample(v) for v in node.values)
-        if isinstance(node, ast.FormattedValue):
-            inner = node.value
-            if isinstance(inner, ast.IfExp):
-                return sample(inner.body)
-            if isinstance(inner, ast.Call) and getattr(inner.func, "id", "") == "_plural":
-                return f"2 {sample(inner.args[1])}s"
-            return "2"
-        return "2"
+def _sample(node: ast.expr) -> str:
+    """A message written in the code, with sample values for the parts it fills in (``2``, ``2 features``)."""
+    if isinstance(node, ast.Constant):
+        return str(node.value)
+    if isinstance(node, ast.JoinedStr):
+        return "".join(_sample(v) for v in node.values)
+    if isinstance(node, ast.BinOp):  # "missing values were filled with defaults: " + ", ".join(...)
+        return _sample(node.left) + _sample(node.right)
+    if isinstance(node, ast.FormattedValue):
+        inner = node.value
+        if isinstance(inner, ast.IfExp):
+            return _sample(inner.body)
+        if isinstance(inner, ast.Call) and getattr(inner.func, "id", "") == "_plural":
+            return f"2 {_sample(inner.args[1])}s"
+        if isinstance(inner, ast.Call) and getattr(inner.func, "id", "") == "hidden_problem":
+            return str(hidden_problem("name", "a\u200bb"))
+    return "2"
 
+
+def _messages(pattern: str, calls: dict[str, int]) -> list[str]:
+    """The literal messages of the calls named in ``calls`` (name -> the message's argument) in app/geo/PATTERN."""
     found = []
-    for path in sorted(Path(validation.__file__).parent.glob("*validate*.py")):
+    for path in sorted(Path(validation.__file__).parent.glob(pattern)):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_issue" and len(node.args) > 3
-                    and isinstance(node.args[3], ast.Constant | ast.JoinedStr)):
-                found.append(sample(node.args[3]))
-    assert len(found) > 30
-    return [*found, "has no grids", "gap of 2.00 m² not covered by any of its grids",
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", "")
+            at = calls.get(name)
+            if at is not None and len(node.args) > at and isinstance(node.args[at], ast.Constant | ast.JoinedStr
+                                                                       | ast.BinOp):
+                found.append(_sample(node.args[at]))
+    return found
+
+
+def _samples() -> list[str]:
+    """Every finding message the validator's modules and the import checks write."""
+    found = _messages("*validate*.py", {"_issue": 3})
+    imported = _messages("importer.py", {"error": 1, "warning": 1, "add": 2})
+    imported += _messages("_import_checks.py", {"error": 1, "warning": 1, "add": 2})
+    assert len(found) > 30 and len(imported) > 25
+    return [*found, *imported, "has no grids", "gap of 2.00 m² not covered by any of its grids",
             hidden_problem("code", "62\u200b02\x00"), hidden_problem("name", "a\u202eb")]
 
 
 @pytest.mark.parametrize("message", _samples())
-def test_every_finding_message_of_the_validator_has_chinese(message):
+def test_every_finding_message_of_the_validator_and_the_import_checks_has_chinese(message):
     assert _CJK.search(messages_validate.text(message)), message
 
 
@@ -135,6 +152,12 @@ def test_import_rollback_users_store_and_city_results_are_chinese(env, runner):
     assert "检查通过：0 个错误，0 个警告\n已保存为版本 0002-" in out
     assert "没有变化：与当前版本（0002-" in _zh(runner, "import", "grids", str(path))
     assert "现在提供版本 0001-" in _zh(runner, "rollback", "1")
+    bad = env / "bad.geojson"  # a point where grids are polygons, without committee, name or a 15-digit code
+    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
+        "code": "1"}, "geometry": {"type": "Point", "coordinates": [98.28, 39.77]}}]}), encoding="utf-8")
+    out = _zh(runner, "import", "grids", str(bad), code=1)
+    assert "几何类型是 Point，但网格图层只能是 Polygon 或 MultiPolygon" in out and "该要素没有 name" in out
+    assert "导入被拒绝：3 个错误，未保存任何内容。" in out and "ERROR" not in out
     password = ["--password", "Xq7#mplo-vv92k"]
     assert _zh(runner, "users", "add", "lin", "--role", "admin", *password) == "已添加账户 lin（角色 admin）\n"
     assert _zh(runner, "users", "add", "wu", *password) == "已添加账户 wu（角色 staff）\n"
