@@ -163,11 +163,11 @@ def env(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _zh(runner, *args: str, code: int = 0, last: int = 0) -> str:
-    """The output of ``gridmap --lang zh ARGS``, which has no English sentence (in its ``last`` lines, if given)."""
+def _zh(runner, *args: str, code: int = 0) -> str:
+    """The output of ``gridmap --lang zh ARGS``, which has no English sentence."""
     r = runner.invoke(main, ["--lang", "zh", *args])
     assert r.exit_code == code, r.output
-    assert english_sentences("\n".join(r.output.splitlines()[-last:])) == [], r.output
+    assert english_sentences(r.output) == [], r.output
     return r.output
 
 
@@ -199,10 +199,17 @@ def test_import_rollback_users_store_and_city_results_are_chinese(env, runner):
     assert "错误：不能删除最后一个管理员账户。" in _zh(runner, "users", "remove", "lin", code=1)
     out = _zh(runner, "store", "migrate", str(env / "store"), str(env / "copy"), "--current-only")
     assert re.search(r"已迁移 1 个版本：\S+ → \S+；当前版本 0001-", out)
-    # init-city's plan (what it detected) is in both languages; its closing lines are Chinese
-    out = _zh(runner, "init-city", str(MINI), "--store", str(env / "city"), "--dry-run", last=1)
-    assert out.endswith("试运行：检查通过，未写入任何内容\n")
-    out = _zh(runner, "init-city", str(MINI), "--store", str(env / "city"), last=2)
+    out = _zh(runner, "init-city", str(MINI), "--store", str(env / "city"), "--dry-run")
+    assert "检测到：\n  addresses.geojson → 地址（按名称，geojson，" in out
+    assert out.endswith("检查通过：可以建立\n试运行：检查通过，未写入任何内容\n")
+    twice = copy_mini(env / "twice")  # the first grid's code given to the second too
+    grids = json.loads((twice / "grids.geojson").read_text(encoding="utf-8"))
+    grids["features"][1]["properties"]["code"] = grids["features"][0]["properties"]["code"]
+    (twice / "grids.geojson").write_text(json.dumps(grids, ensure_ascii=False), encoding="utf-8")
+    out = _zh(runner, "init-city", str(twice), "--store", str(env / "city"), code=1)
+    assert "问题：1 个错误，0 个警告\n  错误 重复编码 [grids.geojson #2" in out and "也被 #1 (" in out
+    assert "已拒绝：1 个错误；未写入任何内容" in out and "init-city 已拒绝：未写入任何内容" in out
+    out = _zh(runner, "init-city", str(MINI), "--store", str(env / "city"))
     assert "已建立数据存储" in out and "网格 10" in out and "下一步：GRIDMAP_STORE_URL=" in out
 
 

@@ -53,7 +53,8 @@ def init_city(source: Path, store_dir: str, name: str | None, table_crs: str | N
     plan = initcity.plan_city(source, name=name, table_crs=table_crs, mapping=mapping, fields=fields, repair=repair,
                               limits=importer.Limits.from_config(config),
                               progress=progress())
-    click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=1) if as_json else plan.format_text())
+    click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=1) if as_json
+               else plan.format_text(lang="zh" if is_zh() else "en"))
     if not plan.ok:
         echo("init-city 已拒绝 refused: 未写入任何内容 nothing was written", err=True)
         sys.exit(1)

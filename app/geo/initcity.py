@@ -55,6 +55,25 @@ _GIVEN_ORDER: tuple[str, ...] = ("divisions", "committees", "grids", "facilities
 _HOW = {"name": "按名称 by name", "content": "按内容 by content", "mapping": "按映射文件 by mapping file",
         "derived": "由网格汇总 derived from the grids", "size": "按内容 by content (largest polygon layer)",
         "aliases": "按名称为别名文件 alias file by name"}
+#: The plan's own words: ``en`` in both languages (as `gridmap init-city` prints them), ``zh`` in Chinese only.
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {"source": "init-city 来源 source: {s}", "detected": "检测到 detected:", "file": "  {name} → {layer} ({bits})",
+           "layer": "{title} {layer}", "unknown": "? 未识别 not recognised", "encoding": "编码 encoding {e}",
+           "crs": "坐标系 CRS {c}", "features": "{n} 个要素 features", "fields": "      字段 fields: ",
+           "extras": "      保留的其他字段 extras kept: ", "ignored": "  忽略（非地理数据）ignored (not geodata): ",
+           "city": "城市 city: {name}", "name_en": " ({name})", "province": ", 省 province {p}",
+           "scheme": ", 编码规则 code scheme {s}, 度量坐标系 metric CRS {m}", "counts": "数量 counts: ",
+           "count": "{title} {layer} {n}", "problems": "问题 problems: {e} 个错误 errors, {w} 个警告 warnings",
+           "more": "  … {p}: 更多见 --json more in --json", "ok": "检查通过 OK: 可以建立 ready to build",
+           "refused": "已拒绝 REFUSED: {e} 个错误 errors; 未写入任何内容 nothing was written", "and": ", "},
+    "zh": {"source": "init-city 来源：{s}", "detected": "检测到：", "file": "  {name} → {layer}（{bits}）",
+           "layer": "{title}", "unknown": "?（未识别）", "encoding": "编码 {e}", "crs": "坐标系 {c}",
+           "features": "{n} 个要素", "fields": "      字段：", "extras": "      保留的其他字段：",
+           "ignored": "  忽略（非地理数据）：", "city": "城市：{name}", "name_en": "（{name}）", "province": "，省 {p}",
+           "scheme": "，编码规则 {s}，度量坐标系 {m}", "counts": "数量：", "count": "{title} {n}",
+           "problems": "问题：{e} 个错误，{w} 个警告", "more": "  …… {title}：更多见 --json", "ok": "检查通过：可以建立",
+           "refused": "已拒绝：{e} 个错误；未写入任何内容", "and": "，"},
+}
 
 
 class InitCityRefused(InitCityError):
@@ -145,45 +164,46 @@ class CityPlan:
                 "errors": sum(len(r.errors) for r in self.reports),
                 "warnings": sum(len(r.warnings) for r in self.reports), "report": self.report.to_dict()}
 
-    def format_text(self, limit: int = LIST_LIMIT) -> str:
-        """Return what was detected (layers, files, fields, CRS, encodings, counts), then the problems."""
-        lines = [f"init-city 来源 source: {self.source}", "检测到 detected:"]
+    def format_text(self, limit: int = LIST_LIMIT, lang: str = "en") -> str:
+        """Return what was detected (layers, files, fields, CRS, encodings, counts), then the problems: in both
+        languages, or in Chinese only for ``lang="zh"`` (``gridmap --lang zh init-city``)."""
+        t = _TEXT["zh" if lang == "zh" else "en"]
+        how = {k: v.split(" ", 1)[0] for k, v in _HOW.items()} if lang == "zh" else _HOW  # "按名称 by name": 按名称
+        lines = [t["source"].format(s=self.source), t["detected"]]
         for f in self.files:
-            layer = f"{layer_title(f.layer)} {f.layer}" if f.layer else "? 未识别 not recognised"
-            bits = [_HOW.get(f.detected_by, f.detected_by)]
-            bits += [x for x in (f.format, f"编码 encoding {f.encoding}" if f.encoding else "",
-                                 f"坐标系 CRS {f.crs}" if f.crs else "") if x]
-            bits.append(f"{f.features} 个要素 features")
-            lines.append(f"  {f.name} → {layer} ({', '.join(bits)})")
+            layer = t["layer"].format(title=layer_title(f.layer), layer=f.layer) if f.layer else t["unknown"]
+            bits = [how.get(f.detected_by, f.detected_by)]
+            bits += [x for x in (f.format, t["encoding"].format(e=f.encoding) if f.encoding else "",
+                                 t["crs"].format(c=f.crs) if f.crs else "") if x]
+            bits.append(t["features"].format(n=f.features))
+            lines.append(t["file"].format(name=f.name, layer=layer, bits=t["and"].join(bits)))
             if f.fields:
-                lines.append("      字段 fields: " + ", ".join(f"{t} ← {s}" for t, s in f.fields.items()))
+                lines.append(t["fields"] + t["and"].join(f"{to} ← {src}" for to, src in f.fields.items()))
             if f.extras:
-                lines.append("      保留的其他字段 extras kept: " + ", ".join(f.extras))
+                lines.append(t["extras"] + t["and"].join(f.extras))
         if self.ignored:
-            lines.append("  忽略（非地理数据）ignored (not geodata): " + ", ".join(self.ignored))
+            lines.append(t["ignored"] + t["and"].join(self.ignored))
         c = self.city
-        lines.append(f"城市 city: {c.name or '?'}" + (f" ({c.name_en})" if c.name_en else "")
-                     + (f", 省 province {c.province}" if c.province else "")
-                     + f", 编码规则 code scheme {c.code_scheme}, 度量坐标系 metric CRS {c.metric_crs or '?'}")
+        lines.append(t["city"].format(name=c.name or "?") + (t["name_en"].format(name=c.name_en) if c.name_en else "")
+                     + (t["province"].format(p=c.province) if c.province else "")
+                     + t["scheme"].format(s=c.code_scheme, m=c.metric_crs or "?"))
         if self.layers:
-            lines.append("数量 counts: " + ", ".join(f"{layer_title(n)} {n} {k}" for n, k in self.counts.items()))
+            lines.append(t["counts"] + t["and"].join(t["count"].format(title=layer_title(n), layer=n, n=k)
+                                                     for n, k in self.counts.items()))
         problems = [(r, f) for r in self.reports for f in r.findings]
         n_err = sum(1 for _, f in problems if f.is_error)
         n_warn = len(problems) - n_err
         if problems:
-            lines.append(f"问题 problems: {n_err} 个错误 errors, {n_warn} 个警告 warnings")
+            lines.append(t["problems"].format(e=n_err, w=n_warn))
             shown: dict[tuple[int, str, str], int] = {}
             for r, f in sorted(problems, key=lambda rf: not rf[1].is_error):
                 key = (id(r), f.severity, f.problem)
                 shown[key] = shown.get(key, 0) + 1
                 if shown[key] <= limit:
-                    lines.append("  " + f.format(r.source))
+                    lines.append("  " + f.format(r.source, lang))
                 elif shown[key] == limit + 1:
-                    lines.append(f"  … {f.problem}: 更多见 --json more in --json")
-        if self.ok:
-            lines.append("检查通过 OK: 可以建立 ready to build")
-        else:
-            lines.append(f"已拒绝 REFUSED: {n_err} 个错误 errors; 未写入任何内容 nothing was written")
+                    lines.append(t["more"].format(p=f.problem, title=f.title("zh")))
+        lines.append(t["ok"] if self.ok else t["refused"].format(e=n_err))
         return "\n".join(lines)
 
 
