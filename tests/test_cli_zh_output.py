@@ -269,3 +269,10 @@ def test_geos_reasons_and_lists_are_worded_in_chinese():
         "几何类型是 Point，应为 Polygon 或 MultiPolygon"
     assert messages_validate.text("needs roads, addresses") == "缺少图层：道路、地址"
     assert messages_validate.text("something the catalog does not know") == "something the catalog does not know"
+
+
+def test_assets_list_says_installed_or_missing_in_chinese(runner):
+    out = _zh(runner, "assets", "list")
+    assert "installed" not in out and "MISSING" not in out and ("已安装" in out or "缺失" in out)
+    en = runner.invoke(main, ["assets", "list"]).output
+    assert len(en.splitlines()) == len(out.splitlines()) and re.search(r" (installed|MISSING)\n", en)

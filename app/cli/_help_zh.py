@@ -431,6 +431,8 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     (r"下一步 next: (?P<cmd>.+)", "下一步：{cmd}"),
     (r"installed (?P<n>\d+) asset\(s\) into (?P<d>.+)", "已安装 {n} 个前端文件到 {d}"),
     (r"all (?P<n>\d+) assets already installed in (?P<d>.+)", "{n} 个前端文件都已安装在 {d}"),
+    (r"(?P<row>.+ \S+:\S+ +)installed", "{row}已安装"),
+    (r"(?P<row>.+ \S+:\S+ +)MISSING", "{row}缺失"),
     (r"gridmap: (?P<city>.+) · (?P<store>.+) \(version (?P<v>\S+)\): (?P<layers>.*)", "gridmap：{city} · {store}（版本 {v}）：{layers}"),
     (r"gridmap: serving on (?P<url>\S+) with (?P<n>\d+) worker processes \((?P<kind>[^)]+)\)  \(Ctrl\+C to stop\)",
      "gridmap：在 {url} 上提供服务，{n} 个工作进程（{kind}）（按 Ctrl+C 停止）"),

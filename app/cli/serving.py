@@ -134,6 +134,6 @@ def assets_list() -> None:
 
     for a in web_assets.MANIFEST:
         state = "installed" if web_assets.is_installed(a) else "MISSING"
-        click.echo(f"{a.name:26} {a.version:9} {a.licence:30} {a.source}:{a.package:30} {state}")
+        echo(f"{a.name:26} {a.version:9} {a.licence:30} {a.source}:{a.package:30} {state}")
 
 
