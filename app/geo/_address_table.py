@@ -15,6 +15,8 @@ import pyarrow.compute as pc
 import shapely
 from numpy.typing import NDArray
 
+from app.geo._shared_text import shared
+
 
 class Strings:
     """A read-only list of strings stored as one string and the end offsets (no object per item).
@@ -122,7 +124,7 @@ class Coded:
         codes, uniques = pd.factorize(np.asarray(items, dtype=object) if isinstance(items, list) else items)
         out = array("i")
         out.frombytes(np.asarray(codes, dtype=np.int32).tobytes())
-        return cls(out, [str(v) for v in uniques])
+        return cls(out, [shared(str(v)) for v in uniques])
 
     def mapped(self, values: list[str]) -> Coded:
         """The same codes over other values (``values[k]`` for ``self.values[k]``)."""

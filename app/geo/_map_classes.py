@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from app.geo._shared_text import shared_list
 from app.geo.dataset import Dataset
 from app.geo.schema import CATEGORIES
 
@@ -57,7 +58,7 @@ def facility_counts(ds: Dataset) -> pd.DataFrame:
     """
 
     def build() -> pd.DataFrame:
-        codes = ds.layer("grids")["code"].astype(str).tolist()
+        codes = shared_list(ds.layer("grids")["code"].astype(str).tolist())
         fac = ds.layer("facilities")
         row_of = {c: i for i, c in enumerate(codes)}
         col_of = {c: j for j, c in enumerate(CATEGORIES)}
@@ -66,7 +67,8 @@ def facility_counts(ds: Dataset) -> pd.DataFrame:
         cols = np.array([col_of.get(str(c), -1) for c in fac["category"].tolist()], dtype=np.int64)
         ok = (rows >= 0) & (cols >= 0)
         np.add.at(counts, (rows[ok], cols[ok]), 1)
-        table = pd.DataFrame(counts, index=codes, columns=[f"fac_{c}" for c in CATEGORIES])
+        # an object index of the shared code strings: an Arrow-backed one made a str object per grid again on each join
+        table = pd.DataFrame(counts, index=pd.Index(codes, dtype=object), columns=[f"fac_{c}" for c in CATEGORIES])
         table["facilities"] = counts.sum(axis=1)
         return table
 
@@ -89,7 +91,7 @@ def grid_attributes(ds: Dataset) -> pd.DataFrame:
 
     def build() -> pd.DataFrame:
         grids = ds.layer("grids")
-        df = pd.DataFrame(index=grids["code"].astype(str).values)
+        df = pd.DataFrame(index=pd.Index(shared_list(grids["code"].astype(str).tolist()), dtype=object))
         df["population"] = grids["population"].fillna(0).astype(int).values
         df["households"] = grids["households"].fillna(0).astype(int).values
         area_km2 = grids["area_m2"].astype(float).values / 1e6

@@ -57,6 +57,7 @@ from app.geo._grid_raster import (
     touched_pairs,
     transformer_to,
 )
+from app.geo._shared_text import shared
 
 if TYPE_CHECKING:  # geopandas is imported by whoever builds from a GeoDataFrame; a saved index loads without it
     import geopandas as gpd
@@ -213,7 +214,7 @@ class GridIndex:
         self.border_tol_m = float(border_tol_m)
         self.codes: NDArray[np.object_] | None = None
         if code_field is not None:
-            self.codes = np.array([None if c is None else str(c) for c in grids[code_field]], dtype=object)
+            self.codes = np.array([None if c is None else shared(str(c)) for c in grids[code_field]], dtype=object)
             # Stable order: codes first (missing codes last), row number breaks ties.
             keys = [(c is None, c or "", i) for i, c in enumerate(self.codes)]
             self._by_rank = np.array(sorted(range(self.n), key=keys.__getitem__), dtype=np.int64)
@@ -375,8 +376,8 @@ class GridIndex:
         va, vb = v[:-1][same], v[1:][same]
         if not len(ua):  # no polygons at all: every cell is outside
             self._cells = np.full(ncell, _EMPTY, dtype=np.int32)
-            self._cand = np.zeros(0, dtype=np.int64)
-            self._cand_ptr = np.zeros(1, dtype=np.int64)
+            self._cand = np.zeros(0, dtype=np.int32)
+            self._cand_ptr = np.zeros(1, dtype=np.int32)
             self.n_boundary_cells = 0
             self.n_cells = ncell
             return
@@ -407,9 +408,9 @@ class GridIndex:
         polys = keys - cells * self.n
         order_key = np.unique(cells * self.n + self._rank[polys])  # sorted by cell, then code rank
         cand_cell = order_key // max(self.n, 1)
-        self._cand = self._by_rank[order_key - cand_cell * self.n]
+        self._cand = self._by_rank[order_key - cand_cell * self.n].astype(np.int32)  # half the bytes of int64
         slot_cells, slot_start = np.unique(cand_cell, return_index=True)
-        self._cand_ptr = np.append(slot_start, len(self._cand)).astype(np.int64)
+        self._cand_ptr = np.append(slot_start, len(self._cand)).astype(np.int32)
 
         values = np.where(cnt == 1, lab, _EMPTY).astype(np.int32)
         values[slot_cells] = -2 - np.arange(len(slot_cells), dtype=np.int32)

@@ -19,6 +19,7 @@ from app.errors import GridmapError
 from app.geo import _locate_reverse as _reverse
 from app.geo import _locate_rows as _rows
 from app.geo import crs as crsmod
+from app.geo._shared_text import shared_list
 from app.geo.dataset import Dataset
 from app.geo.memory_store import OverlayStore
 from app.geo.schema import PERSONAL_FIELDS, STORAGE_CRS
@@ -222,7 +223,7 @@ def _grid_answers(ds: Dataset) -> _GridAnswers:
 
 def _column(grids: Any, name: str) -> list[Any]:
     """A column of the grid layer as JSON-ready values (None for a missing column or value)."""
-    return [_plain(v) for v in grids[name].tolist()] if name in grids.columns else [None] * len(grids)
+    return shared_list(_plain(v) for v in grids[name].tolist()) if name in grids.columns else [None] * len(grids)
 
 
 def _grid_staff(ds: Dataset) -> tuple[tuple[str, list[Any], list[Any]], ...]:
@@ -315,8 +316,8 @@ def locate_address(ds: Dataset, text: Any, limit: int = 5, personal: bool = Fals
     cands = () if result.status == "invalid" else result.candidates
     best = cands[0] if status == "ok" and cands else None
     index = ds.grid_row(best.grid_code) if best is not None else None
-    grid_names = ds.cached("locate.grid_names", lambda: ds.grids["name" if "name" in ds.grids.columns
-                                                               else "code"].to_numpy(object))
+    grid_names = ds.cached("locate.grid_names", lambda: np.array(shared_list(
+        ds.grids["name" if "name" in ds.grids.columns else "code"].tolist()), dtype=object))
 
     def grid_name(code: str) -> str | None:
         row = ds.grid_row(code)

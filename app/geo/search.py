@@ -12,6 +12,7 @@ import shapely
 from app.errors import GridmapError
 from app.geo import _pinyin
 from app.geo._map_topology import check_datum, shift_xy
+from app.geo._shared_text import shared
 from app.geo.dataset import Dataset
 
 #: Kinds of result, in the order they win a tie.
@@ -105,7 +106,7 @@ def _initials(groups: list[list[str]]) -> list[list[str]]:
 
 
 def _text(values: Any) -> list[str]:
-    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else shared(str(v)) for v in values]
 
 
 def _index(ds: Dataset) -> _Index:
