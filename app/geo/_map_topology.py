@@ -57,6 +57,32 @@ def shift_geometries(geoms: np.ndarray, datum: str) -> np.ndarray:
     return shapely.transform(geoms, lambda c: np.column_stack(shift_xy(c[:, 0], c[:, 1], datum)))
 
 
+#: Radius of the Web Mercator sphere (EPSG:3857), metres.
+_MERCATOR_R = 6378137.0
+
+
+def lonlat_box(merc: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The lon/lat box of a Web Mercator box (exact: the projection is separable in x and y)."""
+    x0, y0, x1, y1 = merc
+    lon = np.degrees(np.array([x0, x1]) / _MERCATOR_R)
+    lat = np.degrees(2 * np.arctan(np.exp(np.array([y0, y1]) / _MERCATOR_R)) - np.pi / 2)
+    return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
+
+
+def datum_margin(geoms: np.ndarray, datum: str) -> float:
+    """Degrees a feature's box is widened by for ``datum``: 1e-9 (rounding) plus, for GCJ-02, its largest shift.
+
+    The shift is smooth, so its largest value over the layer is read on a 21 x 21 lattice of the layer's
+    box and doubled, with 1e-4 degrees (~10 m) more.
+    """
+    if datum == "wgs84" or not len(geoms):
+        return 1e-9
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    lon, lat = (a.ravel() for a in np.meshgrid(np.linspace(x0, x1, 21), np.linspace(y0, y1, 21)))
+    sx, sy = shift_xy(lon, lat, datum)
+    return float(2 * max(np.abs(sx - lon).max(), np.abs(sy - lat).max()) + 1e-4)
+
+
 def _local_scale(geoms: np.ndarray) -> tuple[float, float]:
     """Metres per degree of longitude and latitude at the middle of ``geoms`` (local equirectangular)."""
     lat0 = float(np.mean(shapely.total_bounds(geoms)[[1, 3]]))

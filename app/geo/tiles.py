@@ -20,9 +20,10 @@ from shapely import STRtree
 from app.errors import GridmapError
 from app.geo._map_classes import ATTRIBUTES, grid_attributes
 from app.geo._map_details import esc, staff_public
-from app.geo._map_topology import check_datum, shift_geometries, shift_xy
+from app.geo._map_topology import check_datum, datum_margin, lonlat_box, shift_geometries
+from app.geo._shared_text import shared_list
 from app.geo._tiles_cache import DiskTiles, MemoryTiles
-from app.geo.dataset import Dataset
+from app.geo.dataset import Dataset, release_memory
 
 #: Layers served as tiles.
 TILE_LAYERS: tuple[str, ...] = ("divisions", "committees", "grids", "roads")
@@ -45,6 +46,8 @@ MAX_ZOOM = 16
 LEGIBLE_PX = 12.0
 #: Tiles cut ahead per version and datum after its first tile request (see :func:`warm`).
 WARM_TILES = 2048
+#: Tiles cut ahead between two hand-backs of freed heap (:func:`~app.geo.dataset.release_memory`).
+TRIM_EVERY = 64
 #: Road kinds drawn below zoom 13 (the others appear from 13).
 MAJOR_ROADS = ("arterial", "secondary")
 
@@ -156,28 +159,6 @@ class _Layer:
     major: np.ndarray | None = None
 
 
-def _lonlat(merc: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    """The lon/lat box of a Web Mercator box (exact: the projection is separable in x and y)."""
-    x0, y0, x1, y1 = merc
-    lon = np.degrees(np.array([x0, x1]) / _R)
-    lat = np.degrees(2 * np.arctan(np.exp(np.array([y0, y1]) / _R)) - np.pi / 2)
-    return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
-
-
-def _datum_margin(geoms: np.ndarray, datum: str) -> float:
-    """Degrees a feature's box is widened by for ``datum``: 1e-9 (rounding) plus, for GCJ-02, its largest shift.
-
-    The shift is smooth, so its largest value over the layer is read on a 21 x 21 lattice of the layer's
-    box and doubled, with 1e-4 degrees (~10 m) more.
-    """
-    if datum == "wgs84" or not len(geoms):
-        return 1e-9
-    x0, y0, x1, y1 = shapely.total_bounds(geoms)
-    lon, lat = (a.ravel() for a in np.meshgrid(np.linspace(x0, x1, 21), np.linspace(y0, y1, 21)))
-    sx, sy = shift_xy(lon, lat, datum)
-    return float(2 * max(np.abs(sx - lon).max(), np.abs(sy - lat).max()) + 1e-4)
-
-
 def legible_zoom(geoms: np.ndarray, px: float = LEGIBLE_PX) -> int:
     """Return the lowest zoom at which the median feature is ``px`` pixels across (0 for no feature).
 
@@ -207,7 +188,8 @@ def legible_zoom(geoms: np.ndarray, px: float = LEGIBLE_PX) -> int:
 def _grid_props(ds: Dataset) -> _Props:
     grids = ds.layer("grids")
     attrs = grid_attributes(ds)
-    return _Props({"code": [esc(c) for c in grids["code"].tolist()], "name": [esc(n) for n in grids["name"].tolist()]},
+    return _Props({"code": shared_list(esc(c) for c in grids["code"].tolist()),
+                   "name": shared_list(esc(n) for n in grids["name"].tolist())},
                   {k: attrs[k].to_numpy() for k in ATTRIBUTES})
 
 
@@ -230,7 +212,7 @@ def _layer(ds: Dataset, name: str, datum: str) -> _Layer:
             props = _Props({"code": [esc(c) for c in gdf["code"].tolist()], "name": [esc(n) for n in gdf["name"].tolist()],
                             "kind": [None if k is None else esc(k) for k in kinds]})
         return _Layer(geoms, STRtree(geoms), props, zooms(ds)[name], check_datum(datum),
-                      _datum_margin(geoms, datum), major)
+                      datum_margin(geoms, datum), major)
 
     return ds.cached(f"tiles.layer.{name}.{datum}", build)
 
@@ -449,7 +431,9 @@ def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = N
     def run() -> None:
         time.sleep(delay)
         try:
-            for layer, z, x, y in warm_tiles(ds, WARM_TILES if disk is not None else mem.size // 2):
+            for done, (layer, z, x, y) in enumerate(warm_tiles(ds, WARM_TILES if disk is not None else mem.size // 2)):
+                if done % TRIM_EVERY == 0:
+                    release_memory()  # what the cuts freed goes back to the system, not only at the end
                 key = (layer, datum, z, x, y)
                 started = time.perf_counter()
                 if disk is not None:
@@ -461,6 +445,7 @@ def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = N
                 # and tiles that visitors ask for meanwhile are not starved (on a 2-core machine the
                 # first view of a 30,650-grid city took twice as long while this ran flat out)
                 time.sleep(min(0.2, max(0.001, time.perf_counter() - started)))
+            release_memory()
             if disk is not None:
                 disk.finished(f".warm-{datum}")
         except Exception:  # a tile that fails here fails again on request, with its error
@@ -488,7 +473,7 @@ def _cut(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str) -> bytes:
         bounds = tile_bounds(z, x, y)
         pad = (bounds[2] - bounds[0]) * BUFFER / EXTENT
         box = (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
-        x0, y0, x1, y1 = _lonlat(box)
+        x0, y0, x1, y1 = lonlat_box(box)
         m = lay.margin
         idx = np.sort(lay.tree.query(shapely.box(x0 - m, y0 - m, x1 + m, y1 + m)))
         if lay.major is not None and z + ZOOM_OFFSET < 13:
