@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -157,7 +158,7 @@ def grid_info(ds: Dataset, index: int | None, personal: bool = False) -> dict[st
     }
     for field, values in g.counts:
         value = values[i]
-        if value is not None:
+        if value != _MISSING:
             info[field] = value
     if personal and g.has_staff:
         staff = {}
@@ -187,10 +188,12 @@ class _GridAnswers:
     divs: list[Any]
     committee_names: dict[Any, Any]
     division_names: dict[Any, Any]
-    counts: tuple[tuple[str, list[int | None]], ...]  # (field, value by row), in answer order
+    counts: tuple[tuple[str, array[int]], ...]  # (field, value by row; _MISSING for none), in answer order
     has_staff: bool  # the layer has staff columns (read by :func:`_grid_staff` on the first personal answer)
 
 
+#: A count the grid's answer leaves out (the layer has none): counts are machine integers, not an int object per grid.
+_MISSING = -(2**63)
 #: The staff roles of a grid, in the order answers list them.
 _ROLES = ("leader", "worker", "instructor")
 
@@ -212,7 +215,7 @@ def _grid_answers(ds: Dataset) -> _GridAnswers:
     def build() -> _GridAnswers:
         grids = ds.grids
         names = _lookup(ds)
-        counts = tuple((f, [None if v is None else int(v) for v in _column(grids, f)])
+        counts = tuple((f, array("q", (_MISSING if v is None else int(v) for v in _column(grids, f))))
                        for f in ("population", "households", "parttime_count") if f in grids.columns)
         return _GridAnswers(_column(grids, "code"), _column(grids, "name"), _column(grids, "committee_code"),
                             _column(grids, "division_code"), names.committees, names.divisions, counts,
