@@ -276,3 +276,15 @@ def test_assets_list_says_installed_or_missing_in_chinese(runner):
     assert "installed" not in out and "MISSING" not in out and ("已安装" in out or "缺失" in out)
     en = runner.invoke(main, ["assets", "list"]).output
     assert len(en.splitlines()) == len(out.splitlines()) and re.search(r" (installed|MISSING)\n", en)
+
+
+def test_the_groups_lang_sets_a_reports_language_unless_the_command_names_its_own(runner, tmp_path, data_dir):
+    """`gridmap --lang en coverage …` writes English; the command's own --lang wins; with neither it is Chinese."""
+    args = ["coverage", "--category", "bus_stop", "--radius", "300", "--data-dir", str(data_dir)]
+    r = runner.invoke(main, ["--lang", "en", *args, "--out", str(tmp_path / "a.csv")])
+    assert r.exit_code == 0, r.output
+    assert "residents" in r.output and "居民" not in r.output
+    r = runner.invoke(main, ["--lang", "en", *args, "--lang", "zh", "--out", str(tmp_path / "b.csv")])
+    assert r.exit_code == 0 and "居民覆盖率" in r.output
+    r = runner.invoke(main, [*args, "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0 and "居民覆盖率" in r.output

@@ -88,6 +88,13 @@ def is_zh() -> bool:
     return _is_zh(click.get_current_context())
 
 
+def report_lang(lang: str | None) -> str:
+    """The language of a command's own files and summary: its ``--lang``, else the group's (``gridmap --lang``), else zh."""
+    if lang:
+        return lang
+    return click.get_current_context().find_root().params.get("lang") or "zh"
+
+
 def echo(message: str, err: bool = False) -> None:
     """Print a command's own line (its result, its summary): in Chinese under :func:`is_zh`, as
     ``_help_zh.MESSAGES`` words it, else as given."""

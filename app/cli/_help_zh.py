@@ -235,7 +235,7 @@ PARAMS: dict[tuple[str, str], str] = {
     ("coverage", "--by"): "csv、geojson 和 zip 输出中统计表的层级（网格、社区、街道或全市）。",
     ("coverage", "--target"): "每类所需设施的目标居民覆盖率（百分比；none 表示不设目标；默认取预设的）。",
     ("coverage", "--out"): "输出文件；扩展名决定格式：.csv .xlsx .geojson .gpkg .zip（Shapefile） .pdf",
-    ("coverage", "--lang"): "XLSX 工作簿、PDF 报告和本命令摘要行的语言。",
+    ("coverage", "--lang"): "XLSX 工作簿、PDF 报告和本命令摘要行的语言（默认：命令组的 gridmap --lang，未指定时为 zh）。",
     ("coverage", "--unit"): "仅用于 PDF：只出一个区域的报告，committee:CODE 或 division:CODE，而不是全市的。",
     ("coverage", "--data-dir"): _DATA_DIR,
 
@@ -325,7 +325,7 @@ PARAMS: dict[tuple[str, str], str] = {
     ("rebalance", "--time-limit"): f"求解器最多可用的秒数 {_env('OPTIMISE_TIME_LIMIT')}。",
     ("rebalance", "--renumber"): ("把新网格按自西向东、自北向南编号为 001、002 ……，而不是沿用它们覆盖面积最大的旧网格的编码"
                                   "（工作人员仍按旧编码工作）。"),
-    ("rebalance", "--lang"): "XLSX 工作簿、PDF 报告和输出说明的语言。",
+    ("rebalance", "--lang"): "XLSX 工作簿、PDF 报告和输出说明的语言（默认：命令组的 gridmap --lang，未指定时为 zh）。",
     ("rebalance", "--data-dir"): _DATA_DIR,
 
     ("recommend", "--category"): "要新增的设施类别，如 bus_stop。",
@@ -339,7 +339,7 @@ PARAMS: dict[tuple[str, str], str] = {
     ("recommend", "--objective"): "mclp：新覆盖的居民最多；lscp：用最少的站点覆盖全部；pmedian：平均距离最短。",
     ("recommend", "--time-limit"): "求解时限（秒）（默认：设置 OPTIMISE_TIME_LIMIT）。",
     ("recommend", "--out"): "输出文件：.geojson（选址点）、.xlsx 或 .pdf。",
-    ("recommend", "--lang"): "工作簿、报告和摘要的语言。",
+    ("recommend", "--lang"): "工作簿、报告和摘要的语言（默认：命令组的 gridmap --lang，未指定时为 zh）。",
     ("recommend", "--data-dir"): _DATA_DIR,
 
     ("serve", "--host"): f"监听的地址 {_env('HOST')}。",

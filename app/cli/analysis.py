@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from app import settings
-from app.cli._base import DATA_DIR_OPTION, dataset, main, progress
+from app.cli._base import DATA_DIR_OPTION, dataset, main, progress, report_lang
 from app.geo.schema import DISTANCE_MODES, LEVELS
 
 
@@ -223,13 +223,14 @@ def _wrote(out: Path, counts: dict[str, int], seconds: float, lang: str | None, 
               "('none' for no target; default: the preset's).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file; the extension sets the format: .csv .xlsx .geojson .gpkg .zip (shapefile) .pdf")
-@click.option("--lang", type=click.Choice(("zh", "en")), default="zh", show_default=True,
-              help="Language of the XLSX workbook, the PDF report and this command's summary line.")
+@click.option("--lang", type=click.Choice(("zh", "en")), default=None,
+              help="Language of the XLSX workbook, the PDF report and this command's summary line "
+                   "(default: the group's `gridmap --lang`, else zh).")
 @click.option("--unit", default=None, metavar="LEVEL:CODE",
               help="PDF only: the report of one area, committee:CODE or division:CODE, instead of the city.")
 @DATA_DIR_OPTION
 def coverage(categories: tuple[str, ...], preset: str | None, requirements: tuple[str, ...], radius: float | None,
-             mode: str, level: str, target: str | None, out: Path, lang: str, unit: str | None,
+             mode: str, level: str, target: str | None, out: Path, lang: str | None, unit: str | None,
              data_dir: Path | None) -> None:
     """Analyse how many residents and how much area lie within reach of facilities, and write a file.
 
@@ -239,6 +240,7 @@ def coverage(categories: tuple[str, ...], preset: str | None, requirements: tupl
       gridmap coverage --require library:1000 --require tcm_clinic:800 --out two.csv
       gridmap coverage --category bus_stop --radius 300 --out bus300.geojson
     """
+    lang = report_lang(lang)
     from app.geo import coverage as cov
     from app.geo import export
 

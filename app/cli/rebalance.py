@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from app import settings
-from app.cli._base import DATA_DIR_OPTION, dataset, main
+from app.cli._base import DATA_DIR_OPTION, dataset, main, report_lang
 
 
 @main.command()
@@ -25,11 +25,12 @@ from app.cli._base import DATA_DIR_OPTION, dataset, main
 @click.option("--renumber", is_flag=True,
               help="Number the new grids 001, 002 ... west→east, north→south instead of keeping the codes of the "
                    "old grids they mostly cover (staff still follow those).")
-@click.option("--lang", type=click.Choice(("zh", "en")), default="zh", show_default=True,
-              help="Language of the XLSX workbook, the PDF report and the notes printed.")
+@click.option("--lang", type=click.Choice(("zh", "en")), default=None,
+              help="Language of the XLSX workbook, the PDF report and the notes printed "
+                   "(default: the group's `gridmap --lang`, else zh).")
 @DATA_DIR_OPTION
 def rebalance(committee: str | None, division: str | None, band: str, out: Path | None, time_limit: float | None,
-              renumber: bool, lang: str, data_dir: Path | None) -> None:
+              renumber: bool, lang: str | None, data_dir: Path | None) -> None:
     """Propose new grids whose households lie within a band, inside one committee (or each of a division).
 
     The committee is cut along its roads into blocks; contiguous groups of blocks become the new
@@ -43,6 +44,7 @@ def rebalance(committee: str | None, division: str | None, band: str, out: Path 
       gridmap rebalance --committee 620201002004 --households 300-500 --out proposal.geojson
       gridmap rebalance --division 620201002 --out division.pdf
     """
+    lang = report_lang(lang)
     from app.geo import rebalance as rb
     from app.geo import rebalance_export as rx
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from app import settings
-from app.cli._base import DATA_DIR_OPTION, dataset, main, progress
+from app.cli._base import DATA_DIR_OPTION, dataset, main, progress, report_lang
 from app.geo.schema import DISTANCE_MODES
 
 
@@ -27,11 +27,11 @@ from app.geo.schema import DISTANCE_MODES
 @click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds (default: OPTIMISE_TIME_LIMIT).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file: .geojson (the sites), .xlsx or .pdf.")
-@click.option("--lang", type=click.Choice(("zh", "en")), default="zh", show_default=True,
-              help="Language of the workbook, the report and the summary.")
+@click.option("--lang", type=click.Choice(("zh", "en")), default=None,
+              help="Language of the workbook, the report and the summary (default: the group's `gridmap --lang`, else zh).")
 @DATA_DIR_OPTION
 def recommend(category: str | None, preset: str | None, radius: float | None, add: int, mode: str, candidates: str,
-              spacing: float, crs: str, objective: str, time_limit: float | None, out: Path, lang: str,
+              spacing: float, crs: str, objective: str, time_limit: float | None, out: Path, lang: str | None,
               data_dir: Path | None) -> None:
     """Recommend new facility sites (MCLP, LSCP or p-median, solved by HiGHS) and write a file.
 
@@ -41,6 +41,7 @@ def recommend(category: str | None, preset: str | None, radius: float | None, ad
       gridmap recommend --category park --radius 500 --objective lscp --out parks.xlsx
       gridmap recommend --preset circle_15min --add 3 --out circle15.pdf
     """
+    lang = report_lang(lang)
     from app.geo import _recommend_export as rx
     from app.geo import recommend as rec
 
