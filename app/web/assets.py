@@ -278,7 +278,8 @@ def install(force: bool = False, progress: Callable[[str], None] | None = None) 
 
     XStatic and folium files are copied from the installed Python packages; npm packages are
     fetched with one ``npm pack`` into a temporary folder and the listed files extracted.
-    Nothing is written outside ``static/vendor/``.
+    Nothing is written outside ``static/``: last, every static file worth compressing gets its
+    ``.br`` and ``.gz`` sidecars, so no server spends its first requests compressing them.
 
     Parameters
     ----------
@@ -297,8 +298,16 @@ def install(force: bool = False, progress: Callable[[str], None] | None = None) 
     for a in MANIFEST:
         if a not in todo:
             say(f"ok       {a.name} {a.version}")
-    if not todo:
-        return []
+    if todo:
+        _install(todo, say)
+    from app.web._http_cache import write_sidecars
+
+    write_sidecars(STATIC_DIR, say)
+    return [a.name for a in todo]
+
+
+def _install(todo: list[Asset], say: Callable[[str], None]) -> None:
+    """Fetch and place the assets of ``todo`` (see :func:`install`)."""
     VENDOR_DIR.mkdir(parents=True, exist_ok=True)
     npm_assets = [a for a in todo if a.source == "npm"]
     with tempfile.TemporaryDirectory(prefix="gridmap-assets-") as tmp:
@@ -318,7 +327,6 @@ def install(force: bool = False, progress: Callable[[str], None] | None = None) 
                 shutil.rmtree(a.folder)
             shutil.move(str(staging), a.folder)
             say(f"install  {a.name} {a.version} ({a.source} {a.package})")
-    return [a.name for a in todo]
 
 
 def missing() -> list[str]:

@@ -67,9 +67,10 @@ def test_asset_error_is_a_503_gridmap_error():
 
 @pytest.fixture
 def vendor(tmp_path, monkeypatch) -> Path:
-    """An empty vendor folder in place of app/web/static/vendor/."""
+    """An empty vendor folder in place of app/web/static/vendor/ (its parent in place of app/web/static/)."""
     folder = tmp_path / "vendor"
     monkeypatch.setattr(assets, "VENDOR_DIR", folder)
+    monkeypatch.setattr(assets, "STATIC_DIR", tmp_path)
     return folder
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import brotli
@@ -54,6 +55,37 @@ def test_static_files_get_etags_304_and_compression(client) -> None:
         assert packed.headers["Content-Encoding"] == "gzip" and gzip.decompress(packed.data) == plain.data
         assert client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}
                           ).status_code == 304
+
+
+def test_static_files_are_compressed_ahead_and_served_from_their_sidecars(app, tmp_path) -> None:
+    static = tmp_path / "static"
+    (static / "js").mkdir(parents=True)
+    script = static / "js" / "big.js"
+    script.write_text("var gridmap = 1;\n" * 400)
+    (static / "js" / "tiny.js").write_text("var a;\n")
+    (static / "font.woff2").write_bytes(b"\0" * 4000)
+    assert _http_cache.write_sidecars(static) == 2
+    assert sorted(p.name for p in static.rglob("*")) == ["big.js", "big.js.br", "big.js.gz", "font.woff2", "js",
+                                                           "tiny.js"]
+    assert brotli.decompress((static / "js" / "big.js.br").read_bytes()) == script.read_bytes()
+    assert gzip.decompress((static / "js" / "big.js.gz").read_bytes()) == script.read_bytes()
+    assert _http_cache.write_sidecars(static) == 0  # current sidecars are left alone
+
+    # a sidecar compressed otherwise than on a request proves it is what is sent
+    side = brotli.compress(script.read_bytes(), quality=1)
+    (static / "js" / "big.js.br").write_bytes(side)
+    stamp = script.stat().st_mtime_ns
+    os.utime(static / "js" / "big.js.br", ns=(stamp, stamp))
+    app.static_folder = str(static)
+    r = app.test_client().get("/static/js/big.js", headers={"Accept-Encoding": "br"})
+    assert r.headers["Content-Encoding"] == "br" and r.data == side
+
+    # an edited file no longer matches its sidecar's time: it is compressed on the request
+    script.write_text("var gridmap = 2;\n" * 400)
+    os.utime(script, ns=(stamp + 10**9, stamp + 10**9))
+    r = app.test_client().get("/static/js/big.js", headers={"Accept-Encoding": "br"})
+    assert brotli.decompress(r.data) == script.read_bytes()
+    assert _http_cache.write_sidecars(static) == 2  # and the next install writes both again
 
 
 def test_tiles_and_ogc_downloads_carry_strong_etags(client) -> None:
