@@ -84,6 +84,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.web import _fastlane
 
     _fastlane.install(app)  # after every hook: plain point lookups skip them, with the same answer (FAST_LANE)
+    from app.web import _activity
+
+    _activity.init_app(app)  # outermost: every request, fast lane included, tells background work to wait
     return app
 
 

@@ -8,6 +8,7 @@ import math
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,7 +272,7 @@ def _caches(ds: Dataset, cache_dir: Path | None) -> tuple[MemoryTiles, DiskTiles
 
 
 def tile_gz(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84",
-            cache_dir: Path | None = None) -> bytes:
+            cache_dir: Path | None = None, pause: Callable[[], None] | None = None) -> bytes:
     """Return one Mapbox Vector Tile, gzip-compressed, from the memory cache, the disk cache or cut now.
 
     A tile is cut once per data version: it is kept in a small memory cache of this process
@@ -292,6 +293,8 @@ def tile_gz(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84
         ``wgs84`` or ``gcj02`` (shifted to line up with AMap tiles).
     cache_dir : Path, optional
         The disk cache folder (``INSTANCE_DIR/cache/tiles``); None keeps tiles in memory only.
+    pause : callable, optional
+        Handed to :func:`warm` when this tile starts the cutting ahead.
 
     Returns
     -------
@@ -313,7 +316,7 @@ def tile_gz(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84
     body = disk.get(key) if disk is not None else None
     if body is None:
         # (False, not None, when another process cuts ahead: Dataset.cached builds again on None)
-        ds.cached(f"tiles.warm.{datum}", lambda: warm(ds, datum, cache_dir=cache_dir) or False)
+        ds.cached(f"tiles.warm.{datum}", lambda: warm(ds, datum, cache_dir=cache_dir, pause=pause) or False)
         body = gzip.compress(_cut_any(ds, layer, z, x, y, datum), compresslevel=6, mtime=0)
         if disk is not None:
             disk.put(key, body)
@@ -398,11 +401,13 @@ def warm_tiles(ds: Dataset, limit: int = WARM_TILES) -> list[tuple[str, int, int
     return out
 
 
-def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = None) -> threading.Thread | None:
+def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = None,
+         pause: Callable[[], None] | None = None) -> threading.Thread | None:
     """Start cutting :func:`warm_tiles` in a background thread (once per version and datum, and per disk cache).
 
     A zoom into a level nobody opened yet then finds its tiles cut. The thread waits ``delay`` seconds
-    (the first view's own tiles go first) and rests after each tile as long as it took, so requests keep
+    (the first view's own tiles go first), calls ``pause`` before each tile (the server's: until no
+    request has come for a moment) and rests after each tile as long as it took, so requests keep
     their turn.
     With a disk cache the tiles go to its files, and only the process that first claims the version
     cuts them (another takes over a claim left unfinished for ten minutes); without one they go to the
@@ -418,6 +423,8 @@ def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = N
         Seconds to wait before the first tile.
     cache_dir : Path, optional
         The disk cache folder.
+    pause : callable, optional
+        Called before each tile; it may block (while visitors are being served).
 
     Returns
     -------
@@ -434,6 +441,8 @@ def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = N
             for done, (layer, z, x, y) in enumerate(warm_tiles(ds, WARM_TILES if disk is not None else mem.size // 2)):
                 if done % TRIM_EVERY == 0:
                     release_memory()  # what the cuts freed goes back to the system, not only at the end
+                if pause is not None:
+                    pause()
                 key = (layer, datum, z, x, y)
                 started = time.perf_counter()
                 if disk is not None:

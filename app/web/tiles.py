@@ -42,7 +42,8 @@ def tile(version: str, datum: str, layer: str, z: int, x: int, y: int) -> Any:
     if datum not in mapdata.DATUMS:
         raise tiles.TileError(f"unknown datum {datum!r}; expected one of {', '.join(mapdata.DATUMS)}")
     ds = dataset()
-    body = tiles.tile_gz(ds, layer, z, x, y, datum, tile_cache_dir())
+    body = tiles.tile_gz(ds, layer, z, x, y, datum, tile_cache_dir(),
+                         current_app.extensions["gridmap.activity"].wait_quiet)
     etag = f"{ds.version}-{datum}-{layer}-{z}-{x}-{y}"
     vary = "gzip" in request.headers.get("Accept-Encoding", "").lower()
     resp = Response(body if vary else gzip.decompress(body), mimetype=MVT_MIMETYPE)

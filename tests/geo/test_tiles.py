@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -127,6 +128,30 @@ def test_tiles_a_user_zooms_through_are_cut_ahead(ds: Dataset) -> None:
     thread.join(timeout=60)
     cache = ds.cached("tiles.memory", lambda: None)
     assert all(cache.get((layer, "wgs84", z, x, y)) is not None for layer, z, x, y in listed)
+
+
+def test_cutting_ahead_waits_on_its_pause_before_each_tile(ds: Dataset) -> None:
+    listed = tiles.warm_tiles(ds)
+    cache = ds.cached("tiles.memory", _tiles_cache.MemoryTiles)
+    release, asked = threading.Event(), []
+
+    def pause() -> None:  # as the server's: block while visitors are being served
+        asked.append(time.monotonic())
+        release.wait(timeout=60)
+
+    thread = tiles.warm(ds, "gcj02", delay=0, pause=pause)
+    assert thread is not None
+    deadline = time.monotonic() + 30
+    while not asked and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert len(asked) == 1  # held at the first tile
+    assert not any(cache.get((layer, "gcj02", z, x, y)) for layer, z, x, y in listed)
+    release.set()
+    thread.join(timeout=60)
+    assert len(asked) == len(listed)
+    cache = ds.cached("tiles.memory", lambda: None)
+    assert all(cache.get((layer, "gcj02", z, x, y)) is not None for layer, z, x, y in listed)
 
 
 def test_an_all_tile_holds_the_layers_shown_at_its_zoom_bottom_first(ds: Dataset) -> None:
