@@ -235,7 +235,8 @@ def _warm_home(app: Any) -> None:
     compress at Brotli's best level; made here, before the fork, every worker has them.
     """
     client = app.test_client()
-    page = client.get("/", headers={"Accept-Encoding": "br, gzip"}).get_data(as_text=True)
+    page = client.get("/").get_data(as_text=True)
+    client.get("/", headers={"Accept-Encoding": "gzip"})  # the page is sent gzipped; its body is kept per ETag
     found = re.search(r'<link rel="preload" href="([^"]+)" as="fetch"', page)
     for encoding in ("br", "gzip") if found else ():
         client.get(html.unescape(found.group(1)), headers={"Accept-Encoding": encoding})

@@ -204,3 +204,19 @@ def test_gunicorn_with_waitress_workers_still_serves_the_same_answers(tmp_path):
             bad = _fresh_get(srv.base + "/api/v1/locate/point?lon=abc&lat=1")
             assert bad.status_code == 400 and bad.json()["code"]
     assert bodies["granian"] == bodies["waitress"]
+
+
+def test_warming_makes_the_home_page_and_its_payload_compressed_both_ways(app):
+    from app.web import _http_cache, server
+
+    before = _http_cache.stats()["entries"]
+    server.warm(app)
+    after = _http_cache.stats()["entries"]
+    assert after >= before + 2  # the payload in Brotli and in gzip, kept for the workers forked next
+    client = app.test_client()
+    page = client.get("/")
+    data_url = page.get_data(as_text=True).split('<link rel="preload" href="', 1)[1].split('"', 1)[0]
+    for encoding in ("br", "gzip"):
+        r = client.get(data_url, headers={"Accept-Encoding": encoding})
+        assert r.headers["Content-Encoding"] == encoding
+    assert _http_cache.stats()["entries"] == after  # nothing compressed on these requests
