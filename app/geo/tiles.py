@@ -47,6 +47,8 @@ MAX_ZOOM = 16
 LEGIBLE_PX = 12.0
 #: Tiles cut ahead per version and datum after its first tile request (see :func:`warm`).
 WARM_TILES = 2048
+#: Tiles cut before the server forks (the coarsest of :func:`warm_tiles`): what the home map opens on.
+OPENING_TILES = 32
 #: Tiles cut ahead between two hand-backs of freed heap (:func:`~app.geo.dataset.release_memory`).
 TRIM_EVERY = 64
 #: Road kinds drawn below zoom 13 (the others appear from 13).
@@ -399,6 +401,31 @@ def warm_tiles(ds: Dataset, limit: int = WARM_TILES) -> list[tuple[str, int, int
             break
         out += sorted(level)
     return out
+
+
+def cut_opening(ds: Dataset, datum: str, cache_dir: Path | None = None, limit: int = OPENING_TILES) -> int:
+    """Cut the coarsest ``limit`` tiles of :func:`warm_tiles` now, into the caches, without cutting any ahead.
+
+    ``gridmap serve`` calls it before the fork, so the first visitor's opening view is already cut.
+
+    Returns
+    -------
+    int
+        Tiles cut (those already on disk are read back into memory instead).
+    """
+    mem, disk = _caches(ds, cache_dir)
+    cut = 0
+    for layer, z, x, y in warm_tiles(ds, limit):
+        key = (layer, datum, z, x, y)
+        if mem.get(key) is not None:
+            continue
+        body = disk.get(key) if disk is not None else None
+        if body is None:
+            body, cut = gzip.compress(_cut_any(ds, layer, z, x, y, datum), 6, mtime=0), cut + 1
+            if disk is not None:
+                disk.put(key, body)
+        mem.put(key, body)
+    return cut
 
 
 def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = None,

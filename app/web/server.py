@@ -232,7 +232,8 @@ def _warm_home(app: Any) -> None:
     """Ask for the home map and its payload (Brotli and gzip) once, so the first visitor of each worker does not wait.
 
     The page's Folium skeleton takes ~0.3 s to render and a large city's payload ~0.2 s to
-    compress at Brotli's best level; made here, before the fork, every worker has them.
+    compress at Brotli's best level; a tiled city's opening tiles take ~0.5 s to cut. Made here,
+    before the fork, every worker has them.
     """
     client = app.test_client()
     page = client.get("/").get_data(as_text=True)
@@ -240,6 +241,14 @@ def _warm_home(app: Any) -> None:
     found = re.search(r'<link rel="preload" href="([^"]+)" as="fetch"', page)
     for encoding in ("br", "gzip") if found else ():
         client.get(html.unescape(found.group(1)), headers={"Accept-Encoding": encoding})
+    from app.geo import tiles
+    from app.web import maps
+    from app.web import tiles as tiles_web
+
+    with app.test_request_context("/"):
+        ds = app.extensions["gridmap.data"].current()
+        if maps.tiled(ds):  # the opening view's tiles: the first visitor need not wait for them to be cut
+            tiles.cut_opening(ds, maps.basemap().datum, tiles_web.tile_cache_dir())
 
 
 def warm(app: Any) -> None:

@@ -154,6 +154,17 @@ def test_cutting_ahead_waits_on_its_pause_before_each_tile(ds: Dataset) -> None:
     assert all(cache.get((layer, "gcj02", z, x, y)) is not None for layer, z, x, y in listed)
 
 
+def test_the_opening_tiles_are_cut_without_cutting_ahead(ds: Dataset, tmp_path: Path) -> None:
+    opening = tiles.warm_tiles(ds, 5)
+    assert tiles.cut_opening(ds, "wgs84", tmp_path, limit=5) == len(opening) == 5
+    assert ds.cached("tiles.warm.wgs84", lambda: "not started") == "not started"  # no thread before a fork
+    mem = ds.cached("tiles.memory", _tiles_cache.MemoryTiles)
+    for layer, z, x, y in opening:
+        assert mem.get((layer, "wgs84", z, x, y)) == tiles.tile_gz(ds, layer, z, x, y, "wgs84", tmp_path)
+    again = Dataset(ds.store)  # the next start finds them on disk
+    assert tiles.cut_opening(again, "wgs84", tmp_path, limit=5) == 0
+
+
 def test_an_all_tile_holds_the_layers_shown_at_its_zoom_bottom_first(ds: Dataset) -> None:
     zs = tiles.zooms(ds)
     pt = ds.grids.iloc[0].geometry.representative_point()

@@ -220,3 +220,15 @@ def test_warming_makes_the_home_page_and_its_payload_compressed_both_ways(app):
         r = client.get(data_url, headers={"Accept-Encoding": encoding})
         assert r.headers["Content-Encoding"] == encoding
     assert _http_cache.stats()["entries"] == after  # nothing compressed on these requests
+
+
+def test_warming_a_tiled_city_cuts_its_opening_tiles(tmp_path):
+    from app.geo import tiles
+    from app.web import server
+
+    app = helpers.folder_app(helpers.MINI, VECTOR_TILES_MIN_GRIDS=0, INSTANCE_DIR=str(tmp_path))
+    server.warm(app)
+    ds = app.extensions["gridmap.data"].current()
+    mem = ds.cached("tiles.memory", lambda: None)
+    assert mem is not None
+    assert all(mem.get((layer, "wgs84", z, x, y)) for layer, z, x, y in tiles.warm_tiles(ds, tiles.OPENING_TILES))
