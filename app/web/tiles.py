@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.geo import mapdata, search, tiles
+from app.geo import map_records, mapdata, search, tiles
 from app.web import dataset, i18n
 from app.web.errors import ApiError
 from app.web.maps import show_personal
@@ -60,7 +60,7 @@ def tile(version: str, datum: str, layer: str, z: int, x: int, y: int) -> Any:
 def grid_record(version: str, code: str) -> Any:
     """What a grid's popup shows (tiled home map); personal fields for signed-in staff only."""
     ds = dataset()
-    rec = tiles.grid_record(ds, code, show_personal()) if len(code) <= 64 else None
+    rec = map_records.grid_record(ds, code, show_personal()) if len(code) <= 64 else None
     if rec is None:
         raise tiles.TileError(f"no grid has the code {code!r}")
     resp = jsonify(rec)
@@ -142,5 +142,5 @@ def road_labels(version: str, datum: str) -> Any:
     if datum not in mapdata.DATUMS:
         raise tiles.TileError(f"unknown datum {datum!r}; expected one of {', '.join(mapdata.DATUMS)}")
     ds = dataset()
-    resp = jsonify(tiles.road_labels(ds, datum))
+    resp = jsonify(map_records.road_labels(ds, datum))
     return _versioned(resp, version, ds.version)

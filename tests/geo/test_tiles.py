@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import shapely
 
-from app.geo import _tiles_cache, tiles
+from app.geo import _tiles_cache, map_records, tiles
 from app.geo._tiles_cache import DiskTiles, version_folder
 from app.geo.dataset import Dataset
 
@@ -91,7 +91,7 @@ def test_roads_by_kind_and_labels(ds: Dataset) -> None:
     pt = ds.grids.union_all().representative_point()
     low = _decode(tiles.tile(ds, "roads", 11, *_tile_of(pt.x, pt.y, 11)), "roads")
     assert low and {f["properties"]["kind"] for f in low} <= set(tiles.MAJOR_ROADS)
-    labels = tiles.road_labels(ds)
+    labels = map_records.road_labels(ds)
     assert {r[0] for r in labels} == set(ds.layer("roads")["name"])
     assert all(-90 <= r[3] <= 90 for r in labels)
 
@@ -107,11 +107,11 @@ def test_bad_tile_addresses_are_refused(ds: Dataset, layer: str, z: int, x: int,
 
 def test_grid_record_matches_the_popup_fields(ds: Dataset) -> None:
     grid = ds.grids.iloc[2]
-    rec = tiles.grid_record(ds, grid["code"])
+    rec = map_records.grid_record(ds, grid["code"])
     assert rec["code"] == grid["code"] and rec["committee"]["code"] == grid["committee_code"]
     assert rec["population"] == int(grid["population"]) and rec["personal"] is None
-    assert tiles.grid_record(ds, grid["code"], show_personal=True)["personal"]
-    assert tiles.grid_record(ds, "no-such-grid") is None
+    assert map_records.grid_record(ds, grid["code"], show_personal=True)["personal"]
+    assert map_records.grid_record(ds, "no-such-grid") is None
 
 
 def test_tiles_a_user_zooms_through_are_cut_ahead(ds: Dataset) -> None:
