@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 #: Column and parameter names as the Chinese messages call them.
 _NAMES = {"lon": "经度", "lat": "纬度", "x": "x 坐标", "y": "y 坐标", "address": "地址", "limit": "limit 参数",
@@ -390,11 +390,47 @@ ROW_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_COMPILED: dict[str, list[tuple[re.Pattern[str], str]]] = {
-    code: [(re.compile(p, re.S), zh) for p, zh in pairs] for code, pairs in PATTERNS.items()
-}
-_COMPILED["locate"] += _COMPILED["crs"]  # lookups re-raise the CRS refusals as their own
-_ROWS = [(re.compile(p, re.S), zh) for p, zh in ROW_PATTERNS]
+
+
+class Catalog:
+    """English texts matched whole by patterns, each worded by a Chinese template whose groups ``fill`` words.
+
+    The one mechanism behind the core's refusals (:data:`PATTERNS`), batch row messages, the CLI's
+    own lines (``app.cli._base.text_zh``) and the check reports (``app.messages_validate``).
+
+    Parameters
+    ----------
+    pairs : iterable of (str, str), or a callable returning them
+        (English pattern, Chinese template) pairs, tried in order; a callable is read on first use
+        (a catalog whose module loads lazily).
+    fill : callable, optional
+        ``fill(group_name, text)`` gives a matched group's text as the template takes it; by
+        default the text itself (an unmatched optional group is ``""``).
+    """
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] | Callable[[], Iterable[tuple[str, str]]],
+                 fill: Callable[[str, str], str] | None = None) -> None:
+        self._pairs = pairs
+        self._fill = fill
+        self._compiled: list[tuple[re.Pattern[str], str]] | None = None
+
+    def match(self, text: str) -> str | None:
+        """``text`` worded by the first pattern that matches all of it, or None when none does."""
+        if self._compiled is None:
+            pairs = self._pairs() if callable(self._pairs) else self._pairs
+            self._compiled = [(re.compile(p, re.S), zh) for p, zh in pairs]
+        fill = self._fill
+        for pattern, zh in self._compiled:
+            m = pattern.fullmatch(text)
+            if m is not None:
+                groups = {k: v or "" for k, v in m.groupdict().items()}
+                return zh.format(**({k: fill(k, v) for k, v in groups.items()} if fill else groups))
+        return None
+
+    def translate(self, text: str) -> str:
+        """``text`` worded by the catalog, else unchanged."""
+        found = self.match(text)
+        return text if found is None else found
 
 
 #: Grid events' states, actions and scope kinds in Chinese (``state``/``action`` groups of the patterns).
@@ -403,25 +439,21 @@ _EVENT_WORDS = {"reported": "已上报", "accepted": "已受理", "escalated": "
                 "escalate": "吹哨", "decline": "退单", "handle": "处置", "return": "退回重办", "verify": "核查", "close": "结案",
                 "grid": "网格", "committee": "社区（村）", "division": "街道（镇）", "department": "部门"}
 
-def _fill(template: str, match: re.Match[str]) -> str:
-    groups = {k: (v or "") for k, v in match.groupdict().items()}
-    for key in ("name", "role", "what"):
-        if key in groups:
-            groups[key] = _name(groups[key])
-    for key in ("state", "action"):  # grid events: state, action and scope words
-        if key in groups:
-            groups[key] = _EVENT_WORDS.get(groups[key], groups[key])
-    if "anon" in groups:
-        groups["anon"] = "未登录时" if groups["anon"] else ""
-    return template.format(**groups)
+def _word(key: str, text: str) -> str:
+    """A matched group as the Chinese templates take it: names, event words, "when not signed in"."""
+    if key in ("name", "role", "what"):
+        return _name(text)
+    if key in ("state", "action"):  # grid events: state, action and scope words
+        return _EVENT_WORDS.get(text, text)
+    if key == "anon":
+        return "未登录时" if text else ""
+    return text
 
 
-def _match(patterns: list[tuple[re.Pattern[str], str]], message: str) -> str | None:
-    for pattern, zh in patterns:
-        m = pattern.fullmatch(message)
-        if m:
-            return _fill(zh, m)
-    return None
+_CATALOGS = {code: Catalog(pairs + (PATTERNS["crs"] if code == "locate" else ()), _word)  # lookups re-raise
+             for code, pairs in PATTERNS.items() if pairs}                                  # the CRS refusals
+_NO_CATALOG = Catalog(())
+_ROWS = Catalog(ROW_PATTERNS, _word)
 
 
 def translate(code: str, message: str, lang: str | None) -> str:
@@ -445,11 +477,11 @@ def translate(code: str, message: str, lang: str | None) -> str:
     """
     if lang != "zh" or not message:
         return message
-    patterns = _COMPILED.get(code, []) or _COMPILED.get(code.split(".")[0], [])
-    found = _match(patterns, message)
+    catalog = _CATALOGS.get(code) or _CATALOGS.get(code.split(".")[0]) or _NO_CATALOG
+    found = catalog.match(message)
     if found is None and ": " in message:  # "<file name>: <message>"
         label, rest = message.split(": ", 1)
-        inner = _match(patterns, rest)
+        inner = catalog.match(rest)
         found = f"{label}：{inner}" if inner else None
     if found is not None:
         return found
@@ -463,10 +495,10 @@ def translate_any(message: str, lang: str | None) -> str:
     """Return ``message`` in ``lang`` by whichever code's patterns match it, else unchanged (no code known)."""
     if lang != "zh" or not message:
         return message
-    for code, patterns in _COMPILED.items():
+    for code, catalog in _CATALOGS.items():
         if code.startswith("store."):
             continue  # their catch-all patterns fit every message
-        found = _match(patterns, message)
+        found = catalog.match(message)
         if found is not None:
             return found
     return message
@@ -484,9 +516,9 @@ def row_message(message: str, lang: str | None) -> str:
     """Return one batch row's ``message`` in ``lang`` (``"zh"`` translates; empty stays empty)."""
     if lang != "zh" or not message or not isinstance(message, str):
         return message
-    found = _match(_ROWS, message)
+    found = _ROWS.match(message)
     if found is None and "; " in message:  # parts of one row's message, each translated
-        return "；".join(_match(_ROWS, part) or part for part in message.split("; "))
+        return "；".join(_ROWS.match(part) or part for part in message.split("; "))
     return found or message
 
 

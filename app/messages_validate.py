@@ -3,7 +3,7 @@ Chinese template."""
 
 from __future__ import annotations
 
-import re
+from app.messages import Catalog
 
 #: Layer keys and their singular words as the Chinese report names them (``layer``/``layers``/``parent`` groups).
 _LAYERS = {"divisions": "街道（镇）", "committees": "社区（村）", "grids": "网格", "facilities": "设施",
@@ -324,7 +324,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"column (?P<c>.+) is mapped to both (?P<a>\S+) and (?P<b>\S+)", "列 {c} 同时对应到 {a} 和 {b}"),
 )
 
-_COMPILED = [(re.compile(p, re.S), zh) for p, zh in PATTERNS]
+_CATALOG = Catalog(PATTERNS, lambda key, value: _group(key, value))
 
 
 def _group(key: str, value: str) -> str:
@@ -357,8 +357,4 @@ def text(english: str) -> str:
         The Chinese template of the first :data:`PATTERNS` entry that matches the whole text, its groups
         filled in; the text unchanged when none does.
     """
-    for pattern, zh in _COMPILED:
-        m = pattern.fullmatch(english)
-        if m is not None:
-            return zh.format(**{k: _group(k, v or "") for k, v in m.groupdict().items()})
-    return english
+    return _CATALOG.translate(english)

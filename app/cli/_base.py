@@ -13,6 +13,7 @@ import click
 
 from app import settings
 from app.errors import GridmapError
+from app.messages import Catalog
 
 if TYPE_CHECKING:
     from app.geo.dataset import Dataset
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 #: click's common usage errors in Chinese, for `gridmap --lang zh` (pattern of the English text, Chinese
 #: wording; ``rest`` is translated again, ``kind`` is one of :data:`_KINDS`). Others are printed as click words them.
-_CLICK_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.S), zh) for p, zh in (
+_CLICK_ZH = Catalog((
     (r"Invalid value for (?P<param>.+?): (?P<rest>.*)", "{param} 的值无效：{rest}"),
     (r"Invalid value: (?P<rest>.*)", "值无效：{rest}"),
     (r"(?P<kind>Path|File|Directory) (?P<path>'.*') does not exist\.", "{kind} {path} 不存在。"),
@@ -39,40 +40,32 @@ _CLICK_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.S),
     (r"(?P<value>.+) is not in the range (?P<name>.+)\.", "{value} 不在范围 {name} 内。"),
     (r"Got unexpected extra arguments? \((?P<name>.*)\)", "多余的参数：{name}"),
     (r"Missing command\.", "缺少命令。"),
-))
+), lambda key, text: click_zh(text) if key == "rest" and text else _KINDS.get(text, text) if key == "kind" else text)
 _KINDS = {"Path": "路径", "File": "文件", "Directory": "文件夹"}
 
 
 def click_zh(text: str) -> str:
-    """A click usage error's English text in Chinese (as :data:`_CLICK_ZH` words it; unknown texts unchanged)."""
-    for pattern, zh in _CLICK_ZH:
-        m = pattern.fullmatch(text.strip())
-        if m is not None:
-            parts = {k: v or "" for k, v in m.groupdict().items()}
-            parts["rest"] = click_zh(parts["rest"]) if parts.get("rest") else ""
-            parts["kind"] = _KINDS.get(parts.get("kind", ""), parts.get("kind", ""))
-            return zh.format(**parts)
-    return text_zh(text)
+    """A click usage error's English text in Chinese (as :data:`_CLICK_ZH` words it; else as :func:`text_zh`)."""
+    found = _CLICK_ZH.match(text.strip())
+    return text_zh(text) if found is None else found
 
 
-_MESSAGES_ZH: list[tuple[re.Pattern[str], str]] = []
+def _cli_messages() -> tuple[tuple[str, str], ...]:
+    from app.cli._help_zh import MESSAGES  # read on first use: plain English runs never load it
+
+    return MESSAGES
+
+
+#: The commands' own lines (``_help_zh.MESSAGES``); a ``layers`` group ("divisions 2, grids 10") gets the
+#: layers' Chinese names.
+_MESSAGES_ZH = Catalog(_cli_messages, lambda key, text: _layers_zh(text) if key == "layers" and text else text)
 
 
 def text_zh(text: str) -> str:
     """A command's own refusal, progress or result line in Chinese, as ``_help_zh.MESSAGES`` words it (else
-    unchanged; a ``layers`` group has its layer names in Chinese)."""
-    if not _MESSAGES_ZH:
-        from app.cli._help_zh import MESSAGES
-
-        _MESSAGES_ZH.extend((re.compile(p, re.S), zh) for p, zh in MESSAGES)
-    for pattern, zh in _MESSAGES_ZH:
-        m = pattern.fullmatch(text.strip())
-        if m is not None:
-            groups = m.groupdict()
-            if groups.get("layers"):  # "divisions 2, grids 10": the layers' Chinese names
-                groups["layers"] = _layers_zh(groups["layers"])
-            return zh.format(**groups)
-    return text
+    unchanged)."""
+    found = _MESSAGES_ZH.match(text.strip())
+    return text if found is None else found
 
 
 def _layers_zh(text: str) -> str:
