@@ -54,7 +54,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     for line in format_findings(app.extensions.get("gridmap.checkup", [])):  # errors stopped create_app already
         click.echo(f"gridmap: {line}", err=True)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    from app.web.server import fork_available, throttle_version_checks, warm
+    from app.web.server import cut_ahead, fork_available, throttle_version_checks, warm
 
     workers = config.WORKERS or os.cpu_count() or 1
     throttle_version_checks(app, config.VERSION_CHECK_MS)
@@ -76,6 +76,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
             return
         server = make_server(app, config, host, port)
         warm(app)  # the first requests need not wait for the index and the matcher
+        cut_ahead(app)  # a tiled city's tiles, in a child process at the lowest priority
     except OSError as exc:  # the address is taken (another gridmap?) or not ours to bind
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; "
                                    "stop the other server or choose another --port") from None

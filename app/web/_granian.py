@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from app.settings import Config
-from app.web.server import raise_fd_limit, tune_interpreter, warm
+from app.web.server import cut_ahead, raise_fd_limit, tune_interpreter, warm
 
 #: Longest header-read timeout granian accepts, in milliseconds.
 _MAX_HEADER_MS = 60_000
@@ -69,6 +69,7 @@ def serve(app: Any, config: Config, host: str, port: int) -> None:
 
     raise_fd_limit(config.CONNECTION_LIMIT)
     warm(app)
+    cut_ahead(app)  # a tiled city's tiles, in a child process at the lowest priority
     tune_interpreter(config)  # inherited by every worker
     server = Server(**options(config, host, port))
     logging.getLogger("_granian").setLevel(logging.WARNING)

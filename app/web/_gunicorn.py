@@ -11,7 +11,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.base import Worker
 
 from app.settings import Config
-from app.web.server import tune_interpreter, warm
+from app.web.server import cut_ahead, tune_interpreter, warm
 
 #: Worker classes ``WORKER_CLASS`` may name for gunicorn: waitress in each process, or gunicorn's own
 #: (``granian``, the default, is served by :mod:`app.web._granian` instead).
@@ -55,6 +55,7 @@ class GunicornServer(BaseApplication):
     def load(self) -> Any:
         """The app, warmed: built once in the master before the workers are forked."""
         warm(self.application)
+        cut_ahead(self.application)  # a tiled city's tiles, in a child process at the lowest priority
         tune_interpreter(self.gridmap_config)  # inherited by every worker, whatever its class
         gc.collect()
         return self.application

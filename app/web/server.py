@@ -284,3 +284,55 @@ def warm(app: Any) -> None:
 
     _geojson_child.close()  # the layers are read: the child that read a large city's files may go (a later read starts one)
     release_memory()  # hand the builds' freed heap back before the fork (30,650 grids: 691 -> ~633 MiB at start)
+
+
+def cut_ahead(app: Any) -> Any:
+    """Start cutting a tiled city's tiles ahead in a child process at the lowest CPU priority (nice 19).
+
+    Call it in the master after :func:`warm`, before the workers are forked. The child is a fork of
+    the warmed app: it claims the current version's cutting (``tiles.warm``), so no worker cuts
+    ahead in a thread beside its requests, and it waits for a quiet server before each tile, as
+    the thread would. Being its own process at nice 19, a tile it is cutting when a visitor comes
+    holds no worker's interpreter and takes only the CPU nobody else wants. A version imported
+    later is cut ahead by the worker that first serves one of its tiles, in a thread, as before.
+
+    Returns
+    -------
+    multiprocessing.Process or None
+        The child (a daemon: it ends with the server, and on its own if the server is killed); None
+        when the city is drawn without tiles or this platform cannot fork.
+    """
+    if not fork_available():
+        return None
+    import multiprocessing
+
+    from app.web import maps
+    from app.web import tiles as tiles_web
+
+    with app.test_request_context("/"):
+        ds = app.extensions["gridmap.data"].current()
+        if not maps.tiled(ds):
+            return None
+        datum, cache_dir = maps.basemap().datum, tiles_web.tile_cache_dir()
+    proc = multiprocessing.get_context("fork").Process(
+        target=_cut_ahead_child, args=(ds, datum, cache_dir, app.extensions["gridmap.activity"], os.getpid()),
+        name="gridmap-tiles-ahead", daemon=True)
+    proc.start()
+    return proc
+
+
+def _cut_ahead_child(ds: Any, datum: str, cache_dir: Any, activity: Any, parent: int) -> None:
+    """The body of :func:`cut_ahead`'s child: lowest priority, then ``tiles.warm`` to the end."""
+    from app.geo import tiles
+
+    os.nice(19)  # the workers, and whatever else runs on the machine, go first
+
+    def pause() -> None:
+        if os.getppid() != parent:  # the server is gone: so is the reason to cut
+            os._exit(0)
+        activity.wait_quiet()
+
+    thread = tiles.warm(ds, datum, delay=0, cache_dir=cache_dir, pause=pause)
+    if thread is not None:
+        thread.join()
+

@@ -237,3 +237,25 @@ def test_warming_a_tiled_city_cuts_its_opening_tiles(tmp_path):
     mem = ds.cached("tiles.memory", lambda: None)
     assert mem is not None
     assert all(mem.get((layer, "wgs84", z, x, y)) for layer, z, x, y in tiles.warm_tiles(ds, tiles.OPENING_TILES))
+
+
+def test_a_tiled_city_is_cut_ahead_by_a_child_at_the_lowest_priority(tmp_path):
+    instance = tmp_path / "instance"
+    with helpers.Server(instance, helpers.MINI, WORKERS="2", VECTOR_TILES_MIN_GRIDS="0") as srv:
+        nice = {}
+        for pid in _workers(srv.proc.pid, 3):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            nice[pid] = int(fields[16])
+        assert sorted(nice.values()) == [0, 0, 19], nice  # two workers, and the cutter at nice 19
+        cutter = next(pid for pid, n in nice.items() if n == 19)
+        done = list((instance / "cache" / "tiles").glob("*/*/.warm-wgs84.done"))
+        deadline = time.monotonic() + 60
+        while not done and time.monotonic() < deadline:  # it cuts once nobody has asked for a second
+            time.sleep(0.2)
+            done = list((instance / "cache" / "tiles").glob("*/*/.warm-wgs84.done"))
+        assert done, "the cutter never finished"
+        assert list(done[0].parent.rglob("*.pbf.gz"))
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{cutter}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{cutter}").exists() or "Z" in Path(f"/proc/{cutter}/stat").read_text().split()[2]
