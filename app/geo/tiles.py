@@ -311,19 +311,33 @@ def tile_gz(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84
     check_tile(layer, z, x, y)
     check_datum(datum)
     mem, disk = _caches(ds, cache_dir)
-    key = (layer, datum, z, x, y)
+    # the first tile cut on a version starts the cutting ahead (False, not None, when another process
+    # cuts ahead: Dataset.cached builds again on None)
+    return _stored(ds, (layer, datum, z, x, y), mem, disk, lambda: ds.cached(
+        f"tiles.warm.{datum}", lambda: warm(ds, datum, cache_dir=cache_dir, pause=pause) or False))
+
+
+def _stored(ds: Dataset, key: tuple[str, str, int, int, int], mem: MemoryTiles, disk: DiskTiles | None,
+            before_cut: Callable[[], object] | None = None) -> bytes:
+    """The gzipped tile ``key`` from memory, else from disk, else cut now (``before_cut`` called first) and kept in both."""
     body = mem.get(key)
     if body is not None:
         return body
     body = disk.get(key) if disk is not None else None
     if body is None:
-        # (False, not None, when another process cuts ahead: Dataset.cached builds again on None)
-        ds.cached(f"tiles.warm.{datum}", lambda: warm(ds, datum, cache_dir=cache_dir, pause=pause) or False)
-        body = gzip.compress(_cut_any(ds, layer, z, x, y, datum), compresslevel=6, mtime=0)
+        if before_cut is not None:
+            before_cut()
+        body = _cut_gz(ds, key)
         if disk is not None:
             disk.put(key, body)
     mem.put(key, body)
     return body
+
+
+def _cut_gz(ds: Dataset, key: tuple[str, str, int, int, int]) -> bytes:
+    """Cut the tile ``key`` = (layer, datum, z, x, y) and gzip it as the caches keep it."""
+    layer, datum, z, x, y = key
+    return gzip.compress(_cut_any(ds, layer, z, x, y, datum), compresslevel=6, mtime=0)
 
 
 def tile(ds: Dataset, layer: str, z: int, x: int, y: int, datum: str = "wgs84",
@@ -414,18 +428,10 @@ def cut_opening(ds: Dataset, datum: str, cache_dir: Path | None = None, limit: i
         Tiles cut (those already on disk are read back into memory instead).
     """
     mem, disk = _caches(ds, cache_dir)
-    cut = 0
+    cut = []
     for layer, z, x, y in warm_tiles(ds, limit):
-        key = (layer, datum, z, x, y)
-        if mem.get(key) is not None:
-            continue
-        body = disk.get(key) if disk is not None else None
-        if body is None:
-            body, cut = gzip.compress(_cut_any(ds, layer, z, x, y, datum), 6, mtime=0), cut + 1
-            if disk is not None:
-                disk.put(key, body)
-        mem.put(key, body)
-    return cut
+        _stored(ds, (layer, datum, z, x, y), mem, disk, lambda: cut.append(1))
+    return len(cut)
 
 
 def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = None,
@@ -474,9 +480,9 @@ def warm(ds: Dataset, datum: str, delay: float = 0.5, cache_dir: Path | None = N
                 started = time.perf_counter()
                 if disk is not None:
                     if not disk.has(key):
-                        disk.put(key, gzip.compress(_cut_any(ds, layer, z, x, y, datum), 6, mtime=0))
+                        disk.put(key, _cut_gz(ds, key))
                 elif mem.get(key) is None:
-                    mem.put(key, gzip.compress(_cut_any(ds, layer, z, x, y, datum), 6, mtime=0))
+                    mem.put(key, _cut_gz(ds, key))
                 # rest as long as the tile took: at most half a core goes to cutting ahead, so the pages
                 # and tiles that visitors ask for meanwhile are not starved (on a 2-core machine the
                 # first view of a 30,650-grid city took twice as long while this ran flat out)
