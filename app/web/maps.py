@@ -274,6 +274,12 @@ def _base_map(bounds: tuple[float, float, float, float], bm: Basemap, lang: str,
     return m, base
 
 
+def home_data_url(ds: Dataset, bm: Basemap) -> str:
+    """The URL of the home map's payload for this version and basemap: the tiled one or the whole one."""
+    endpoint = "maps.tiled_data" if tiled(ds) else "maps.layer_data"
+    return url_for(endpoint, version=ds.version, datum=bm.datum)
+
+
 def tiled(ds: Dataset) -> bool:
     """Return whether the home map draws this version's polygons as vector tiles (VECTOR_TILES_MIN_GRIDS)."""
     return len(ds.layer("grids")) >= int(current_app.config["VECTOR_TILES_MIN_GRIDS"])
@@ -354,8 +360,7 @@ def home() -> Any:
     if req is None:
         return _bad_attr_page()
     attr, ds, bm, lang = req.attr, req.ds, req.bm, req.lang
-    endpoint = "maps.tiled_data" if tiled(ds) else "maps.layer_data"
-    data_url = url_for(endpoint, version=ds.version, datum=bm.datum)
+    data_url = home_data_url(ds, bm)
     parts = _home_parts(lang, attr, bm, data_url)
     body = render_template("maps/home.html", parts=parts, data_url=data_url, notice=bm.notice,
                            export_url=url_for("maps.export_map", attr=attr, lang=lang))

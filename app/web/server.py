@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import os
-import re
 import resource
 import sys
 import time
@@ -235,20 +233,27 @@ def _warm_home(app: Any) -> None:
     compress at Brotli's best level; a tiled city's opening tiles take ~0.5 s to cut. Made here,
     before the fork, every worker has them.
     """
-    client = app.test_client()
-    page = client.get("/").get_data(as_text=True)
-    client.get("/", headers={"Accept-Encoding": "gzip"})  # the page is sent gzipped; its body is kept per ETag
-    found = re.search(r'<link rel="preload" href="([^"]+)" as="fetch"', page)
-    for encoding in ("br", "gzip") if found else ():
-        client.get(html.unescape(found.group(1)), headers={"Accept-Encoding": encoding})
     from app.geo import tiles
+    from app.web import maps
+
+    client = app.test_client()
+    client.get("/", headers={"Accept-Encoding": "gzip"})  # the page, as browsers take it
+    with app.test_request_context("/"):
+        ds, bm = app.extensions["gridmap.data"].current(), maps.basemap()
+        data_url = maps.home_data_url(ds, bm)
+        tiled = _tile_target(ds, bm)
+    for encoding in ("br", "gzip"):
+        client.get(data_url, headers={"Accept-Encoding": encoding})
+    if tiled is not None:  # the opening view's tiles: the first visitor need not wait for them to be cut
+        tiles.cut_opening(ds, *tiled)
+
+
+def _tile_target(ds: Any, bm: Any) -> tuple[str, Any] | None:
+    """``(datum, cache folder)`` of the home map's tiles when this version is drawn as tiles, else None."""
     from app.web import maps
     from app.web import tiles as tiles_web
 
-    with app.test_request_context("/"):
-        ds = app.extensions["gridmap.data"].current()
-        if maps.tiled(ds):  # the opening view's tiles: the first visitor need not wait for them to be cut
-            tiles.cut_opening(ds, maps.basemap().datum, tiles_web.tile_cache_dir())
+    return (bm.datum, tiles_web.tile_cache_dir()) if maps.tiled(ds) else None
 
 
 def warm(app: Any) -> None:
@@ -307,13 +312,13 @@ def cut_ahead(app: Any) -> Any:
     import multiprocessing
 
     from app.web import maps
-    from app.web import tiles as tiles_web
 
     with app.test_request_context("/"):
         ds = app.extensions["gridmap.data"].current()
-        if not maps.tiled(ds):
-            return None
-        datum, cache_dir = maps.basemap().datum, tiles_web.tile_cache_dir()
+        tiled = _tile_target(ds, maps.basemap())
+    if tiled is None:
+        return None
+    datum, cache_dir = tiled
     proc = multiprocessing.get_context("fork").Process(
         target=_cut_ahead_child, args=(ds, datum, cache_dir, app.extensions["gridmap.activity"], os.getpid()),
         name="gridmap-tiles-ahead", daemon=True)
